@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+import { App } from 'aws-cdk-lib';
+import { addRulePacks, cdkCliCommand, createDocaiStacks, decideBundling, dockerReachable } from '../lib/app';
+import { resolveStageConfig, StageConfigError } from '../lib/config';
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
+const bundling = decideBundling({ dockerAvailable: dockerReachable(), cliCommand: cdkCliCommand() });
+if (bundling.refusal) fail(bundling.refusal);
+if (bundling.notice) console.error(bundling.notice);
+
+// `aws:cdk:bundling-stacks` is refused on the command line (aws: prefix) but may be set here.
+const app = new App({ postCliContext: bundling.skipBundling ? { 'aws:cdk:bundling-stacks': [] } : {} });
+
+let config;
+try {
+  config = resolveStageConfig((key) => app.node.tryGetContext(key));
+} catch (e) {
+  if (e instanceof StageConfigError) fail(e.message);
+  throw e;
+}
+
+addRulePacks(app);
+createDocaiStacks(app, config);
+app.synth();

@@ -1,0 +1,38 @@
+"""Named errors. Step Functions matches on the exception class name (``errorType``): transient errors
+are retried with backoff, permanent ones go straight to the failure state."""
+
+
+class PermanentError(Exception):
+    """Retrying will not help: the input is bad. Routed to RecordFailure without retries."""
+
+
+class TransientError(Exception):
+    """Retrying later may help (throttling, 5xx, an endpoint scaling from zero)."""
+
+
+class UnsupportedDocument(PermanentError):
+    """Empty, too large, of an unsupported type, or encrypted."""
+
+
+class InvalidMetadata(PermanentError):
+    """Object metadata or tags hold a value the pipeline does not accept (e.g. an unknown access tier)."""
+
+
+class NeedsHumanReview(PermanentError):
+    """The document cannot be processed automatically (e.g. a PDF without a text layer)."""
+
+
+class StaleVersion(PermanentError):
+    """A newer version of the document is already stored; this one must not overwrite it."""
+
+
+class MalformedEvent(PermanentError):
+    """An event that is not what the function consumes (not an S3 event, fields missing)."""
+
+
+class EndpointNotReady(TransientError):
+    """The inference endpoint has no capacity yet (scaling from zero) or is updating."""
+
+
+class Throttled(TransientError):
+    """An AWS API or the endpoint throttled the call."""

@@ -1,0 +1,33 @@
+import io
+import json
+
+from docai_shared.observability import Logger, Metrics, correlation_id, emf_line
+
+
+def test_emf_line_is_a_valid_embedded_metric_document():
+    doc = json.loads(emf_line({"DocumentsProcessed": (2, "Count"), "StepLatency": (120.5, "Milliseconds")}, {"Workflow": "ingest"}, timestamp_ms=1))
+    directive = doc["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "DocAI"
+    assert directive["Dimensions"] == [["Workflow"]]
+    assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {"DocumentsProcessed": "Count", "StepLatency": "Milliseconds"}
+    # every metric and dimension named in the directive is a top-level member
+    assert doc["Workflow"] == "ingest" and doc["DocumentsProcessed"] == 2 and doc["StepLatency"] == 120.5
+
+
+def test_metrics_accumulate_and_flush_once():
+    out = io.StringIO()
+    m = Metrics("pipeline", stream=out)
+    m.add("TokensEmbedded", 10)
+    m.add("TokensEmbedded", 5)
+    m.flush(Step="Embed")
+    assert m.flush() is None  # nothing left
+    doc = json.loads(out.getvalue())
+    assert doc["TokensEmbedded"] == 15 and doc["Step"] == "Embed" and doc["Workflow"] == "pipeline"
+
+
+def test_logger_binds_correlation_id():
+    out = io.StringIO()
+    log = Logger("ingestion", stream=out, clock=lambda: 1.0).bind(correlation_id=correlation_id("b", "k.pdf", "v1"))
+    log.info("started", step="x")
+    rec = json.loads(out.getvalue())
+    assert rec == {"timestamp": 1.0, "level": "INFO", "service": "ingestion", "message": "started", "correlation_id": "s3://b/k.pdf#v1", "step": "x"}

@@ -1,0 +1,31 @@
+import { Environment } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { StageConfig } from '../config';
+import { AppStack, DataStack, stackName } from '../stacks';
+import { applyCostAllocationTags } from './tags';
+
+export interface DocaiStacks {
+  readonly data: DataStack;
+  readonly app: AppStack;
+}
+
+/**
+ * Maps a validated stage config to the stacks of one stage. The only place that turns config into
+ * construct props; constructs themselves never see the stage name.
+ */
+export function createDocaiStacks(scope: Construct, config: StageConfig): DocaiStacks {
+  // Environment-agnostic unless the user names an account/region: synth needs no credentials.
+  const env: Environment | undefined = config.account || config.region ? { account: config.account, region: config.region } : undefined;
+  const common = { env, config };
+  const data = new DataStack(scope, stackName(config, 'data'), {
+    ...common,
+    description: `docai-blueprint ${config.stage}: stateful resources (keys, buckets, queues, database, alarm topic)`,
+  });
+  const app = new AppStack(scope, stackName(config, 'app'), {
+    ...common,
+    data,
+    description: `docai-blueprint ${config.stage}: stateless application (ingestion, pipeline, migrations)`,
+  });
+  applyCostAllocationTags(scope, config);
+  return { data, app };
+}

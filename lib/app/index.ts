@@ -1,0 +1,4 @@
+export * from './docker';
+export * from './rule-packs';
+export * from './tags';
+export * from './docai-stage';

@@ -1,0 +1,3 @@
+export * from './acknowledge';
+export * from './keys';
+export * from './queues';

@@ -1,0 +1,35 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+export interface DataKeyProps {
+  readonly description: string;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * A customer-managed KMS key as every data store of this project uses it: rotation on, and a key
+ * policy that lets only AWS services (RDS, SQS, Lambda, ...) create grants on it, so a principal
+ * with `kms:CreateGrant` cannot hand the key to itself or to a non-AWS resource
+ * (Control Tower CT.KMS.PR.3).
+ */
+export function createDataKey(scope: Construct, id: string, props: DataKeyProps): kms.Key {
+  const key = new kms.Key(scope, id, {
+    description: props.description,
+    enableKeyRotation: true,
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+  });
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DenyGrantsExceptForAwsServices',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['kms:CreateGrant'],
+      resources: ['*'],
+      conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+    }),
+  );
+  return key;
+}

@@ -1,0 +1,277 @@
+import * as fs from 'fs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES } from './instance-catalog';
+import { PRESETS, WORKLOADS } from './presets';
+import { StageConfig } from './stage-config';
+
+/**
+ * Thrown when the stage config is invalid. Carries every problem found, each naming the field,
+ * the value received and the fix, so one run shows everything to correct.
+ */
+export class StageConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid stage config (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` + problems.map((p) => `  - ${p}`).join('\n'));
+    this.name = 'StageConfigError';
+  }
+}
+
+/**
+ * The flat overrides a user can give with `-c key=value` (or in `cdk.json` / `cdk.context.json`),
+ * mapped to their place in the config. Everything else: `-c configFile=path.json` with a partial
+ * `StageConfig` that is deep-merged over the preset.
+ */
+export const CONTEXT_OVERRIDES: Readonly<Record<string, { path: string; type: 'string' | 'number' | 'boolean' }>> = {
+  projectName: { path: 'projectName', type: 'string' },
+  account: { path: 'account', type: 'string' },
+  region: { path: 'region', type: 'string' },
+  alarmEmail: { path: 'alarmEmail', type: 'string' },
+  monthlyBudgetUsd: { path: 'budget.monthlyLimitUsd', type: 'number' },
+  costCenter: { path: 'tags.costCenter', type: 'string' },
+  businessUnit: { path: 'tags.businessUnit', type: 'string' },
+  owner: { path: 'tags.owner', type: 'string' },
+  databaseInstanceClass: { path: 'database.instanceClass', type: 'string' },
+  embeddingInstanceType: { path: 'embedding.instanceType', type: 'string' },
+  embeddingModelId: { path: 'embedding.modelId', type: 'string' },
+  generationEnabled: { path: 'generation.enabled', type: 'boolean' },
+};
+
+/** Reads context values the way the CDK gives them: strings from `-c`, JSON values from cdk.json. */
+export type ContextReader = (key: string) => unknown;
+
+type Mutable = Record<string, unknown>;
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base;
+  if (isPlainObject(base) && isPlainObject(over)) {
+    const out: Mutable = { ...base };
+    for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+    return out;
+  }
+  return over;
+}
+
+function isPlainObject(v: unknown): v is Mutable {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function setPath(obj: Mutable, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = obj;
+  for (const p of parts.slice(0, -1)) {
+    cur[p] = { ...(cur[p] as Mutable) };
+    cur = cur[p] as Mutable;
+  }
+  cur[parts[parts.length - 1]] = value;
+}
+
+function coerce(key: string, raw: unknown, type: 'string' | 'number' | 'boolean', problems: string[]): unknown {
+  if (type === 'string') return typeof raw === 'string' ? raw.trim() : String(raw);
+  if (type === 'number') {
+    const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
+    if (String(raw).trim() === '' || Number.isNaN(n)) {
+      problems.push(`${key}: received ${JSON.stringify(raw)}, which is not a number. Fix: -c ${key}=<number>, e.g. -c ${key}=500`);
+      return undefined;
+    }
+    return n;
+  }
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  problems.push(`${key}: received ${JSON.stringify(raw)}; valid choices: true, false`);
+  return undefined;
+}
+
+/**
+ * Resolves the stage config from CDK context: `stage` picks the preset (default `pilot`), then
+ * `configFile` and the flat overrides apply, then everything is validated. Throws
+ * `StageConfigError` before any construct exists.
+ */
+export function resolveStageConfig(context: ContextReader): StageConfig {
+  const problems: string[] = [];
+  const stageRaw = context('stage') ?? 'pilot';
+  const stage = String(stageRaw).trim();
+  const preset = PRESETS[stage];
+  if (!preset) {
+    throw new StageConfigError([
+      `stage: received ${JSON.stringify(stageRaw)}; valid choices: ${Object.keys(PRESETS).join(', ')}. Fix: -c stage=pilot or -c stage=production`,
+    ]);
+  }
+
+  let merged: unknown = preset;
+  const configFile = context('configFile');
+  if (configFile !== undefined) {
+    let fileValue: unknown;
+    try {
+      fileValue = JSON.parse(fs.readFileSync(String(configFile), 'utf8'));
+    } catch (e) {
+      throw new StageConfigError([`configFile: cannot read ${JSON.stringify(configFile)} as JSON (${(e as Error).message}). Fix: point -c configFile= at a JSON file holding a partial stage config`]);
+    }
+    if (!isPlainObject(fileValue)) {
+      throw new StageConfigError([`configFile: ${JSON.stringify(configFile)} must hold a JSON object (a partial stage config)`]);
+    }
+    if ('stage' in fileValue) {
+      problems.push(`configFile: sets "stage"; the stage is chosen only with -c stage=<name>. Fix: remove "stage" from ${configFile}`);
+    }
+    merged = deepMerge(preset, fileValue);
+  }
+
+  const cfg = JSON.parse(JSON.stringify(merged)) as Mutable;
+  for (const [key, { path, type }] of Object.entries(CONTEXT_OVERRIDES)) {
+    const raw = context(key);
+    if (raw === undefined || raw === null) continue;
+    const value = coerce(key, raw, type, problems);
+    if (value !== undefined) setPath(cfg, path, value);
+  }
+  cfg.stage = stage;
+
+  problems.push(...validateStageConfig(cfg as unknown as StageConfig));
+  if (problems.length > 0) throw new StageConfigError(problems);
+  return cfg as unknown as StageConfig;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const PROJECT_NAME = /^[a-z][a-z0-9-]{1,19}$/;
+const ACCOUNT = /^\d{12}$/;
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u;
+const LOG_RETENTION_VALUES = Object.values(RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0 && v !== RetentionDays.INFINITE);
+
+/** Returns one message per problem; empty when the config is valid. */
+export function validateStageConfig(c: StageConfig): string[] {
+  const p: string[] = [];
+  const got = (v: unknown) => `received ${JSON.stringify(v)}`;
+  const int = (field: string, v: unknown, min: number, max: number, fix = '') => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      p.push(`${field}: ${got(v)}; expected a whole number from ${min} to ${max}${fix ? `. Fix: ${fix}` : ''}`);
+      return false;
+    }
+    return true;
+  };
+  const num = (field: string, v: unknown, min: number, max: number, fix = '') => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      p.push(`${field}: ${got(v)}; expected a number from ${min} to ${max}${fix ? `. Fix: ${fix}` : ''}`);
+    }
+  };
+  const bool = (field: string, v: unknown) => {
+    if (typeof v !== 'boolean') p.push(`${field}: ${got(v)}; valid choices: true, false`);
+  };
+  const oneOf = (field: string, v: unknown, choices: readonly unknown[], fix = '') => {
+    if (!choices.includes(v)) p.push(`${field}: ${got(v)}; valid choices: ${choices.join(', ')}${fix ? `. Fix: ${fix}` : ''}`);
+  };
+
+  if (typeof c.projectName !== 'string' || !PROJECT_NAME.test(c.projectName)) {
+    p.push(`projectName: ${got(c.projectName)}; expected 2-20 characters, lower-case letters, digits and '-', starting with a letter (it prefixes stack and resource names). Fix: -c projectName=docai`);
+  }
+  if (c.account !== undefined && !ACCOUNT.test(String(c.account))) {
+    p.push(`account: ${got(c.account)}; expected a 12-digit AWS account id. Fix: -c account=123456789012, or leave it out for an environment-agnostic synth`);
+  }
+  if (c.region !== undefined && !REGION.test(String(c.region))) {
+    p.push(`region: ${got(c.region)}; expected an AWS region name such as us-east-1. Fix: -c region=us-east-1`);
+  }
+  if (c.alarmEmail !== undefined && (typeof c.alarmEmail !== 'string' || !EMAIL.test(c.alarmEmail))) {
+    p.push(`alarmEmail: ${got(c.alarmEmail)}; expected an e-mail address like oncall@example.com. Fix: -c alarmEmail=oncall@example.com`);
+  }
+  for (const k of ['costCenter', 'businessUnit', 'owner'] as const) {
+    const v = c.tags?.[k];
+    if (typeof v !== 'string' || !TAG_VALUE.test(v)) {
+      p.push(`tags.${k}: ${got(v)}; expected 1-256 characters of letters, digits, spaces and _ . : / = + - @ (an AWS tag value). Fix: -c ${k}=<value>`);
+    }
+  }
+  bool('retainData', c.retainData);
+  bool('terminationProtection', c.terminationProtection);
+  oneOf('logRetentionDays', c.logRetentionDays, LOG_RETENTION_VALUES, 'use a CloudWatch Logs retention value');
+
+  int('network.maxAzs', c.network?.maxAzs, 2, 6, 'the database subnet group needs at least 2 AZs');
+  bool('network.interfaceEndpointsInEveryAz', c.network?.interfaceEndpointsInEveryAz);
+
+  const i = c.intake;
+  int('intake.infrequentAccessAfterDays', i?.infrequentAccessAfterDays, 30, 3650, 'S3 allows Standard-IA transitions after 30 days at the earliest');
+  int('intake.noncurrentTransitionAfterDays', i?.noncurrentTransitionAfterDays, 1, 3650);
+  int('intake.noncurrentExpirationDays', i?.noncurrentExpirationDays, 1, 3650);
+  if (i && i.noncurrentExpirationDays <= i.noncurrentTransitionAfterDays) {
+    p.push(`intake.noncurrentExpirationDays: ${got(i.noncurrentExpirationDays)}; must be greater than intake.noncurrentTransitionAfterDays (${i.noncurrentTransitionAfterDays}), or versions would expire before they move`);
+  }
+  int('intake.accessLogExpirationDays', i?.accessLogExpirationDays, 1, 3650);
+
+  const g = c.ingestion;
+  int('ingestion.maxReceiveCount', g?.maxReceiveCount, 1, 1000);
+  int('ingestion.maxConcurrency', g?.maxConcurrency, 2, 1000, 'SQS event sources accept a maximum concurrency from 2 to 1000');
+  int('ingestion.batchSize', g?.batchSize, 1, 10000);
+  int('ingestion.functionTimeoutSeconds', g?.functionTimeoutSeconds, 3, 900);
+  if (g && g.functionTimeoutSeconds * 6 > 43200) {
+    p.push(`ingestion.functionTimeoutSeconds: ${got(g.functionTimeoutSeconds)}; six times it must fit the SQS visibility timeout limit of 43200 s, so at most 7200`);
+  }
+  int('ingestion.oldestMessageAlarmSeconds', g?.oldestMessageAlarmSeconds, 60, 1209600);
+
+  const d = c.database;
+  oneOf('database.instanceClass', d?.instanceClass, Object.keys(RDS_INSTANCE_CLASSES),
+    'pick an RDS for PostgreSQL instance class from this list (add one with its price to lib/config/instance-catalog.ts)');
+  if (int('database.allocatedStorageGiB', d?.allocatedStorageGiB, 20, 65536, 'gp3 storage starts at 20 GiB')) {
+    if (d.maxAllocatedStorageGiB < d.allocatedStorageGiB) {
+      p.push(`database.maxAllocatedStorageGiB: ${got(d.maxAllocatedStorageGiB)}; must be at least database.allocatedStorageGiB (${d.allocatedStorageGiB})`);
+    }
+  }
+  int('database.maxAllocatedStorageGiB', d?.maxAllocatedStorageGiB, 20, 65536);
+  bool('database.multiAz', d?.multiAz);
+  int('database.backupRetentionDays', d?.backupRetentionDays, 1, 35, 'RDS keeps automated backups 1 to 35 days');
+  bool('database.deletionProtection', d?.deletionProtection);
+
+  for (const which of ['embedding', 'generation'] as const) {
+    const e = c[which];
+    if (which === 'generation') {
+      bool('generation.enabled', c.generation?.enabled);
+      if (c.generation?.enabled !== true) continue;
+    }
+    const type = SAGEMAKER_INSTANCE_TYPES[e?.instanceType];
+    if (!type) {
+      oneOf(`${which}.instanceType`, e?.instanceType, Object.keys(SAGEMAKER_INSTANCE_TYPES),
+        'pick a SageMaker hosting instance type from this list (add one with its price to lib/config/instance-catalog.ts)');
+    } else if (type.gpus === 0) {
+      const gpuTypes = Object.values(SAGEMAKER_INSTANCE_TYPES).filter((t) => t.gpus > 0).map((t) => t.name);
+      p.push(`${which}.instanceType: ${got(e.instanceType)} has no GPU, but the ${which === 'embedding' ? 'Text Embeddings Inference' : 'LLM serving'} container needs one; valid choices: ${gpuTypes.join(', ')}`);
+    }
+    if (typeof e?.modelId !== 'string' || !/^[\w.-]+(\/[\w.-]+)?$/.test(e.modelId)) {
+      p.push(`${which}.modelId: ${got(e?.modelId)}; expected a Hugging Face model id like BAAI/bge-base-en-v1.5`);
+    }
+    oneOf(`${which}.scaling`, e?.scaling, ['scale-to-zero', 'always-on']);
+    if (int(`${which}.maxInstances`, e?.maxInstances, 1, 100) && int(`${which}.minInstances`, e?.minInstances, 0, 100)) {
+      if (e.minInstances > e.maxInstances) p.push(`${which}.minInstances: ${got(e.minInstances)}; must not exceed ${which}.maxInstances (${e.maxInstances})`);
+      if (e.scaling === 'scale-to-zero' && e.minInstances !== 0) p.push(`${which}.minInstances: ${got(e.minInstances)}; must be 0 when ${which}.scaling is scale-to-zero. Fix: set minInstances to 0, or scaling to always-on`);
+      if (e.scaling === 'always-on' && e.minInstances < 1) p.push(`${which}.minInstances: ${got(e.minInstances)}; must be at least 1 when ${which}.scaling is always-on. Fix: set minInstances to 1 or more, or scaling to scale-to-zero`);
+    }
+    int(`${which}.dataCapturePercent`, e?.dataCapturePercent, 0, 100);
+  }
+  int('embedding.dimension', c.embedding?.dimension, 1, 2000, 'pgvector HNSW indexes vectors of up to 2000 dimensions');
+
+  const pl = c.pipeline;
+  int('pipeline.maxDocumentMiB', pl?.maxDocumentMiB, 1, 5120);
+  if (int('pipeline.chunkTokens', pl?.chunkTokens, 32, 8192) && int('pipeline.chunkOverlapTokens', pl?.chunkOverlapTokens, 0, 4096)) {
+    if (pl.chunkOverlapTokens >= pl.chunkTokens) p.push(`pipeline.chunkOverlapTokens: ${got(pl.chunkOverlapTokens)}; must be smaller than pipeline.chunkTokens (${pl.chunkTokens})`);
+  }
+  int('pipeline.embedBatchSize', pl?.embedBatchSize, 1, 256);
+  int('pipeline.embedConcurrency', pl?.embedConcurrency, 1, 40);
+  int('pipeline.humanReviewTimeoutHours', pl?.humanReviewTimeoutHours, 1, 24 * 364);
+  oneOf('pipeline.logLevel', pl?.logLevel, ['ALL', 'ERROR']);
+  int('pipeline.backfillConcurrency', pl?.backfillConcurrency, 1, 10000);
+  num('pipeline.backfillToleratedFailurePercent', pl?.backfillToleratedFailurePercent, 0, 100);
+
+  const o = c.observability;
+  num('observability.embeddingUsdPerMillionTokens', o?.embeddingUsdPerMillionTokens, 0, 1000);
+  num('observability.errorRatePercent', o?.errorRatePercent, 0.1, 100);
+  int('observability.modelLatencyP95Ms', o?.modelLatencyP95Ms, 1, 600000);
+  num('observability.databaseCpuPercent', o?.databaseCpuPercent, 1, 100);
+  num('observability.databaseFreeStorageGiB', o?.databaseFreeStorageGiB, 0.1, 65536);
+  int('observability.databaseConnections', o?.databaseConnections, 1, 100000);
+
+  const b = c.budget;
+  num('budget.monthlyLimitUsd', b?.monthlyLimitUsd, 1, 10_000_000, '-c monthlyBudgetUsd=<a positive amount in USD>');
+  num('budget.anomalyThresholdUsd', b?.anomalyThresholdUsd, 1, 1_000_000);
+  if (!isPlainObject(b?.workloadLimitsUsd)) {
+    p.push(`budget.workloadLimitsUsd: ${got(b?.workloadLimitsUsd)}; expected an object of workload -> USD`);
+  } else {
+    for (const [w, v] of Object.entries(b.workloadLimitsUsd)) {
+      oneOf(`budget.workloadLimitsUsd key`, w, WORKLOADS);
+      num(`budget.workloadLimitsUsd.${w}`, v, 1, 10_000_000);
+    }
+  }
+  return p;
+}

@@ -1,0 +1,147 @@
+import { StageConfig } from './stage-config';
+
+/** The workloads (values of the `Workload` tag) that budgets filter on. */
+export const WORKLOADS = ['platform', 'intake', 'ingestion', 'vector-db', 'pipeline', 'inference', 'observability', 'network'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+const common = {
+  projectName: 'docai',
+  tags: { costCenter: 'unassigned', businessUnit: 'unassigned', owner: 'platform-team' },
+  intake: {
+    infrequentAccessAfterDays: 30,
+    noncurrentTransitionAfterDays: 30,
+    noncurrentExpirationDays: 90,
+    accessLogExpirationDays: 365,
+  },
+  pipeline: {
+    maxDocumentMiB: 50,
+    chunkTokens: 400,
+    chunkOverlapTokens: 50,
+    embedBatchSize: 32,
+    embedConcurrency: 4,
+    humanReviewTimeoutHours: 72,
+    backfillToleratedFailurePercent: 5,
+  },
+  embeddingModel: { modelId: 'BAAI/bge-base-en-v1.5', dimension: 768 },
+} as const;
+
+/**
+ * Pilot: the production topology at the smallest size that still behaves like production.
+ * Costs nothing for inference when idle (scale to zero); everything is removable.
+ */
+export const PILOT: StageConfig = {
+  stage: 'pilot',
+  projectName: common.projectName,
+  tags: common.tags,
+  retainData: false,
+  terminationProtection: false,
+  logRetentionDays: 30,
+  network: { maxAzs: 2, interfaceEndpointsInEveryAz: false },
+  intake: common.intake,
+  ingestion: {
+    maxReceiveCount: 5,
+    maxConcurrency: 5,
+    batchSize: 10,
+    functionTimeoutSeconds: 30,
+    oldestMessageAlarmSeconds: 900,
+  },
+  database: {
+    instanceClass: 'db.t4g.micro',
+    allocatedStorageGiB: 20,
+    maxAllocatedStorageGiB: 50,
+    multiAz: false,
+    backupRetentionDays: 7,
+    deletionProtection: false,
+  },
+  embedding: {
+    instanceType: 'ml.g5.xlarge',
+    ...common.embeddingModel,
+    scaling: 'scale-to-zero',
+    minInstances: 0,
+    maxInstances: 1,
+    dataCapturePercent: 0,
+  },
+  generation: {
+    enabled: false,
+    instanceType: 'ml.g5.2xlarge',
+    modelId: 'mistralai/Mistral-7B-Instruct-v0.3',
+    scaling: 'scale-to-zero',
+    minInstances: 0,
+    maxInstances: 1,
+    dataCapturePercent: 0,
+  },
+  pipeline: { ...common.pipeline, logLevel: 'ALL', backfillConcurrency: 10 },
+  observability: {
+    embeddingUsdPerMillionTokens: 0.1,
+    errorRatePercent: 10,
+    modelLatencyP95Ms: 2000,
+    databaseCpuPercent: 90,
+    databaseFreeStorageGiB: 2,
+    databaseConnections: 60,
+  },
+  budget: {
+    monthlyLimitUsd: 300,
+    workloadLimitsUsd: {},
+    anomalyThresholdUsd: 25,
+  },
+};
+
+/** Production: Multi-AZ, retained, always-on autoscaled inference, per-workload budgets. */
+export const PRODUCTION: StageConfig = {
+  stage: 'production',
+  projectName: common.projectName,
+  tags: common.tags,
+  retainData: true,
+  terminationProtection: true,
+  logRetentionDays: 365,
+  network: { maxAzs: 2, interfaceEndpointsInEveryAz: true },
+  intake: common.intake,
+  ingestion: {
+    maxReceiveCount: 5,
+    maxConcurrency: 50,
+    batchSize: 10,
+    functionTimeoutSeconds: 30,
+    oldestMessageAlarmSeconds: 600,
+  },
+  database: {
+    instanceClass: 'db.r6g.large',
+    allocatedStorageGiB: 100,
+    maxAllocatedStorageGiB: 1000,
+    multiAz: true,
+    backupRetentionDays: 35,
+    deletionProtection: true,
+  },
+  embedding: {
+    instanceType: 'ml.g5.xlarge',
+    ...common.embeddingModel,
+    scaling: 'always-on',
+    minInstances: 2,
+    maxInstances: 6,
+    dataCapturePercent: 10,
+  },
+  generation: {
+    enabled: false,
+    instanceType: 'ml.g5.2xlarge',
+    modelId: 'mistralai/Mistral-7B-Instruct-v0.3',
+    scaling: 'always-on',
+    minInstances: 1,
+    maxInstances: 4,
+    dataCapturePercent: 10,
+  },
+  pipeline: { ...common.pipeline, logLevel: 'ERROR', backfillConcurrency: 50 },
+  observability: {
+    embeddingUsdPerMillionTokens: 0.1,
+    errorRatePercent: 2,
+    modelLatencyP95Ms: 1000,
+    databaseCpuPercent: 80,
+    databaseFreeStorageGiB: 20,
+    databaseConnections: 400,
+  },
+  budget: {
+    monthlyLimitUsd: 5000,
+    workloadLimitsUsd: { inference: 3000, 'vector-db': 1200, pipeline: 400 },
+    anomalyThresholdUsd: 100,
+  },
+};
+
+export const PRESETS: Readonly<Record<string, StageConfig>> = { pilot: PILOT, production: PRODUCTION };

@@ -1,0 +1,162 @@
+/**
+ * The stage config: everything that differs between a pilot and production, as data.
+ *
+ * Constructs never read the stage name. `bin/app.ts` resolves a `StageConfig` (preset + overrides),
+ * validates it, and maps it to construct props. Pilot and production are two sizes of the same
+ * target state: same stacks, same constructs, different numbers.
+ */
+
+/** How the GPU embedding endpoint scales. */
+export type EndpointScalingMode =
+  /** Inference components on managed instance scaling with a minimum of 0 instances: no cost idle, ~5 min cold start. */
+  | 'scale-to-zero'
+  /** At least `minInstances` instances, target tracking on invocations. */
+  | 'always-on';
+
+export interface CostTagsConfig {
+  /** Value of the `CostCenter` tag. */
+  readonly costCenter: string;
+  /** Value of the `BusinessUnit` tag. */
+  readonly businessUnit: string;
+  /** Value of the `Owner` tag: a team or an e-mail. */
+  readonly owner: string;
+}
+
+export interface NetworkConfig {
+  /** Availability zones used by the VPC (the database subnet group needs 2). */
+  readonly maxAzs: number;
+  /** Interface endpoints in every AZ (production) or only in the first (pilot, cheaper). */
+  readonly interfaceEndpointsInEveryAz: boolean;
+}
+
+export interface IntakeConfig {
+  /** Days after which current objects move to S3 Standard-IA. */
+  readonly infrequentAccessAfterDays: number;
+  /** Days after which noncurrent versions move to Glacier Instant Retrieval. */
+  readonly noncurrentTransitionAfterDays: number;
+  /** Days after which noncurrent versions are deleted. */
+  readonly noncurrentExpirationDays: number;
+  /** Days server access logs are kept. */
+  readonly accessLogExpirationDays: number;
+}
+
+export interface IngestionConfig {
+  /** Deliveries of one message before it moves to the dead-letter queue. */
+  readonly maxReceiveCount: number;
+  /** Maximum concurrent ingestion Lambda invocations driven by the queue. */
+  readonly maxConcurrency: number;
+  /** Records per Lambda invocation. */
+  readonly batchSize: number;
+  /** Ingestion Lambda timeout, seconds. */
+  readonly functionTimeoutSeconds: number;
+  /** Alarm when the oldest message in the ingestion queue is older than this, seconds. */
+  readonly oldestMessageAlarmSeconds: number;
+}
+
+export interface DatabaseConfig {
+  /** RDS instance class, e.g. `db.t4g.micro`. Must be in the instance catalog. */
+  readonly instanceClass: string;
+  readonly allocatedStorageGiB: number;
+  /** Storage autoscaling ceiling. */
+  readonly maxAllocatedStorageGiB: number;
+  readonly multiAz: boolean;
+  readonly backupRetentionDays: number;
+  readonly deletionProtection: boolean;
+}
+
+export interface EmbeddingEndpointConfig {
+  /** SageMaker instance type, e.g. `ml.g5.xlarge`. Must be a GPU type for the TEI GPU container. */
+  readonly instanceType: string;
+  /** Hugging Face model id served by Text Embeddings Inference. */
+  readonly modelId: string;
+  /** Vector dimension the model produces; the database column is `vector(dimension)`. */
+  readonly dimension: number;
+  readonly scaling: EndpointScalingMode;
+  /** Minimum instances (0 only with `scale-to-zero`). */
+  readonly minInstances: number;
+  readonly maxInstances: number;
+  /** Percentage of requests captured to S3 for monitoring; 0 turns data capture off. */
+  readonly dataCapturePercent: number;
+}
+
+export interface GenerationEndpointConfig {
+  readonly enabled: boolean;
+  readonly instanceType: string;
+  readonly modelId: string;
+  readonly scaling: EndpointScalingMode;
+  readonly minInstances: number;
+  readonly maxInstances: number;
+  readonly dataCapturePercent: number;
+}
+
+export interface PipelineConfig {
+  /** Largest document accepted, MiB. Larger ones are a recorded failure. */
+  readonly maxDocumentMiB: number;
+  readonly chunkTokens: number;
+  readonly chunkOverlapTokens: number;
+  /** Chunks per InvokeEndpoint call. */
+  readonly embedBatchSize: number;
+  /** Concurrent embedding batches per document. */
+  readonly embedConcurrency: number;
+  /** How long a document may wait for a person before it is failed, hours. */
+  readonly humanReviewTimeoutHours: number;
+  /** Step Functions log level. */
+  readonly logLevel: 'ALL' | 'ERROR';
+  /** Backfill: concurrent child executions of the Distributed Map. */
+  readonly backfillConcurrency: number;
+  /** Backfill: percentage of documents that may fail before the backfill fails. */
+  readonly backfillToleratedFailurePercent: number;
+}
+
+export interface ObservabilityConfig {
+  /** Price used for "estimated token spend" on the dashboard, USD per 1M tokens embedded. */
+  readonly embeddingUsdPerMillionTokens: number;
+  /** Pipeline error-rate alarm threshold, percent of executions. */
+  readonly errorRatePercent: number;
+  /** Endpoint model latency p95 alarm threshold, milliseconds. */
+  readonly modelLatencyP95Ms: number;
+  /** Database CPU alarm threshold, percent. */
+  readonly databaseCpuPercent: number;
+  /** Database free storage alarm threshold, GiB. */
+  readonly databaseFreeStorageGiB: number;
+  /** Database connections alarm threshold. */
+  readonly databaseConnections: number;
+}
+
+export interface BudgetConfig {
+  /** Monthly cost budget for the whole stage, USD. */
+  readonly monthlyLimitUsd: number;
+  /** Monthly cost budget per workload (value of the `Workload` tag), USD. */
+  readonly workloadLimitsUsd: Readonly<Record<string, number>>;
+  /** Cost anomaly alert threshold: absolute impact in USD. */
+  readonly anomalyThresholdUsd: number;
+}
+
+export interface StageConfig {
+  /** Preset name: `pilot` or `production`. Used only for names and the `Environment` tag. */
+  readonly stage: string;
+  /** Prefix of every stack name: `<projectName>-<stage>-<part>`. */
+  readonly projectName: string;
+  /** Target account; leave empty for an environment-agnostic synth. */
+  readonly account?: string;
+  /** Target region; leave empty for an environment-agnostic synth. */
+  readonly region?: string;
+  /** Alarm and budget notifications go here (confirmed through SNS). */
+  readonly alarmEmail?: string;
+  readonly tags: CostTagsConfig;
+  /** Keep buckets, keys and the database when the stack is deleted. */
+  readonly retainData: boolean;
+  /** CloudFormation termination protection on the stateful stack. */
+  readonly terminationProtection: boolean;
+  /** Retention of every log group the project creates, days (a CloudWatch Logs retention value). */
+  readonly logRetentionDays: number;
+  readonly network: NetworkConfig;
+  readonly intake: IntakeConfig;
+  readonly ingestion: IngestionConfig;
+  readonly database: DatabaseConfig;
+  readonly embedding: EmbeddingEndpointConfig;
+  readonly generation: GenerationEndpointConfig;
+  readonly pipeline: PipelineConfig;
+  readonly observability: ObservabilityConfig;
+  readonly budget: BudgetConfig;
+}

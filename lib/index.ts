@@ -1,0 +1,4 @@
+export * from './config';
+export * from './app';
+export * from './alarm-topic';
+export * from './stacks';

@@ -1,0 +1,3 @@
+export * from './stack-names';
+export * from './data-stack';
+export * from './app-stack';

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: jest (CDK constructs, rule packs, local state machine runs) then pytest (Lambda code
+# against moto and a real PostgreSQL + pgvector in PGlite). Creates the Python virtualenv when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Template.fromStack / app.synth leave a cdk.out per synth in $TMPDIR: keep them in one folder we clean.
+export TMPDIR="$PWD/.jest-tmp"
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
+
+bash scripts/venv.sh
+npx jest "$@"
+bash scripts/pytest.sh
+rm -rf "$TMPDIR"

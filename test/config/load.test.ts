@@ -1,0 +1,101 @@
+import { PILOT, PRODUCTION, resolveStageConfig, StageConfigError, validateStageConfig } from '../../lib/config';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const resolve = (ctx: Record<string, unknown>) => resolveStageConfig((k) => ctx[k]);
+
+function problemsOf(ctx: Record<string, unknown>): string[] {
+  try {
+    resolve(ctx);
+  } catch (e) {
+    expect(e).toBeInstanceOf(StageConfigError);
+    return (e as StageConfigError).problems;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('stage config', () => {
+  test('defaults to the pilot preset', () => {
+    expect(resolve({})).toEqual(PILOT);
+  });
+
+  test('both presets are valid', () => {
+    expect(validateStageConfig(PILOT)).toEqual([]);
+    expect(validateStageConfig(PRODUCTION)).toEqual([]);
+  });
+
+  test('production differs from pilot only in data, and is the bigger size', () => {
+    const p = resolve({ stage: 'production' });
+    expect(p.database.multiAz).toBe(true);
+    expect(p.database.deletionProtection).toBe(true);
+    expect(p.database.backupRetentionDays).toBe(35);
+    expect(p.retainData).toBe(true);
+    expect(p.terminationProtection).toBe(true);
+    expect(p.embedding.minInstances).toBeGreaterThanOrEqual(1);
+    const pilot = resolve({ stage: 'pilot' });
+    expect(pilot.embedding.scaling).toBe('scale-to-zero');
+    expect(pilot.database.backupRetentionDays).toBe(7);
+  });
+
+  test('an unknown stage names the value and the valid choices', () => {
+    const [msg] = problemsOf({ stage: 'prod' });
+    expect(msg).toMatch(/^stage: received "prod"; valid choices: pilot, production/);
+  });
+
+  test('a negative budget is rejected with field, value and fix', () => {
+    const [msg] = problemsOf({ monthlyBudgetUsd: '-5' });
+    expect(msg).toMatch(/budget\.monthlyLimitUsd: received -5; expected a number from 1/);
+    expect(msg).toMatch(/-c monthlyBudgetUsd=/);
+  });
+
+  test('a budget that is not a number is rejected', () => {
+    expect(problemsOf({ monthlyBudgetUsd: 'lots' })[0]).toMatch(/monthlyBudgetUsd: received "lots", which is not a number/);
+  });
+
+  test('a malformed e-mail is rejected', () => {
+    expect(problemsOf({ alarmEmail: 'oncall-at-example.com' })[0]).toMatch(/alarmEmail: received "oncall-at-example.com"; expected an e-mail address/);
+  });
+
+  test('an RDS instance class that does not exist is rejected with the valid choices', () => {
+    const [msg] = problemsOf({ databaseInstanceClass: 'db.x9.huge' });
+    expect(msg).toMatch(/database\.instanceClass: received "db\.x9\.huge"; valid choices: db\.t4g\.micro, db\.t4g\.medium, db\.r6g\.large/);
+  });
+
+  test('a SageMaker instance type from another service is rejected', () => {
+    // A real EC2 type, but not a SageMaker hosting type (those start with ml.)
+    expect(problemsOf({ embeddingInstanceType: 'g5.xlarge' })[0]).toMatch(/embedding\.instanceType: received "g5\.xlarge"; valid choices: ml\.g5\.xlarge/);
+  });
+
+  test('an instance type without a GPU for the GPU container is rejected', () => {
+    expect(problemsOf({ embeddingInstanceType: 'ml.c7i.xlarge' })[0]).toMatch(/embedding\.instanceType: received "ml\.c7i\.xlarge" has no GPU.*valid choices: ml\.g5\.xlarge/);
+  });
+
+  test('every problem is reported at once', () => {
+    expect(problemsOf({ alarmEmail: 'x', monthlyBudgetUsd: '-1', projectName: 'Bad Name' })).toHaveLength(3);
+  });
+
+  test('overrides apply: project, tags, account and region', () => {
+    const c = resolve({ projectName: 'acme-rag', costCenter: 'CC-42', businessUnit: 'Legal', owner: 'ml@acme.io', account: '123456789012', region: 'eu-west-1', alarmEmail: 'oncall@acme.io', monthlyBudgetUsd: '750' });
+    expect(c.projectName).toBe('acme-rag');
+    expect(c.tags).toEqual({ costCenter: 'CC-42', businessUnit: 'Legal', owner: 'ml@acme.io' });
+    expect(c.account).toBe('123456789012');
+    expect(c.region).toBe('eu-west-1');
+    expect(c.budget.monthlyLimitUsd).toBe(750);
+  });
+
+  test('a malformed account id is rejected', () => {
+    expect(problemsOf({ account: '1234' })[0]).toMatch(/account: received "1234"; expected a 12-digit AWS account id/);
+  });
+
+  test('a config file deep-merges over the preset and is validated too', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    const file = path.join(dir, 'c.json');
+    fs.writeFileSync(file, JSON.stringify({ database: { backupRetentionDays: 14 } }));
+    const c = resolve({ stage: 'pilot', configFile: file });
+    expect(c.database.backupRetentionDays).toBe(14);
+    expect(c.database.instanceClass).toBe(PILOT.database.instanceClass);
+    fs.writeFileSync(file, JSON.stringify({ embedding: { scaling: 'scale-to-zero', minInstances: 2, maxInstances: 3 } }));
+    expect(problemsOf({ stage: 'pilot', configFile: file })[0]).toMatch(/embedding\.minInstances: received 2; must be 0 when embedding\.scaling is scale-to-zero/);
+  });
+});

@@ -1,0 +1,73 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, CfnResource, Stack, TagManager } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { IConstruct } from 'constructs';
+import { addRulePacks, createDocaiStacks, DocaiStacks, nagPacks } from '../lib/app';
+import { resolveStageConfig, StageConfig } from '../lib/config';
+
+/** The feature flags of cdk.json, so tests synthesize what `cdk synth` does. */
+export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8')).context;
+
+/** Context that skips Docker bundling of the Python Lambdas, as the app does without Docker. */
+export const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] as string[] };
+
+export function newApp(context: Record<string, unknown> = {}, outdir?: string): App {
+  return new App({ context: { ...CDK_JSON_CONTEXT, ...NO_BUNDLING, ...context }, outdir });
+}
+
+export function configFor(stage: string, overrides: Record<string, unknown> = {}): StageConfig {
+  const ctx: Record<string, unknown> = { ...CDK_JSON_CONTEXT, stage, ...overrides };
+  return resolveStageConfig((k) => ctx[k]);
+}
+
+export interface SynthesizedStage {
+  readonly app: App;
+  readonly config: StageConfig;
+  readonly stacks: DocaiStacks;
+  readonly templates: Record<string, Template>;
+  readonly outdir: string;
+}
+
+const cache = new Map<string, SynthesizedStage>();
+
+/**
+ * Builds a whole stage as bin/app.ts does (every rule pack registered) and synthesizes it. The
+ * synth throws if any pack reports an unacknowledged finding. Cached per stage + overrides.
+ */
+export function synthStage(stage: string, overrides: Record<string, unknown> = {}): SynthesizedStage {
+  const cacheKey = JSON.stringify([stage, overrides]);
+  const hit = cache.get(cacheKey);
+  if (hit) return hit;
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `synth-${stage}-`));
+  const app = newApp({ stage, ...overrides }, outdir);
+  const config = resolveStageConfig((k) => app.node.tryGetContext(k));
+  addRulePacks(app);
+  const stacks = createDocaiStacks(app, config);
+  app.synth();
+  const templates: Record<string, Template> = {};
+  for (const s of allStacks(stacks)) templates[s.stackName] = Template.fromJSON(JSON.parse(fs.readFileSync(path.join(outdir, s.templateFile), 'utf8')));
+  const result = { app, config, stacks, templates, outdir };
+  cache.set(cacheKey, result);
+  return result;
+}
+
+export function allStacks(stacks: DocaiStacks): Stack[] {
+  return Object.values(stacks).filter((s): s is Stack => s instanceof Stack);
+}
+
+/** Unacknowledged findings of every cdk-nag pack on one stack, as "<rule> at <path>" lines. */
+export function nagFindings(scope: IConstruct): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const pack of nagPacks()) {
+    const report = pack.validateScope(scope);
+    out[pack.readPackName] = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath ?? r.resourceLogicalId}`));
+  }
+  return out;
+}
+
+/** Every L1 resource under a scope whose type supports tags. */
+export function taggableResources(scope: IConstruct): CfnResource[] {
+  return scope.node.findAll().filter((c): c is CfnResource => CfnResource.isCfnResource(c) && TagManager.isTaggable(c));
+}
