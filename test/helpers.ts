@@ -4,7 +4,7 @@ import * as path from 'path';
 import { App, CfnResource, Stack, TagManager } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
-import { addRulePacks, createDocaiStacks, DocaiStacks, nagPacks } from '../lib/app';
+import { addRulePacks, createDocaiStacks, DocaiStacks } from '../lib/app';
 import { resolveStageConfig, StageConfig } from '../lib/config';
 
 /** The feature flags of cdk.json, so tests synthesize what `cdk synth` does. */
@@ -57,14 +57,18 @@ export function allStacks(stacks: DocaiStacks): Stack[] {
   return Object.values(stacks).filter((s): s is Stack => s instanceof Stack);
 }
 
-/** Unacknowledged findings of every cdk-nag pack on one stack, as "<rule> at <path>" lines. */
-export function nagFindings(scope: IConstruct): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const pack of nagPacks()) {
-    const report = pack.validateScope(scope);
-    out[pack.readPackName] = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath ?? r.resourceLogicalId}`));
-  }
-  return out;
+/** The validation report the synth wrote (what `cdk synth` writes to cdk.out/validation-report.json). */
+export interface ValidationReport {
+  pluginReports: Array<{
+    pluginName: string;
+    conclusion: string;
+    violations: Array<{ ruleName: string; violatingConstructs?: Array<{ constructPath: string }> }>;
+    suppressedViolations: Array<{ ruleName: string; acknowledgedId: string; reason: string; acknowledgedAt: string; violatingConstructs: Array<{ constructPath: string }> }>;
+  }>;
+}
+
+export function validationReport(outdir: string): ValidationReport {
+  return JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'));
 }
 
 /** Every L1 resource under a scope whose type supports tags. */

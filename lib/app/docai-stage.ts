@@ -1,5 +1,6 @@
-import { Environment } from 'aws-cdk-lib';
+import { Aspects, Environment } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { InlinePoliciesToManaged } from '../common';
 import { StageConfig } from '../config';
 import { AppStack, DataStack, stackName } from '../stacks';
 import { applyCostAllocationTags } from './tags';
@@ -27,5 +28,6 @@ export function createDocaiStacks(scope: Construct, config: StageConfig): DocaiS
     description: `docai-blueprint ${config.stage}: stateless application (ingestion, pipeline, migrations)`,
   });
   applyCostAllocationTags(scope, config);
+  Aspects.of(scope).add(new InlinePoliciesToManaged());
   return { data, app };
 }

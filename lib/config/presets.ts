@@ -35,7 +35,8 @@ export const PILOT: StageConfig = {
   tags: common.tags,
   retainData: false,
   terminationProtection: false,
-  logRetentionDays: 30,
+  // Control Tower (CT.CLOUDWATCH.PR.2) requires a year; log storage is 0.03 USD/GB-month.
+  logRetentionDays: 365,
   network: { maxAzs: 2, interfaceEndpointsInEveryAz: false },
   intake: common.intake,
   ingestion: {

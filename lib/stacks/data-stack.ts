@@ -1,20 +1,31 @@
-import { RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
+import { acknowledgeCdkProviders, createDeadLetterQueue } from '../common';
 import { tagWorkload } from '../app/tags';
 import { StageConfig } from '../config';
+import { IngestionQueue } from '../ingestion';
+import { IntakeBucket } from '../intake-bucket';
+import { Network } from '../network';
 
 export interface DataStackProps extends StackProps {
   readonly config: StageConfig;
 }
 
 /**
- * The stateful side of a stage: keys, buckets, queues that hold undelivered events, the database,
- * and the alarm topic (its e-mail subscriptions must be confirmed by a person, so it is not
- * recreated casually). Everything else can be destroyed and redeployed freely.
+ * The stateful side of a stage: keys, the VPC, buckets, the queue that holds undelivered S3 events,
+ * the database, and the alarm topic (its e-mail subscription must be confirmed by a person, so it is
+ * not recreated casually). Everything else can be destroyed and redeployed freely.
  */
 export class DataStack extends Stack {
   public readonly alarms: AlarmTopic;
+  public readonly network: Network;
+  public readonly intake: IntakeBucket;
+  public readonly ingestionQueue: IngestionQueue;
+  /** Receives asynchronous Lambda invocations that failed every retry. */
+  public readonly asyncFailures: sqs.Queue;
   /** RETAIN in stages that keep data, DESTROY in stages that do not. */
   public readonly dataRemovalPolicy: RemovalPolicy;
 
@@ -26,5 +37,45 @@ export class DataStack extends Stack {
 
     this.alarms = new AlarmTopic(this, 'Alarms', { email: c.alarmEmail, removalPolicy: this.dataRemovalPolicy });
     tagWorkload(this.alarms, 'observability');
+
+    this.network = new Network(this, 'Network', {
+      maxAzs: c.network.maxAzs,
+      interfaceEndpointsInEveryAz: c.network.interfaceEndpointsInEveryAz,
+      // Only what the VPC functions call: Step Functions (ingestion), SageMaker runtime (embed),
+      // Secrets Manager (migrations and secret rotation). S3 goes through the free gateway endpoint.
+      interfaceEndpoints: [
+        ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
+        ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME,
+        ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      ],
+      flowLogRetention: c.logRetentionDays,
+      removalPolicy: this.dataRemovalPolicy,
+    });
+    tagWorkload(this.network, 'network');
+
+    this.ingestionQueue = new IngestionQueue(this, 'IngestionQueue', {
+      consumerTimeout: Duration.seconds(c.ingestion.functionTimeoutSeconds),
+      maxReceiveCount: c.ingestion.maxReceiveCount,
+      oldestMessageAgeThreshold: Duration.seconds(c.ingestion.oldestMessageAlarmSeconds),
+      alarmTopic: this.alarms.topic,
+      removalPolicy: this.dataRemovalPolicy,
+    });
+    tagWorkload(this.ingestionQueue, 'ingestion');
+    this.asyncFailures = createDeadLetterQueue(this, 'AsyncFailures', {
+      encryptionKey: this.ingestionQueue.encryptionKey,
+      sourceDescription: 'asynchronous invocations of the app-stack functions (Lambda DeadLetterConfig in another stack)',
+    });
+
+    this.intake = new IntakeBucket(this, 'Intake', {
+      eventQueue: this.ingestionQueue.queue,
+      infrequentAccessAfter: Duration.days(c.intake.infrequentAccessAfterDays),
+      noncurrentTransitionAfter: Duration.days(c.intake.noncurrentTransitionAfterDays),
+      noncurrentExpiration: Duration.days(c.intake.noncurrentExpirationDays),
+      accessLogExpiration: Duration.days(c.intake.accessLogExpirationDays),
+      removalPolicy: this.dataRemovalPolicy,
+      autoDeleteObjects: !c.retainData,
+    });
+    tagWorkload(this.intake, 'intake');
+    acknowledgeCdkProviders(this);
   }
 }

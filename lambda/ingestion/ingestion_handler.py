@@ -1,0 +1,186 @@
+"""Ingestion: S3 events from SQS -> one document-pipeline execution per object version.
+
+Each SQS message holds an S3 event notification. For every record:
+- ``s3:TestEvent`` and folder placeholders (keys ending in ``/``) are ignored;
+- ObjectCreated starts the pipeline's upsert path, ObjectRemoved (delete or delete marker) its delete
+  path;
+- the execution name is derived from bucket, key, version id and action, so a duplicate delivery
+  meets ``ExecutionAlreadyExists`` and counts as success: at-least-once delivery becomes
+  exactly-once processing per version;
+- the S3 ``sequencer`` travels with the input, so the store step can reject an older version that
+  arrives after a newer one.
+
+A message that is not an S3 event, or a record missing fields, is logged with its message id and
+reported in ``batchItemFailures``: SQS redelivers only that message, and after ``maxReceiveCount``
+deliveries it lands in the dead-letter queue. The rest of the batch is not held back.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable
+from urllib.parse import unquote_plus
+
+from docai_shared.errors import MalformedEvent
+from docai_shared.observability import Logger, Metrics, correlation_id
+
+EXECUTION_NAME_MAX = 80
+_VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+@dataclass(frozen=True)
+class DocumentChange:
+    """One S3 object change the pipeline must act on."""
+
+    action: str  # "upsert" | "delete"
+    bucket: str
+    key: str
+    version_id: str | None
+    sequencer: str
+    event_name: str
+    event_time: str
+    size: int | None
+    etag: str | None
+
+    def pipeline_input(self) -> dict[str, Any]:
+        # Deterministic: built from the S3 record only (never the SQS message id or receive time),
+        # so a redelivered event produces byte-identical input.
+        return {
+            "action": self.action,
+            "bucket": self.bucket,
+            "key": self.key,
+            "versionId": self.version_id,
+            "sequencer": self.sequencer,
+            "eventName": self.event_name,
+            "eventTime": self.event_time,
+            "size": self.size,
+            "etag": self.etag,
+        }
+
+
+def execution_name(change: DocumentChange) -> str:
+    """``<action>-<sha256(bucket, key, version, action)>``: deterministic, 71 chars, [a-z0-9-] only.
+
+    The key may hold any unicode; Step Functions names allow only a small character set and 80
+    characters, so the identity is hashed. For unversioned deletes the sequencer keeps distinct
+    deletes of the same key distinct.
+    """
+    identity = json.dumps([change.bucket, change.key, change.version_id or f"seq:{change.sequencer}", change.action], ensure_ascii=False)
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()
+    name = f"{change.action}-{digest}"
+    assert len(name) <= EXECUTION_NAME_MAX and _VALID_NAME.match(name)
+    return name
+
+
+def _require(obj: Any, *path: str) -> Any:
+    cur = obj
+    for p in path:
+        if not isinstance(cur, dict) or p not in cur or cur[p] is None:
+            raise MalformedEvent(f"missing field {'.'.join(path)}")
+        cur = cur[p]
+    return cur
+
+
+def parse_message(body: str) -> list[DocumentChange]:
+    """Parses one SQS message body. Returns [] for events to ignore; raises MalformedEvent otherwise."""
+    try:
+        doc = json.loads(body)
+    except (TypeError, ValueError) as e:
+        raise MalformedEvent(f"body is not JSON: {e}") from e
+    if not isinstance(doc, dict):
+        raise MalformedEvent("body is not a JSON object")
+    if doc.get("Event") == "s3:TestEvent":
+        return []
+    records = doc.get("Records")
+    if not isinstance(records, list) or not records:
+        raise MalformedEvent("not an S3 event notification (no Records)")
+    changes = []
+    for rec in records:
+        if not isinstance(rec, dict) or rec.get("eventSource") != "aws:s3":
+            raise MalformedEvent("record is not from aws:s3")
+        event_name = str(_require(rec, "eventName"))
+        if event_name.startswith("ObjectCreated:"):
+            action = "upsert"
+        elif event_name.startswith("ObjectRemoved:"):
+            action = "delete"
+        else:
+            continue  # other S3 event types are not routed here; nothing to do
+        bucket = str(_require(rec, "s3", "bucket", "name"))
+        raw_key = _require(rec, "s3", "object", "key")
+        if not isinstance(raw_key, str) or raw_key == "":
+            raise MalformedEvent("s3.object.key is empty")
+        key = unquote_plus(raw_key)  # S3 form-encodes keys: '+' is a space, '%2B' is '+'
+        obj = rec["s3"]["object"]
+        if key.endswith("/") and action == "upsert" and int(obj.get("size") or 0) == 0:
+            continue  # a console "folder" placeholder, not a document
+        changes.append(
+            DocumentChange(
+                action=action,
+                bucket=bucket,
+                key=key,
+                version_id=obj.get("versionId"),
+                sequencer=str(_require(rec, "s3", "object", "sequencer")),
+                event_name=event_name,
+                event_time=str(rec.get("eventTime", "")),
+                size=obj.get("size"),
+                etag=obj.get("eTag"),
+            )
+        )
+    return changes
+
+
+def start_execution(sfn: Any, state_machine_arn: str, change: DocumentChange) -> str:
+    """Starts the execution; returns "started" or "duplicate" (already exists: success)."""
+    try:
+        sfn.start_execution(stateMachineArn=state_machine_arn, name=execution_name(change), input=json.dumps(change.pipeline_input(), sort_keys=True))
+        return "started"
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return "duplicate"
+
+
+def process_batch(records: Iterable[dict], sfn: Any, state_machine_arn: str, log: Logger, metrics: Metrics) -> dict:
+    failures = []
+    for record in records:
+        message_id = record.get("messageId", "<none>")
+        try:
+            changes = parse_message(record.get("body", ""))
+        except MalformedEvent as e:
+            log.error("malformed record: reported as a batch item failure (it will reach the dead-letter queue)", messageId=message_id, error=str(e))
+            metrics.add("MalformedRecords", 1)
+            failures.append({"itemIdentifier": message_id})
+            continue
+        if not changes:
+            metrics.add("IgnoredRecords", 1)
+            continue
+        for change in changes:
+            clog = log.bind(correlation_id=correlation_id(change.bucket, change.key, change.version_id), messageId=message_id)
+            try:
+                outcome = start_execution(sfn, state_machine_arn, change)
+            except Exception as e:  # throttling, network: retry this message later
+                clog.error("could not start the pipeline; the message will be redelivered", error=repr(e), action=change.action)
+                metrics.add("StartFailures", 1)
+                failures.append({"itemIdentifier": message_id})
+                break
+            clog.info("pipeline execution " + outcome, action=change.action, sequencer=change.sequencer, execution=execution_name(change))
+            metrics.add("ExecutionsStarted" if outcome == "started" else "DuplicateEvents", 1)
+    metrics.flush()
+    return {"batchItemFailures": failures}
+
+
+_sfn = None
+
+
+def handler(event: dict, context: Any) -> dict:
+    global _sfn
+    if _sfn is None:
+        import boto3
+
+        _sfn = boto3.client("stepfunctions")
+    log = Logger("ingestion").bind(requestId=getattr(context, "aws_request_id", None))
+    return process_batch(event.get("Records", []), _sfn, os.environ["STATE_MACHINE_ARN"], log, Metrics(os.environ.get("WORKFLOW", "ingestion")))
+
+
+__all__ = ["DocumentChange", "execution_name", "parse_message", "process_batch", "handler", "asdict"]

@@ -1,0 +1,183 @@
+import io
+import json
+import re
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from docai_shared.errors import MalformedEvent
+from docai_shared.observability import Logger, Metrics
+from ingestion_handler import DocumentChange, execution_name, parse_message, process_batch
+from s3_events import TEST_EVENT, s3_message, s3_record, sqs_record
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def sfn():
+    with mock_aws():
+        client = boto3.client("stepfunctions", region_name=REGION)
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        arn = client.create_state_machine(name="pipeline", definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}), roleArn=role)["stateMachineArn"]
+        yield client, arn
+
+
+def run(sfn_fixture, records):
+    client, arn = sfn_fixture
+    out = io.StringIO()
+    result = process_batch(records, client, arn, Logger("ingestion", stream=out), Metrics("ingestion", stream=out))
+    return result, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def executions(sfn_fixture):
+    client, arn = sfn_fixture
+    return client.list_executions(stateMachineArn=arn)["executions"]
+
+
+# --- parsing real event shapes -------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "encoded,expected",
+    [
+        ("reports/annual+report+2026.pdf", "reports/annual report 2026.pdf"),  # spaces arrive as '+'
+        ("math/a%2Bb%3Dc.txt", "math/a+b=c.txt"),  # a literal '+' arrives as %2B
+        ("docs/%C3%BCbersicht+%E6%97%A5%E6%9C%AC.docx", "docs/übersicht 日本.docx"),  # unicode, UTF-8 percent-encoded
+        ("100%25+done.md", "100% done.md"),  # a literal '%'
+        ("plain.html", "plain.html"),
+    ],
+)
+def test_keys_are_url_decoded_like_s3_encodes_them(encoded, expected):
+    [change] = parse_message(s3_message(s3_record("ObjectCreated:Put", encoded)))
+    assert change.key == expected
+
+
+def test_put_multipart_and_copy_are_upserts_carrying_version_and_sequencer():
+    for name in ("ObjectCreated:Put", "ObjectCreated:CompleteMultipartUpload", "ObjectCreated:Copy"):
+        [c] = parse_message(s3_message(s3_record(name, "a.pdf", version_id="v1", sequencer="00ABC")))
+        assert (c.action, c.version_id, c.sequencer, c.size) == ("upsert", "v1", "00ABC", 1024)
+
+
+def test_delete_and_delete_marker_are_deletes():
+    [d] = parse_message(s3_message(s3_record("ObjectRemoved:Delete", "a.pdf", version_id="v1")))
+    [m] = parse_message(s3_message(s3_record("ObjectRemoved:DeleteMarkerCreated", "a.pdf", version_id="dm1")))
+    assert d.action == m.action == "delete"
+    assert m.version_id == "dm1"
+
+
+def test_test_event_and_folder_placeholders_are_ignored():
+    assert parse_message(TEST_EVENT) == []
+    assert parse_message(s3_message(s3_record("ObjectCreated:Put", "reports/2026/", size=0))) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        json.dumps([1, 2]),
+        json.dumps({"hello": "world"}),
+        json.dumps({"Records": [{"eventSource": "aws:sns"}]}),
+        json.dumps({"Records": [{**s3_record("ObjectCreated:Put", "a.pdf"), "s3": {"bucket": {"name": "b"}, "object": {"key": "a.pdf"}}}]}),  # no sequencer
+        json.dumps({"Records": [{**s3_record("ObjectCreated:Put", "a.pdf"), "s3": {"bucket": {"name": "b"}, "object": {"key": "", "sequencer": "1"}}}]}),
+    ],
+)
+def test_malformed_bodies_raise_a_named_error(body):
+    with pytest.raises(MalformedEvent):
+        parse_message(body)
+
+
+# --- execution names ----------------------------------------------------------------------
+
+def change(key="a.pdf", version="v1", action="upsert", bucket="b", sequencer="1"):
+    return DocumentChange(action, bucket, key, version, sequencer, "ObjectCreated:Put", "t", 1, "e")
+
+
+def test_execution_name_is_deterministic_short_and_valid():
+    long_unicode_key = "très/long/" + "日本語ファイル名" * 60 + ".pdf"
+    for c in (change(), change(key=long_unicode_key), change(key="a b+c%/ü?*\"<>|.pdf", version=None)):
+        n = execution_name(c)
+        assert n == execution_name(c)
+        assert len(n) <= 80
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", n)
+
+
+def test_execution_name_differs_by_version_key_bucket_and_action():
+    names = {execution_name(c) for c in (change(), change(version="v2"), change(key="b.pdf"), change(bucket="c"), change(action="delete"))}
+    assert len(names) == 5
+
+
+def test_unversioned_deletes_of_the_same_key_are_distinct_by_sequencer():
+    assert execution_name(change(version=None, action="delete", sequencer="1")) != execution_name(change(version=None, action="delete", sequencer="2"))
+
+
+# --- the batch, against Step Functions (moto) -----------------------------------------------
+
+def test_a_created_object_starts_one_execution_with_the_documented_input(sfn):
+    result, logs = run(sfn, [sqs_record(s3_message(s3_record("ObjectCreated:Put", "in/a+b.pdf", version_id="v9", sequencer="00F1")), "m1")])
+    assert result == {"batchItemFailures": []}
+    [ex] = executions(sfn)
+    client, _ = sfn
+    inp = json.loads(client.describe_execution(executionArn=ex["executionArn"])["input"])
+    assert inp == {"action": "upsert", "bucket": "docai-intake", "key": "in/a b.pdf", "versionId": "v9", "sequencer": "00F1", "eventName": "ObjectCreated:Put", "eventTime": "2026-11-21T12:00:00.000Z", "size": 1024, "etag": "d41d8cd98f00b204e9800998ecf8427e"}
+    assert ex["name"].startswith("upsert-")
+    assert any(l.get("correlation_id") == "s3://docai-intake/in/a b.pdf#v9" for l in logs)
+
+
+def test_duplicate_delivery_is_harmless(sfn):
+    body = s3_message(s3_record("ObjectCreated:Put", "a.pdf", version_id="v1"))
+    first, _ = run(sfn, [sqs_record(body, "m1")])
+    second, logs = run(sfn, [sqs_record(body, "m1-redelivered"), sqs_record(body, "m1-again")])
+    assert first == second == {"batchItemFailures": []}
+    # Step Functions answers a same-name, same-input start on a running execution with that execution
+    assert len(executions(sfn)) == 1
+    assert [l for l in logs if "_aws" in l][0]["ExecutionsStarted"] == 2
+
+
+def test_duplicate_delivery_after_the_execution_finished_counts_as_success(sfn):
+    client, _ = sfn
+    body = s3_message(s3_record("ObjectCreated:Put", "a.pdf", version_id="v1"))
+    run(sfn, [sqs_record(body, "m1")])
+    [ex] = executions(sfn)
+    client.stop_execution(executionArn=ex["executionArn"])  # closed: a new start now raises ExecutionAlreadyExists
+    result, logs = run(sfn, [sqs_record(body, "m1-redelivered")])
+    assert result == {"batchItemFailures": []}
+    assert len(executions(sfn)) == 1
+    assert [l for l in logs if "_aws" in l][0]["DuplicateEvents"] == 1
+
+
+def test_a_delete_marker_starts_the_delete_path(sfn):
+    run(sfn, [sqs_record(s3_message(s3_record("ObjectRemoved:DeleteMarkerCreated", "a.pdf", version_id="dm1")), "m1")])
+    [ex] = executions(sfn)
+    client, _ = sfn
+    assert json.loads(client.describe_execution(executionArn=ex["executionArn"])["input"])["action"] == "delete"
+
+
+def test_a_mixed_batch_reports_only_the_malformed_records(sfn):
+    records = [
+        sqs_record(s3_message(s3_record("ObjectCreated:Put", "good1.pdf", version_id="a")), "good-1"),
+        sqs_record("{not json", "bad-1"),
+        sqs_record(TEST_EVENT, "test-event"),
+        sqs_record(json.dumps({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]}), "bad-2"),
+        sqs_record(s3_message(s3_record("ObjectCreated:CompleteMultipartUpload", "good2.pdf", version_id="b")), "good-2"),
+    ]
+    result, logs = run(sfn, records)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad-1"}, {"itemIdentifier": "bad-2"}]}
+    assert len(executions(sfn)) == 2  # the good ones were not blocked
+    errors = [l for l in logs if l.get("level") == "ERROR"]
+    assert {l["messageId"] for l in errors} == {"bad-1", "bad-2"}
+    assert [l for l in logs if "_aws" in l][0]["MalformedRecords"] == 2
+
+
+def test_a_failing_start_is_retried_through_sqs_not_lost(sfn):
+    client, arn = sfn
+
+    class Throttling:
+        exceptions = client.exceptions
+
+        def start_execution(self, **kw):
+            raise client.exceptions.ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "StartExecution")
+
+    out = io.StringIO()
+    result = process_batch([sqs_record(s3_message(s3_record("ObjectCreated:Put", "a.pdf")), "m1")], Throttling(), arn, Logger("i", stream=out), Metrics("ingestion", stream=out))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}

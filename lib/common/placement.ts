@@ -1,0 +1,19 @@
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+
+/**
+ * Where and how this project's Lambdas run: the VPC side, the key for their logs and environment,
+ * log retention, and the queue that catches failed asynchronous invocations. One value per stack,
+ * handed to every construct that creates functions.
+ */
+export interface FunctionPlacement {
+  readonly vpc: ec2.IVpc;
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /** Security groups every function gets (egress to the VPC endpoints). */
+  readonly securityGroups: ec2.ISecurityGroup[];
+  readonly encryptionKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  readonly deadLetterQueue: sqs.IQueue;
+}

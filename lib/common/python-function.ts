@@ -1,0 +1,115 @@
+import * as path from 'path';
+import { PythonFunction, PythonLayerVersion } from '@aws-cdk/aws-lambda-python-alpha';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { acknowledge } from './acknowledge';
+
+/** Root of the Python Lambda packages. */
+export const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
+
+/** The Python runtime every function uses: the newest CDK knows (cdk-nag AwsSolutions-L1). */
+export const PYTHON_RUNTIME = lambda.Runtime.PYTHON_3_15;
+
+/**
+ * The shared Python package (`lambda/shared`) as a Lambda layer, one per stack, so shared code is
+ * deployed once and never copied between functions.
+ */
+export function sharedLayer(scope: Construct): PythonLayerVersion {
+  const stack = Stack.of(scope);
+  const id = 'DocaiSharedLayer';
+  const existing = stack.node.tryFindChild(id) as PythonLayerVersion | undefined;
+  if (existing) return existing;
+  return new PythonLayerVersion(stack, id, {
+    entry: path.join(LAMBDA_ROOT, 'shared'),
+    compatibleRuntimes: [PYTHON_RUNTIME],
+    compatibleArchitectures: [lambda.Architecture.ARM_64],
+    description: 'docai_shared: logging, metrics, errors, data access',
+    removalPolicy: RemovalPolicy.RETAIN, // old versions stay usable by functions not yet updated
+  });
+}
+
+export interface DocaiFunctionProps {
+  /** Folder under `lambda/` holding the function's module and requirements.txt. */
+  readonly folder: string;
+  /** Module file in that folder, e.g. `ingestion_handler.py`. */
+  readonly index: string;
+  /** @default 'handler' */
+  readonly handler?: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  /** Reserved concurrency: caps what this function can take from the account, and protects it. */
+  readonly reservedConcurrentExecutions: number;
+  readonly environment?: Record<string, string>;
+  /** Encrypts the log group, the environment variables and the async dead-letter queue. */
+  readonly encryptionKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  readonly vpc: ec2.IVpc;
+  readonly vpcSubnets: ec2.SubnetSelection;
+  readonly securityGroups: ec2.ISecurityGroup[];
+  /** Receives asynchronous invocations that failed every retry. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Workflow name in logs and metrics. */
+  readonly workflow: string;
+}
+
+/**
+ * A Python Lambda with this project's defaults: ARM64, newest Python runtime, the shared layer,
+ * inside the VPC, X-Ray active tracing, an encrypted log group with retention, JSON log format,
+ * explicit timeout, memory and reserved concurrency, and a dead-letter queue.
+ */
+export class DocaiFunction extends PythonFunction {
+  public readonly logGroupResource: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: DocaiFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      encryptionKey: props.encryptionKey,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    super(scope, id, {
+      entry: path.join(LAMBDA_ROOT, props.folder),
+      index: props.index,
+      handler: props.handler ?? 'handler',
+      runtime: PYTHON_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      layers: [sharedLayer(scope)],
+      description: props.description,
+      timeout: props.timeout,
+      memorySize: props.memorySize,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      environment: { WORKFLOW: props.workflow, ...props.environment },
+      environmentEncryption: props.encryptionKey,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      deadLetterQueue: props.deadLetterQueue,
+    });
+    this.logGroupResource = logGroup;
+
+    acknowledge(this.role!, [
+      'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+    ], 'AWS-maintained Lambda service-role policies: BasicExecutionRole allows only writing this function\'s logs; VPCAccessExecutionRole allows only the ' +
+      'network-interface actions Lambda needs to attach the function to the VPC (ec2:Describe*/Create/DeleteNetworkInterface cannot be scoped to resources).');
+    acknowledge(this.role!, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'],
+      'The only statement with Resource "*" is X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords), which has no resource-level permissions. ' +
+        'Every other grant names its resource; test/common/function-policies.test.ts fails if another "*" appears.');
+    if (Stack.of(props.vpc) !== Stack.of(this)) {
+      acknowledge(this, ['cdk-validator-cfnguard::lambda_inside_vpc_check'],
+        'The function runs in the isolated subnets of the stage VPC; their ids come from the data stack through a cross-stack reference, which this guard rule ' +
+          'does not resolve (it accepts only literal ids or same-template references). test/app/guard.test.ts runs cfn-guard and checks that every ' +
+          'failure of this rule is such an import.');
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export * from './ingestion-queue';
+export * from './ingestion-function';

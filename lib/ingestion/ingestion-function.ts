@@ -1,0 +1,91 @@
+import { Duration, Token } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { acknowledge, DocaiFunction, FunctionPlacement } from '../common';
+import { IngestionQueue } from './ingestion-queue';
+
+export interface IngestionFunctionProps {
+  /** The queue S3 events arrive in; its visibility timeout must be at least 6x the function timeout. */
+  readonly queue: IngestionQueue;
+  /** The document pipeline: created objects start its upsert path, removed objects its delete path. */
+  readonly stateMachine: sfn.IStateMachine;
+  readonly placement: FunctionPlacement;
+  /**
+   * Function timeout.
+   * @default - the queue's consumerTimeout
+   */
+  readonly timeout?: Duration;
+  /**
+   * Concurrent invocations the queue may drive (SQS event source maximum concurrency, 2-1000).
+   * Reserved concurrency is set to the same number so the function can always reach it.
+   * @default 5
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Records per invocation.
+   * @default 10
+   */
+  readonly batchSize?: number;
+  /**
+   * How long to gather a batch.
+   * @default Duration.seconds(5)
+   */
+  readonly maxBatchingWindow?: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+}
+
+/**
+ * The Python ingestion Lambda: reads S3 events from the queue and starts one pipeline execution per
+ * document version, named deterministically so a duplicate delivery is harmless. Malformed records
+ * are reported as batch item failures and end in the dead-letter queue; the rest of the batch goes on.
+ */
+export class IngestionFunction extends Construct {
+  public readonly function: DocaiFunction;
+  public readonly eventSource: SqsEventSource;
+
+  constructor(scope: Construct, id: string, props: IngestionFunctionProps) {
+    super(scope, id);
+    const timeout = props.timeout ?? props.queue.consumerTimeout;
+    const visibility = props.queue.visibilityTimeout.toSeconds();
+    if (!Token.isUnresolved(visibility) && visibility < 6 * timeout.toSeconds()) {
+      throw new Error(
+        `IngestionFunction: the queue's visibility timeout (${visibility}s) is less than 6x the function timeout (${timeout.toSeconds()}s); ` +
+          `create the IngestionQueue with consumerTimeout >= ${timeout.toSeconds()}s or lower the function timeout`,
+      );
+    }
+    const maxConcurrency = props.maxConcurrency ?? 5;
+    if (!Token.isUnresolved(maxConcurrency) && (maxConcurrency < 2 || maxConcurrency > 1000)) {
+      throw new Error(`IngestionFunction: maxConcurrency must be from 2 to 1000 (SQS event source limit), received ${maxConcurrency}`);
+    }
+
+    this.function = new DocaiFunction(this, 'Function', {
+      folder: 'ingestion',
+      index: 'ingestion_handler.py',
+      description: 'Starts a document pipeline execution per S3 object version (idempotent)',
+      timeout,
+      memorySize: props.memorySize ?? 256,
+      reservedConcurrentExecutions: maxConcurrency,
+      environment: { STATE_MACHINE_ARN: props.stateMachine.stateMachineArn },
+      workflow: 'ingestion',
+      ...props.placement,
+    });
+    props.stateMachine.grantStartExecution(this.function);
+
+    this.eventSource = new SqsEventSource(props.queue.queue, {
+      batchSize: props.batchSize ?? 10,
+      maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(5),
+      reportBatchItemFailures: true,
+      maxConcurrency,
+    });
+    this.function.addEventSource(this.eventSource);
+    const esm = this.function.node.findAll().find((c) => c instanceof lambda.CfnEventSourceMapping);
+    if (esm) {
+      acknowledge(esm, ['Serverless::Serverless-LambdaEventSourceMappingDestination'],
+        'SQS event source mappings do not support OnFailure destinations. Records that fail are returned to the queue ' +
+          '(ReportBatchItemFailures) and move to its dead-letter queue after maxReceiveCount deliveries; that DLQ is alarmed.');
+    }
+  }
+}

@@ -1,0 +1,206 @@
+import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { acknowledge, createDataKey } from '../common';
+
+export interface IntakeBucketProps {
+  /**
+   * Key that encrypts documents (SSE-KMS with an S3 bucket key, which cuts KMS requests).
+   * @default - a new customer-managed key with rotation on
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Queue that receives ObjectCreated and ObjectRemoved (including delete-marker) notifications.
+   * @default - no notifications
+   */
+  readonly eventQueue?: sqs.IQueue;
+  /**
+   * Days after which current documents move to S3 Standard-IA.
+   * @default Duration.days(30)
+   */
+  readonly infrequentAccessAfter?: Duration;
+  /**
+   * Days after which noncurrent versions move to Glacier Instant Retrieval.
+   * @default Duration.days(30)
+   */
+  readonly noncurrentTransitionAfter?: Duration;
+  /**
+   * Days after which noncurrent versions are deleted for good.
+   * @default Duration.days(90)
+   */
+  readonly noncurrentExpiration?: Duration;
+  /**
+   * Incomplete multipart uploads are aborted after this.
+   * @default Duration.days(7)
+   */
+  readonly abortIncompleteMultipartUploadAfter?: Duration;
+  /**
+   * How long server access logs are kept.
+   * @default Duration.days(365)
+   */
+  readonly accessLogExpiration?: Duration;
+  /**
+   * What happens to both buckets (and the key, if created here) when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Empty the buckets on stack deletion (only with `RemovalPolicy.DESTROY`). Adds a CDK-provided
+   * custom resource Lambda.
+   * @default false
+   */
+  readonly autoDeleteObjects?: boolean;
+}
+
+/**
+ * The versioned S3 bucket documents are uploaded to, and the bucket its server access logs go to.
+ *
+ * Intake: SSE-KMS with a customer key and bucket key, versioning, all public access blocked,
+ * TLS 1.2+ only, bucket-owner-enforced object ownership (no ACLs), server access logging, lifecycle
+ * (abort incomplete uploads, current → Standard-IA, noncurrent → Glacier IR → expired).
+ *
+ * Events: S3 event notifications go straight to an SQS queue, deliberately not through EventBridge:
+ * S3 → SQS costs nothing extra, each record carries the `sequencer` that orders events per key, and
+ * the queue buffers events while the consumer is down or being redeployed. EventBridge would add a
+ * per-event charge and a second hop for a single consumer.
+ */
+export class IntakeBucket extends Construct {
+  public readonly bucket: s3.Bucket;
+  public readonly accessLogBucket: s3.Bucket;
+  public readonly encryptionKey: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: IntakeBucketProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const autoDeleteObjects = props.autoDeleteObjects ?? false;
+    if (autoDeleteObjects && removalPolicy !== RemovalPolicy.DESTROY) {
+      throw new Error(`IntakeBucket: autoDeleteObjects is true but removalPolicy is ${removalPolicy}; auto-delete only makes sense with RemovalPolicy.DESTROY`);
+    }
+    const days = (name: string, d: Duration | undefined, dflt: number, min = 1): Duration => {
+      const v = d ?? Duration.days(dflt);
+      if (!Token.isUnresolved(v.toDays()) && v.toDays() < min) {
+        throw new Error(`IntakeBucket: ${name} must be at least ${min} day(s), received ${v.toDays()}`);
+      }
+      return v;
+    };
+    const iaAfter = days('infrequentAccessAfter', props.infrequentAccessAfter, 30, 30);
+    const noncurrentTransition = days('noncurrentTransitionAfter', props.noncurrentTransitionAfter, 30);
+    const noncurrentExpiration = days('noncurrentExpiration', props.noncurrentExpiration, 90);
+    if (noncurrentExpiration.toDays() <= noncurrentTransition.toDays()) {
+      throw new Error(`IntakeBucket: noncurrentExpiration (${noncurrentExpiration.toDays()} days) must be longer than noncurrentTransitionAfter (${noncurrentTransition.toDays()} days)`);
+    }
+
+    this.encryptionKey = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts documents in the intake bucket', removalPolicy });
+
+    // Server access log delivery supports only SSE-S3 on the target bucket, not SSE-KMS.
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      // Object Lock on, without a default retention (server access log delivery refuses one):
+      // individual log objects can be put under legal hold during an investigation.
+      objectLockEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy,
+      autoDeleteObjects,
+      lifecycleRules: [
+        {
+          id: 'expire-access-logs',
+          expiration: days('accessLogExpiration', props.accessLogExpiration, 365),
+          noncurrentVersionExpiration: Duration.days(1),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+    });
+    acknowledge(this.accessLogBucket, ['HIPAA.Security::HIPAA.Security-S3DefaultEncryptionKMS', 'NIST.800.53.R5::NIST.800.53.R5-S3DefaultEncryptionKMS', 'PCI.DSS.321::PCI.DSS.321-S3DefaultEncryptionKMS', 'cdk-validator-cfnguard::s3_bucket_default_encryption_kms_check'],
+      'S3 server access log delivery only supports SSE-S3 (AES-256) on the target bucket, not SSE-KMS. Logs are still encrypted at rest; the bucket blocks public access, enforces TLS and expires logs.');
+    acknowledge(this.accessLogBucket, ['AwsSolutions::AwsSolutions-S1', 'HIPAA.Security::HIPAA.Security-S3BucketLoggingEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketLoggingEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketLoggingEnabled', 'cdk-validator-cfnguard::s3_bucket_logging_enabled_check'],
+      'This is the server access log bucket; logging it to itself would log its own log deliveries without end. API access to it is recorded by CloudTrail.');
+    acknowledge(this.accessLogBucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
+      'Access logs are an audit aid with a fixed expiry, not primary data; the bucket is versioned. Cross-region replication would double their cost without protecting any document.');
+
+    // A deterministic name lets the queue policy name the bucket without referencing it, so the
+    // bucket can carry its notification configuration natively (no custom-resource Lambda).
+    const stack = Stack.of(this);
+    const bucketName = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      bucketName,
+      encryption: s3.BucketEncryption.KMS,
+      // Object Lock on, without a default retention: documents can be put under legal hold or
+      // governance retention one by one; lifecycle rules work as usual on everything else.
+      objectLockEnabled: true,
+      encryptionKey: this.encryptionKey,
+      bucketKeyEnabled: true,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'intake/',
+      removalPolicy,
+      autoDeleteObjects,
+      lifecycleRules: [
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: days('abortIncompleteMultipartUploadAfter', props.abortIncompleteMultipartUploadAfter, 7) },
+        { id: 'current-to-infrequent-access', transitions: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: iaAfter }] },
+        {
+          id: 'noncurrent-versions',
+          noncurrentVersionTransitions: [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: noncurrentTransition }],
+          noncurrentVersionExpiration: noncurrentExpiration,
+        },
+        { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
+      ],
+    });
+    acknowledge(this.bucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
+      'Documents are protected by versioning (noncurrent versions kept for the configured period) and a retained, KMS-encrypted bucket; uploads are reproducible from the source systems. Cross-region replication is a disaster-recovery decision per deployment, not a default that doubles storage cost.');
+
+    const cfnBucket = this.bucket.node.defaultChild as s3.CfnBucket;
+    const cfnLogBucket = this.accessLogBucket.node.defaultChild as s3.CfnBucket;
+    // Log objects arriving are announced to EventBridge (no charge without rules): a place to hang
+    // log analytics later, and every bucket has notifications configured.
+    cfnLogBucket.notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+
+    if (props.eventQueue) {
+      const bucketArn = `arn:${stack.partition}:s3:::${bucketName}`;
+      const { policyDependable } = props.eventQueue.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AllowIntakeBucketNotifications',
+          principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+          actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+          resources: [props.eventQueue.queueArn],
+          conditions: { ArnLike: { 'aws:SourceArn': bucketArn }, StringEquals: { 'aws:SourceAccount': stack.account } },
+        }),
+      );
+      props.eventQueue.encryptionMasterKey?.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AllowIntakeBucketNotificationsToEncrypt',
+          principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+          actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+          resources: ['*'],
+          conditions: { ArnLike: { 'aws:SourceArn': bucketArn }, StringEquals: { 'aws:SourceAccount': stack.account } },
+        }),
+      );
+      // ObjectRemoved:* covers permanent deletes and delete markers.
+      cfnBucket.notificationConfiguration = {
+        ...(cfnBucket.notificationConfiguration as object),
+        queueConfigurations: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'].map((event) => ({ event, queue: props.eventQueue!.queueArn })),
+      };
+      // S3 checks it may send to the queue (with an s3:TestEvent) when the configuration is set.
+      if (policyDependable) this.bucket.node.addDependency(policyDependable);
+    } else {
+      cfnBucket.notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    }
+  }
+
+  /** Read documents and their versions (and decrypt them). */
+  public grantRead(grantee: iam.IGrantable): iam.Grant {
+    const g = this.bucket.grantRead(grantee);
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObjectVersion', 's3:GetObjectVersionTagging', 's3:GetObjectTagging'], resourceArns: [this.bucket.arnForObjects('*')] });
+    return g;
+  }
+}

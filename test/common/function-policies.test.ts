@@ -1,0 +1,26 @@
+import { synthStage } from '../helpers';
+
+/** The proof behind the IAM5[Resource::*] acknowledgement on every function role. */
+describe.each(['pilot', 'production'])('function permissions in the %s stage', (stage) => {
+  test('the only statements with Resource "*" on function roles are X-Ray tracing', () => {
+    const { templates } = synthStage(stage);
+    let functions = 0;
+    for (const t of Object.values(templates)) {
+      const json = t.toJSON();
+      const functionRoles = new Set(
+        Object.values(json.Resources as Record<string, any>)
+          .filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Role?.['Fn::GetAtt'])
+          .map((r) => r.Properties.Role['Fn::GetAtt'][0]),
+      );
+      functions += functionRoles.size;
+      for (const r of Object.values(json.Resources as Record<string, any>)) {
+        if (!['AWS::IAM::ManagedPolicy', 'AWS::IAM::Policy'].includes(r.Type)) continue;
+        if (!(r.Properties.Roles ?? []).some((x: any) => functionRoles.has(x.Ref))) continue;
+        for (const s of r.Properties.PolicyDocument.Statement) {
+          if ([s.Resource].flat().includes('*')) expect([s.Action].flat().sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+        }
+      }
+    }
+    expect(functions).toBeGreaterThan(0);
+  });
+});
