@@ -6,3 +6,4 @@ export * from './common';
 export * from './network';
 export * from './intake-bucket';
 export * from './ingestion';
+export * from './vector-database';

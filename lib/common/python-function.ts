@@ -12,6 +12,9 @@ import { acknowledge } from './acknowledge';
 /** Root of the Python Lambda packages. */
 export const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
 
+/** Amazon RDS certificate authorities, all regions (documented at docs.aws.amazon.com, "Using SSL/TLS"). */
+export const RDS_CA_BUNDLE_URL = 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem';
+
 /** The Python runtime every function uses: the newest CDK knows (cdk-nag AwsSolutions-L1). */
 export const PYTHON_RUNTIME = lambda.Runtime.PYTHON_3_15;
 
@@ -30,6 +33,14 @@ export function sharedLayer(scope: Construct): PythonLayerVersion {
     compatibleArchitectures: [lambda.Architecture.ARM_64],
     description: 'docai_shared: logging, metrics, errors, data access',
     removalPolicy: RemovalPolicy.RETAIN, // old versions stay usable by functions not yet updated
+    bundling: {
+      commandHooks: {
+        beforeBundling: () => [],
+        // The RDS CA bundle, so database connections verify the server certificate (verify-full).
+        // Fetched while bundling (deploy time, in Docker); a failed download fails the deploy.
+        afterBundling: (_inputDir: string, outputDir: string) => [`curl -sSf --retry 3 -o ${outputDir}/docai_shared/rds-global-bundle.pem ${RDS_CA_BUNDLE_URL}`],
+      },
+    },
   });
 }
 

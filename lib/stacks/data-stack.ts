@@ -3,7 +3,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
-import { acknowledgeCdkProviders, createDeadLetterQueue } from '../common';
+import { acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue } from '../common';
+import { VectorDatabase } from '../vector-database';
 import { tagWorkload } from '../app/tags';
 import { StageConfig } from '../config';
 import { IngestionQueue } from '../ingestion';
@@ -26,6 +27,7 @@ export class DataStack extends Stack {
   public readonly ingestionQueue: IngestionQueue;
   /** Receives asynchronous Lambda invocations that failed every retry. */
   public readonly asyncFailures: sqs.Queue;
+  public readonly database: VectorDatabase;
   /** RETAIN in stages that keep data, DESTROY in stages that do not. */
   public readonly dataRemovalPolicy: RemovalPolicy;
 
@@ -76,6 +78,36 @@ export class DataStack extends Stack {
       autoDeleteObjects: !c.retainData,
     });
     tagWorkload(this.intake, 'intake');
+
+    // Functions of this stack (schema migrations): same VPC side and defaults as the app stack's.
+    const opsKey = createDataKey(this, 'OperationsKey', { description: 'Encrypts logs and environments of data-stack functions', removalPolicy: this.dataRemovalPolicy });
+    allowCloudWatchLogs(opsKey);
+    const httpsOut = new ec2.SecurityGroup(this, 'FunctionSg', { vpc: this.network.vpc, description: 'docai data-stack Lambdas: HTTPS to VPC endpoints', allowAllOutbound: false });
+    httpsOut.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to VPC endpoints (no internet route exists)');
+
+    const d = c.database;
+    this.database = new VectorDatabase(this, 'VectorDb', {
+      vpc: this.network.vpc,
+      vpcSubnets: this.network.isolatedSubnets,
+      migrationsPlacement: {
+        vpc: this.network.vpc,
+        vpcSubnets: this.network.isolatedSubnets,
+        securityGroups: [httpsOut],
+        encryptionKey: opsKey,
+        logRetention: c.logRetentionDays,
+        deadLetterQueue: this.asyncFailures,
+      },
+      embeddingDimension: c.embedding.dimension,
+      instanceType: new ec2.InstanceType(d.instanceClass.replace(/^db\./, '')),
+      allocatedStorage: d.allocatedStorageGiB,
+      maxAllocatedStorage: d.maxAllocatedStorageGiB,
+      multiAz: d.multiAz,
+      backupRetention: Duration.days(d.backupRetentionDays),
+      deletionProtection: d.deletionProtection,
+      removalPolicy: c.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logRetention: c.logRetentionDays,
+    });
+    tagWorkload(this.database, 'vector-db');
     acknowledgeCdkProviders(this);
   }
 }

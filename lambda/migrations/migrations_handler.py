@@ -1,0 +1,73 @@
+"""CloudFormation custom resource: applies schema migrations on every deploy.
+
+Create and Update apply what is missing (the resource's properties carry a hash of the SQL files, so
+any new migration triggers an Update). Delete does nothing to the data: dropping tables on stack
+deletion would lose documents; the database's own removal policy decides their fate.
+
+The function answers CloudFormation through the pre-signed S3 URL it is given (reached through the
+VPC's S3 gateway endpoint), and always answers, also on failure, so a deploy never hangs for an hour.
+"""
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from typing import Any
+
+from docai_shared.observability import Logger
+from migrations_runner import apply_migrations
+
+log = Logger("migrations")
+
+
+# How responses are sent; tests replace it to record them.
+opener = urllib.request.urlopen
+
+
+def send_response(event: dict, status: str, reason: str, physical_id: str, data: dict | None = None) -> None:
+    body = json.dumps({
+        "Status": status,
+        "Reason": reason[:3000],
+        "PhysicalResourceId": physical_id,
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+        "NoEcho": False,
+        "Data": data or {},
+    }).encode("utf-8")
+    req = urllib.request.Request(event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))})
+    opener(req, timeout=30).read()
+
+
+def master_connection() -> Any:
+    import boto3
+    from docai_shared.db import connect_with_password
+
+    secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["DB_SECRET_ARN"])["SecretString"])
+    return connect_with_password(host=secret["host"], port=int(secret["port"]), user=secret["username"], password=secret["password"], database=secret.get("dbname") or os.environ["DB_NAME"])
+
+
+def handle(event: dict) -> tuple[str, dict]:
+    """Returns (reason, data). Raises on failure."""
+    request = event["RequestType"]
+    if request == "Delete":
+        return "Delete: schema and data left in place", {}
+    props = event.get("ResourceProperties", {})
+    params = {k: props.get(k) for k in ("EMBEDDING_DIMENSION", "HNSW_M", "HNSW_EF_CONSTRUCTION")}
+    conn = master_connection()
+    try:
+        applied = apply_migrations(conn, params)
+    finally:
+        conn.close()
+    return f"{request}: applied {len(applied)} migration(s)", {"Applied": ",".join(applied) or "none"}
+
+
+def handler(event: dict, context: Any) -> None:
+    physical_id = event.get("PhysicalResourceId") or "docai-schema-migrations"
+    try:
+        reason, data = handle(event)
+        log.info("migrations done", request=event.get("RequestType"), reason=reason)
+        send_response(event, "SUCCESS", reason, physical_id, data)
+    except Exception as e:  # always answer CloudFormation
+        log.error("migrations failed", request=event.get("RequestType"), error=repr(e))
+        send_response(event, "FAILED", f"{type(e).__name__}: {e}", physical_id)

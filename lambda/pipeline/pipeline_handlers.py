@@ -1,0 +1,288 @@
+"""Task handlers of the document pipeline state machine. Thin: the work is in extraction, chunking,
+docai_shared.embeddings and docai_shared.db. Large data never travels in Step Functions state
+(256 KB limit): each step writes to the work bucket and passes S3 keys.
+
+Every handler takes the state input (a dict) and returns a small dict. Named exceptions
+(docai_shared.errors) tell the state machine whether to retry (TransientError and subclasses) or go
+to RecordFailure / HumanReview (PermanentError and subclasses).
+
+Configuration (environment): WORK_BUCKET, MAX_DOCUMENT_BYTES, CHUNK_TOKENS, CHUNK_OVERLAP_TOKENS,
+EMBED_BATCH_SIZE, DEFAULT_ACCESS_TIER, DEFAULT_BUSINESS_UNIT, ENDPOINT_NAME, INFERENCE_COMPONENT,
+EMBEDDING_DIMENSION, DB_* (see docai_shared.db.connect_from_env), WORKFLOW.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from datetime import date
+from typing import Any, Callable
+
+from chunking import chunk_sections, content_hash
+from docai_shared import db
+from docai_shared.embeddings import EmbeddingClient, batches
+from docai_shared.errors import InvalidMetadata, PermanentError, StaleVersion, TransientError
+from docai_shared.observability import Logger, Metrics, correlation_id
+from extraction import SNIFF_BYTES, Section, extract, validate
+
+# --- clients (created once per container; tests replace them) ---------------------------------
+
+_clients: dict[str, Any] = {}
+
+
+def client(name: str) -> Any:
+    if name not in _clients:
+        import boto3
+
+        _clients[name] = boto3.client(name)
+    return _clients[name]
+
+
+_db_conn: Any = None
+
+
+def db_connection() -> Any:
+    global _db_conn
+    if _db_conn is None:
+        _db_conn = db.connect_from_env()
+    return _db_conn
+
+
+def env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def _log(event: dict, step: str) -> Logger:
+    return Logger("pipeline").bind(correlation_id=correlation_id(event.get("bucket", ""), event.get("key", ""), event.get("versionId")), step=step, run=event.get("runId"))
+
+
+def _work_key(event: dict, name: str) -> str:
+    run = re.sub(r"[^A-Za-z0-9_-]", "_", str(event.get("runId") or "run"))
+    return f"runs/{run}/{name}"
+
+
+def _put_json(key: str, value: Any) -> None:
+    client("s3").put_object(Bucket=env("WORK_BUCKET"), Key=key, Body=json.dumps(value).encode("utf-8"), ContentType="application/json")
+
+
+def _get_json(key: str) -> Any:
+    return json.loads(client("s3").get_object(Bucket=env("WORK_BUCKET"), Key=key)["Body"].read())
+
+
+def _version_args(event: dict) -> dict:
+    return {"VersionId": event["versionId"]} if event.get("versionId") else {}
+
+
+def _timed(step: str, event: dict, fn: Callable[[Logger, Metrics], dict]) -> dict:
+    log, metrics = _log(event, step), Metrics(os.environ.get("WORKFLOW", "ingest"))
+    start = time.perf_counter()
+    try:
+        return fn(log, metrics)
+    finally:
+        metrics.add("StepLatency", (time.perf_counter() - start) * 1000, "Milliseconds")
+        metrics.flush(Step=step)
+
+
+def _s3_error(e: Exception, what: str) -> Exception:
+    code = getattr(e, "response", {}).get("Error", {}).get("Code", "") if hasattr(e, "response") else ""
+    if code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound", "AccessDenied", "403", "InvalidObjectState"):
+        return PermanentError(f"{what}: {code}")
+    return TransientError(f"{what}: {type(e).__name__}: {e}")
+
+
+# --- steps ------------------------------------------------------------------------------------
+
+def validate_handler(event: dict, context: Any = None) -> dict:
+    """Looks at size, content type and the first bytes (a ranged GET): rejects what cannot be processed."""
+
+    def run(log: Logger, metrics: Metrics) -> dict:
+        s3 = client("s3")
+        try:
+            head = s3.head_object(Bucket=event["bucket"], Key=event["key"], **_version_args(event))
+            size = int(head["ContentLength"])
+            first = s3.get_object(Bucket=event["bucket"], Key=event["key"], Range=f"bytes=0-{SNIFF_BYTES - 1}", **_version_args(event))["Body"].read() if size else b""
+        except Exception as e:
+            raise _s3_error(e, f"reading s3://{event['bucket']}/{event['key']}") from e
+        doc_type = validate(event["key"], size, first, int(env("MAX_DOCUMENT_BYTES")), head.get("ContentType"))
+        log.info("validated", docType=doc_type, size=size)
+        return {"docType": doc_type, "size": size, "contentType": head.get("ContentType")}
+
+    return _timed("Validate", event, run)
+
+
+def document_metadata(user_metadata: dict, tags: dict) -> dict:
+    """Document type, date, access tier and business unit from S3 object metadata or tags (metadata
+    wins); absent values take the configured defaults; an invalid value is an error, never a default."""
+    merged = {**{k.lower(): v for k, v in tags.items()}, **{k.lower(): v for k, v in user_metadata.items()}}
+    tier = (merged.get("access-tier") or env("DEFAULT_ACCESS_TIER")).strip().lower()
+    if tier not in db.ACCESS_TIERS:
+        raise InvalidMetadata(f"access-tier {tier!r} is not one of {', '.join(db.ACCESS_TIERS)}")
+    raw_date = merged.get("document-date")
+    doc_date = None
+    if raw_date:
+        try:
+            doc_date = date.fromisoformat(raw_date.strip()).isoformat()
+        except ValueError as e:
+            raise InvalidMetadata(f"document-date {raw_date!r} is not an ISO date (YYYY-MM-DD)") from e
+    doc_type = merged.get("document-type")
+    if doc_type is not None and not re.fullmatch(r"[A-Za-z0-9 _.-]{1,64}", doc_type):
+        raise InvalidMetadata(f"document-type {doc_type!r} must be 1-64 letters, digits, spaces, '_', '.', '-'")
+    unit = merged.get("business-unit") or os.environ.get("DEFAULT_BUSINESS_UNIT") or None
+    return {"accessTier": tier, "documentDate": doc_date, "documentType": doc_type, "businessUnit": unit}
+
+
+def extract_handler(event: dict, context: Any = None) -> dict:
+    def run(log: Logger, metrics: Metrics) -> dict:
+        s3 = client("s3")
+        try:
+            obj = s3.get_object(Bucket=event["bucket"], Key=event["key"], **_version_args(event))
+            data = obj["Body"].read()
+            tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=event["bucket"], Key=event["key"], **_version_args(event)).get("TagSet", [])}
+        except Exception as e:
+            raise _s3_error(e, f"reading s3://{event['bucket']}/{event['key']}") from e
+        meta = document_metadata(obj.get("Metadata", {}), tags)
+        doc_type = event["validation"]["docType"]
+        meta["documentType"] = meta["documentType"] or doc_type
+        extracted = extract(doc_type, data, event["key"])
+        key = _work_key(event, "extracted.json")
+        _put_json(key, {"docType": extracted.doc_type, "pages": extracted.pages, "sections": [s.__dict__ for s in extracted.sections]})
+        metrics.add("Pages", extracted.pages or 1)
+        log.info("extracted", sections=len(extracted.sections), pages=extracted.pages, chars=len(extracted.text))
+        return {"extractedKey": key, "pages": extracted.pages, "contentHash": content_hash(data), "metadata": meta}
+
+    return _timed("Extract", event, run)
+
+
+def chunk_handler(event: dict, context: Any = None) -> dict:
+    def run(log: Logger, metrics: Metrics) -> dict:
+        source = _get_json(event["extracted"]["extractedKey"])
+        sections = [Section(**s) for s in source["sections"]]
+        chunks = chunk_sections(sections, int(env("CHUNK_TOKENS")), int(env("CHUNK_OVERLAP_TOKENS")))
+        if not chunks:
+            raise PermanentError("no chunks: the document has no text")
+        keys = []
+        for i, batch in enumerate(batches(chunks, int(env("EMBED_BATCH_SIZE")))):
+            key = _work_key(event, f"chunks/{i:05d}.json")
+            _put_json(key, [{"index": c.index, "text": c.text, "tokens": c.token_count, "metadata": c.metadata} for c in batch])
+            keys.append(key)
+        metrics.add("Chunks", len(chunks))
+        log.info("chunked", chunks=len(chunks), batches=len(keys))
+        return {"batches": keys, "chunkCount": len(chunks), "tokenCount": sum(c.token_count for c in chunks)}
+
+    return _timed("Chunk", event, run)
+
+
+def embed_handler(event: dict, context: Any = None) -> dict:
+    """One Map item: {"batchKey": ...} plus the document identity. Writes the vectors next to the batch."""
+
+    def run(log: Logger, metrics: Metrics) -> dict:
+        batch = _get_json(event["batchKey"])
+        embedder = EmbeddingClient(client("sagemaker-runtime"), env("ENDPOINT_NAME"), os.environ.get("INFERENCE_COMPONENT") or None, int(env("EMBEDDING_DIMENSION")))
+        vectors = embedder.embed([c["text"] for c in batch])
+        out_key = event["batchKey"].replace("/chunks/", "/embeddings/")
+        _put_json(out_key, vectors)
+        tokens = sum(c["tokens"] for c in batch)
+        metrics.add("TokensEmbedded", tokens)
+        metrics.add("ChunksEmbedded", len(batch))
+        log.info("embedded", chunks=len(batch), tokens=tokens)
+        return {"embeddingsKey": out_key, "tokens": tokens}
+
+    return _timed("Embed", event, run)
+
+
+def store_handler(event: dict, context: Any = None) -> dict:
+    def run(log: Logger, metrics: Metrics) -> dict:
+        meta = event["extracted"]["metadata"]
+        records = []
+        for batch_key in event["chunked"]["batches"]:
+            chunk_rows = _get_json(batch_key)
+            vectors = _get_json(batch_key.replace("/chunks/", "/embeddings/"))
+            records += [db.ChunkRecord(c["index"], c["text"], c["tokens"], v, c["metadata"]) for c, v in zip(chunk_rows, vectors, strict=True)]
+        doc = db.DocumentVersion(
+            bucket=event["bucket"], key=event["key"], version_id=event.get("versionId"), sequencer=event["sequencer"],
+            access_tier=meta["accessTier"], content_hash=event["extracted"]["contentHash"], document_type=meta.get("documentType"),
+            document_date=date.fromisoformat(meta["documentDate"]) if meta.get("documentDate") else None, business_unit=meta.get("businessUnit"),
+        )
+        outcome = db.upsert_document(db_connection(), doc, records, force=bool(event.get("reembed")))
+        metrics.add("DocumentsProcessed", 1)
+        log.info("stored", outcome=outcome, chunks=len(records))
+        return {"outcome": outcome, "chunks": len(records)}
+
+    return _timed("Store", event, run)
+
+
+def delete_handler(event: dict, context: Any = None) -> dict:
+    def run(log: Logger, metrics: Metrics) -> dict:
+        # A delete marker hides the object; a permanent delete removes one version, which matters
+        # only if it is the stored one.
+        only = None if event.get("eventName", "").endswith("DeleteMarkerCreated") else event.get("versionId")
+        outcome = db.delete_document(db_connection(), event["bucket"], event["key"], event["sequencer"], only_version=only)
+        metrics.add("DocumentsDeleted", 1 if outcome == "deleted" else 0)
+        log.info("delete", outcome=outcome)
+        return {"outcome": outcome}
+
+    return _timed("Delete", event, run)
+
+
+def mark_for_review_handler(event: dict, context: Any = None) -> dict:
+    def run(log: Logger, metrics: Metrics) -> dict:
+        cause = _cause(event.get("error"))
+        db.record_failure(db_connection(), event["bucket"], event["key"], event.get("versionId"), event["sequencer"], cause, status="review")
+        metrics.add("DocumentsInReview", 1)
+        log.warning("waiting for a person", cause=cause)
+        return {"status": "review", "cause": cause}
+
+    return _timed("MarkForReview", event, run)
+
+
+def record_failure_handler(event: dict, context: Any = None) -> dict:
+    """Every Catch ends here: the document is marked failed with the error, and a metric is published."""
+
+    def run(log: Logger, metrics: Metrics) -> dict:
+        error = event.get("error") or {}
+        cause = f"{error.get('Error', 'Error')}: {_cause(error)}"
+        outcome = db.record_failure(db_connection(), event["bucket"], event["key"], event.get("versionId"), event.get("sequencer") or "0", cause)
+        metrics.add("DocumentsFailed", 1)
+        log.error("document failed", error=error.get("Error"), cause=cause, outcome=outcome)
+        return {"status": "failed", "error": cause, "outcome": outcome}
+
+    return _timed("RecordFailure", event, run)
+
+
+def _cause(error: dict | None) -> str:
+    if not error:
+        return "unknown error"
+    cause = error.get("Cause", "")
+    try:  # Lambda errors arrive as a JSON string with errorMessage
+        parsed = json.loads(cause)
+        if isinstance(parsed, dict):
+            return str(parsed.get("errorMessage") or parsed)[:2000]
+    except (TypeError, ValueError):
+        pass
+    return str(cause)[:2000]
+
+
+def backfill_item_handler(event: dict, context: Any = None) -> dict:
+    """Distributed Map item from the intake bucket listing: turns {"Key": ...} into pipeline input
+    for a re-embedding of the current version (same sequencer as stored, so nothing newer is overwritten)."""
+    bucket, key = env("INTAKE_BUCKET"), event["Key"]
+    try:
+        head = client("s3").head_object(Bucket=bucket, Key=key)
+    except Exception as e:
+        raise _s3_error(e, f"s3://{bucket}/{key}") from e
+    status = db.document_status(db_connection(), bucket, key)
+    if status is None or status["status"] != "stored" or status["version_id"] != head.get("VersionId"):
+        return {"skip": True, "reason": "not stored at this version (the event pipeline will handle it)"}
+    return {"skip": False, "input": {"action": "upsert", "reembed": True, "bucket": bucket, "key": key, "versionId": head.get("VersionId"), "sequencer": status["sequencer"], "eventName": "Backfill"}}
+
+
+__all__ = [
+    "validate_handler", "extract_handler", "chunk_handler", "embed_handler", "store_handler", "delete_handler",
+    "mark_for_review_handler", "record_failure_handler", "backfill_item_handler", "document_metadata", "StaleVersion",
+]

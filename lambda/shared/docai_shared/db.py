@@ -1,0 +1,328 @@
+"""Data access for the vector store: PostgreSQL + pgvector, through pg8000 (pure Python).
+
+Connections: Lambdas log in with an IAM authentication token as a database role (``docai_writer`` or
+``docai_reader_<tier>``), never as the master user, over TLS verified against the RDS CA bundle.
+
+Writes are idempotent and ordered by the S3 event ``sequencer``: a version older than the stored one
+is rejected (``StaleVersion``), the same version again is a no-op, a newer one replaces the previous
+version's chunks in one transaction. Deletes leave a tombstone, so an older version arriving after
+the delete is rejected too.
+
+SQL safety: values always travel as parameters; the only identifiers in SQL are fixed names from this
+module (filter columns, role names), never text from input.
+"""
+from __future__ import annotations
+
+import json
+import os
+import ssl
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterator, Sequence
+
+from docai_shared.errors import StaleVersion
+
+ACCESS_TIERS = ("public", "internal", "confidential", "restricted")
+WRITER_ROLE = "docai_writer"
+READER_ROLES = tuple(f"docai_reader_{t}" for t in ACCESS_TIERS)
+ROLES = (WRITER_ROLE, *READER_ROLES)
+RDS_CA_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rds-global-bundle.pem")
+
+# Filter name -> (column, SQL operator). The only way a filter reaches SQL.
+_FILTERS = {
+    "document_type": ("document_type", "="),
+    "business_unit": ("business_unit", "="),
+    "date_from": ("document_date", ">="),
+    "date_to": ("document_date", "<="),
+}
+
+
+# --- connections -------------------------------------------------------------------------------
+
+def rds_ssl_context(ca_bundle: str = RDS_CA_BUNDLE) -> ssl.SSLContext:
+    """TLS with certificate and host-name verification against the RDS CA bundle (fetched at bundle time)."""
+    if not os.path.exists(ca_bundle):
+        raise RuntimeError(f"RDS CA bundle missing at {ca_bundle}: the Lambda bundle must include it (see lib/common/python-function.ts)")
+    return ssl.create_default_context(cafile=ca_bundle)
+
+
+def _tls(mode: str) -> ssl.SSLContext | None:
+    if mode == "verify-full":
+        return rds_ssl_context()
+    if mode == "disable":  # local tests against PGlite only
+        return None
+    raise ValueError(f"DB_TLS must be verify-full or disable, received {mode!r}")
+
+
+def connect_with_password(host: str, port: int, user: str, password: str, database: str, tls: str = "verify-full") -> Any:
+    import pg8000.native
+
+    return pg8000.native.Connection(user=user, host=host, port=port, database=database, password=password, ssl_context=_tls(tls), timeout=30)
+
+
+def connect_iam(host: str, port: int, user: str, database: str, region: str, rds_client: Any = None, tls: str = "verify-full") -> Any:
+    """Connects with a 15-minute IAM authentication token instead of a password."""
+    if rds_client is None:
+        import boto3
+
+        rds_client = boto3.client("rds", region_name=region)
+    token = rds_client.generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user, Region=region)
+    return connect_with_password(host, port, user, token, database, tls)
+
+
+def connect_from_env(user_env: str = "DB_USER") -> Any:
+    """IAM connection from DB_HOST, DB_PORT, DB_NAME, DB_USER, AWS_REGION (DB_TLS=disable for local tests)."""
+    env = os.environ
+    tls = env.get("DB_TLS", "verify-full")
+    if env.get("DB_PASSWORD") is not None and tls == "disable":  # local tests: no IAM in PGlite
+        return connect_with_password(env["DB_HOST"], int(env["DB_PORT"]), env[user_env], env["DB_PASSWORD"], env["DB_NAME"], tls)
+    return connect_iam(env["DB_HOST"], int(env["DB_PORT"]), env[user_env], env["DB_NAME"], env["AWS_REGION"], tls=tls)
+
+
+class _Tx:
+    """BEGIN ... COMMIT, ROLLBACK on error; optionally SET LOCAL ROLE to one of this project's roles."""
+
+    def __init__(self, conn: Any, role: str | None):
+        if role is not None and role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        self.conn, self.role = conn, role
+
+    def __enter__(self) -> Any:
+        self.conn.run("BEGIN")
+        if self.role:
+            self.conn.run(f'SET LOCAL ROLE "{self.role}"')  # role name from the fixed list above
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.run("ROLLBACK" if exc_type else "COMMIT")
+
+
+def transaction(conn: Any, role: str | None = None) -> _Tx:
+    return _Tx(conn, role)
+
+
+# --- model -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DocumentVersion:
+    bucket: str
+    key: str
+    version_id: str | None
+    sequencer: str
+    access_tier: str
+    content_hash: str | None = None
+    document_type: str | None = None
+    document_date: date | None = None
+    business_unit: str | None = None
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    index: int
+    text: str
+    token_count: int
+    embedding: Sequence[float]
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    document_id: int
+    chunk_index: int
+    key: str
+    text: str
+    access_tier: str
+    distance: float
+    metadata: dict
+
+
+def compare_sequencers(a: str, b: str) -> int:
+    """S3 sequencers are hex strings; compare after right-padding the shorter with zeros (AWS guidance)."""
+    n = max(len(a), len(b))
+    x, y = int(a.ljust(n, "0"), 16), int(b.ljust(n, "0"), 16)
+    return (x > y) - (x < y)
+
+
+def vector_literal(v: Sequence[float]) -> str:
+    return "[" + ",".join(repr(float(x)) for x in v) + "]"
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+def _lock_row(conn: Any, bucket: str, key: str) -> list | None:
+    rows = conn.run(
+        "SELECT id, sequencer, version_id, content_hash, status FROM documents WHERE bucket = :b AND key = :k FOR UPDATE",
+        b=bucket, k=key,
+    )
+    return rows[0] if rows else None
+
+
+def upsert_document(conn: Any, doc: DocumentVersion, chunks: Sequence[ChunkRecord], role: str | None = None, force: bool = False) -> str:
+    """Stores a document version and its chunks in one transaction, replacing the previous version's.
+
+    Returns "stored", or "unchanged" when this very version is already stored (a duplicate run).
+    ``force`` re-stores the same version anyway (re-embedding after a model change).
+    Raises StaleVersion when a newer version (or a newer delete) is already recorded.
+    """
+    if doc.access_tier not in ACCESS_TIERS:
+        raise ValueError(f"access_tier {doc.access_tier!r} is not one of {ACCESS_TIERS}")
+    with transaction(conn, role):
+        row = _lock_row(conn, doc.bucket, doc.key)
+        if row is not None:
+            doc_id, seq, version_id, content_hash, status = row
+            order = compare_sequencers(doc.sequencer, seq)
+            if order < 0:
+                raise StaleVersion(f"s3://{doc.bucket}/{doc.key}: sequencer {doc.sequencer} is older than the recorded {seq} ({status})")
+            if order == 0 and not force and status == "stored" and version_id == doc.version_id and content_hash == doc.content_hash:
+                return "unchanged"
+            conn.run(
+                "UPDATE documents SET version_id = :v, sequencer = :s, content_hash = :h, document_type = :t, document_date = :d,"
+                " access_tier = :a, business_unit = :u, status = 'stored', error = NULL, chunk_count = :n, updated_at = now() WHERE id = :id",
+                v=doc.version_id, s=doc.sequencer, h=doc.content_hash, t=doc.document_type, d=doc.document_date,
+                a=doc.access_tier, u=doc.business_unit, n=len(chunks), id=doc_id,
+            )
+            conn.run("DELETE FROM chunks WHERE document_id = :id", id=doc_id)
+        else:
+            doc_id = conn.run(
+                "INSERT INTO documents (bucket, key, version_id, sequencer, content_hash, document_type, document_date, access_tier,"
+                " business_unit, status, chunk_count) VALUES (:b, :k, :v, :s, :h, :t, :d, :a, :u, 'stored', :n) RETURNING id",
+                b=doc.bucket, k=doc.key, v=doc.version_id, s=doc.sequencer, h=doc.content_hash, t=doc.document_type,
+                d=doc.document_date, a=doc.access_tier, u=doc.business_unit, n=len(chunks),
+            )[0][0]
+        if chunks:
+            # One statement for all chunks (arrays unnested server-side): one round trip per document.
+            conn.run(
+                "INSERT INTO chunks (document_id, chunk_index, text, token_count, embedding, access_tier, document_type, document_date,"
+                " business_unit, metadata) SELECT :id, u.i, u.x, u.n, cast(u.e as vector), :a, :t, :d, :u, cast(u.m as jsonb)"
+                " FROM unnest(cast(:idx as integer[]), cast(:texts as text[]), cast(:tokens as integer[]), cast(:embs as text[]), cast(:metas as text[]))"
+                " AS u(i, x, n, e, m)",
+                id=doc_id, a=doc.access_tier, t=doc.document_type, d=doc.document_date, u=doc.business_unit,
+                idx=[c.index for c in chunks], texts=[c.text for c in chunks], tokens=[c.token_count for c in chunks],
+                embs=[vector_literal(c.embedding) for c in chunks], metas=[json.dumps(c.metadata) for c in chunks],
+            )
+        return "stored"
+
+
+def record_failure(conn: Any, bucket: str, key: str, version_id: str | None, sequencer: str, error: str, status: str = "failed", role: str | None = None) -> str:
+    """Marks the document failed (or in review) with the error, and removes the previous version's
+    chunks: they no longer describe the object and must not be served (its tier may have changed).
+
+    Returns "recorded", or "superseded" when a newer version is already recorded (nothing changes).
+    """
+    if status not in ("failed", "review"):
+        raise ValueError(f"status must be failed or review, received {status!r}")
+    with transaction(conn, role):
+        row = _lock_row(conn, bucket, key)
+        if row is None:
+            # Unknown tier: the most restrictive one, until a good version says otherwise.
+            conn.run(
+                "INSERT INTO documents (bucket, key, version_id, sequencer, access_tier, status, error) VALUES (:b, :k, :v, :s, 'restricted', :st, :e)",
+                b=bucket, k=key, v=version_id, s=sequencer, st=status, e=error[:4000],
+            )
+            return "recorded"
+        doc_id, seq = row[0], row[1]
+        if compare_sequencers(sequencer, seq) < 0:
+            return "superseded"
+        conn.run(
+            "UPDATE documents SET version_id = :v, sequencer = :s, status = :st, error = :e, chunk_count = 0, updated_at = now() WHERE id = :id",
+            v=version_id, s=sequencer, st=status, e=error[:4000], id=doc_id,
+        )
+        conn.run("DELETE FROM chunks WHERE document_id = :id", id=doc_id)
+        return "recorded"
+
+
+def delete_document(conn: Any, bucket: str, key: str, sequencer: str, only_version: str | None = None, role: str | None = None) -> str:
+    """Removes a document's chunks and leaves a tombstone row (status deleted) carrying the delete's
+    sequencer, so an older version arriving late is rejected.
+
+    ``only_version``: the event deleted one specific version; if that is not the stored one, nothing
+    changes ("other-version"). Returns "deleted", "stale" (a newer version is stored), or "other-version".
+    """
+    with transaction(conn, role):
+        row = _lock_row(conn, bucket, key)
+        if row is None:
+            conn.run(
+                "INSERT INTO documents (bucket, key, version_id, sequencer, access_tier, status) VALUES (:b, :k, NULL, :s, 'restricted', 'deleted')",
+                b=bucket, k=key, s=sequencer,
+            )
+            return "deleted"
+        doc_id, seq, version_id = row[0], row[1], row[2]
+        if only_version is not None and only_version != version_id:
+            return "other-version"
+        if compare_sequencers(sequencer, seq) < 0:
+            return "stale"
+        conn.run("DELETE FROM chunks WHERE document_id = :id", id=doc_id)
+        conn.run(
+            "UPDATE documents SET status = 'deleted', sequencer = :s, error = NULL, chunk_count = 0, updated_at = now() WHERE id = :id",
+            s=sequencer, id=doc_id,
+        )
+        return "deleted"
+
+
+def purge_document(conn: Any, bucket: str, key: str, role: str | None = None) -> int:
+    """Deletes the document row itself; its chunks go with it (ON DELETE CASCADE). Returns rows deleted."""
+    with transaction(conn, role):
+        return len(conn.run("DELETE FROM documents WHERE bucket = :b AND key = :k RETURNING id", b=bucket, k=key))
+
+
+def document_status(conn: Any, bucket: str, key: str) -> dict | None:
+    rows = conn.run(
+        "SELECT status, version_id, sequencer, error, chunk_count, access_tier FROM documents WHERE bucket = :b AND key = :k", b=bucket, k=key
+    )
+    if not rows:
+        return None
+    status, version_id, seq, error, n, tier = rows[0]
+    return {"status": status, "version_id": version_id, "sequencer": seq, "error": error, "chunk_count": n, "access_tier": tier}
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+def _search_sql(filters: dict) -> tuple[str, dict]:
+    where, params = [], {}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name not in _FILTERS:
+            raise ValueError(f"unknown filter {name!r}; known: {', '.join(_FILTERS)}")
+        column, op = _FILTERS[name]
+        where.append(f"c.{column} {op} :{name}")
+        params[name] = value
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    # Inner query: the shape the HNSW index serves (ORDER BY distance LIMIT k on one table);
+    # with iterative scans, filters (and row-level security) still yield k rows when k exist.
+    # Outer query: relaxed_order may return near-ordered rows, so sort again.
+    sql = (
+        "SELECT h.document_id, h.chunk_index, d.key, h.text, h.access_tier, h.distance, h.metadata FROM ("
+        " SELECT c.document_id, c.chunk_index, c.text, c.access_tier, c.metadata, c.embedding <=> cast(:q as vector) AS distance"
+        f" FROM chunks c {clause} ORDER BY c.embedding <=> cast(:q as vector) LIMIT :k"
+        ") h JOIN documents d ON d.id = h.document_id ORDER BY h.distance"
+    )
+    return sql, params
+
+
+def search(conn: Any, embedding: Sequence[float], k: int = 10, role: str | None = None, ef_search: int = 100, **filters: Any) -> list[SearchHit]:
+    """Top-k chunks by cosine distance, filtered by metadata; the access tier is enforced by the
+    database (row-level security on the reader role), not by this query."""
+    if not (1 <= int(k) <= 1000):
+        raise ValueError(f"k must be from 1 to 1000, received {k}")
+    if not (1 <= int(ef_search) <= 1000):
+        raise ValueError(f"ef_search must be from 1 to 1000, received {ef_search}")
+    sql, params = _search_sql(filters)
+    with transaction(conn, role):
+        conn.run("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        conn.run(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
+        rows = conn.run(sql, q=vector_literal(embedding), k=int(k), **params)
+    return [SearchHit(r[0], r[1], r[2], r[3], r[4], float(r[5]), r[6] if isinstance(r[6], dict) else json.loads(r[6])) for r in rows]
+
+
+def explain_search(conn: Any, embedding: Sequence[float], k: int = 10, role: str | None = None, **filters: Any) -> str:
+    sql, params = _search_sql(filters)
+    with transaction(conn, role):
+        conn.run("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        rows = conn.run("EXPLAIN " + sql, q=vector_literal(embedding), k=int(k), **params)
+    return "\n".join(r[0] for r in rows)
+
+
+def iter_documents(conn: Any, status: str = "stored") -> Iterator[tuple[str, str, str | None]]:
+    for bucket, key, version_id in conn.run("SELECT bucket, key, version_id FROM documents WHERE status = :s ORDER BY id", s=status):
+        yield bucket, key, version_id

@@ -1,0 +1,244 @@
+"""The schema migrations and the data-access package against a real PostgreSQL with pgvector."""
+import random
+from datetime import date
+
+import pytest
+
+from docai_shared.db import (
+    ChunkRecord, DocumentVersion, compare_sequencers, delete_document, document_status, explain_search,
+    purge_document, record_failure, search, upsert_document,
+)
+from docai_shared.errors import StaleVersion
+from migrations_runner import MigrationError, apply_migrations, load_migrations
+from pglite import connect, pglite_server
+
+DIM = 8
+PARAMS = {"EMBEDDING_DIMENSION": DIM, "HNSW_M": 16, "HNSW_EF_CONSTRUCTION": 64}
+W = "docai_writer"
+
+
+@pytest.fixture(scope="module")
+def conn():
+    with pglite_server() as port:
+        c = connect(port)
+        yield c
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def migrated(conn):
+    first = apply_migrations(conn, PARAMS)
+    return conn, first
+
+
+def vec(seed: int, dim: int = DIM) -> list[float]:
+    rnd = random.Random(seed)
+    return [rnd.uniform(-1, 1) for _ in range(dim)]
+
+
+def doc(key="a.pdf", version="v1", seq="0A", tier="internal", **kw) -> DocumentVersion:
+    return DocumentVersion(bucket="intake", key=key, version_id=version, sequencer=seq, access_tier=tier, content_hash=kw.pop("h", f"h-{version}"), **kw)
+
+
+def chunks(n: int, seed: int = 0) -> list[ChunkRecord]:
+    return [ChunkRecord(index=i, text=f"chunk {i}", token_count=10 + i, embedding=vec(seed * 1000 + i), metadata={"page": i + 1}) for i in range(n)]
+
+
+def count_chunks(conn, key: str) -> int:
+    return conn.run("SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.key = :k", k=key)[0][0]
+
+
+# --- migrations ---------------------------------------------------------------------------------
+
+def test_migrations_apply_from_empty_and_reapply_as_no_op(migrated):
+    conn, first = migrated
+    assert first == ["0001_extension_and_tiers", "0002_documents_and_chunks", "0003_indexes", "0004_roles_and_row_level_security"]
+    assert apply_migrations(conn, PARAMS) == []
+    assert conn.run("SELECT count(*) FROM schema_migrations")[0][0] == 4
+    assert conn.run("SELECT extversion FROM pg_extension WHERE extname = 'vector'")[0][0] >= "0.8"
+    # the embedding column has the dimension from the parameters
+    assert conn.run("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'")[0][0] == f"vector({DIM})"
+    idx = conn.run("SELECT indexdef FROM pg_indexes WHERE indexname = 'chunks_embedding_hnsw'")[0][0]
+    assert "hnsw" in idx and "vector_cosine_ops" in idx and "m='16'" in idx and "ef_construction='64'" in idx
+
+
+def test_a_changed_applied_migration_is_refused(migrated):
+    conn, _ = migrated
+    with pytest.raises(MigrationError, match="was applied with different SQL"):
+        apply_migrations(conn, {**PARAMS, "EMBEDDING_DIMENSION": DIM * 2})
+
+
+def test_a_failing_migration_rolls_back_and_records_nothing(migrated, tmp_path):
+    conn, _ = migrated
+    import shutil
+
+    import migrations_runner
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(migrations_runner.SQL_DIR, sql_dir)
+    (sql_dir / "0005_broken.sql").write_text("CREATE TABLE half_done (id int); SELECT * FROM no_such_table;")
+    with pytest.raises(MigrationError, match="0005_broken failed and was rolled back"):
+        apply_migrations(conn, PARAMS, str(sql_dir))
+    assert conn.run("SELECT to_regclass('half_done')")[0][0] is None
+    assert conn.run("SELECT count(*) FROM schema_migrations WHERE version = 5")[0][0] == 0
+
+
+def test_parameters_are_validated_before_any_sql():
+    with pytest.raises(MigrationError, match="EMBEDDING_DIMENSION must be a positive whole number"):
+        load_migrations({**PARAMS, "EMBEDDING_DIMENSION": "768; DROP TABLE documents"})
+    with pytest.raises(MigrationError, match="outside 1..2000"):
+        load_migrations({**PARAMS, "EMBEDDING_DIMENSION": 4096})
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+def test_upsert_is_idempotent(migrated):
+    conn, _ = migrated
+    assert upsert_document(conn, doc("idem.pdf"), chunks(3), role=W) == "stored"
+    assert upsert_document(conn, doc("idem.pdf"), chunks(3), role=W) == "unchanged"
+    assert count_chunks(conn, "idem.pdf") == 3
+    assert document_status(conn, "intake", "idem.pdf")["chunk_count"] == 3
+
+
+def test_a_newer_version_replaces_the_older_chunks(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("v.pdf", "v1", "0100"), chunks(5), role=W)
+    assert upsert_document(conn, doc("v.pdf", "v2", "0200"), chunks(2, seed=2), role=W) == "stored"
+    assert count_chunks(conn, "v.pdf") == 2
+    assert document_status(conn, "intake", "v.pdf")["version_id"] == "v2"
+
+
+def test_an_older_sequencer_is_rejected_and_changes_nothing(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("o.pdf", "v2", "00F0"), chunks(2), role=W)
+    with pytest.raises(StaleVersion):
+        upsert_document(conn, doc("o.pdf", "v1", "00E0"), chunks(7), role=W)
+    assert count_chunks(conn, "o.pdf") == 2
+    assert document_status(conn, "intake", "o.pdf")["version_id"] == "v2"
+
+
+def test_sequencers_compare_as_right_padded_hex():
+    assert compare_sequencers("0055AED6DCD90281E5", "0055AED6DCD90281E5") == 0
+    assert compare_sequencers("0055AED6DCD9028200", "0055AED6DCD90281E5") == 1
+    assert compare_sequencers("0055AED6DCD903", "0055AED6DCD90281E5") == 1  # shorter, padded on the right
+    assert compare_sequencers("0055AED6DCD902", "0055AED6DCD90281E5") == -1
+
+
+def test_delete_removes_the_chunks_and_rejects_a_late_older_version(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("d.pdf", "v1", "0300"), chunks(4), role=W)
+    assert delete_document(conn, "intake", "d.pdf", "0400", role=W) == "deleted"
+    assert count_chunks(conn, "d.pdf") == 0
+    assert document_status(conn, "intake", "d.pdf")["status"] == "deleted"
+    with pytest.raises(StaleVersion):  # the upload event arriving after its delete
+        upsert_document(conn, doc("d.pdf", "v1", "0300"), chunks(4), role=W)
+    # a delete older than the stored version does nothing
+    upsert_document(conn, doc("d2.pdf", "v5", "0900"), chunks(1), role=W)
+    assert delete_document(conn, "intake", "d2.pdf", "0800", role=W) == "stale"
+    # deleting a version that is not the stored one does nothing
+    assert delete_document(conn, "intake", "d2.pdf", "0A00", only_version="v4", role=W) == "other-version"
+    assert count_chunks(conn, "d2.pdf") == 1
+
+
+def test_purging_a_document_cascades_to_its_chunks(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("p.pdf"), chunks(3), role=W)
+    assert purge_document(conn, "intake", "p.pdf", role=W) == 1
+    assert conn.run("SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)")[0][0] == 0
+    assert count_chunks(conn, "p.pdf") == 0
+
+
+def test_a_failure_is_recorded_and_stale_chunks_removed(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("f.pdf", "v1", "0100"), chunks(3), role=W)
+    assert record_failure(conn, "intake", "f.pdf", "v2", "0200", "UnsupportedDocument: encrypted PDF", role=W) == "recorded"
+    st = document_status(conn, "intake", "f.pdf")
+    assert (st["status"], st["error"], st["chunk_count"]) == ("failed", "UnsupportedDocument: encrypted PDF", 0)
+    assert count_chunks(conn, "f.pdf") == 0
+    # a failure of an older version does not touch a newer stored one
+    upsert_document(conn, doc("f.pdf", "v3", "0300"), chunks(1), role=W)
+    assert record_failure(conn, "intake", "f.pdf", "v2", "0200", "late", role=W) == "superseded"
+    assert document_status(conn, "intake", "f.pdf")["status"] == "stored"
+
+
+def test_upsert_rolls_back_whole_on_error(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("rb.pdf", "v1", "0100"), chunks(2), role=W)
+    bad = chunks(2, seed=9) + [ChunkRecord(2, "x", 1, [0.0] * (DIM + 1))]  # wrong dimension
+    with pytest.raises(Exception):
+        upsert_document(conn, doc("rb.pdf", "v2", "0200"), bad, role=W)
+    assert document_status(conn, "intake", "rb.pdf")["version_id"] == "v1"
+    assert count_chunks(conn, "rb.pdf") == 2
+
+
+# --- reads, row-level security, the index -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def corpus(migrated):
+    conn, _ = migrated
+    # 4 documents per tier and type, 25 chunks each: 800 chunks
+    for t_i, tier in enumerate(("public", "internal", "confidential", "restricted")):
+        for d_i, dtype in enumerate(("contract", "invoice")):
+            for n in range(4):
+                upsert_document(conn, doc(f"corpus/{tier}/{dtype}/{n}.pdf", "v1", "01", tier=tier, document_type=dtype,
+                                          document_date=date(2026, 1 + n, 1), business_unit="legal" if n % 2 else "finance"),
+                                chunks(25, seed=t_i * 100 + d_i * 10 + n), role=W)
+    conn.run("ANALYZE chunks")
+    return conn
+
+
+def test_row_level_security_hides_higher_tiers_from_a_lower_tier_role(corpus):
+    conn = corpus
+    seen = lambda role: {r[0] for r in _as_role(conn, role, "SELECT DISTINCT access_tier FROM chunks")}
+    assert seen("docai_reader_public") == {"public"}
+    assert seen("docai_reader_internal") == {"public", "internal"}
+    assert seen("docai_reader_confidential") == {"public", "internal", "confidential"}
+    assert seen("docai_reader_restricted") == {"public", "internal", "confidential", "restricted"}
+    # no WHERE clause involved: even an explicit query for confidential rows returns nothing
+    assert _as_role(conn, "docai_reader_internal", "SELECT count(*) FROM chunks WHERE access_tier = 'confidential'") == [[0]]
+    assert _as_role(conn, "docai_reader_internal", "SELECT count(*) FROM documents WHERE access_tier = 'restricted'") == [[0]]
+    # and a reader cannot write
+    with pytest.raises(Exception, match="permission denied"):
+        _as_role(conn, "docai_reader_restricted", "DELETE FROM chunks")
+
+
+def _as_role(conn, role, sql):
+    conn.run("BEGIN")
+    try:
+        conn.run(f'SET LOCAL ROLE "{role}"')
+        return conn.run(sql)
+    finally:
+        conn.run("ROLLBACK")
+
+
+def test_search_returns_nearest_chunks_within_the_readers_tier(corpus):
+    conn = corpus
+    target = vec((1 * 100 + 0 * 10 + 2) * 1000 + 0)  # corpus/internal/contract/2.pdf, chunk 0 (see chunks())
+    hits = search(conn, target, k=5, role="docai_reader_internal")
+    assert hits[0].key == "corpus/internal/contract/2.pdf" and hits[0].chunk_index == 0 and hits[0].distance < 1e-6
+    assert all(h.access_tier in ("public", "internal") for h in hits)
+    assert [h.distance for h in hits] == sorted(h.distance for h in hits)
+    assert search(conn, target, k=5, role="docai_reader_public")[0].key != "corpus/internal/contract/2.pdf"
+
+
+def test_a_filtered_search_returns_k_rows_when_k_matching_rows_exist(corpus):
+    conn = corpus
+    # "invoice" + "legal" + restricted-tier reader: 2 docs x 25 chunks per tier x 4 tiers = 200 rows match;
+    # ask for 40 with a narrow ef_search, so a plain (non-iterative) HNSW scan would come back short.
+    hits = search(conn, vec(42), k=40, role="docai_reader_restricted", ef_search=10, document_type="invoice", business_unit="legal")
+    assert len(hits) == 40
+    assert all(h.key.split("/")[2] == "invoice" for h in hits)
+    hits = search(conn, vec(43), k=30, role="docai_reader_public", ef_search=10, document_type="contract", date_from=date(2026, 2, 1))
+    assert len(hits) == 30  # public contracts dated Feb-Apr: 3 docs x 25 chunks = 75 rows
+    assert all(h.access_tier == "public" for h in hits)
+
+
+def test_the_search_query_uses_the_hnsw_index(corpus):
+    plan = explain_search(corpus, vec(7), k=10, role="docai_reader_restricted", document_type="invoice")
+    assert "chunks_embedding_hnsw" in plan, plan
+
+
+def test_unknown_filters_and_roles_are_refused_not_pasted_into_sql(corpus):
+    with pytest.raises(ValueError, match="unknown filter"):
+        search(corpus, vec(1), k=3, role="docai_reader_public", **{"1=1; DROP TABLE chunks; --": "x"})
+    with pytest.raises(ValueError, match="unknown role"):
+        search(corpus, vec(1), k=3, role="postgres")

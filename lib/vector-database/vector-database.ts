@@ -1,0 +1,244 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { CustomResource, Duration, Names, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { acknowledge, allowCloudWatchLogs, createDataKey, DocaiFunction, FunctionPlacement, LAMBDA_ROOT } from '../common';
+
+/** The database roles the schema creates (see lambda/migrations/sql/0004_roles_and_row_level_security.sql). */
+export const DATABASE_ROLES = {
+  writer: 'docai_writer',
+  reader: (tier: AccessTier) => `docai_reader_${tier}`,
+} as const;
+export const ACCESS_TIERS = ['public', 'internal', 'confidential', 'restricted'] as const;
+export type AccessTier = (typeof ACCESS_TIERS)[number];
+
+export interface HnswIndexOptions {
+  /** Max connections per layer. @default 16 */
+  readonly m?: number;
+  /** Candidate list size while building. @default 64 */
+  readonly efConstruction?: number;
+}
+
+export interface VectorDatabaseProps {
+  readonly vpc: ec2.IVpc;
+  /** @default - the VPC's isolated subnets */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** Where the migrations function runs (its VPC side, key, log retention, DLQ). */
+  readonly migrationsPlacement: FunctionPlacement;
+  /** Dimension of the embedding vectors (`vector(<dim>)`). */
+  readonly embeddingDimension: number;
+  /** @default - m 16, efConstruction 64 */
+  readonly hnsw?: HnswIndexOptions;
+  /** @default db.t4g.micro */
+  readonly instanceType?: ec2.InstanceType;
+  /**
+   * A PostgreSQL version whose RDS release ships pgvector 0.8 or newer (iterative index scans).
+   * @default rds.PostgresEngineVersion.VER_17_9
+   */
+  readonly engineVersion?: rds.PostgresEngineVersion;
+  /** GiB. @default 20 */
+  readonly allocatedStorage?: number;
+  /** Storage autoscaling ceiling, GiB. @default 100 */
+  readonly maxAllocatedStorage?: number;
+  /** A standby in a second AZ. @default true */
+  readonly multiAz?: boolean;
+  /** Automated backups with point-in-time recovery. @default Duration.days(35) */
+  readonly backupRetention?: Duration;
+  /** @default true */
+  readonly deletionProtection?: boolean;
+  /** @default RemovalPolicy.SNAPSHOT */
+  readonly removalPolicy?: RemovalPolicy;
+  /** Encrypts storage, the master secret, Performance Insights and the log groups. @default - a new customer-managed key */
+  readonly encryptionKey?: kms.IKey;
+  /** A non-default port (a number, so rule packs can read security-group rules). @default 5433 */
+  readonly port?: number;
+  /** @default 'docai' */
+  readonly databaseName?: string;
+  /** Retention of the exported PostgreSQL logs. @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+  /** Master secret rotation interval. @default Duration.days(30) */
+  readonly rotationInterval?: Duration;
+}
+
+/**
+ * RDS for PostgreSQL with pgvector, and its schema as code.
+ *
+ * Creates: a customer-key encrypted instance in isolated subnets (no public access), IAM database
+ * authentication, `rds.force_ssl=1`, a generated master secret (KMS, rotated), automated backups,
+ * Performance Insights, enhanced monitoring, PostgreSQL and upgrade logs in encrypted log groups; a
+ * security group that admits only `clientSecurityGroup` on the database port; and a custom resource
+ * whose Python handler (in the VPC) applies the versioned SQL migrations on every deploy.
+ */
+export class VectorDatabase extends Construct {
+  public readonly instance: rds.DatabaseInstance;
+  public readonly encryptionKey: kms.IKey;
+  /** Attach to anything that connects to the database. */
+  public readonly clientSecurityGroup: ec2.SecurityGroup;
+  public readonly securityGroup: ec2.SecurityGroup;
+  public readonly port: number;
+  public readonly databaseName: string;
+  public readonly migrationsFunction: DocaiFunction;
+  public readonly migrations: CustomResource;
+  public readonly rotation: secretsmanager.SecretRotation;
+
+  constructor(scope: Construct, id: string, props: VectorDatabaseProps) {
+    super(scope, id);
+    const dim = props.embeddingDimension;
+    if (!Token.isUnresolved(dim) && (!Number.isInteger(dim) || dim < 1 || dim > 2000)) {
+      throw new Error(`VectorDatabase: embeddingDimension must be a whole number from 1 to 2000 (the pgvector HNSW limit), received ${dim}`);
+    }
+    const m = props.hnsw?.m ?? 16;
+    const efConstruction = props.hnsw?.efConstruction ?? 64;
+    if (m < 2 || m > 100) throw new Error(`VectorDatabase: hnsw.m must be from 2 to 100, received ${m}`);
+    if (efConstruction < 2 * m) throw new Error(`VectorDatabase: hnsw.efConstruction must be at least 2 * m (${2 * m}), received ${efConstruction}`);
+    this.port = props.port ?? 5433;
+    this.databaseName = props.databaseName ?? 'docai';
+    const multiAz = props.multiAz ?? true;
+    const deletionProtection = props.deletionProtection ?? true;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
+
+    this.encryptionKey = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the vector database, its secret and logs', removalPolicy: RemovalPolicy.RETAIN });
+    if (!props.encryptionKey) allowCloudWatchLogs(this.encryptionKey);
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'Sg', { vpc: props.vpc, description: 'Vector database: only its clients, on the database port', allowAllOutbound: false });
+    this.clientSecurityGroup = new ec2.SecurityGroup(this, 'ClientSg', { vpc: props.vpc, description: 'Clients of the vector database', allowAllOutbound: false });
+    this.securityGroup.addIngressRule(this.clientSecurityGroup, ec2.Port.tcp(this.port), 'PostgreSQL from database clients');
+    this.clientSecurityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(this.port), 'PostgreSQL to the vector database');
+
+    const parameterGroup = new rds.ParameterGroup(this, 'Params', {
+      engine: rds.DatabaseInstanceEngine.postgres({ version: props.engineVersion ?? rds.PostgresEngineVersion.VER_17_9 }),
+      description: 'docai vector database: TLS only, slow-query logging',
+      parameters: { 'rds.force_ssl': '1', log_min_duration_statement: '1000', log_connections: '1' },
+    });
+
+    // Named so its log groups can be created here first: encrypted, with retention, not by RDS.
+    const instanceIdentifier = Names.uniqueResourceName(this, { maxLength: 55, separator: '-' }).toLowerCase().replace(/[^a-z0-9-]/g, '');
+    const logGroups = ['postgresql', 'upgrade'].map(
+      (kind) =>
+        new logs.LogGroup(this, `${kind === 'postgresql' ? 'Postgres' : 'Upgrade'}Logs`, {
+          logGroupName: `/aws/rds/instance/${instanceIdentifier}/${kind}`,
+          encryptionKey: this.encryptionKey,
+          retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+          removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+        }),
+    );
+
+    const vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+    this.instance = new rds.DatabaseInstance(this, 'Instance', {
+      instanceIdentifier,
+      engine: rds.DatabaseInstanceEngine.postgres({ version: props.engineVersion ?? rds.PostgresEngineVersion.VER_17_9 }),
+      instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
+      vpc: props.vpc,
+      vpcSubnets,
+      securityGroups: [this.securityGroup],
+      port: this.port,
+      databaseName: this.databaseName,
+      credentials: rds.Credentials.fromGeneratedSecret('docai_admin', { encryptionKey: this.encryptionKey }),
+      storageEncrypted: true,
+      storageEncryptionKey: this.encryptionKey,
+      storageType: rds.StorageType.GP3,
+      allocatedStorage: props.allocatedStorage ?? 20,
+      maxAllocatedStorage: props.maxAllocatedStorage ?? 100,
+      multiAz,
+      backupRetention: props.backupRetention ?? Duration.days(35),
+      deleteAutomatedBackups: false,
+      copyTagsToSnapshot: true,
+      deletionProtection,
+      removalPolicy,
+      iamAuthentication: true,
+      parameterGroup,
+      publiclyAccessible: false,
+      autoMinorVersionUpgrade: true,
+      enablePerformanceInsights: true,
+      performanceInsightEncryptionKey: this.encryptionKey,
+      monitoringInterval: Duration.seconds(60),
+      cloudwatchLogsExports: ['postgresql', 'upgrade'],
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+    });
+    for (const lg of logGroups) this.instance.node.addDependency(lg);
+
+    // Built here rather than with addRotationSingleUser, whose security-group rule uses the port as a
+    // token (rule packs cannot read a token port): the target names the port as a number.
+    this.rotation = new secretsmanager.SecretRotation(this, 'Rotation', {
+      application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
+      secret: this.instance.secret!,
+      target: { connections: new ec2.Connections({ securityGroups: [this.securityGroup], defaultPort: ec2.Port.tcp(this.port) }) },
+      vpc: props.vpc,
+      vpcSubnets,
+      automaticallyAfter: props.rotationInterval ?? Duration.days(30),
+    });
+
+    // Schema migrations, applied on every deploy.
+    const placement = props.migrationsPlacement;
+    this.migrationsFunction = new DocaiFunction(this, 'Migrations', {
+      folder: 'migrations',
+      index: 'migrations_handler.py',
+      description: 'Applies the vector database schema migrations (CloudFormation custom resource)',
+      timeout: Duration.minutes(5),
+      memorySize: 256,
+      reservedConcurrentExecutions: 1,
+      environment: { DB_SECRET_ARN: this.instance.secret!.secretArn, DB_NAME: this.databaseName },
+      workflow: 'migrations',
+      ...placement,
+      securityGroups: [...placement.securityGroups, this.clientSecurityGroup],
+    });
+    this.instance.secret!.grantRead(this.migrationsFunction);
+    this.migrations = new CustomResource(this, 'Migrations-Resource', {
+      serviceToken: this.migrationsFunction.functionArn,
+      resourceType: 'Custom::DocaiSchemaMigrations',
+      properties: {
+        EMBEDDING_DIMENSION: String(dim),
+        HNSW_M: String(m),
+        HNSW_EF_CONSTRUCTION: String(efConstruction),
+        // Any change to the SQL files changes this, so CloudFormation sends an Update.
+        SqlHash: hashDirectory(path.join(LAMBDA_ROOT, 'migrations', 'sql')),
+      },
+    });
+    this.migrations.node.addDependency(this.instance);
+
+    this.acknowledgeDeliberateChoices(multiAz, deletionProtection);
+  }
+
+  /** Lets `grantee` log in with IAM authentication as `dbUser` (one of DATABASE_ROLES). */
+  public grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant {
+    return this.instance.grantConnect(grantee, dbUser);
+  }
+
+  /** Environment variables the shared `docai_shared.db.connect_from_env` reads. */
+  public connectionEnvironment(dbUser: string): Record<string, string> {
+    return { DB_HOST: this.instance.dbInstanceEndpointAddress, DB_PORT: String(this.port), DB_NAME: this.databaseName, DB_USER: dbUser };
+  }
+
+  private acknowledgeDeliberateChoices(multiAz: boolean, deletionProtection: boolean): void {
+    const inst = this.instance;
+    acknowledge(inst, ['HIPAA.Security::HIPAA.Security-RDSInBackupPlan', 'NIST.800.53.R5::NIST.800.53.R5-RDSInBackupPlan'],
+      'Backups are RDS automated backups with point-in-time recovery, retained per stage (7 days pilot, 35 production), encrypted with the ' +
+        'database key, kept after deletion (deleteAutomatedBackups false) plus a final snapshot. An AWS Backup plan would duplicate them.');
+    acknowledge(inst, ['AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]'],
+      'The enhanced-monitoring role uses the AWS-maintained AmazonRDSEnhancedMonitoringRole policy, which only lets RDS write OS metrics to ' +
+        'the RDSOSMetrics log group; it is the role AWS documents for this purpose.');
+    if (!multiAz) {
+      acknowledge(inst, ['AwsSolutions::AwsSolutions-RDS3', 'HIPAA.Security::HIPAA.Security-RDSMultiAZSupport', 'NIST.800.53.R5::NIST.800.53.R5-RDSMultiAZSupport', 'cdk-validator-cfnguard::rds_instance_multi_az_support_check'],
+        'Single-AZ by explicit choice of this stage (multiAz: false), a cost decision for a pilot: an AZ outage stops retrieval until restore. ' +
+          'The production stage sets multiAz: true; the readiness report lists this difference.');
+    }
+    if (!deletionProtection) {
+      acknowledge(inst, ['AwsSolutions::AwsSolutions-RDS10', 'HIPAA.Security::HIPAA.Security-RDSInstanceDeletionProtectionEnabled', 'NIST.800.53.R5::NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled', 'cdk-validator-cfnguard::rds_instance_deletion_protection_enabled_check'],
+        'Deletion protection off by explicit choice of this stage (deletionProtection: false) so a pilot can be removed with its stack; ' +
+          'a snapshot is still taken on delete. The production stage turns it on; the readiness report lists this difference.');
+    }
+  }
+}
+
+function hashDirectory(dir: string): string {
+  const h = crypto.createHash('sha256');
+  for (const f of fs.readdirSync(dir).sort()) h.update(f).update(fs.readFileSync(path.join(dir, f)));
+  return h.digest('hex').slice(0, 16);
+}
