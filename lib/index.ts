@@ -7,3 +7,4 @@ export * from './network';
 export * from './intake-bucket';
 export * from './ingestion';
 export * from './vector-database';
+export * from './document-pipeline';

@@ -9,6 +9,7 @@ export TMPDIR="$PWD/.jest-tmp"
 rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 
 bash scripts/venv.sh
-npx jest "$@"
+# two workers: this machine (and CI) has two cores
+npx jest --maxWorkers=2 "$@"
 bash scripts/pytest.sh
 rm -rf "$TMPDIR"

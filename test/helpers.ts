@@ -33,17 +33,18 @@ export interface SynthesizedStage {
 const cache = new Map<string, SynthesizedStage>();
 
 /**
- * Builds a whole stage as bin/app.ts does (every rule pack registered) and synthesizes it. The
- * synth throws if any pack reports an unacknowledged finding. Cached per stage + overrides.
+ * Builds a whole stage as bin/app.ts does and synthesizes it. With `rulePacks` (what bin/app.ts
+ * always does) every pack is registered and the synth throws on any unacknowledged finding; tests
+ * that only read templates leave them out, which makes the synth ~2.5x faster. Cached per file.
  */
-export function synthStage(stage: string, overrides: Record<string, unknown> = {}): SynthesizedStage {
-  const cacheKey = JSON.stringify([stage, overrides]);
+export function synthStage(stage: string, overrides: Record<string, unknown> = {}, opts: { rulePacks?: boolean } = {}): SynthesizedStage {
+  const cacheKey = JSON.stringify([stage, overrides, !!opts.rulePacks]);
   const hit = cache.get(cacheKey);
   if (hit) return hit;
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `synth-${stage}-`));
   const app = newApp({ stage, ...overrides }, outdir);
   const config = resolveStageConfig((k) => app.node.tryGetContext(k));
-  addRulePacks(app);
+  if (opts.rulePacks) addRulePacks(app);
   const stacks = createDocaiStacks(app, config);
   app.synth();
   const templates: Record<string, Template> = {};

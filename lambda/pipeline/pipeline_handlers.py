@@ -24,7 +24,7 @@ from docai_shared import db
 from docai_shared.embeddings import EmbeddingClient, batches
 from docai_shared.errors import InvalidMetadata, PermanentError, StaleVersion, TransientError
 from docai_shared.observability import Logger, Metrics, correlation_id
-from extraction import SNIFF_BYTES, Section, extract, validate
+from extraction import SNIFF_BYTES, Extracted, Section, extract, validate
 
 # --- clients (created once per container; tests replace them) ---------------------------------
 
@@ -59,11 +59,13 @@ def env(name: str, default: str | None = None) -> str:
 # --- helpers ----------------------------------------------------------------------------------
 
 def _log(event: dict, step: str) -> Logger:
-    return Logger("pipeline").bind(correlation_id=correlation_id(event.get("bucket", ""), event.get("key", ""), event.get("versionId")), step=step, run=event.get("runId"))
+    run = (event.get("meta") or {}).get("runId") or event.get("runId")
+    return Logger("pipeline").bind(correlation_id=correlation_id(event.get("bucket", ""), event.get("key", ""), event.get("versionId")), step=step, run=run)
 
 
 def _work_key(event: dict, name: str) -> str:
-    run = re.sub(r"[^A-Za-z0-9_-]", "_", str(event.get("runId") or "run"))
+    run_id = (event.get("meta") or {}).get("runId") or event.get("runId") or "run"
+    run = re.sub(r"[^A-Za-z0-9_-]", "_", str(run_id))
     return f"runs/{run}/{name}"
 
 
@@ -149,7 +151,15 @@ def extract_handler(event: dict, context: Any = None) -> dict:
         meta = document_metadata(obj.get("Metadata", {}), tags)
         doc_type = event["validation"]["docType"]
         meta["documentType"] = meta["documentType"] or doc_type
-        extracted = extract(doc_type, data, event["key"])
+        reviewed = (event.get("decision") or {}).get("reviewedTextKey")
+        if reviewed:
+            # A person supplied the text (e.g. OCR of a scan) after review: use it instead of extracting.
+            if not re.fullmatch(r"runs/[A-Za-z0-9_-]+/reviewed[A-Za-z0-9_.-]*\.json", reviewed):
+                raise PermanentError(f"reviewedTextKey {reviewed!r} must be runs/<runId>/reviewed*.json in the work bucket")
+            source = _get_json(reviewed)
+            extracted = Extracted(doc_type, [Section(**s) for s in source["sections"]], pages=source.get("pages"))
+        else:
+            extracted = extract(doc_type, data, event["key"])
         key = _work_key(event, "extracted.json")
         _put_json(key, {"docType": extracted.doc_type, "pages": extracted.pages, "sections": [s.__dict__ for s in extracted.sections]})
         metrics.add("Pages", extracted.pages or 1)

@@ -10,6 +10,11 @@ export interface DocaiStacks {
   readonly app: AppStack;
 }
 
+/** Name of the stage's embedding endpoint (and, in scale-to-zero mode, `<name>-ic` for its inference component). */
+export function embeddingEndpointName(config: StageConfig): string {
+  return `${config.projectName}-${config.stage}-embed`;
+}
+
 /**
  * Maps a validated stage config to the stacks of one stage. The only place that turns config into
  * construct props; constructs themselves never see the stage name.
@@ -25,6 +30,11 @@ export function createDocaiStacks(scope: Construct, config: StageConfig): DocaiS
   const app = new AppStack(scope, stackName(config, 'app'), {
     ...common,
     data,
+    embedding: {
+      endpointName: embeddingEndpointName(config),
+      inferenceComponentName: config.embedding.scaling === 'scale-to-zero' ? `${embeddingEndpointName(config)}-ic` : undefined,
+      dimension: config.embedding.dimension,
+    },
     description: `docai-blueprint ${config.stage}: stateless application (ingestion, pipeline, migrations)`,
   });
   applyCostAllocationTags(scope, config);

@@ -5,3 +5,5 @@ export * from './managed-policies';
 export * from './python-function';
 export * from './placement';
 export * from './cdk-providers';
+export * from './least-privilege';
+export * from './state-machine-wildcards';

@@ -251,6 +251,8 @@ export function validateStageConfig(c: StageConfig): string[] {
   int('pipeline.embedConcurrency', pl?.embedConcurrency, 1, 40);
   int('pipeline.humanReviewTimeoutHours', pl?.humanReviewTimeoutHours, 1, 24 * 364);
   oneOf('pipeline.logLevel', pl?.logLevel, ['ALL', 'ERROR']);
+  bool('pipeline.includeExecutionData', pl?.includeExecutionData);
+  oneOf('pipeline.defaultAccessTier', pl?.defaultAccessTier, ['public', 'internal', 'confidential', 'restricted']);
   int('pipeline.backfillConcurrency', pl?.backfillConcurrency, 1, 10000);
   num('pipeline.backfillToleratedFailurePercent', pl?.backfillToleratedFailurePercent, 0, 100);
 

@@ -21,6 +21,7 @@ const common = {
     embedConcurrency: 4,
     humanReviewTimeoutHours: 72,
     backfillToleratedFailurePercent: 5,
+    defaultAccessTier: 'internal',
   },
   embeddingModel: { modelId: 'BAAI/bge-base-en-v1.5', dimension: 768 },
 } as const;
@@ -71,7 +72,7 @@ export const PILOT: StageConfig = {
     maxInstances: 1,
     dataCapturePercent: 0,
   },
-  pipeline: { ...common.pipeline, logLevel: 'ALL', backfillConcurrency: 10 },
+  pipeline: { ...common.pipeline, logLevel: 'ALL', includeExecutionData: true, backfillConcurrency: 10 },
   observability: {
     embeddingUsdPerMillionTokens: 0.1,
     errorRatePercent: 10,
@@ -129,7 +130,8 @@ export const PRODUCTION: StageConfig = {
     maxInstances: 4,
     dataCapturePercent: 10,
   },
-  pipeline: { ...common.pipeline, logLevel: 'ERROR', backfillConcurrency: 50 },
+  // ALL events without document text: full audit trail, no data exposure in logs
+  pipeline: { ...common.pipeline, logLevel: 'ALL', includeExecutionData: false, backfillConcurrency: 50 },
   observability: {
     embeddingUsdPerMillionTokens: 0.1,
     errorRatePercent: 2,

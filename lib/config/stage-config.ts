@@ -100,8 +100,12 @@ export interface PipelineConfig {
   readonly embedConcurrency: number;
   /** How long a document may wait for a person before it is failed, hours. */
   readonly humanReviewTimeoutHours: number;
-  /** Step Functions log level. */
+  /** Step Functions log level (AwsSolutions-SF1 expects ALL). */
   readonly logLevel: 'ALL' | 'ERROR';
+  /** Put state data (document text, metadata) into the execution logs. */
+  readonly includeExecutionData: boolean;
+  /** Tier for documents whose metadata names none. */
+  readonly defaultAccessTier: 'public' | 'internal' | 'confidential' | 'restricted';
   /** Backfill: concurrent child executions of the Distributed Map. */
   readonly backfillConcurrency: number;
   /** Backfill: percentage of documents that may fail before the backfill fails. */

@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { acknowledge, createDataKey } from '../common';
+import { acknowledge, createDataKey, grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common';
 
 export interface IntakeBucketProps {
   /**
@@ -71,6 +71,8 @@ export class IntakeBucket extends Construct {
   public readonly bucket: s3.Bucket;
   public readonly accessLogBucket: s3.Bucket;
   public readonly encryptionKey: kms.IKey;
+  /** The bucket name as synthesized (pseudo parameters, no reference to the bucket resource). */
+  public readonly bucketName: string;
 
   constructor(scope: Construct, id: string, props: IntakeBucketProps = {}) {
     super(scope, id);
@@ -128,6 +130,7 @@ export class IntakeBucket extends Construct {
     // bucket can carry its notification configuration natively (no custom-resource Lambda).
     const stack = Stack.of(this);
     const bucketName = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
+    this.bucketName = bucketName;
     this.bucket = new s3.Bucket(this, 'Bucket', {
       bucketName,
       encryption: s3.BucketEncryption.KMS,
@@ -197,10 +200,17 @@ export class IntakeBucket extends Construct {
     }
   }
 
-  /** Read documents and their versions (and decrypt them). */
-  public grantRead(grantee: iam.IGrantable): iam.Grant {
-    const g = this.bucket.grantRead(grantee);
-    iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObjectVersion', 's3:GetObjectVersionTagging', 's3:GetObjectTagging'], resourceArns: [this.bucket.arnForObjects('*')] });
-    return g;
+  /**
+   * Read documents, their versions and (optionally) their tags, and decrypt them: exact actions,
+   * no listing, no bucket-level access.
+   */
+  public grantReadDocuments(grantee: iam.IGrantable & { role?: iam.IRole }, opts: { tags?: boolean } = {}): void {
+    grantObjects(grantee, {
+      bucketName: this.bucketName,
+      keyPattern: '*',
+      actions: [...S3_OBJECT_ACTIONS.read, ...(opts.tags ? S3_OBJECT_ACTIONS.readTags : [])],
+      why: 'any uploaded document may need processing, and keys are chosen by uploaders.',
+    });
+    grantKey(grantee, this.encryptionKey, ['kms:Decrypt']);
   }
 }

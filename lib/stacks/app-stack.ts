@@ -1,17 +1,19 @@
-import { Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { tagWorkload } from '../app/tags';
-import { acknowledge, allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common';
+import { allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common';
 import { StageConfig } from '../config';
+import { DocumentPipeline, EmbeddingEndpointRef } from '../document-pipeline';
 import { IngestionFunction } from '../ingestion';
 import { DataStack } from './data-stack';
 
 export interface AppStackProps extends StackProps {
   readonly config: StageConfig;
   readonly data: DataStack;
+  /** The embedding endpoint the pipeline calls. */
+  readonly embedding: EmbeddingEndpointRef;
 }
 
 /** The stateless side: functions, the pipeline, migrations. Safe to destroy and recreate. */
@@ -19,6 +21,7 @@ export class AppStack extends Stack {
   public readonly placement: FunctionPlacement;
   public readonly functionSecurityGroup: ec2.SecurityGroup;
   public readonly ingestion: IngestionFunction;
+  public readonly pipeline: DocumentPipeline;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id, props);
@@ -50,18 +53,30 @@ export class AppStack extends Stack {
       deadLetterQueue: asyncDlq,
     };
 
-    // Interim: until the DocumentPipeline construct lands, executions are accepted and end at once.
-    const pipelineLogs = new logs.LogGroup(this, 'PipelineLogs', { encryptionKey: key, retention: c.logRetentionDays, removalPolicy: RemovalPolicy.DESTROY });
-    const pipeline = new sfn.StateMachine(this, 'Pipeline', {
-      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(this, 'Accepted')),
-      tracingEnabled: true,
-      timeout: Duration.minutes(5),
-      logs: { destination: pipelineLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      encryptionConfiguration: new sfn.CustomerManagedEncryptionConfiguration(key),
+    const pl = c.pipeline;
+    this.pipeline = new DocumentPipeline(this, 'Pipeline', {
+      intake: data.intake,
+      database: data.database,
+      embedding: props.embedding,
+      placement: this.placement,
+      workBucket: data.workBucket,
+      reviewQueue: data.reviewQueue,
+      reviewTopic: data.reviewTopic,
+      maxDocumentSize: Size.mebibytes(pl.maxDocumentMiB),
+      chunkTokens: pl.chunkTokens,
+      chunkOverlapTokens: pl.chunkOverlapTokens,
+      embedBatchSize: pl.embedBatchSize,
+      embedConcurrency: pl.embedConcurrency,
+      humanReviewTimeout: Duration.hours(pl.humanReviewTimeoutHours),
+      logLevel: pl.logLevel === 'ALL' ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR,
+      includeExecutionData: pl.includeExecutionData,
+      defaultAccessTier: pl.defaultAccessTier,
+      backfillConcurrency: pl.backfillConcurrency,
+      backfillToleratedFailurePercent: pl.backfillToleratedFailurePercent,
+      logRetention: c.logRetentionDays,
     });
-    acknowledge(pipeline.role, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'],
-      'Resource "*" is required by CloudWatch Logs vended delivery (logs:CreateLogDelivery, logs:DescribeLogGroups, ...) and X-Ray (xray:PutTraceSegments): ' +
-        'neither supports resource-level permissions. No data action uses "*".');
+    tagWorkload(this.pipeline, 'pipeline');
+    const pipeline = this.pipeline.stateMachine;
 
     this.ingestion = new IngestionFunction(this, 'Ingestion', {
       queue: data.ingestionQueue,

@@ -1,10 +1,12 @@
 import { Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
 import { acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue } from '../common';
 import { VectorDatabase } from '../vector-database';
+import { WorkBucket } from '../document-pipeline';
 import { tagWorkload } from '../app/tags';
 import { StageConfig } from '../config';
 import { IngestionQueue } from '../ingestion';
@@ -28,6 +30,9 @@ export class DataStack extends Stack {
   /** Receives asynchronous Lambda invocations that failed every retry. */
   public readonly asyncFailures: sqs.Queue;
   public readonly database: VectorDatabase;
+  public readonly workBucket: WorkBucket;
+  public readonly reviewQueue: sqs.Queue;
+  public readonly reviewTopic: sns.Topic;
   /** RETAIN in stages that keep data, DESTROY in stages that do not. */
   public readonly dataRemovalPolicy: RemovalPolicy;
 
@@ -108,6 +113,30 @@ export class DataStack extends Stack {
       logRetention: c.logRetentionDays,
     });
     tagWorkload(this.database, 'vector-db');
+
+    // Scratch space of the pipeline: lives here because it logs to the intake access-log bucket and
+    // rule packs want that reference inside one template.
+    this.workBucket = new WorkBucket(this, 'Work', {
+      encryptionKey: this.intake.encryptionKey,
+      accessLogBucket: this.intake.accessLogBucket,
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
+    });
+    tagWorkload(this.workBucket, 'pipeline');
+
+    // Documents waiting for a person: task tokens in a queue, reviewers subscribed to a topic.
+    const reviewKey = this.ingestionQueue.encryptionKey;
+    this.reviewQueue = new sqs.Queue(this, 'ReviewQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: reviewKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      visibilityTimeout: Duration.minutes(15),
+      deadLetterQueue: { queue: createDeadLetterQueue(this, 'ReviewDeadLetter', { encryptionKey: reviewKey }), maxReceiveCount: 10 },
+    });
+    this.reviewTopic = new sns.Topic(this, 'ReviewTopic', { masterKey: reviewKey, enforceSSL: true, displayName: 'Documents waiting for review' });
+    tagWorkload(this.reviewQueue, 'pipeline');
+    tagWorkload(this.reviewTopic, 'pipeline');
     acknowledgeCdkProviders(this);
   }
 }

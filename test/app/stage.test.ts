@@ -15,7 +15,7 @@ function renderedTags(stack: Stack, r: CfnResource, template: any): Record<strin
 }
 
 describe.each(STAGES)('%s stage', (stageName) => {
-  const synth = () => synthStage(stageName, { alarmEmail: 'oncall@example.com', costCenter: 'CC-1', businessUnit: 'Research', owner: 'rag-team' });
+  const synth = () => synthStage(stageName, { alarmEmail: 'oncall@example.com', costCenter: 'CC-1', businessUnit: 'Research', owner: 'rag-team' }, { rulePacks: true });
 
   test('synthesizes with every rule pack and no unacknowledged finding', () => {
     // synthStage runs app.synth() with every pack registered: it throws on any finding.

@@ -1,0 +1,127 @@
+"""Serves the real pipeline handlers to the end-to-end test (test/document-pipeline/pipeline-e2e.test.ts),
+one JSON request per line on stdin, one JSON answer per line on the original stdout.
+
+Around the handlers: S3 is moto (in this process), the database is PGlite + pgvector over the wire
+protocol (port in PGLITE_PORT) with the migrations applied, and the SageMaker endpoint is a local fake
+that returns deterministic vectors of the configured dimension and can be told to fail transiently.
+Handler logs go to stderr so they do not mix with answers.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import sys
+import traceback
+
+ANSWERS = sys.stdout
+sys.stdout = sys.stderr  # handler logs (JSON lines) -> stderr
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+for sub in ("shared", "pipeline", "migrations", "tests"):
+    sys.path.insert(0, os.path.join(HERE, "..", sub) if sub != "tests" else HERE)
+
+DIM = int(os.environ.get("EMBEDDING_DIMENSION", "8"))
+os.environ.update({
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+    "WORK_BUCKET": "docai-work", "INTAKE_BUCKET": "docai-intake", "MAX_DOCUMENT_BYTES": str(5 * 1024 * 1024),
+    "CHUNK_TOKENS": "60", "CHUNK_OVERLAP_TOKENS": "10", "EMBED_BATCH_SIZE": "4", "DEFAULT_ACCESS_TIER": "internal",
+    "ENDPOINT_NAME": "docai-test-embed", "INFERENCE_COMPONENT": "docai-test-embed-ic", "EMBEDDING_DIMENSION": str(DIM), "WORKFLOW": "ingest",
+})
+
+from moto import mock_aws  # noqa: E402
+
+mock = mock_aws()
+mock.start()
+
+import boto3  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+import pipeline_handlers  # noqa: E402
+from docai_shared import db  # noqa: E402
+from migrations_runner import apply_migrations  # noqa: E402
+from pglite import connect  # noqa: E402
+
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket="docai-intake")
+s3.put_bucket_versioning(Bucket="docai-intake", VersioningConfiguration={"Status": "Enabled"})
+s3.create_bucket(Bucket="docai-work")
+
+
+class FakeEndpoint:
+    """TEI-shaped answers: one unit vector per input, derived from the text's hash."""
+
+    def __init__(self):
+        self.fail_next = 0
+        self.calls = 0
+
+    def invoke_endpoint(self, **kw):
+        self.calls += 1
+        assert kw["ContentType"] == "application/json" and kw["EndpointName"] == os.environ["ENDPOINT_NAME"]
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise ClientError({"Error": {"Code": "ValidationError", "Message": "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "InvokeEndpoint")
+        texts = json.loads(kw["Body"])["inputs"]
+        vectors = []
+        for t in texts:
+            h = hashlib.sha256(t.encode()).digest()
+            v = [(h[i % len(h)] - 127.5) / 127.5 for i in range(DIM)]
+            vectors.append(v)
+        return {"Body": io.BytesIO(json.dumps(vectors).encode()), "ContentType": "application/json"}
+
+
+endpoint = FakeEndpoint()
+pipeline_handlers._clients["s3"] = s3
+pipeline_handlers._clients["sagemaker-runtime"] = endpoint
+
+conn = connect(int(os.environ["PGLITE_PORT"]))
+apply_migrations(conn, {"EMBEDDING_DIMENSION": DIM, "HNSW_M": 16, "HNSW_EF_CONSTRUCTION": 64})
+conn.run('SET ROLE "docai_writer"')  # as deployed: the pipeline logs in as the writer role, not the master user
+pipeline_handlers._db_conn = conn
+
+
+def op_put(req):
+    r = s3.put_object(Bucket="docai-intake", Key=req["key"], Body=base64.b64decode(req["body"]), Metadata=req.get("metadata", {}),
+                      Tagging="&".join(f"{k}={v}" for k, v in req.get("tags", {}).items()), ContentType=req.get("contentType", "binary/octet-stream"))
+    return {"versionId": r.get("VersionId")}
+
+
+def op_call(req):
+    fn = getattr(pipeline_handlers, req["handler"])
+    try:
+        return {"result": fn(req["event"], None)}
+    except Exception as e:
+        return {"error": {"errorType": type(e).__name__, "errorMessage": str(e), "trace": traceback.format_exc()[-2000:]}}
+
+
+def op_status(req):
+    st = db.document_status(conn, "docai-intake", req["key"])
+    rows = conn.run("SELECT c.chunk_index, c.text FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.bucket = 'docai-intake' AND d.key = :k ORDER BY c.chunk_index", k=req["key"])
+    return {"status": st, "chunks": [r[1] for r in rows]}
+
+
+def op_endpoint(req):
+    endpoint.fail_next = int(req.get("failNext", 0))
+    return {"calls": endpoint.calls}
+
+
+def op_put_work(req):
+    s3.put_object(Bucket="docai-work", Key=req["key"], Body=json.dumps(req["json"]).encode())
+    return {}
+
+
+OPS = {"put": op_put, "call": op_call, "status": op_status, "endpoint": op_endpoint, "put_work": op_put_work}
+
+ANSWERS.write(json.dumps({"ready": True}) + "\n")
+ANSWERS.flush()
+for line in sys.stdin:
+    req = json.loads(line)
+    try:
+        out = OPS[req["op"]](req)
+    except Exception as e:  # a harness error, not a handler error
+        out = {"harnessError": repr(e), "trace": traceback.format_exc()[-2000:]}
+    ANSWERS.write(json.dumps({"id": req["id"], **out}, default=str) + "\n")
+    ANSWERS.flush()

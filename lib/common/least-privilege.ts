@@ -1,0 +1,40 @@
+import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { acknowledge } from './acknowledge';
+
+/** Object-level S3 actions by intent, spelled out (no `s3:GetObject*`-style wildcards). */
+export const S3_OBJECT_ACTIONS = {
+  read: ['s3:GetObject', 's3:GetObjectVersion'],
+  readTags: ['s3:GetObjectTagging', 's3:GetObjectVersionTagging'],
+  write: ['s3:PutObject'],
+} as const;
+
+export interface ObjectGrant {
+  /** A bucket name known at synth time up to pseudo parameters (no cross-stack reference), so the ARN reads well in a review. */
+  readonly bucketName: string;
+  /** Key pattern inside the bucket, e.g. `runs/*`. */
+  readonly keyPattern: string;
+  readonly actions: readonly string[];
+  /** Why the key pattern must be a wildcard; written next to the IAM5 acknowledgement. */
+  readonly why: string;
+}
+
+/**
+ * Grants exactly `actions` on `bucket/keyPattern` and acknowledges the one IAM5 finding the key
+ * wildcard raises (object keys are not known before run time), on the grantee's own role only.
+ */
+export function grantObjects(grantee: iam.IGrantable & { role?: iam.IRole }, g: ObjectGrant): void {
+  const stack = Stack.of(grantee as unknown as iam.Role);
+  const arn = `arn:${stack.partition}:s3:::${g.bucketName}/${g.keyPattern}`;
+  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...g.actions], resources: [arn] }));
+  const role = grantee.role ?? (grantee.grantPrincipal as iam.IRole);
+  acknowledge(role, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(arn))}]`],
+    `Object-level access (${g.actions.join(', ')}) to keys matching ${g.keyPattern}: ${g.why} No bucket-level or other actions are granted.`);
+}
+
+/** Exact KMS actions on one key (CDK's key grants add `kms:GenerateDataKey*` / `kms:ReEncrypt*`). */
+export function grantKey(grantee: iam.IGrantable, key: kms.IKey, actions: Array<'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:Encrypt'>): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));
+}

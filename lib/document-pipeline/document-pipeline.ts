@@ -1,0 +1,319 @@
+import { Duration, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { acknowledgeStateMachineWildcards, createDeadLetterQueue, DocaiFunction, FunctionPlacement, grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common';
+import { IntakeBucket } from '../intake-bucket';
+import { DATABASE_ROLES, VectorDatabase } from '../vector-database';
+import { WorkBucket } from './work-bucket';
+
+/** The embedding endpoint the Embed step calls. */
+export interface EmbeddingEndpointRef {
+  readonly endpointName: string;
+  /** Set when the endpoint hosts inference components (scale-to-zero mode): calls must name it. */
+  readonly inferenceComponentName?: string;
+  readonly dimension: number;
+}
+
+/** Error names (Python exception classes) the state machine routes on. */
+export const PIPELINE_ERRORS = {
+  transient: ['TransientError', 'Throttled'],
+  endpointNotReady: ['EndpointNotReady'],
+  lambdaService: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Lambda.ClientExecutionTimeoutException'],
+  needsReview: ['NeedsHumanReview'],
+  stale: ['StaleVersion'],
+} as const;
+
+export interface DocumentPipelineProps {
+  readonly intake: IntakeBucket;
+  readonly database: VectorDatabase;
+  readonly embedding: EmbeddingEndpointRef;
+  readonly placement: FunctionPlacement;
+  /** Short-lived bucket for extracted text, chunks and vectors (S3 references travel in state, not data). */
+  readonly workBucket: WorkBucket;
+  /** Encrypts the state machine's data and its log group. @default - placement.encryptionKey */
+  readonly encryptionKey?: kms.IKey;
+  /** @default Size.mebibytes(50) */
+  readonly maxDocumentSize?: Size;
+  /** @default 400 */
+  readonly chunkTokens?: number;
+  /** @default 50 */
+  readonly chunkOverlapTokens?: number;
+  /** Chunks per InvokeEndpoint call. @default 32 */
+  readonly embedBatchSize?: number;
+  /** Concurrent embedding batches per document. @default 4 */
+  readonly embedConcurrency?: number;
+  /** How long a document waits for a person. @default Duration.hours(72) */
+  readonly humanReviewTimeout?: Duration;
+  /** Tier for documents whose metadata names none. @default 'internal' */
+  readonly defaultAccessTier?: string;
+  /** @default sfn.LogLevel.ALL */
+  readonly logLevel?: sfn.LogLevel;
+  /** Document text in logs: useful in a pilot, a data-exposure risk in production. @default false */
+  readonly includeExecutionData?: boolean;
+  /** Backfill: concurrent child executions. @default 10 */
+  readonly backfillConcurrency?: number;
+  /** Backfill: percentage of documents that may fail before the backfill fails. @default 5 */
+  readonly backfillToleratedFailurePercent?: number;
+  /** Reviewers are notified here. @default - a new encrypted topic */
+  readonly reviewTopic?: sns.ITopic;
+  /** Holds a task token per document waiting for review. @default - a new encrypted queue with a DLQ */
+  readonly reviewQueue?: sqs.IQueue;
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The document pipeline: a Standard state machine Validate ▶ Extract ▶ Chunk ▶ Map(Embed) ▶ Store,
+ * a delete path, a human-review path and RecordFailure, plus a backfill state machine that re-embeds
+ * every current document.
+ *
+ * Standard, not Express: an execution may wait minutes for a GPU endpoint to scale from zero and days
+ * for a person (Express stops at 5 minutes and has no task tokens); Standard gives exactly-once
+ * execution per name, which is what makes duplicate S3 events harmless, and a 90-day execution
+ * history for audit.
+ */
+export class DocumentPipeline extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly backfill: sfn.StateMachine;
+  public readonly functions: Record<string, DocaiFunction> = {};
+  public readonly reviewQueue: sqs.IQueue;
+  public readonly reviewTopic: sns.ITopic;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: DocumentPipelineProps) {
+    super(scope, id);
+    const maxBytes = (props.maxDocumentSize ?? Size.mebibytes(50)).toBytes();
+    const chunkTokens = props.chunkTokens ?? 400;
+    const overlap = props.chunkOverlapTokens ?? 50;
+    const batchSize = props.embedBatchSize ?? 32;
+    const concurrency = props.embedConcurrency ?? 4;
+    if (!Token.isUnresolved(overlap) && overlap >= chunkTokens) throw new Error(`DocumentPipeline: chunkOverlapTokens (${overlap}) must be smaller than chunkTokens (${chunkTokens})`);
+    if (!Token.isUnresolved(concurrency) && (concurrency < 1 || concurrency > 40)) throw new Error(`DocumentPipeline: embedConcurrency must be from 1 to 40, received ${concurrency}`);
+    const key = props.encryptionKey ?? props.placement.encryptionKey;
+
+    const writerEnv = props.database.connectionEnvironment(DATABASE_ROLES.writer);
+    const common = {
+      WORK_BUCKET: props.workBucket.bucket.bucketName,
+      MAX_DOCUMENT_BYTES: String(maxBytes),
+      CHUNK_TOKENS: String(chunkTokens),
+      CHUNK_OVERLAP_TOKENS: String(overlap),
+      EMBED_BATCH_SIZE: String(batchSize),
+      DEFAULT_ACCESS_TIER: props.defaultAccessTier ?? 'internal',
+    };
+    const placementWithDb = { ...props.placement, securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup] };
+    const fn = (name: string, handler: string, opts: { timeout: Duration; memory: number; concurrency: number; env?: Record<string, string>; db?: boolean }) => {
+      const f = new DocaiFunction(this, name, {
+        folder: 'pipeline',
+        index: 'pipeline_handlers.py',
+        handler,
+        description: `Document pipeline: ${name}`,
+        timeout: opts.timeout,
+        memorySize: opts.memory,
+        reservedConcurrentExecutions: opts.concurrency,
+        environment: { ...common, ...(opts.db ? writerEnv : {}), ...opts.env },
+        workflow: 'ingest',
+        ...(opts.db ? placementWithDb : props.placement),
+      });
+      if (opts.db) props.database.grantConnect(f, DATABASE_ROLES.writer);
+      this.functions[name] = f;
+      return f;
+    };
+
+    const validateFn = fn('Validate', 'validate_handler', { timeout: Duration.seconds(30), memory: 256, concurrency: 20 });
+    const extractFn = fn('Extract', 'extract_handler', { timeout: Duration.minutes(5), memory: 2048, concurrency: 20 });
+    const chunkFn = fn('Chunk', 'chunk_handler', { timeout: Duration.minutes(2), memory: 1024, concurrency: 20 });
+    const embedFn = fn('Embed', 'embed_handler', {
+      timeout: Duration.minutes(2), memory: 512, concurrency: 40,
+      env: { ENDPOINT_NAME: props.embedding.endpointName, INFERENCE_COMPONENT: props.embedding.inferenceComponentName ?? '', EMBEDDING_DIMENSION: String(props.embedding.dimension) },
+    });
+    const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 1024, concurrency: 10, db: true });
+    const deleteFn = fn('Delete', 'delete_handler', { timeout: Duration.seconds(30), memory: 256, concurrency: 10, db: true });
+    const reviewFn = fn('MarkForReview', 'mark_for_review_handler', { timeout: Duration.seconds(30), memory: 256, concurrency: 5, db: true });
+    const failFn = fn('RecordFailure', 'record_failure_handler', { timeout: Duration.seconds(30), memory: 256, concurrency: 10, db: true });
+
+    // Least privilege per step: exact actions, work-bucket access limited to runs/*.
+    props.intake.grantReadDocuments(validateFn);
+    props.intake.grantReadDocuments(extractFn, { tags: true });
+    const work = props.workBucket;
+    const why = 'each execution writes under runs/<execution name>/, a name known only at run time.';
+    const workObjects = (f: DocaiFunction, actions: readonly string[], keyPattern = 'runs/*') => {
+      grantObjects(f, { bucketName: work.bucketName, keyPattern, actions, why });
+      grantKey(f, work.encryptionKey, actions.includes('s3:PutObject') ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt']);
+    };
+    workObjects(extractFn, [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write]);
+    workObjects(chunkFn, [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write]);
+    workObjects(embedFn, [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write]);
+    workObjects(storeFn, S3_OBJECT_ACTIONS.read);
+    const endpointArn = Stack.of(this).formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: props.embedding.endpointName.toLowerCase() });
+    const invokeResources = [endpointArn];
+    if (props.embedding.inferenceComponentName) {
+      invokeResources.push(Stack.of(this).formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: props.embedding.inferenceComponentName.toLowerCase() }));
+    }
+    embedFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint'], resources: invokeResources }));
+
+    // Review: reviewers read the queue (message holds the task token) and answer with SendTaskSuccess/Failure.
+    this.reviewQueue = props.reviewQueue ?? new sqs.Queue(this, 'ReviewQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      visibilityTimeout: Duration.minutes(15),
+      deadLetterQueue: { queue: createDeadLetterQueue(this, 'ReviewDeadLetter', { encryptionKey: key }), maxReceiveCount: 10 },
+    });
+    this.reviewTopic = props.reviewTopic ?? new sns.Topic(this, 'ReviewTopic', { masterKey: key, enforceSSL: true, displayName: 'Documents waiting for review' });
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+
+    // --- the definition -------------------------------------------------------------------------
+    const failed = new sfn.Fail(this, 'DocumentFailed', { error: 'DocumentFailed', cause: 'Recorded by RecordFailure: see the documents table and the execution history' });
+    const recordFailure = this.task('RecordFailure', failFn, '$.failure');
+    recordFailure.addCatch(new sfn.Fail(this, 'FailureNotRecorded', { error: 'FailureNotRecorded', cause: 'RecordFailure itself failed: the execution history holds the original error' }), { resultPath: '$.recordError' });
+    recordFailure.next(failed);
+    const toFailure = (t: sfn.TaskStateBase | sfn.Map) => t.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+
+    const done = new sfn.Succeed(this, 'Done');
+    const superseded = new sfn.Succeed(this, 'Superseded', { comment: 'A newer version (or delete) of this object is already recorded' });
+
+    const start = new sfn.Pass(this, 'Start', { parameters: { 'runId.$': '$$.Execution.Name' }, resultPath: '$.meta' });
+    const validate = this.task('Validate', validateFn, '$.validation');
+    const extract = this.task('Extract', extractFn, '$.extracted');
+    const chunk = this.task('Chunk', chunkFn, '$.chunked');
+    const embed = this.task('Embed', embedFn, '$.embeddedBatch');
+    const store = this.task('Store', storeFn, '$.stored');
+    const del = this.task('DeleteDocument', deleteFn, '$.deleted');
+
+    const embedAll = new sfn.Map(this, 'EmbedBatches', {
+      itemsPath: '$.chunked.batches',
+      maxConcurrency: concurrency,
+      itemSelector: { 'batchKey.$': '$$.Map.Item.Value', 'bucket.$': '$.bucket', 'key.$': '$.key', 'versionId.$': '$.versionId', 'meta.$': '$.meta' },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    embedAll.itemProcessor(embed);
+
+    // Human review: a document that needs a person waits (task token) for approve/reject.
+    const markReview = this.task('MarkForReview', reviewFn, '$.review');
+    const notify = new tasks.SnsPublish(this, 'NotifyReviewer', {
+      topic: this.reviewTopic,
+      subject: 'docai: a document needs review',
+      message: sfn.TaskInput.fromObject({ 'bucket.$': '$.bucket', 'key.$': '$.key', 'versionId.$': '$.versionId', 'cause.$': '$.review.cause', queue: this.reviewQueue.queueUrl }),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const waitForReview = new tasks.SqsSendMessage(this, 'WaitForReview', {
+      queue: this.reviewQueue,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      messageBody: sfn.TaskInput.fromObject({
+        taskToken: sfn.JsonPath.taskToken,
+        'bucket.$': '$.bucket', 'key.$': '$.key', 'versionId.$': '$.versionId', 'runId.$': '$.meta.runId', 'cause.$': '$.review.cause',
+        howTo: 'Approve: states send-task-success --task-output \'{"approved": true, "reviewedTextKey": "runs/<runId>/reviewed.json"}\' after uploading the text to the work bucket; reject: send-task-failure.',
+      }),
+      taskTimeout: sfn.Timeout.duration(props.humanReviewTimeout ?? Duration.hours(72)),
+      resultPath: '$.decision',
+    });
+    for (const t of [markReview, notify, waitForReview]) {
+      this.retry(t);
+      toFailure(t);
+    }
+    const decision = new sfn.Choice(this, 'ReviewDecision')
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.decision.approved'), sfn.Condition.booleanEquals('$.decision.approved', true)), extract)
+      .otherwise(recordFailure);
+    markReview.next(notify).next(waitForReview).next(decision);
+
+    for (const t of [validate, extract, chunk, store, del]) {
+      t.addCatch(superseded, { errors: [...PIPELINE_ERRORS.stale], resultPath: '$.error' });
+    }
+    extract.addCatch(markReview, { errors: [...PIPELINE_ERRORS.needsReview], resultPath: '$.error' });
+    for (const t of [validate, extract, chunk, store, del]) toFailure(t);
+    toFailure(embedAll);
+
+    const route = new sfn.Choice(this, 'Route')
+      .when(sfn.Condition.stringEquals('$.action', 'delete'), del.next(done))
+      .otherwise(validate.next(extract).next(chunk).next(embedAll).next(store).next(done));
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(start.next(route)),
+      tracingEnabled: true,
+      timeout: Duration.days(7),
+      logs: { destination: this.logGroup, level: props.logLevel ?? sfn.LogLevel.ALL, includeExecutionData: props.includeExecutionData ?? false },
+      encryptionConfiguration: new sfn.CustomerManagedEncryptionConfiguration(key),
+    });
+    acknowledgeStateMachineWildcards(this.stateMachine);
+
+    this.backfill = this.createBackfill(props, key);
+  }
+
+  /** A Lambda task with the project's retry policy. */
+  private task(id: string, f: DocaiFunction, resultPath: string): tasks.LambdaInvoke {
+    const t = new tasks.LambdaInvoke(this, `${id}Task`, {
+      lambdaFunction: f,
+      payloadResponseOnly: true,
+      resultPath,
+      retryOnServiceExceptions: false,
+      stateName: id,
+    });
+    this.retry(t);
+    return t;
+  }
+
+  private retry(t: sfn.TaskStateBase): void {
+    // Lambda service hiccups and transient errors: quick, jittered exponential backoff.
+    t.addRetry({ errors: [...PIPELINE_ERRORS.lambdaService, ...PIPELINE_ERRORS.transient], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL });
+    // A GPU endpoint scaling out from zero needs ~5 minutes: keep trying for ~20.
+    t.addRetry({ errors: [...PIPELINE_ERRORS.endpointNotReady], interval: Duration.seconds(30), backoffRate: 1.5, maxAttempts: 12, maxDelay: Duration.seconds(120), jitterStrategy: sfn.JitterType.FULL });
+  }
+
+  private createBackfill(props: DocumentPipelineProps, key: kms.IKey): sfn.StateMachine {
+    const itemFn = new DocaiFunction(this, 'BackfillItem', {
+      folder: 'pipeline',
+      index: 'pipeline_handlers.py',
+      handler: 'backfill_item_handler',
+      description: 'Backfill: turns one intake object into a re-embedding input',
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      reservedConcurrentExecutions: 10,
+      environment: { INTAKE_BUCKET: props.intake.bucket.bucketName, ...props.database.connectionEnvironment(DATABASE_ROLES.writer) },
+      workflow: 'backfill',
+      ...props.placement,
+      securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup],
+    });
+    props.intake.grantReadDocuments(itemFn);
+    props.database.grantConnect(itemFn, DATABASE_ROLES.writer);
+    this.functions.BackfillItem = itemFn;
+
+    const prepare = this.task('PrepareItem', itemFn, '$.prepared');
+    const run = new tasks.StepFunctionsStartExecution(this, 'ReembedDocument', {
+      stateMachine: this.stateMachine,
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      input: sfn.TaskInput.fromObject(Object.fromEntries(['action', 'reembed', 'bucket', 'key', 'versionId', 'sequencer', 'eventName'].map((k) => [`${k}.$`, `$.prepared.input.${k}`]))),
+      associateWithParent: true,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    this.retry(run);
+    const skip = new sfn.Succeed(this, 'SkipItem');
+    const item = prepare.next(new sfn.Choice(this, 'Skip?').when(sfn.Condition.booleanEquals('$.prepared.skip', true), skip).otherwise(run));
+
+    const map = new sfn.DistributedMap(this, 'AllDocuments', {
+      itemReader: new sfn.S3ObjectsItemReader({ bucket: props.intake.bucket }),
+      maxConcurrency: props.backfillConcurrency ?? 10,
+      toleratedFailurePercentage: props.backfillToleratedFailurePercent ?? 5,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    map.itemProcessor(item);
+    const logGroup = new logs.LogGroup(this, 'BackfillLogs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    const machine = new sfn.StateMachine(this, 'Backfill', {
+      definitionBody: sfn.DefinitionBody.fromChainable(map),
+      tracingEnabled: true,
+      timeout: Duration.days(7),
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      encryptionConfiguration: new sfn.CustomerManagedEncryptionConfiguration(key),
+    });
+    acknowledgeStateMachineWildcards(machine);
+    return machine;
+  }
+}

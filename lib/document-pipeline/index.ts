@@ -1,0 +1,2 @@
+export * from './document-pipeline';
+export * from './work-bucket';

@@ -1,0 +1,66 @@
+import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge } from '../common';
+
+export interface WorkBucketProps {
+  readonly encryptionKey: kms.IKey;
+  /** Server access logs go here. */
+  readonly accessLogBucket: s3.IBucket;
+  /** Objects are deleted after this. @default Duration.days(3) */
+  readonly expiration?: Duration;
+  /** @default RemovalPolicy.DESTROY with auto-delete: it holds only intermediate results */
+  readonly removalPolicy?: RemovalPolicy;
+  /** @default true when removalPolicy is DESTROY */
+  readonly autoDeleteObjects?: boolean;
+}
+
+/**
+ * The pipeline's scratch space: extracted text, chunk batches and vectors of in-flight executions,
+ * so large payloads never travel inside Step Functions state (256 KB limit). Encrypted with a customer
+ * key, TLS-only, private, access-logged; every object expires after a few days.
+ */
+export class WorkBucket extends Construct {
+  public readonly bucket: s3.Bucket;
+  /** The bucket name as synthesized (pseudo parameters only), for readable least-privilege ARNs. */
+  public readonly bucketName: string;
+  public readonly encryptionKey: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: WorkBucketProps) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    const stack = Stack.of(this);
+    this.bucketName = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
+    this.encryptionKey = props.encryptionKey;
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      bucketName: this.bucketName,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: props.encryptionKey,
+      bucketKeyEnabled: true,
+      versioned: true,
+      objectLockEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: props.accessLogBucket,
+      serverAccessLogsPrefix: 'work/',
+      removalPolicy,
+      autoDeleteObjects: props.autoDeleteObjects ?? removalPolicy === RemovalPolicy.DESTROY,
+      lifecycleRules: [
+        {
+          id: 'expire-work-objects',
+          expiration: props.expiration ?? Duration.days(3),
+          noncurrentVersionExpiration: Duration.days(1),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+          expiredObjectDeleteMarker: false,
+        },
+      ],
+    });
+    (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    acknowledge(this.bucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
+      'Scratch space of in-flight executions (extracted text, chunks, vectors), expiring after days; every object can be recomputed from the intake ' +
+        'bucket by re-running the pipeline. Replicating it would copy transient data at double cost without protecting anything.');
+  }
+}

@@ -1,0 +1,124 @@
+import { Size, Stack } from 'aws-cdk-lib';
+import { synthStage } from '../helpers';
+
+const machineDef = (stage: string, prefix: string) => {
+  const t = synthStage(stage).templates[`docai-${stage}-app`].toJSON();
+  const [, sm] = Object.entries(t.Resources as Record<string, any>).find(([k, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && k.startsWith(prefix))!;
+  const parts: any[] = sm.Properties.DefinitionString['Fn::Join'][1];
+  return { sm, def: JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'ARN')).join('')), t };
+};
+
+function allStates(def: any): Record<string, any> {
+  const out: Record<string, any> = {};
+  const walk = (states: Record<string, any>) => {
+    for (const [name, s] of Object.entries(states)) {
+      out[name] = s;
+      if (s.ItemProcessor) walk(s.ItemProcessor.States);
+      if (s.Iterator) walk(s.Iterator.States);
+    }
+  };
+  walk(def.States);
+  return out;
+}
+
+describe.each(['pilot', 'production'])('document pipeline of the %s stage', (stage) => {
+  test('is a Standard state machine with encrypted logs, X-Ray tracing and a customer key', () => {
+    const { sm, t } = machineDef(stage, 'PipelineStateMachine');
+    expect(sm.Properties.StateMachineType).toBe('STANDARD');
+    expect(sm.Properties.TracingConfiguration).toEqual({ Enabled: true });
+    expect(sm.Properties.EncryptionConfiguration).toEqual(expect.objectContaining({ Type: 'CUSTOMER_MANAGED_KMS_KEY', KmsKeyId: expect.anything() }));
+    expect(sm.Properties.LoggingConfiguration).toEqual(expect.objectContaining({ Level: 'ALL', IncludeExecutionData: stage === 'pilot' }));
+    const logGroupId = sm.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
+    expect(t.Resources[logGroupId].Properties.KmsKeyId).toBeDefined();
+  });
+
+  test('every Task retries transient errors with backoff long enough for a cold GPU endpoint', () => {
+    const tasks = Object.entries(allStates(machineDef(stage, 'PipelineStateMachine').def)).filter(([, s]) => s.Type === 'Task');
+    expect(tasks.length).toBeGreaterThanOrEqual(10);
+    for (const [name, s] of tasks) {
+      const transient = s.Retry?.find((r: any) => r.ErrorEquals.includes('TransientError'));
+      expect({ name, transient: !!transient, jitter: transient?.JitterStrategy }).toEqual({ name, transient: true, jitter: 'FULL' });
+      const cold = s.Retry.find((r: any) => r.ErrorEquals.includes('EndpointNotReady'));
+      // total wait before giving up: sum of min(interval * rate^i, maxDelay) over the attempts
+      let total = 0;
+      for (let i = 0; i < cold.MaxAttempts; i++) total += Math.min(cold.IntervalSeconds * cold.BackoffRate ** i, cold.MaxDelaySeconds);
+      expect({ name, coversColdStart: total >= 600 }).toEqual({ name, coversColdStart: true }); // twice the ~5 min scale-out
+    }
+  });
+
+  test('every Task (and the Map) catches everything into RecordFailure, which ends in a Fail state', () => {
+    const states = allStates(machineDef(stage, 'PipelineStateMachine').def);
+    for (const [name, s] of Object.entries(states)) {
+      if (!(s.Type === 'Task' || (s.Type === 'Map' && name === 'EmbedBatches'))) continue;
+      if (name === 'Embed') continue; // inside the Map: the Map's own Catch applies
+      const catchAll = s.Catch?.find((c: any) => c.ErrorEquals.includes('States.ALL'));
+      const target = name === 'RecordFailure' ? 'FailureNotRecorded' : 'RecordFailure';
+      expect({ name, next: catchAll?.Next }).toEqual({ name, next: target });
+    }
+    expect(states.RecordFailure.Next).toBe('DocumentFailed');
+    expect(states.DocumentFailed.Type).toBe('Fail');
+    // permanent errors: no retry on them, routed by name
+    expect(states.Extract.Catch.find((c: any) => c.ErrorEquals.includes('NeedsHumanReview')).Next).toBe('MarkForReview');
+    expect(states.Store.Catch.find((c: any) => c.ErrorEquals.includes('StaleVersion')).Next).toBe('Superseded');
+    for (const s of Object.values(states)) for (const r of s.Retry ?? []) expect(r.ErrorEquals).not.toContain('States.ALL');
+  });
+
+  test('the embedding Map has a bounded concurrency and keeps its results out of state', () => {
+    const { config } = synthStage(stage);
+    const map = allStates(machineDef(stage, 'PipelineStateMachine').def).EmbedBatches;
+    expect(map.MaxConcurrency).toBe(config.pipeline.embedConcurrency);
+    expect(map.ResultPath).toBeNull();
+  });
+
+  test('human review waits on a task token with the configured timeout', () => {
+    const wait = allStates(machineDef(stage, 'PipelineStateMachine').def).WaitForReview;
+    expect(wait.Resource).toContain('sqs:sendMessage.waitForTaskToken');
+    expect(wait.TimeoutSeconds).toBe(synthStage(stage).config.pipeline.humanReviewTimeoutHours * 3600);
+  });
+
+  test('the backfill re-embeds with a Distributed Map over the intake bucket, bounded and failure-tolerant', () => {
+    const { config } = synthStage(stage);
+    const map = Object.values(machineDef(stage, 'PipelineBackfill').def.States)[0] as any;
+    expect(map.ItemProcessor.ProcessorConfig.Mode).toBe('DISTRIBUTED');
+    expect(map.ItemReader.Resource).toContain('s3:listObjectsV2');
+    expect(map.MaxConcurrency).toBe(config.pipeline.backfillConcurrency);
+    expect(map.ToleratedFailurePercentage).toBe(config.pipeline.backfillToleratedFailurePercent);
+  });
+
+  test('the work bucket is encrypted, private, versioned and expires objects within days', () => {
+    const t = synthStage(stage).templates[`docai-${stage}-data`].toJSON();
+    const [, b] = Object.entries(t.Resources as Record<string, any>).find(([k]) => k.startsWith('WorkBucket'))!;
+    expect(b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('aws:kms');
+    expect(b.Properties.PublicAccessBlockConfiguration.BlockPublicAcls).toBe(true);
+    expect(b.Properties.LifecycleConfiguration.Rules[0]).toEqual(expect.objectContaining({ ExpirationInDays: 3, Status: 'Enabled' }));
+  });
+
+  test('each function can touch only what its step needs', () => {
+    const t = synthStage(stage).templates[`docai-${stage}-app`].toJSON();
+    const R = t.Resources as Record<string, any>;
+    const statementsOf = (fnPrefix: string) => {
+      const fn = Object.entries(R).find(([k, r]) => r.Type === 'AWS::Lambda::Function' && k.startsWith(fnPrefix))![1];
+      const role = fn.Properties.Role['Fn::GetAtt'][0];
+      return Object.values(R).filter((r: any) => r.Type === 'AWS::IAM::ManagedPolicy' && r.Properties.Roles.some((x: any) => x.Ref === role)).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    };
+    const actions = (fnPrefix: string) => new Set(statementsOf(fnPrefix).flatMap((s: any) => [s.Action].flat()));
+    // only Embed may call the endpoint, only database steps may connect, nobody lists or deletes objects
+    for (const f of ['PipelineValidate', 'PipelineExtract', 'PipelineChunk', 'PipelineStore', 'PipelineDelete', 'PipelineRecordFailure']) expect(actions(f).has('sagemaker:InvokeEndpoint')).toBe(false);
+    expect(actions('PipelineEmbed').has('sagemaker:InvokeEndpoint')).toBe(true);
+    for (const f of ['PipelineValidate', 'PipelineExtract', 'PipelineChunk', 'PipelineEmbed']) expect(actions(f).has('rds-db:connect')).toBe(false);
+    for (const f of ['PipelineStore', 'PipelineDelete', 'PipelineRecordFailure']) expect(actions(f).has('rds-db:connect')).toBe(true);
+    for (const f of ['PipelineValidate', 'PipelineExtract', 'PipelineChunk', 'PipelineEmbed', 'PipelineStore']) {
+      for (const a of actions(f)) expect({ f, a, wildcardOrDelete: /\*|Delete|List/.test(a) }).toEqual({ f, a, wildcardOrDelete: false });
+    }
+    // Validate reads documents but writes nothing
+    expect([...actions('PipelineValidate')].filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:GetObjectVersion']);
+    // the writer role only
+    const connect = statementsOf('PipelineStore').find((s: any) => s.Action === 'rds-db:connect');
+    expect(JSON.stringify(connect.Resource)).toContain('docai_writer');
+  });
+});
+
+test('DocumentPipeline validates its chunk settings', () => {
+  const { DocumentPipeline } = require('../../lib');
+  expect(() => new DocumentPipeline(new Stack(), 'P', { chunkTokens: 100, chunkOverlapTokens: 100, maxDocumentSize: Size.mebibytes(1) } as any)).toThrow(/chunkOverlapTokens \(100\) must be smaller than chunkTokens \(100\)/);
+});

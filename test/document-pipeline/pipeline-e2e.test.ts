@@ -1,0 +1,276 @@
+/**
+ * End to end: the state machine definition as synthesized into the app template, executed by
+ * aws-local-stepfunctions, each Task bound to the real Python handler (lambda/tests/pipeline_worker.py),
+ * S3 on moto, the database on PGlite + pgvector, the endpoint a local fake that can fail transiently.
+ */
+import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
+import * as net from 'net';
+import * as path from 'path';
+import { synthStage } from '../helpers';
+
+// aws-local-stepfunctions needs Promise.withResolvers (Node 22+); Node 20 lacks it.
+if (!(Promise as any).withResolvers) {
+  (Promise as any).withResolvers = function withResolvers<T>() {
+    let resolve!: (v: T) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+    return { promise, resolve, reject };
+  };
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { StateMachine } = require('aws-local-stepfunctions');
+
+const ROOT = path.join(__dirname, '..', '..');
+const PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
+const PGLITE = path.join(ROOT, 'node_modules', '@electric-sql', 'pglite-socket', 'dist', 'scripts', 'server.js');
+
+/** Resolves the DefinitionString (Fn::Join with ARNs of functions and resources) into ASL. */
+function definitionFromTemplate(template: any, logicalIdPrefix: string): any {
+  const [id, sm] = Object.entries(template.Resources as Record<string, any>).find(([k, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && k.startsWith(logicalIdPrefix))!;
+  const def = sm.Properties.DefinitionString;
+  const parts: any[] = typeof def === 'string' ? [def] : def['Fn::Join'][1];
+  const text = parts.map((p) => (typeof p === 'string' ? p : `arn:aws:lambda:us-east-1:123456789012:function:${JSON.stringify(p).replace(/[^A-Za-z0-9]/g, '')}`)).join('');
+  expect(id).toBeDefined();
+  return JSON.parse(text);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs = 90000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} not ready`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+class Worker {
+  private nextId = 0;
+  private pending = new Map<number, (v: any) => void>();
+  private buffer = '';
+  public stderr = '';
+  public ready: Promise<void>;
+
+  constructor(private readonly proc: ChildProcessWithoutNullStreams) {
+    let markReady!: () => void;
+    this.ready = new Promise((r) => { markReady = r; });
+    proc.stderr.on('data', (d) => { this.stderr += d.toString(); });
+    proc.stdout.on('data', (d) => {
+      this.buffer += d.toString();
+      let i;
+      while ((i = this.buffer.indexOf('\n')) >= 0) {
+        const line = this.buffer.slice(0, i);
+        this.buffer = this.buffer.slice(i + 1);
+        const msg = JSON.parse(line);
+        if (msg.ready) markReady();
+        else this.pending.get(msg.id)?.(msg);
+      }
+    });
+  }
+
+  request(req: Record<string, unknown>): Promise<any> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, (msg) => (msg.harnessError ? reject(new Error(`${msg.harnessError}\n${msg.trace}`)) : resolve(msg)));
+      this.proc.stdin.write(JSON.stringify({ id, ...req }) + '\n');
+    });
+  }
+
+  /** A Task override: runs the Python handler; a raised exception becomes a States error named after its class. */
+  handler(name: string) {
+    return async (input: unknown) => {
+      const out = await this.request({ op: 'call', handler: name, event: input });
+      if (out.error) {
+        const e = new Error(JSON.stringify({ errorType: out.error.errorType, errorMessage: out.error.errorMessage }));
+        e.name = out.error.errorType;
+        throw e;
+      }
+      return out.result;
+    };
+  }
+
+  async stop() {
+    if (this.proc.exitCode !== null) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.stdin.end();
+    this.proc.kill();
+    await exited;
+  }
+}
+
+describe('document pipeline, end to end on the synthesized definition', () => {
+  let pglite: ChildProcessWithoutNullStreams;
+  let worker: Worker;
+  let definition: any;
+  let review: { approve: boolean; reviewedTextKey?: string } = { approve: false };
+  let reviewMessages: any[] = [];
+
+  beforeAll(async () => {
+    definition = definitionFromTemplate(synthStage('pilot').templates['docai-pilot-app'].toJSON(), 'PipelineStateMachine');
+    const port = await freePort();
+    pglite = spawn('node', [PGLITE, '-p', String(port), '-h', '127.0.0.1', '-e', '@electric-sql/pglite-pgvector:vector', '-m', '4'], { cwd: ROOT });
+    await waitForPort(port);
+    worker = new Worker(spawn(PYTHON, [path.join(ROOT, 'lambda', 'tests', 'pipeline_worker.py')], { cwd: ROOT, env: { ...process.env, PGLITE_PORT: String(port) } }));
+    await Promise.race([worker.ready, new Promise((_, rej) => setTimeout(() => rej(new Error(`worker did not start: ${worker.stderr}`)), 90000))]);
+  }, 180000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    if (pglite && pglite.exitCode === null) {
+      const exited = new Promise((r) => pglite.once('exit', r));
+      pglite.kill();
+      await exited;
+    }
+  });
+
+  async function upload(key: string, body: Buffer | string, opts: { metadata?: Record<string, string>; tags?: Record<string, string>; contentType?: string } = {}) {
+    const out = await worker.request({ op: 'put', key, body: Buffer.from(body).toString('base64'), ...opts });
+    return out.versionId as string;
+  }
+
+  let runs = 0;
+  async function run(input: Record<string, unknown>) {
+    const sm = new StateMachine(definition, { validationOptions: { checkPaths: false, checkArn: false } });
+    const name = `run-${++runs}`;
+    const noWait = Object.fromEntries(['Validate', 'Extract', 'Chunk', 'Embed', 'Store', 'DeleteDocument', 'RecordFailure', 'MarkForReview', 'NotifyReviewer', 'WaitForReview'].map((s) => [s, 0]));
+    const execution = sm.run(input, {
+      context: { Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:pipeline:${name}`, Name: name, Input: input, StartTime: new Date().toISOString() }, Task: { Token: `token-${name}` } },
+      overrides: {
+        retryIntervalOverrides: noWait,
+        taskResourceLocalHandlers: {
+          Validate: worker.handler('validate_handler'),
+          Extract: worker.handler('extract_handler'),
+          Chunk: worker.handler('chunk_handler'),
+          Embed: worker.handler('embed_handler'),
+          Store: worker.handler('store_handler'),
+          DeleteDocument: worker.handler('delete_handler'),
+          RecordFailure: worker.handler('record_failure_handler'),
+          MarkForReview: worker.handler('mark_for_review_handler'),
+          NotifyReviewer: async () => ({}),
+          WaitForReview: async (params: any) => {
+            reviewMessages.push(params.MessageBody); // SQS SendMessage parameters: {QueueUrl, MessageBody}
+            if (!review.approve) {
+              const e = new Error('rejected by reviewer');
+              e.name = 'ReviewRejected';
+              throw e;
+            }
+            return { approved: true, reviewedTextKey: review.reviewedTextKey };
+          },
+        },
+      },
+    });
+    try {
+      return { status: 'SUCCEEDED', output: await execution.result, name };
+    } catch (e: any) {
+      return { status: 'FAILED', error: e.name, cause: e.message, name };
+    }
+  }
+
+  const status = async (key: string) => {
+    const { status: st, chunks } = await worker.request({ op: 'status', key });
+    return { status: st, chunks };
+  };
+  const event = (key: string, versionId: string, sequencer: string, action = 'upsert', eventName = 'ObjectCreated:Put') => ({ action, bucket: 'docai-intake', key, versionId, sequencer, eventName });
+  const text = (n: number, word: string) => Array.from({ length: n }, (_, i) => `${word} sentence number ${i} describes the contract terms in detail.`).join(' ');
+
+  test('a good document ends with its chunks stored, with metadata from the object', async () => {
+    const v = await upload('contracts/lease.txt', text(40, 'Lease'), { metadata: { 'access-tier': 'confidential', 'document-date': '2026-03-01' }, tags: { 'business-unit': 'legal' } });
+    const r = await run(event('contracts/lease.txt', v, '0100'));
+    expect(r.status).toBe('SUCCEEDED');
+    const s = await status('contracts/lease.txt');
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v, access_tier: 'confidential' }));
+    expect(s.chunks.length).toBeGreaterThan(3);
+    expect(s.chunks.join(' ')).toContain('Lease sentence number 39');
+  });
+
+  test('a duplicate run changes nothing', async () => {
+    const before = await status('contracts/lease.txt');
+    const v = before.status.version_id;
+    const r = await run(event('contracts/lease.txt', v, '0100'));
+    expect(r.status).toBe('SUCCEEDED');
+    expect(r.output.stored.outcome).toBe('unchanged');
+    expect(await status('contracts/lease.txt')).toEqual(before);
+  });
+
+  test('a newer version replaces the older; the older arriving late is superseded', async () => {
+    const v2 = await upload('contracts/lease.txt', text(10, 'Amended'), { metadata: { 'access-tier': 'confidential' } });
+    expect((await run(event('contracts/lease.txt', v2, '0200'))).status).toBe('SUCCEEDED');
+    const s = await status('contracts/lease.txt');
+    expect(s.status.version_id).toBe(v2);
+    expect(s.chunks.join(' ')).toContain('Amended');
+    expect(s.chunks.join(' ')).not.toContain('Lease sentence');
+    const late = await run(event('contracts/lease.txt', s.status.version_id, '0150'));
+    expect(late.status).toBe('SUCCEEDED'); // ends in Superseded, a Succeed state
+    expect((await status('contracts/lease.txt')).chunks).toEqual(s.chunks);
+  });
+
+  test('a delete removes the rows', async () => {
+    const r = await run(event('contracts/lease.txt', 'dm-1', '0300', 'delete', 'ObjectRemoved:DeleteMarkerCreated'));
+    expect(r.status).toBe('SUCCEEDED');
+    const s = await status('contracts/lease.txt');
+    expect(s.status.status).toBe('deleted');
+    expect(s.chunks).toEqual([]);
+  });
+
+  test('a bad document ends in RecordFailure with status failed, and nothing is stored', async () => {
+    const v = await upload('scans/fake.pdf', Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256)));
+    const r = await run(event('scans/fake.pdf', v, '0100'));
+    // the local runner reports a Fail state as ExecutionError with the Fail state's cause
+    expect(r).toEqual(expect.objectContaining({ status: 'FAILED', cause: expect.stringContaining('Recorded by RecordFailure') }));
+    const s = await status('scans/fake.pdf');
+    expect(s.status.status).toBe('failed');
+    expect(s.status.error).toMatch(/UnsupportedDocument: .*not a PDF/);
+    expect(s.chunks).toEqual([]);
+  });
+
+  test('an invalid access tier is a recorded failure, not a silent default', async () => {
+    const v = await upload('notes/x.txt', text(3, 'Note'), { metadata: { 'access-tier': 'top-secret' } });
+    const r = await run(event('notes/x.txt', v, '0100'));
+    expect(r.status).toBe('FAILED');
+    expect((await status('notes/x.txt')).status.error).toMatch(/InvalidMetadata: access-tier 'top-secret'/);
+  });
+
+  test('a transient endpoint failure (scaling from zero) is retried and then succeeds', async () => {
+    const v = await upload('memos/cold-start.md', `# Memo\n\n${text(8, 'Memo')}`);
+    const before = (await worker.request({ op: 'endpoint', failNext: 2 })).calls;
+    const r = await run(event('memos/cold-start.md', v, '0100'));
+    expect(r.status).toBe('SUCCEEDED');
+    const after = (await worker.request({ op: 'endpoint', failNext: 0 })).calls;
+    const s = await status('memos/cold-start.md');
+    expect(s.status.status).toBe('stored');
+    // two failed calls plus one per batch
+    expect(after - before).toBe(2 + Math.ceil(s.chunks.length / 4));
+  });
+
+  test('a PDF without text waits for a person; reject records the failure, approve with supplied text stores it', async () => {
+    const { pdfWithoutText } = await import('./pdf-fixture');
+    const v = await upload('scans/receipt.pdf', pdfWithoutText());
+    review = { approve: false };
+    const rejected = await run(event('scans/receipt.pdf', v, '0100'));
+    expect(rejected.status).toBe('FAILED');
+    expect(reviewMessages.at(-1)).toEqual(expect.objectContaining({ key: 'scans/receipt.pdf', taskToken: expect.anything() }));
+    expect((await status('scans/receipt.pdf')).status.status).toBe('failed');
+
+    const runId = `run-${runs + 1}`;
+    await worker.request({ op: 'put_work', key: `runs/${runId}/reviewed.json`, json: { sections: [{ text: 'Receipt: taxi 42 EUR, 3 March 2026.', page: 1, heading: null }], pages: 1 } });
+    review = { approve: true, reviewedTextKey: `runs/${runId}/reviewed.json` };
+    const approved = await run(event('scans/receipt.pdf', v, '0200'));
+    expect(approved.status).toBe('SUCCEEDED');
+    const s = await status('scans/receipt.pdf');
+    expect(s.status.status).toBe('stored');
+    expect(s.chunks).toEqual(['Receipt: taxi 42 EUR, 3 March 2026.']);
+  });
+});
