@@ -8,3 +8,4 @@ export * from './intake-bucket';
 export * from './ingestion';
 export * from './vector-database';
 export * from './document-pipeline';
+export * from './gpu-inference';

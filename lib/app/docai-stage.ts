@@ -2,11 +2,12 @@ import { Aspects, Environment } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { InlinePoliciesToManaged } from '../common';
 import { StageConfig } from '../config';
-import { AppStack, DataStack, stackName } from '../stacks';
+import { AppStack, DataStack, InferenceStack, stackName } from '../stacks';
 import { applyCostAllocationTags } from './tags';
 
 export interface DocaiStacks {
   readonly data: DataStack;
+  readonly inference: InferenceStack;
   readonly app: AppStack;
 }
 
@@ -27,17 +28,24 @@ export function createDocaiStacks(scope: Construct, config: StageConfig): DocaiS
     ...common,
     description: `docai-blueprint ${config.stage}: stateful resources (keys, buckets, queues, database, alarm topic)`,
   });
+  const inference = new InferenceStack(scope, stackName(config, 'inference'), {
+    ...common,
+    data,
+    embeddingEndpointName: embeddingEndpointName(config),
+    description: `docai-blueprint ${config.stage}: GPU inference endpoints (embeddings${config.generation.enabled ? ', generation' : ''})`,
+  });
   const app = new AppStack(scope, stackName(config, 'app'), {
     ...common,
     data,
     embedding: {
-      endpointName: embeddingEndpointName(config),
-      inferenceComponentName: config.embedding.scaling === 'scale-to-zero' ? `${embeddingEndpointName(config)}-ic` : undefined,
+      endpointName: inference.embedding.endpointName,
+      inferenceComponentName: inference.embedding.inferenceComponentName,
       dimension: config.embedding.dimension,
     },
     description: `docai-blueprint ${config.stage}: stateless application (ingestion, pipeline, migrations)`,
   });
+  app.addDependency(inference, 'the pipeline calls the embedding endpoint');
   applyCostAllocationTags(scope, config);
   Aspects.of(scope).add(new InlinePoliciesToManaged());
-  return { data, app };
+  return { data, inference, app };
 }

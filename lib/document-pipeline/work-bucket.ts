@@ -17,6 +17,9 @@ export interface WorkBucketProps {
 }
 
 /**
+ * An expiring, encrypted, access-logged bucket. Used as the pipeline's scratch space and, with a
+ * longer expiry, for endpoint data capture.
+ *
  * The pipeline's scratch space: extracted text, chunk batches and vectors of in-flight executions,
  * so large payloads never travel inside Step Functions state (256 KB limit). Encrypted with a customer
  * key, TLS-only, private, access-logged; every object expires after a few days.

@@ -31,6 +31,8 @@ export class DataStack extends Stack {
   public readonly asyncFailures: sqs.Queue;
   public readonly database: VectorDatabase;
   public readonly workBucket: WorkBucket;
+  /** Endpoint data capture, in stages that capture. */
+  public readonly captureBucket?: WorkBucket;
   public readonly reviewQueue: sqs.Queue;
   public readonly reviewTopic: sns.Topic;
   /** RETAIN in stages that keep data, DESTROY in stages that do not. */
@@ -123,6 +125,18 @@ export class DataStack extends Stack {
       autoDeleteObjects: true,
     });
     tagWorkload(this.workBucket, 'pipeline');
+
+    // Endpoint data capture (requests and responses) for drift and quality monitoring, when enabled.
+    if (c.embedding.dataCapturePercent > 0 || (c.generation.enabled && c.generation.dataCapturePercent > 0)) {
+      this.captureBucket = new WorkBucket(this, 'Capture', {
+        encryptionKey: this.intake.encryptionKey,
+        accessLogBucket: this.intake.accessLogBucket,
+        expiration: Duration.days(90),
+        removalPolicy: this.dataRemovalPolicy,
+        autoDeleteObjects: !c.retainData,
+      });
+      tagWorkload(this.captureBucket, 'inference');
+    }
 
     // Documents waiting for a person: task tokens in a queue, reviewers subscribed to a topic.
     const reviewKey = this.ingestionQueue.encryptionKey;

@@ -1,0 +1,313 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { acknowledge, grantKey, grantObjects } from '../common';
+import { SAGEMAKER_INSTANCE_TYPES } from '../config/instance-catalog';
+import { IMAGE_REPOSITORIES, InferenceFramework, resolveImage } from './images';
+
+/** How the endpoint scales. */
+export abstract class EndpointScaling {
+  /**
+   * Costs nothing idle: the model runs as an inference component on an endpoint whose variant uses
+   * managed instance scaling down to 0 instances. The first request after idle fails (no capacity)
+   * and triggers scale-out from zero, which takes about 5 minutes: callers retry with backoff.
+   */
+  public static toZero(opts: { maxInstances: number; scaleInCooldown?: Duration; invocationsPerCopy?: number }): EndpointScaling {
+    return new (class extends EndpointScaling {})('scale-to-zero', 0, opts.maxInstances, opts.scaleInCooldown ?? Duration.minutes(15), opts.invocationsPerCopy ?? 20);
+  }
+
+  /** At least `minInstances` instances (2+ for availability), target tracking on invocations per instance. */
+  public static alwaysOn(opts: { minInstances: number; maxInstances: number; scaleInCooldown?: Duration; invocationsPerInstance?: number; gpuUtilizationTarget?: number }): EndpointScaling {
+    if (opts.minInstances < 1) throw new Error(`EndpointScaling.alwaysOn: minInstances must be at least 1, received ${opts.minInstances}`);
+    return new (class extends EndpointScaling {})('always-on', opts.minInstances, opts.maxInstances, opts.scaleInCooldown ?? Duration.minutes(10), opts.invocationsPerInstance ?? 200, opts.gpuUtilizationTarget);
+  }
+
+  protected constructor(
+    public readonly mode: 'scale-to-zero' | 'always-on',
+    public readonly minInstances: number,
+    public readonly maxInstances: number,
+    public readonly scaleInCooldown: Duration,
+    public readonly targetInvocations: number,
+    public readonly gpuUtilizationTarget?: number,
+  ) {
+    if (maxInstances < Math.max(1, minInstances)) throw new Error(`EndpointScaling: maxInstances (${maxInstances}) must be at least max(1, minInstances = ${minInstances})`);
+  }
+}
+
+export interface DataCaptureOptions {
+  readonly bucket: s3.IBucket;
+  /**
+   * The bucket name as a synth-time string (pseudo parameters at most, no cross-stack reference), so
+   * the policy names the bucket readably and the IAM5 acknowledgement matches it exactly.
+   * @default bucket.bucketName
+   */
+  readonly bucketName?: string;
+  /** @default 'capture/<endpoint name>' */
+  readonly prefix?: string;
+  /** Percentage of requests captured. */
+  readonly samplingPercentage: number;
+  /** Encrypts captured data. */
+  readonly encryptionKey: kms.IKey;
+}
+
+export interface GpuInferenceEndpointProps {
+  /** Endpoint name; callers invoke it by name. */
+  readonly endpointName: string;
+  readonly framework: InferenceFramework;
+  /** SageMaker instance type, e.g. `ml.g5.xlarge`; must be in the instance catalog. */
+  readonly instanceType: string;
+  /** Hugging Face model id (`HF_MODEL_ID`). */
+  readonly modelId: string;
+  /** Extra container environment. @default - none */
+  readonly environment?: Record<string, string>;
+  /** Model artifacts in S3 (instead of downloading from the Hub at start). @default - none */
+  readonly modelData?: { bucket: s3.IBucket; key: string };
+  readonly scaling: EndpointScaling;
+  /** @default - no data capture */
+  readonly dataCapture?: DataCaptureOptions;
+  /** Key for the instance storage volume (refused by NVMe instance types, see docs). @default - a new customer-managed key where supported */
+  readonly volumeKey?: kms.IKey;
+  /** Run the model containers in these subnets. @default - SageMaker-managed network */
+  readonly vpc?: { vpc: ec2.IVpc; subnets: ec2.SubnetSelection; securityGroups: ec2.ISecurityGroup[] };
+  /** @default - alarms without actions */
+  readonly alarmTopic?: sns.ITopic;
+  /** Model latency p95 alarm threshold. @default Duration.seconds(2) */
+  readonly latencyP95Threshold?: Duration;
+  /** Accelerators the model needs (inference components). @default 1 */
+  readonly acceleratorsPerCopy?: number;
+}
+
+/**
+ * A SageMaker real-time endpoint for a GPU container (TEI embeddings or LMI generation): model,
+ * endpoint config, endpoint, autoscaling, optional data capture, alarms, and a least-privilege
+ * execution role (no AmazonSageMakerFullAccess).
+ *
+ * Volume encryption: instance types with only NVMe instance storage (g5, g6, g6e) reject a KMS key in
+ * the endpoint config, because there is no EBS volume; their instance storage is encrypted by the
+ * hardware (AES-256) with keys that never leave the instance. No key is set for them; other types
+ * get a customer-managed key.
+ */
+export class GpuInferenceEndpoint extends Construct {
+  public readonly endpoint: sagemaker.CfnEndpoint;
+  public readonly endpointConfig: sagemaker.CfnEndpointConfig;
+  public readonly model: sagemaker.CfnModel;
+  public readonly role: iam.Role;
+  public readonly endpointName: string;
+  /** Set in scale-to-zero mode: calls must name the inference component. */
+  public readonly inferenceComponentName?: string;
+  public readonly alarms: cloudwatch.Alarm[] = [];
+  public readonly variantName = 'AllTraffic';
+
+  constructor(scope: Construct, id: string, props: GpuInferenceEndpointProps) {
+    super(scope, id);
+    const type = SAGEMAKER_INSTANCE_TYPES[props.instanceType];
+    if (!type) throw new Error(`GpuInferenceEndpoint: instanceType "${props.instanceType}" is not in the instance catalog; valid choices: ${Object.keys(SAGEMAKER_INSTANCE_TYPES).join(', ')}`);
+    if (IMAGE_REPOSITORIES[props.framework].gpu && type.gpus === 0) {
+      const gpu = Object.values(SAGEMAKER_INSTANCE_TYPES).filter((t) => t.gpus > 0).map((t) => t.name);
+      throw new Error(`GpuInferenceEndpoint: instanceType "${props.instanceType}" has no GPU, but the ${props.framework} container needs one; valid choices: ${gpu.join(', ')}`);
+    }
+    if (props.dataCapture && (props.dataCapture.samplingPercentage < 1 || props.dataCapture.samplingPercentage > 100)) {
+      throw new Error(`GpuInferenceEndpoint: dataCapture.samplingPercentage must be from 1 to 100, received ${props.dataCapture.samplingPercentage}`);
+    }
+    const stack = Stack.of(this);
+    this.endpointName = props.endpointName;
+    const image = resolveImage(this, props.framework);
+
+    // Execution role: pull this one image, write its own logs and metrics, read its model data.
+    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'), description: `SageMaker execution role of ${props.endpointName}` });
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], resources: [image.repositoryArn] }));
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'AWS/SageMaker'] } } }));
+    const logGroups = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: `/aws/sagemaker/Endpoints/${props.endpointName}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [logGroups] }));
+    if (props.modelData) props.modelData.bucket.grantRead(this.role, props.modelData.key);
+    if (props.vpc) {
+      this.role.addToPolicy(new iam.PolicyStatement({
+        actions: ['ec2:CreateNetworkInterface', 'ec2:CreateNetworkInterfacePermission', 'ec2:DeleteNetworkInterface', 'ec2:DeleteNetworkInterfacePermission', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DescribeDhcpOptions', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
+        resources: ['*'],
+      }));
+    }
+    acknowledge(this.role, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'],
+      'Resource "*" only where the action has no resource-level permissions: ecr:GetAuthorizationToken (registry login), cloudwatch:PutMetricData ' +
+        '(limited by a namespace condition to SageMaker namespaces) and, with VPC placement, the EC2 network-interface actions SageMaker documents. Image pulls name the one repository.');
+    acknowledge(this.role, [`AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/${props.endpointName}*]`],
+      'The endpoint writes to log groups /aws/sagemaker/Endpoints/<this endpoint name>*, whose streams SageMaker names per instance at run time.');
+
+    const environment = {
+      HF_MODEL_ID: props.modelId,
+      ...(props.framework === InferenceFramework.TEXT_EMBEDDINGS_INFERENCE ? { MAX_CLIENT_BATCH_SIZE: '64', MAX_BATCH_TOKENS: '16384' } : { OPTION_ROLLING_BATCH: 'vllm', TENSOR_PARALLEL_DEGREE: 'max' }),
+      ...props.environment,
+    };
+    this.model = new sagemaker.CfnModel(this, 'Model', {
+      executionRoleArn: this.role.roleArn,
+      primaryContainer: {
+        image: image.imageUri,
+        environment,
+        ...(props.modelData ? { modelDataUrl: props.modelData.bucket.s3UrlForObject(props.modelData.key) } : {}),
+      },
+      vpcConfig: props.vpc ? { subnets: props.vpc.vpc.selectSubnets(props.vpc.subnets).subnetIds, securityGroupIds: props.vpc.securityGroups.map((s) => s.securityGroupId) } : undefined,
+      enableNetworkIsolation: false, // TEI/LMI download the model from the Hub unless modelData is given
+    });
+    this.model.node.addDependency(this.role);
+
+    const volumeKey = type.nvmeInstanceStorage ? undefined : props.volumeKey ?? new kms.Key(this, 'VolumeKey', { enableKeyRotation: true, description: `Encrypts the storage volume of ${props.endpointName}` });
+    const toZero = props.scaling.mode === 'scale-to-zero';
+    const capture = props.dataCapture
+      ? {
+          enableCapture: true,
+          initialSamplingPercentage: props.dataCapture.samplingPercentage,
+          destinationS3Uri: `s3://${props.dataCapture.bucketName ?? props.dataCapture.bucket.bucketName}/${props.dataCapture.prefix ?? `capture/${props.endpointName}`}`,
+          kmsKeyId: props.dataCapture.encryptionKey.keyArn,
+          captureOptions: [{ captureMode: 'Input' }, { captureMode: 'Output' }],
+          captureContentTypeHeader: { jsonContentTypes: ['application/json'] },
+        }
+      : undefined;
+    if (props.dataCapture) {
+      grantObjects(this.role, {
+        bucketName: props.dataCapture.bucketName ?? props.dataCapture.bucket.bucketName,
+        keyPattern: `${props.dataCapture.prefix ?? `capture/${props.endpointName}`}/*`,
+        actions: ['s3:PutObject'],
+        why: 'SageMaker names capture files by date and request id under this prefix.',
+      });
+      grantKey(this.role, props.dataCapture.encryptionKey, ['kms:GenerateDataKey', 'kms:Encrypt']);
+    }
+
+    this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
+      kmsKeyId: volumeKey?.keyArn,
+      dataCaptureConfig: capture,
+      ...(toZero ? { executionRoleArn: this.role.roleArn } : {}),
+      productionVariants: [
+        toZero
+          ? {
+              variantName: this.variantName,
+              instanceType: props.instanceType,
+              initialInstanceCount: 1,
+              managedInstanceScaling: { status: 'ENABLED', minInstanceCount: 0, maxInstanceCount: props.scaling.maxInstances },
+              routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+            }
+          : {
+              variantName: this.variantName,
+              modelName: this.model.attrModelName,
+              instanceType: props.instanceType,
+              initialInstanceCount: props.scaling.minInstances,
+              routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+            },
+      ],
+    });
+    if (type.nvmeInstanceStorage) {
+      acknowledge(this.endpointConfig, [
+        'HIPAA.Security::HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured',
+        'NIST.800.53.R5::NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured',
+        'PCI.DSS.321::PCI.DSS.321-SageMakerEndpointConfigurationKMSKeyConfigured',
+        'AwsSolutions::AwsSolutions-SM4',
+      ], `${props.instanceType} has only NVMe instance storage: SageMaker rejects a KmsKeyId for it (there is no EBS volume to encrypt); the instance store is ` +
+        'encrypted by the hardware with AES-256 and its keys are destroyed with the instance. Captured data, if any, is encrypted with a customer key.');
+    }
+    this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', { endpointName: props.endpointName, endpointConfigName: this.endpointConfig.attrEndpointConfigName });
+
+    const actions = props.alarmTopic ? [new cwActions.SnsAction(props.alarmTopic)] : [];
+    const dims: Record<string, string> = { EndpointName: props.endpointName, VariantName: this.variantName };
+    const metric = (name: string, statistic: string, namespace = 'AWS/SageMaker', d: Record<string, string> = dims) =>
+      new cloudwatch.Metric({ namespace, metricName: name, dimensionsMap: d, statistic, period: Duration.minutes(1) });
+
+    if (toZero) {
+      this.inferenceComponentName = `${props.endpointName}-ic`;
+      const ic = new sagemaker.CfnInferenceComponent(this, 'Component', {
+        inferenceComponentName: this.inferenceComponentName,
+        endpointName: props.endpointName,
+        variantName: this.variantName,
+        specification: {
+          modelName: this.model.attrModelName,
+          computeResourceRequirements: { numberOfAcceleratorDevicesRequired: props.acceleratorsPerCopy ?? 1, minMemoryRequiredInMb: 4096 },
+        },
+        runtimeConfig: { copyCount: 1 },
+      });
+      ic.addDependency(this.endpoint);
+      const target = new appscaling.ScalableTarget(this, 'CopyScaling', {
+        serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
+        resourceId: `inference-component/${this.inferenceComponentName}`,
+        scalableDimension: 'sagemaker:inference-component:DesiredCopyCount',
+        minCapacity: 0,
+        maxCapacity: props.scaling.maxInstances,
+      });
+      target.node.addDependency(ic);
+      target.scaleToTrackMetric('InvocationsPerCopy', {
+        targetValue: props.scaling.targetInvocations,
+        predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
+        scaleInCooldown: props.scaling.scaleInCooldown,
+        scaleOutCooldown: Duration.minutes(1),
+      });
+      // Scale out from zero: requests that find no copy raise NoCapacityInvocationFailures.
+      const noCapacity = metric('NoCapacityInvocationFailures', 'Maximum', 'AWS/SageMaker', { InferenceComponentName: this.inferenceComponentName });
+      target.scaleOnMetric('ScaleOutFromZero', {
+        metric: noCapacity,
+        scalingSteps: [{ upper: 0, change: 0 }, { lower: 1, change: 1 }],
+        adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+        cooldown: Duration.minutes(1),
+        evaluationPeriods: 1,
+        metricAggregationType: appscaling.MetricAggregationType.MAXIMUM,
+      });
+      // Only a person's problem when it lasts well beyond a cold start (~5 minutes).
+      this.addAlarm('NoCapacitySustained', noCapacity, 1, 15, 'Requests keep failing for lack of capacity beyond the expected cold start: check the GPU quota, the scale-out policy and the inference component.');
+    } else {
+      const target = new appscaling.ScalableTarget(this, 'InstanceScaling', {
+        serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
+        resourceId: `endpoint/${props.endpointName}/variant/${this.variantName}`,
+        scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        minCapacity: props.scaling.minInstances,
+        maxCapacity: props.scaling.maxInstances,
+      });
+      target.node.addDependency(this.endpoint);
+      target.scaleToTrackMetric('InvocationsPerInstance', {
+        targetValue: props.scaling.targetInvocations,
+        predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+        scaleInCooldown: props.scaling.scaleInCooldown,
+        scaleOutCooldown: Duration.minutes(2),
+      });
+      if (props.scaling.gpuUtilizationTarget) {
+        target.scaleToTrackMetric('GpuUtilization', {
+          targetValue: props.scaling.gpuUtilizationTarget,
+          customMetric: metric('GPUUtilization', 'Average', '/aws/sagemaker/Endpoints'),
+          scaleInCooldown: props.scaling.scaleInCooldown,
+          scaleOutCooldown: Duration.minutes(2),
+        });
+      }
+    }
+
+    const latency = props.latencyP95Threshold ?? Duration.seconds(2);
+    this.addAlarm('ModelLatencyP95', metric('ModelLatency', 'p95'), latency.toMilliseconds() * 1000, 5, `Model latency p95 above ${latency.toHumanString()} (ModelLatency is in microseconds).`);
+    this.addAlarm('Errors5xx', metric('Invocation5XXErrors', 'Sum'), 5, 5, 'The model container answers with 5xx errors.');
+    this.addAlarm('Errors4xx', metric('Invocation4XXErrors', 'Sum'), 20, 5, 'Many requests are rejected (4xx): a client sends malformed or oversized input.');
+    this.addAlarm('GpuMemoryHigh', metric('GPUMemoryUtilization', 'Average', '/aws/sagemaker/Endpoints'), 90, 10, 'GPU memory above 90%: batches may fail; scale out or lower the batch size.');
+    this.addAlarm('GpuUtilizationHigh', metric('GPUUtilization', 'Average', '/aws/sagemaker/Endpoints'), 90, 15, 'GPU utilization above 90% for 15 minutes: latency will climb; raise maxInstances.');
+    for (const a of this.alarms) for (const act of actions) a.addAlarmAction(act);
+  }
+
+  /** Lets `grantee` call the endpoint (and its inference component). */
+  public grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    const stack = Stack.of(this);
+    const resources = [stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: this.endpointName.toLowerCase() })];
+    if (this.inferenceComponentName) resources.push(stack.formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: this.inferenceComponentName.toLowerCase() }));
+    return iam.Grant.addToPrincipal({ grantee, actions: ['sagemaker:InvokeEndpoint'], resourceArns: resources });
+  }
+
+  private addAlarm(id: string, metric: cloudwatch.Metric, threshold: number, minutes: number, description: string): void {
+    this.alarms.push(new cloudwatch.Alarm(this, id, {
+      alarmDescription: `${this.endpointName}: ${description}`,
+      metric,
+      threshold,
+      evaluationPeriods: minutes,
+      datapointsToAlarm: minutes,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+  }
+}

@@ -1,0 +1,57 @@
+import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { tagWorkload } from '../app/tags';
+import { EndpointScalingMode, GenerationEndpointConfig, StageConfig } from '../config';
+import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework } from '../gpu-inference';
+import { DataStack } from './data-stack';
+
+export interface InferenceStackProps extends StackProps {
+  readonly config: StageConfig;
+  readonly data: DataStack;
+  readonly embeddingEndpointName: string;
+}
+
+function scaling(mode: EndpointScalingMode, min: number, max: number): EndpointScaling {
+  return mode === 'scale-to-zero' ? EndpointScaling.toZero({ maxInstances: max }) : EndpointScaling.alwaysOn({ minInstances: min, maxInstances: max, gpuUtilizationTarget: 70 });
+}
+
+/** GPU endpoints of a stage: embeddings always, generation when the stage enables it. Stateless. */
+export class InferenceStack extends Stack {
+  public readonly embedding: GpuInferenceEndpoint;
+  public readonly generation?: GpuInferenceEndpoint;
+
+  constructor(scope: Construct, id: string, props: InferenceStackProps) {
+    super(scope, id, props);
+    const c = props.config;
+    const data = props.data;
+    tagWorkload(this, 'inference');
+    const capture = (percent: number) =>
+      percent > 0 && data.captureBucket ? { bucket: data.captureBucket.bucket, bucketName: data.captureBucket.bucketName, samplingPercentage: percent, encryptionKey: data.captureBucket.encryptionKey } : undefined;
+
+    const e = c.embedding;
+    this.embedding = new GpuInferenceEndpoint(this, 'Embedding', {
+      endpointName: props.embeddingEndpointName,
+      framework: InferenceFramework.TEXT_EMBEDDINGS_INFERENCE,
+      instanceType: e.instanceType,
+      modelId: e.modelId,
+      scaling: scaling(e.scaling, e.minInstances, e.maxInstances),
+      dataCapture: capture(e.dataCapturePercent),
+      alarmTopic: data.alarms.topic,
+      latencyP95Threshold: Duration.millis(c.observability.modelLatencyP95Ms),
+    });
+
+    const g: GenerationEndpointConfig = c.generation;
+    if (g.enabled) {
+      this.generation = new GpuInferenceEndpoint(this, 'Generation', {
+        endpointName: `${c.projectName}-${c.stage}-generate`,
+        framework: InferenceFramework.LARGE_MODEL_INFERENCE,
+        instanceType: g.instanceType,
+        modelId: g.modelId,
+        scaling: scaling(g.scaling, g.minInstances, g.maxInstances),
+        dataCapture: capture(g.dataCapturePercent),
+        alarmTopic: data.alarms.topic,
+        latencyP95Threshold: Duration.seconds(30),
+      });
+    }
+  }
+}

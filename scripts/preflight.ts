@@ -1,0 +1,54 @@
+/**
+ * Checks the account can hold this stage before `cdk deploy`: GPU endpoint instance quotas (new
+ * accounts often have 0) and Lambda concurrency (reserved concurrency must leave 10 unreserved).
+ *
+ *   npm run preflight -- -c stage=pilot [-c region=eu-west-1]
+ *
+ * Without AWS credentials it prints what it would check and exits 0.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import { createDocaiStacks } from '../lib/app';
+import { resolveStageConfig, StageConfigError } from '../lib/config';
+
+const args = process.argv.slice(2);
+const ctx: Record<string, string> = {};
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '-c' || args[i] === '--context') {
+    const [k, ...v] = args[++i].split('=');
+    ctx[k] = v.join('=');
+  }
+}
+let config;
+try {
+  config = resolveStageConfig((k) => ctx[k]);
+} catch (e) {
+  if (e instanceof StageConfigError) {
+    console.error(e.message);
+    process.exit(1);
+  }
+  throw e;
+}
+
+const endpoints = [{ name: 'embedding', ...config.embedding }, ...(config.generation.enabled ? [{ name: 'generation', ...config.generation }] : [])];
+const needs: Record<string, number> = {};
+for (const e of endpoints) needs[e.instanceType] = (needs[e.instanceType] ?? 0) + e.maxInstances;
+// Reserved concurrency of the stage's functions, read from the stage as synthesized (no bundling).
+const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-'));
+const app = new App({ outdir, context: { ...JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8')).context, 'aws:cdk:bundling-stacks': [] } });
+const stacks = createDocaiStacks(app, config);
+app.synth();
+let reserved = 0;
+for (const s of Object.values(stacks)) {
+  const t = JSON.parse(fs.readFileSync(path.join(outdir, s.templateFile), 'utf8'));
+  for (const r of Object.values(t.Resources as Record<string, any>)) if (r.Type === 'AWS::Lambda::Function') reserved += r.Properties.ReservedConcurrentExecutions ?? 0;
+}
+fs.rmSync(outdir, { recursive: true, force: true });
+
+const py = path.join(__dirname, '..', '.venv', 'bin', 'python');
+const r = spawnSync(py, [path.join(__dirname, 'preflight_quotas.py'), '--stage', config.stage, '--reserved-concurrency', String(reserved),
+  ...(config.region ? ['--region', config.region] : []), ...Object.entries(needs).map(([t, n]) => `--endpoint-instances=${t}=${n}`)], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,119 @@
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework } from '../../lib';
+import { newApp, synthStage } from '../helpers';
+
+const inference = (stage: string) => synthStage(stage).templates[`docai-${stage}-inference`];
+
+describe('pilot: scale to zero', () => {
+  const t = () => inference('pilot');
+
+  test('the variant uses managed instance scaling with a minimum of 0, and the model runs as an inference component', () => {
+    t().hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+      ProductionVariants: [Match.objectLike({ InstanceType: 'ml.g5.xlarge', ManagedInstanceScaling: { Status: 'ENABLED', MinInstanceCount: 0, MaxInstanceCount: 1 }, ModelName: Match.absent() })],
+      ExecutionRoleArn: Match.anyValue(),
+    });
+    t().hasResourceProperties('AWS::SageMaker::InferenceComponent', { InferenceComponentName: 'docai-pilot-embed-ic', EndpointName: 'docai-pilot-embed' });
+    t().hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0, ScalableDimension: 'sagemaker:inference-component:DesiredCopyCount' });
+  });
+
+  test('a step-scaling policy on NoCapacityInvocationFailures scales out from zero', () => {
+    const policies = Object.entries(t().findResources('AWS::ApplicationAutoScaling::ScalingPolicy')) as [string, any][];
+    const step = policies.find(([, p]) => p.Properties.PolicyType === 'StepScaling')!;
+    // bounds are relative to the alarm threshold: at or above 1 failed request, add one copy
+    expect(step[1].Properties.StepScalingPolicyConfiguration.StepAdjustments).toEqual([{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }]);
+    t().hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'NoCapacityInvocationFailures',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Dimensions: [{ Name: 'InferenceComponentName', Value: 'docai-pilot-embed-ic' }],
+      AlarmActions: [{ Ref: Match.stringLikeRegexp(`^${step[0]}`) }],
+    });
+  });
+
+  test('the person-facing no-capacity alarm waits well beyond a cold start', () => {
+    const alarm = (Object.values(t().findResources('AWS::CloudWatch::Alarm')) as any[]).find((a) => a.Properties.MetricName === 'NoCapacityInvocationFailures' && JSON.stringify(a.Properties.AlarmActions ?? []).includes('AlarmsTopic'));
+    expect(alarm.Properties.EvaluationPeriods * alarm.Properties.Period).toBeGreaterThanOrEqual(15 * 60);
+  });
+
+  test('no data capture in the pilot', () => {
+    const cfg = Object.values(t().findResources('AWS::SageMaker::EndpointConfig'))[0] as any;
+    expect(cfg.Properties.DataCaptureConfig).toBeUndefined();
+  });
+});
+
+describe('production: always on', () => {
+  const t = () => inference('production');
+
+  test('at least two instances with target tracking on invocations and GPU utilization', () => {
+    t().hasResourceProperties('AWS::SageMaker::EndpointConfig', { ProductionVariants: [Match.objectLike({ InitialInstanceCount: 2, ModelName: Match.anyValue() })] });
+    t().hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 6, ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' });
+    t().hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' }, ScaleInCooldown: 600 }),
+    });
+    t().hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', { TargetTrackingScalingPolicyConfiguration: Match.objectLike({ CustomizedMetricSpecification: Match.objectLike({ MetricName: 'GPUUtilization' }) }) });
+    t().resourceCountIs('AWS::SageMaker::InferenceComponent', 0);
+  });
+
+  test('captures the configured share of requests to an encrypted location', () => {
+    t().hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+      DataCaptureConfig: Match.objectLike({ EnableCapture: true, InitialSamplingPercentage: 10, KmsKeyId: Match.anyValue(), CaptureOptions: [{ CaptureMode: 'Input' }, { CaptureMode: 'Output' }] }),
+    });
+  });
+});
+
+describe.each(['pilot', 'production'])('%s endpoint, both modes', (stage) => {
+  test('alarms on latency p95, 4xx/5xx and GPU memory/utilization go to the alarm topic', () => {
+    const alarms = (Object.values(inference(stage).findResources('AWS::CloudWatch::Alarm')) as any[]).filter((a) => JSON.stringify(a.Properties.AlarmActions ?? []).includes('AlarmsTopic'));
+    const names = alarms.map((a) => `${a.Properties.MetricName}:${a.Properties.ExtendedStatistic ?? a.Properties.Statistic}`).sort();
+    expect(names).toEqual(expect.arrayContaining(['GPUMemoryUtilization:Average', 'GPUUtilization:Average', 'Invocation4XXErrors:Sum', 'Invocation5XXErrors:Sum', 'ModelLatency:p95']));
+  });
+
+  test('the execution role has no AWS managed policy and pulls only its image repository', () => {
+    const t = inference(stage).toJSON();
+    const roles = Object.values(t.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::IAM::Role' && JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('sagemaker.amazonaws.com'));
+    expect(roles.length).toBeGreaterThan(0);
+    for (const r of roles) expect(r.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(JSON.stringify(t)).not.toContain('AmazonSageMakerFullAccess');
+    const pulls = Object.values(t.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::IAM::ManagedPolicy').flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: any) => [s.Action].flat().includes('ecr:BatchGetImage'));
+    for (const s of pulls) expect(JSON.stringify(s.Resource)).toContain(':repository/tei');
+  });
+
+  test('uses the TEI image and the configured model, and no volume key on an NVMe instance type', () => {
+    const t = inference(stage);
+    t.hasResourceProperties('AWS::SageMaker::Model', { PrimaryContainer: { Image: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('/tei:.*gpu')])]) }), Environment: Match.objectLike({ HF_MODEL_ID: 'BAAI/bge-base-en-v1.5' }) } });
+    const cfg = Object.values(t.findResources('AWS::SageMaker::EndpointConfig'))[0] as any;
+    expect(cfg.Properties.KmsKeyId).toBeUndefined(); // ml.g5.xlarge: NVMe instance storage only
+  });
+
+  test('the pipeline may invoke exactly this endpoint', () => {
+    const app = synthStage(stage).templates[`docai-${stage}-app`].toJSON();
+    const invoke = Object.values(app.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::IAM::ManagedPolicy').flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Action === 'sagemaker:InvokeEndpoint');
+    expect(invoke).toHaveLength(1);
+    expect(JSON.stringify(invoke[0].Resource)).toContain(`endpoint/docai-${stage}-embed`);
+  });
+});
+
+describe('GpuInferenceEndpoint validation', () => {
+  const make = (instanceType: string, scaling = EndpointScaling.toZero({ maxInstances: 1 })) =>
+    new GpuInferenceEndpoint(new Stack(newApp(), 'S'), 'E', { endpointName: 'e', framework: InferenceFramework.TEXT_EMBEDDINGS_INFERENCE, instanceType, modelId: 'm', scaling });
+
+  test('an unknown instance type fails with the valid choices', () => {
+    expect(() => make('ml.x99.huge')).toThrow(/instanceType "ml.x99.huge" is not in the instance catalog; valid choices: ml.g5.xlarge/);
+  });
+
+  test('an instance type without a GPU fails for a GPU container', () => {
+    expect(() => make('ml.c7i.xlarge')).toThrow(/"ml.c7i.xlarge" has no GPU, but the tei container needs one; valid choices: ml.g5.xlarge/);
+  });
+
+  test('always-on needs at least one instance', () => {
+    expect(() => EndpointScaling.alwaysOn({ minInstances: 0, maxInstances: 2 })).toThrow(/minInstances must be at least 1, received 0/);
+  });
+});
+
+test('a generation endpoint (LMI) is added when the stage enables it', () => {
+  const t = synthStage('pilot', { generationEnabled: 'true' }).templates['docai-pilot-inference'];
+  t.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'docai-pilot-generate' });
+  t.hasResourceProperties('AWS::SageMaker::Model', { PrimaryContainer: { Image: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('/djl-inference:')])]) }) } });
+  expect(Template.fromJSON(synthStage('pilot').templates['docai-pilot-inference'].toJSON()).findResources('AWS::SageMaker::Endpoint')).not.toHaveProperty('GenerationEndpoint');
+});
