@@ -9,3 +9,6 @@ export * from './ingestion';
 export * from './vector-database';
 export * from './document-pipeline';
 export * from './gpu-inference';
+export * from './observability';
+export * from './cost-controls';
+export * from './cost';

@@ -2,13 +2,15 @@ import { Aspects, Environment } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { InlinePoliciesToManaged } from '../common';
 import { StageConfig } from '../config';
-import { AppStack, DataStack, InferenceStack, stackName } from '../stacks';
+import { AppStack, CostStack, DataStack, InferenceStack, MonitoringStack, stackName } from '../stacks';
 import { applyCostAllocationTags } from './tags';
 
 export interface DocaiStacks {
   readonly data: DataStack;
   readonly inference: InferenceStack;
   readonly app: AppStack;
+  readonly monitoring: MonitoringStack;
+  readonly cost: CostStack;
 }
 
 /** Name of the stage's embedding endpoint (and, in scale-to-zero mode, `<name>-ic` for its inference component). */
@@ -44,8 +46,17 @@ export function createDocaiStacks(scope: Construct, config: StageConfig): DocaiS
     },
     description: `docai-blueprint ${config.stage}: stateless application (ingestion, pipeline, migrations)`,
   });
-  app.addDependency(inference, 'the pipeline calls the embedding endpoint');
+  app.addStackDependency(inference, 'the pipeline calls the embedding endpoint');
+  const monitoring = new MonitoringStack(scope, stackName(config, 'monitoring'), {
+    ...common, data, inference, app,
+    description: `docai-blueprint ${config.stage}: dashboard and alarms`,
+  });
+  const cost = new CostStack(scope, stackName(config, 'cost'), {
+    config,
+    env: { account: config.account, region: 'us-east-1' },
+    description: `docai-blueprint ${config.stage}: budgets, cost anomaly detection, cost-allocation tags (us-east-1)`,
+  });
   applyCostAllocationTags(scope, config);
   Aspects.of(scope).add(new InlinePoliciesToManaged());
-  return { data, inference, app };
+  return { data, inference, app, monitoring, cost };
 }

@@ -230,7 +230,7 @@ export class GpuInferenceEndpoint extends Construct {
         },
         runtimeConfig: { copyCount: 1 },
       });
-      ic.addDependency(this.endpoint);
+      ic.addResourceDependency(this.endpoint);
       const target = new appscaling.ScalableTarget(this, 'CopyScaling', {
         serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
         resourceId: `inference-component/${this.inferenceComponentName}`,

@@ -2,3 +2,4 @@ export * from './stack-names';
 export * from './data-stack';
 export * from './app-stack';
 export * from './inference-stack';
+export * from './monitoring-stack';

@@ -1,0 +1,127 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as budgets from 'aws-cdk-lib/aws-budgets';
+import * as ce from 'aws-cdk-lib/aws-ce';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { acknowledge, allowCloudWatchLogs, createDataKey } from '../common';
+
+export interface CostControlsProps {
+  /** Value of the `Environment` tag that scopes every budget. */
+  readonly environment: string;
+  /** Tag keys used for cost allocation (activated here). */
+  readonly costAllocationTagKeys: string[];
+  readonly monthlyLimitUsd: number;
+  /** Workload (value of the `Workload` tag) -> monthly limit. @default - none */
+  readonly workloadLimitsUsd?: Record<string, number>;
+  /** Anomalies with at least this total impact are reported. */
+  readonly anomalyThresholdUsd: number;
+  /** Budget alerts and immediate anomaly alerts. */
+  readonly topic: sns.ITopic;
+  /** Budget alerts and the daily anomaly summary. @default - only the topic */
+  readonly email?: string;
+}
+
+/**
+ * Spend that is budgeted, allocated by tag and watched for sudden growth.
+ *
+ * - AWS Budgets: a monthly cost budget for the stage (tag `Environment`), and one per workload
+ *   (tags `Environment` and `Workload`), each alerting at 80% actual and 100% forecasted.
+ * - Cost Anomaly Detection: a monitor of spend by service and a subscription (daily summary by e-mail,
+ *   immediate alerts to the topic) above a USD threshold.
+ * - Activation of the cost-allocation tags: CloudFormation has no resource for it, so a custom resource
+ *   calls Cost Explorer's UpdateCostAllocationTagsStatus; tags AWS has not seen yet come back as
+ *   per-tag errors in the answer and are tolerated (activation can be re-run after first spend).
+ *
+ * Cost Explorer and Cost Anomaly Detection are served from us-east-1: deploy this construct in a stack
+ * whose region is us-east-1 (the app does: `<project>-<stage>-cost`).
+ */
+export class CostControls extends Construct {
+  public readonly budgets: budgets.CfnBudget[] = [];
+  public readonly anomalyMonitor: ce.CfnAnomalyMonitor;
+  public readonly anomalySubscriptions: ce.CfnAnomalySubscription[] = [];
+
+  constructor(scope: Construct, id: string, props: CostControlsProps) {
+    super(scope, id);
+    const region = Stack.of(this).region;
+    if (!/^\$\{Token/.test(region) && region !== 'us-east-1') {
+      throw new Error(`CostControls: must be deployed in us-east-1 (Cost Explorer and anomaly detection live there), this stack's region is ${region}`);
+    }
+    if (props.monthlyLimitUsd <= 0) throw new Error(`CostControls: monthlyLimitUsd must be positive, received ${props.monthlyLimitUsd}`);
+
+    const subscribers: budgets.CfnBudget.SubscriberProperty[] = [
+      { subscriptionType: 'SNS', address: props.topic.topicArn },
+      ...(props.email ? [{ subscriptionType: 'EMAIL', address: props.email }] : []),
+    ];
+    const notifications = [
+      { notification: { notificationType: 'ACTUAL', comparisonOperator: 'GREATER_THAN', threshold: 80, thresholdType: 'PERCENTAGE' }, subscribers },
+      { notification: { notificationType: 'FORECASTED', comparisonOperator: 'GREATER_THAN', threshold: 100, thresholdType: 'PERCENTAGE' }, subscribers },
+    ];
+    const tag = (key: string, value: string): budgets.CfnBudget.ExpressionProperty => ({ tags: { key, values: [value], matchOptions: ['EQUALS'] } });
+    const budget = (bid: string, name: string, limit: number, filter: budgets.CfnBudget.ExpressionProperty) => {
+      const b = new budgets.CfnBudget(this, bid, {
+        budget: { budgetName: name, budgetType: 'COST', timeUnit: 'MONTHLY', budgetLimit: { amount: limit, unit: 'USD' }, filterExpression: filter },
+        notificationsWithSubscribers: notifications,
+      });
+      this.budgets.push(b);
+    };
+    budget('Stage', `${props.environment}-monthly`, props.monthlyLimitUsd, tag('Environment', props.environment));
+    for (const [workload, limit] of Object.entries(props.workloadLimitsUsd ?? {})) {
+      budget(`Workload-${workload}`, `${props.environment}-${workload}-monthly`, limit, { and: [tag('Environment', props.environment), tag('Workload', workload)] });
+    }
+
+    this.anomalyMonitor = new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', {
+      monitorName: `${props.environment}-services`,
+      monitorType: 'DIMENSIONAL',
+      monitorDimension: 'SERVICE',
+    });
+    const threshold = JSON.stringify({ Dimensions: { Key: 'ANOMALY_TOTAL_IMPACT_ABSOLUTE', MatchOptions: ['GREATER_THAN_OR_EQUAL'], Values: [String(props.anomalyThresholdUsd)] } });
+    this.anomalySubscriptions.push(new ce.CfnAnomalySubscription(this, 'AnomalyAlerts', {
+      subscriptionName: `${props.environment}-anomalies-immediate`,
+      frequency: 'IMMEDIATE', // SNS subscribers require IMMEDIATE
+      monitorArnList: [this.anomalyMonitor.attrMonitorArn],
+      subscribers: [{ type: 'SNS', address: props.topic.topicArn }],
+      thresholdExpression: threshold,
+    }));
+    if (props.email) {
+      this.anomalySubscriptions.push(new ce.CfnAnomalySubscription(this, 'AnomalyDaily', {
+        subscriptionName: `${props.environment}-anomalies-daily`,
+        frequency: 'DAILY', // day-over-day summary by e-mail
+        monitorArnList: [this.anomalyMonitor.attrMonitorArn],
+        subscribers: [{ type: 'EMAIL', address: props.email }],
+        thresholdExpression: threshold,
+      }));
+    }
+
+    const logKey = createDataKey(this, 'LogKey', { description: 'Encrypts the cost-allocation tag activation logs', removalPolicy: RemovalPolicy.DESTROY });
+    allowCloudWatchLogs(logKey);
+    const logGroup = new logs.LogGroup(this, 'ActivationLogs', { encryptionKey: logKey, retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    const activate = new cr.AwsCustomResource(this, 'ActivateCostAllocationTags', {
+      logGroup,
+      onUpdate: {
+        service: 'CostExplorer',
+        action: 'UpdateCostAllocationTagsStatus',
+        parameters: { CostAllocationTagsStatus: props.costAllocationTagKeys.map((TagKey) => ({ TagKey, Status: 'Active' })) },
+        physicalResourceId: cr.PhysicalResourceId.of(`cost-allocation-tags-${props.environment}`),
+        region: 'us-east-1',
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['ce:UpdateCostAllocationTagsStatus'], resources: ['*'] })]),
+      installLatestAwsSdk: false,
+    });
+    acknowledge(activate, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'], 'ce:UpdateCostAllocationTagsStatus has no resource-level permissions (cost-allocation tags are account settings).');
+    const provider = Stack.of(this).node.tryFindChild('AWS679f53fac002430cb0da5b7982bd2287');
+    if (provider) {
+      acknowledge(provider, [
+        'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        'HIPAA.Security::HIPAA.Security-LambdaConcurrency', 'HIPAA.Security::HIPAA.Security-LambdaDLQ', 'HIPAA.Security::HIPAA.Security-LambdaInsideVPC',
+        'NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency', 'NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ', 'NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC',
+        'PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC', 'Serverless::Serverless-LambdaDLQ', 'Serverless::Serverless-LambdaTracing', 'Serverless::Serverless-LambdaDefaultMemorySize',
+        'Serverless::Serverless-LambdaAsyncFailureDestination', 'cdk-validator-cfnguard::lambda_inside_vpc_check', 'AwsSolutions::AwsSolutions-L1',
+      ], 'CDK AwsCustomResource handler that makes one Cost Explorer API call (activate cost-allocation tags) while CloudFormation deploys this stack; ' +
+        'it is invoked only by CloudFormation, holds no data, and its only permission is ce:UpdateCostAllocationTagsStatus. CDK offers no VPC, DLQ, ' +
+        'concurrency or runtime settings for this singleton; this stack has no VPC (it lives in us-east-1 for Cost Explorer).');
+    }
+  }
+}

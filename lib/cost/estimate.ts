@@ -1,0 +1,167 @@
+import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES, PriceConfidence } from '../config/instance-catalog';
+import { StageConfig } from '../config/stage-config';
+
+/**
+ * List prices used by the estimate: us-east-1, on-demand, collected 2026-11 (docs/prices.md). Prices
+ * change; everything computed from them is an estimate. Instance prices live in the instance catalog.
+ */
+export const PRICES = {
+  collected: '2026-11',
+  region: 'us-east-1',
+  rdsGp3GbMonth: 0.115,
+  interfaceEndpointAzHour: 0.01,
+  kmsKeyMonth: 1.0,
+  kmsPer10kRequests: 0.03,
+  secretMonth: 0.4,
+  cloudwatchDashboardMonth: 3.0,
+  cloudwatchAlarmMonth: 0.1,
+  logsIngestGb: 0.5,
+  logsStoreGbMonth: 0.03,
+  lambdaArmGbSecond: 0.0000133334,
+  lambdaPerMillionRequests: 0.2,
+  stepFunctionsPer1kTransitions: 0.025,
+  sqsPerMillionRequests: 0.4,
+  s3GbMonth: 0.023,
+  s3PutPer1k: 0.005,
+  s3GetPer1k: 0.0004,
+  xrayPerMillionTraces: 5.0,
+} as const;
+
+const HOURS_PER_MONTH = 730;
+const DAYS_PER_MONTH = 30;
+
+/** Per-document assumptions: shown with the estimate, overridable on the command line. */
+export interface WorkloadAssumptions {
+  readonly docsPerDay: number;
+  /** Average document size, MB. @default 0.5 */
+  readonly docMb?: number;
+  /** Chunks per document. @default 30 */
+  readonly chunksPerDoc?: number;
+  /** Hours a day documents arrive; a scale-to-zero endpoint runs this long (plus its cooldown). @default 8 */
+  readonly activeHoursPerDay?: number;
+  /** Chunks one GPU instance embeds per second (TEI, base-size model, batch 32). @default 200 */
+  readonly chunksPerSecondPerInstance?: number;
+}
+
+export interface CostLine {
+  readonly service: string;
+  readonly item: string;
+  /** Monthly USD with nothing uploaded. */
+  readonly idleUsd: number;
+  /** Monthly USD added by the load. */
+  readonly usageUsd: number;
+  readonly confidence: PriceConfidence;
+}
+
+export interface CostEstimate {
+  readonly stage: string;
+  readonly docsPerDay: number;
+  readonly lines: CostLine[];
+  readonly idleTotalUsd: number;
+  readonly totalUsd: number;
+  /** Usage cost per 1,000 documents (excludes the idle floor). */
+  readonly usagePer1000DocsUsd: number;
+  /** Total monthly cost divided by thousands of documents processed in the month. */
+  readonly allInPer1000DocsUsd: number;
+}
+
+const endpointAlarms = (scaling: string) => (scaling === 'scale-to-zero' ? 6 : 5);
+
+/** Counts the stage's fixed resources from its config (the same numbers the stacks create). */
+export function fixedResources(c: StageConfig) {
+  return {
+    interfaceEndpoints: 3,
+    endpointAzs: c.network.interfaceEndpointsInEveryAz ? c.network.maxAzs : 1,
+    // alarm topic, flow logs, ingestion queues, intake, database, data-stack functions, app stack, cost logs
+    kmsKeys: 8,
+    secrets: 1,
+    dashboards: 1,
+    // ingestion (2) + per endpoint 5 (+1 no-capacity alarm when scaling to zero) + observability (5 + composite)
+    alarms: 2 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + 6,
+  };
+}
+
+function endpointCost(name: string, e: { instanceType: string; scaling: string; minInstances: number; maxInstances: number }, a: Required<WorkloadAssumptions>): CostLine {
+  const type = SAGEMAKER_INSTANCE_TYPES[e.instanceType];
+  if (!type) throw new Error(`cost estimate: no price for SageMaker instance type "${e.instanceType}" (${name}); add it with its price to lib/config/instance-catalog.ts`);
+  const idle = e.scaling === 'always-on' ? e.minInstances * HOURS_PER_MONTH * type.usdPerHour : 0;
+  let usage = 0;
+  if (a.docsPerDay > 0) {
+    const chunksPerSecond = (a.docsPerDay * a.chunksPerDoc) / (a.activeHoursPerDay * 3600);
+    const needed = Math.min(e.maxInstances, Math.max(1, Math.ceil(chunksPerSecond / a.chunksPerSecondPerInstance)));
+    if (e.scaling === 'always-on') {
+      usage = Math.max(0, needed - e.minInstances) * a.activeHoursPerDay * DAYS_PER_MONTH * type.usdPerHour;
+    } else {
+      // runs while documents arrive, plus the 15-minute scale-in cooldown once a day
+      usage = needed * (a.activeHoursPerDay + 0.25) * DAYS_PER_MONTH * type.usdPerHour;
+    }
+  }
+  return { service: 'SageMaker', item: `${name} endpoint ${e.instanceType} (${e.scaling})`, idleUsd: idle, usageUsd: usage, confidence: type.priceConfidence };
+}
+
+/** The monthly estimate of a stage: idle, and at the given load. Throws on an instance type without a price. */
+export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumptions): CostEstimate {
+  const a: Required<WorkloadAssumptions> = { docMb: 0.5, chunksPerDoc: 30, activeHoursPerDay: 8, chunksPerSecondPerInstance: 200, ...assumptions };
+  if (!(a.docsPerDay >= 0)) throw new Error(`cost estimate: docsPerDay must be 0 or more, received ${a.docsPerDay}`);
+  const db = RDS_INSTANCE_CLASSES[c.database.instanceClass];
+  if (!db) throw new Error(`cost estimate: no price for RDS instance class "${c.database.instanceClass}"; add it with its price to lib/config/instance-catalog.ts`);
+  const f = fixedResources(c);
+  const docsMonth = a.docsPerDay * DAYS_PER_MONTH;
+  const chunksMonth = docsMonth * a.chunksPerDoc;
+  const P = PRICES;
+  const lines: CostLine[] = [];
+  const add = (service: string, item: string, idleUsd: number, usageUsd: number, confidence: PriceConfidence = 'good') => lines.push({ service, item, idleUsd, usageUsd, confidence });
+
+  // Database: instance and storage (Multi-AZ doubles storage), plus growth from the month's chunks (~5 KB each with index).
+  add('RDS', `${db.name} ${c.database.multiAz ? 'Multi-AZ' : 'single-AZ'}`, (c.database.multiAz ? db.usdPerHourMultiAz : db.usdPerHourSingleAz) * HOURS_PER_MONTH, 0, db.priceConfidence);
+  const storageFactor = c.database.multiAz ? 2 : 1;
+  add('RDS', `gp3 storage ${c.database.allocatedStorageGiB} GB (+ growth)`, c.database.allocatedStorageGiB * P.rdsGp3GbMonth * storageFactor, ((chunksMonth * 5) / 1e6) * P.rdsGp3GbMonth * storageFactor);
+  add('VPC', `${f.interfaceEndpoints} interface endpoints x ${f.endpointAzs} AZ`, f.interfaceEndpoints * f.endpointAzs * P.interfaceEndpointAzHour * HOURS_PER_MONTH, 0);
+  lines.push(endpointCost('embedding', c.embedding, a));
+  if (c.generation.enabled) lines.push(endpointCost('generation', c.generation, a));
+
+  // Per document: ~9 Lambda invocations (ingestion, validate, extract, chunk, 1 embed per 32 chunks, store), GB-seconds as sized.
+  const embedCalls = Math.ceil(a.chunksPerDoc / c.pipeline.embedBatchSize);
+  const gbSecondsPerDoc = 0.25 * 0.2 + 0.25 * 0.3 + 2 * 2 * a.docMb + 1 * 0.5 + 0.5 * 1 * embedCalls + 1 * 1;
+  add('Lambda', 'pipeline and ingestion functions (arm64)', 0, docsMonth * (gbSecondsPerDoc * P.lambdaArmGbSecond + (6 + embedCalls) * (P.lambdaPerMillionRequests / 1e6)));
+  add('Step Functions', 'Standard state transitions', 0, docsMonth * (10 + 2 * embedCalls) * (P.stepFunctionsPer1kTransitions / 1000));
+  add('SQS', 'event, receive and delete requests', 0, docsMonth * 4 * (P.sqsPerMillionRequests / 1e6));
+  // Intake storage accumulates: the month's uploads; work bucket objects expire in days.
+  add('S3', 'documents stored (one month of uploads) and requests', 0, (docsMonth * a.docMb / 1000) * P.s3GbMonth + docsMonth * ((3 + 2 * embedCalls) * P.s3PutPer1k + (4 + 2 * embedCalls) * P.s3GetPer1k) / 1000);
+  add('KMS', `${f.kmsKeys} customer-managed keys and requests`, f.kmsKeys * P.kmsKeyMonth, docsMonth * 20 * (P.kmsPer10kRequests / 10000));
+  add('Secrets Manager', 'database master secret', f.secrets * P.secretMonth, 0);
+  add('CloudWatch', `${f.dashboards} dashboard, ${f.alarms} alarms`, f.dashboards * P.cloudwatchDashboardMonth + f.alarms * P.cloudwatchAlarmMonth, 0);
+  add('CloudWatch Logs', 'JSON logs and EMF metrics (~20 KB per document), stored a year', 0, (docsMonth * 20e3 / 1e9) * (P.logsIngestGb + P.logsStoreGbMonth * 6));
+  add('X-Ray', 'traces (one per invocation)', 0, docsMonth * (6 + embedCalls) * (P.xrayPerMillionTraces / 1e6));
+
+  const idleTotalUsd = lines.reduce((s, l) => s + l.idleUsd, 0);
+  const usage = lines.reduce((s, l) => s + l.usageUsd, 0);
+  const thousands = docsMonth / 1000;
+  return {
+    stage: c.stage,
+    docsPerDay: a.docsPerDay,
+    lines,
+    idleTotalUsd,
+    totalUsd: idleTotalUsd + usage,
+    usagePer1000DocsUsd: thousands > 0 ? usage / thousands : 0,
+    allInPer1000DocsUsd: thousands > 0 ? (idleTotalUsd + usage) / thousands : 0,
+  };
+}
+
+export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEstimate, idle: CostEstimate): string {
+  const usd = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const rows = base.lines.map((l, i) => [`${l.service}: ${l.item}${l.confidence === 'weak' ? ' *' : ''}`, usd(idle.lines[i].idleUsd + idle.lines[i].usageUsd), usd(l.idleUsd + l.usageUsd), usd(tenX.lines[i].idleUsd + tenX.lines[i].usageUsd)]);
+  const w = Math.max(...rows.map((r) => r[0].length), 20);
+  const out = [
+    `ESTIMATE of monthly cost for stage "${c.stage}" at ${PRICES.region} on-demand list prices collected ${PRICES.collected} (docs/prices.md). Prices change: verify before quoting.`,
+    `Load: ${base.docsPerDay.toLocaleString('en-US')} documents/day; 10x: ${tenX.docsPerDay.toLocaleString('en-US')}/day (assumptions: 0.5 MB, 30 chunks per document, 8 active hours a day).`,
+    '',
+    `${'line'.padEnd(w)}  ${'idle'.padStart(10)}  ${'at load'.padStart(10)}  ${'at 10x'.padStart(10)}   (USD / month)`,
+    ...rows.map((r) => `${r[0].padEnd(w)}  ${r[1].padStart(10)}  ${r[2].padStart(10)}  ${r[3].padStart(10)}`),
+    `${'TOTAL'.padEnd(w)}  ${usd(idle.totalUsd).padStart(10)}  ${usd(base.totalUsd).padStart(10)}  ${usd(tenX.totalUsd).padStart(10)}`,
+    '',
+    `Cost per 1,000 documents: usage ${usd(base.usagePer1000DocsUsd)} USD at load, ${usd(tenX.usagePer1000DocsUsd)} at 10x; all-in (with the idle floor) ${usd(base.allInPer1000DocsUsd)} at load, ${usd(tenX.allInPer1000DocsUsd)} at 10x.`,
+    `* weak price source (one or two secondary sources). Not included: data transfer, support plans, free tiers (counted at full price).`,
+  ];
+  return out.join('\n');
+}

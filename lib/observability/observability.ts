@@ -1,0 +1,146 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+/** The EMF namespace and step names the Python handlers publish (lambda/shared/docai_shared/observability.py). */
+export const METRICS_NAMESPACE = 'DocAI';
+export const PIPELINE_STEPS = ['Validate', 'Extract', 'Chunk', 'Embed', 'Store'] as const;
+
+export interface ObservabilityThresholds {
+  /** Failed / started executions, percent. @default 5 */
+  readonly errorRatePercent?: number;
+  /** @default 80 */
+  readonly databaseCpuPercent?: number;
+  /** @default 5 */
+  readonly databaseFreeStorageGiB?: number;
+  /** @default 100 */
+  readonly databaseConnections?: number;
+}
+
+export interface ObservabilityProps {
+  readonly dashboardName: string;
+  readonly alarmTopic: sns.ITopic;
+  readonly pipeline: sfn.IStateMachine;
+  readonly ingestionQueue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Existing alarms (dead-letter, oldest message) that join the composite "pipeline unhealthy" alarm. */
+  readonly queueAlarms?: cloudwatch.IAlarm[];
+  readonly endpoint: { endpointName: string; variantName: string; inferenceComponentName?: string };
+  readonly databaseInstanceIdentifier: string;
+  /** Workflows to chart (values of the `Workflow` dimension). @default ['ingest', 'backfill'] */
+  readonly workflows?: string[];
+  /** Price for "estimated token spend": USD per million tokens embedded. */
+  readonly embeddingUsdPerMillionTokens: number;
+  readonly thresholds?: ObservabilityThresholds;
+}
+
+/**
+ * One CloudWatch dashboard per stage and the alarms that need a person, all to one topic.
+ *
+ * Built on aws-cloudwatch L2 metrics rather than cdk-monitoring-constructs: most of what matters here
+ * is this project's own EMF metrics (documents, tokens, per-step latency) and a fixed top row for the
+ * 3 a.m. reader, which the facade's per-service sections do not lay out; the AWS service metrics
+ * (SQS, Step Functions, SageMaker, RDS) come from the L2 metric helpers, not hand-written JSON.
+ */
+export class Observability extends Construct {
+  public readonly dashboard: cloudwatch.Dashboard;
+  public readonly alarms: cloudwatch.Alarm[] = [];
+  public readonly pipelineUnhealthy: cloudwatch.CompositeAlarm;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const th = props.thresholds ?? {};
+    const workflows = props.workflows ?? ['ingest', 'backfill'];
+    const period = Duration.minutes(5);
+    const custom = (name: string, dims: Record<string, string>, statistic = 'Sum', label?: string) =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: dims, statistic, period, label });
+    const action = new cwActions.SnsAction(props.alarmTopic);
+
+    // --- metrics ---------------------------------------------------------------------------------
+    const processed = (w: string) => custom('DocumentsProcessed', { Workflow: w, Step: 'Store' }, 'Sum', `processed (${w})`);
+    const failed = (w: string) => custom('DocumentsFailed', { Workflow: w, Step: 'RecordFailure' }, 'Sum', `failed (${w})`);
+    const tokens = (w: string) => custom('TokensEmbedded', { Workflow: w, Step: 'Embed' }, 'Sum', `tokens (${w})`);
+    const documentsIn = custom('ExecutionsStarted', { Workflow: 'ingestion' }, 'Sum', 'documents in');
+    const started = props.pipeline.metricStarted({ period });
+    const succeeded = props.pipeline.metricSucceeded({ period });
+    const execFailed = props.pipeline.metricFailed({ period });
+    const timedOut = props.pipeline.metricTimedOut({ period });
+    const errorRate = new cloudwatch.MathExpression({
+      expression: '100 * (f + t) / MAX([s, 1])',
+      usingMetrics: { f: execFailed, t: timedOut, s: started },
+      label: 'pipeline error rate %',
+      period,
+    });
+    const spend = (w: string) =>
+      new cloudwatch.MathExpression({ expression: `tok_${w} / 1000000 * ${props.embeddingUsdPerMillionTokens}`, usingMetrics: { [`tok_${w}`]: tokens(w) }, label: `est. token spend USD (${w})`, period });
+    const queueDepth = props.ingestionQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'ingestion queue depth' });
+    const oldest = props.ingestionQueue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: 'oldest message age (s)' });
+    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'dead-letter messages' });
+    const ep = { EndpointName: props.endpoint.endpointName, VariantName: props.endpoint.variantName };
+    const sm = (name: string, statistic: string, ns = 'AWS/SageMaker', dims: Record<string, string> = ep) => new cloudwatch.Metric({ namespace: ns, metricName: name, dimensionsMap: dims, statistic, period });
+    const db = (name: string, statistic = 'Average') => new cloudwatch.Metric({ namespace: 'AWS/RDS', metricName: name, dimensionsMap: { DBInstanceIdentifier: props.databaseInstanceIdentifier }, statistic, period });
+
+    // --- dashboard: the top row answers "is it healthy, what is it doing, what does it cost" ------
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.dashboardName, defaultInterval: Duration.hours(24) });
+    this.dashboard.addWidgets(
+      new cloudwatch.SingleValueWidget({ title: 'Documents in / processed / failed (24h)', metrics: [documentsIn, ...workflows.flatMap((w) => [processed(w), failed(w)])], width: 8, height: 5, period: Duration.hours(24), setPeriodToTimeRange: true }),
+      new cloudwatch.SingleValueWidget({ title: 'Pipeline error rate % / dead letters / oldest message', metrics: [errorRate, dlqDepth, oldest], width: 8, height: 5 }),
+      new cloudwatch.SingleValueWidget({ title: 'Tokens embedded and estimated spend (24h)', metrics: workflows.flatMap((w) => [tokens(w), spend(w)]), width: 8, height: 5, period: Duration.hours(24), setPeriodToTimeRange: true }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Documents per workflow', left: [documentsIn, ...workflows.flatMap((w) => [processed(w), failed(w)])], width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Executions started / succeeded / failed / timed out', left: [started, succeeded, execFailed, timedOut], right: [errorRate], width: 12 }),
+    );
+    this.dashboard.addWidgets(
+      ...(['p50', 'p95', 'p99'] as const).map((p) => new cloudwatch.GraphWidget({
+        title: `Step latency ${p} (ms)`,
+        left: PIPELINE_STEPS.map((s) => custom('StepLatency', { Workflow: 'ingest', Step: s }, p, s)),
+        width: 8,
+      })),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Tokens embedded and estimated token spend per workflow', left: workflows.map(tokens), right: workflows.map(spend), width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Ingestion queue depth, oldest message, dead letters', left: [queueDepth, dlqDepth], right: [oldest], width: 12 }),
+    );
+    const icDims = props.endpoint.inferenceComponentName ? { InferenceComponentName: props.endpoint.inferenceComponentName } : undefined;
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'GPU endpoint: invocations and errors', left: [sm('Invocations', 'Sum'), sm('Invocation4XXErrors', 'Sum'), sm('Invocation5XXErrors', 'Sum'), ...(icDims ? [sm('NoCapacityInvocationFailures', 'Sum', 'AWS/SageMaker', icDims)] : [])], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'GPU endpoint: model latency (µs)', left: [sm('ModelLatency', 'p50'), sm('ModelLatency', 'p95')], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'GPU utilization / memory %, instances',
+        left: [sm('GPUUtilization', 'Average', '/aws/sagemaker/Endpoints'), sm('GPUMemoryUtilization', 'Average', '/aws/sagemaker/Endpoints')],
+        right: [sm('CPUUtilization', 'SampleCount', '/aws/sagemaker/Endpoints')],
+        rightYAxis: { label: 'instances reporting', min: 0 },
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Database CPU % and connections', left: [db('CPUUtilization')], right: [db('DatabaseConnections', 'Maximum')], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Database free storage (bytes)', left: [db('FreeStorageSpace', 'Minimum')], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Database read / write latency (s)', left: [db('ReadLatency'), db('WriteLatency')], width: 8 }),
+    );
+
+    // --- alarms ------------------------------------------------------------------------------------
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, periods: number, description: string, op = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD) => {
+      const a = new cloudwatch.Alarm(this, id, { metric, threshold, evaluationPeriods: periods, datapointsToAlarm: periods, comparisonOperator: op, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, alarmDescription: description });
+      a.addAlarmAction(action);
+      this.alarms.push(a);
+      return a;
+    };
+    const failedExecutions = alarm('FailedExecutions', execFailed, 1, 1, 'A document pipeline execution failed: see DocumentsFailed and the documents table (status failed, error).');
+    const rate = alarm('ErrorRate', errorRate, th.errorRatePercent ?? 5, 3, `More than ${th.errorRatePercent ?? 5}% of pipeline executions fail or time out.`);
+    alarm('DatabaseCpu', db('CPUUtilization'), th.databaseCpuPercent ?? 80, 3, 'Vector database CPU is high: slow searches and stores ahead.');
+    alarm('DatabaseFreeStorage', db('FreeStorageSpace', 'Minimum'), (th.databaseFreeStorageGiB ?? 5) * 1024 ** 3, 2, 'Vector database free storage is low.', cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD);
+    alarm('DatabaseConnections', db('DatabaseConnections', 'Maximum'), th.databaseConnections ?? 100, 3, 'Vector database connections are near the limit.');
+
+    this.pipelineUnhealthy = new cloudwatch.CompositeAlarm(this, 'PipelineUnhealthy', {
+      alarmDescription: 'The document pipeline is unhealthy: executions fail, the error rate is high, or events pile up or dead-letter. Start at the dashboard top row.',
+      alarmRule: cloudwatch.AlarmRule.anyOf(...[failedExecutions, rate, ...(props.queueAlarms ?? [])].map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
+    });
+    this.pipelineUnhealthy.addAlarmAction(action);
+  }
+}

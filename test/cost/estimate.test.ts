@@ -1,0 +1,48 @@
+import { estimateMonthlyCost, PRICES } from '../../lib/cost';
+import { PILOT, PRODUCTION, SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
+
+describe('cost estimate', () => {
+  test('the idle pilot total equals the sum of its parts, computed by hand from the price table', () => {
+    const e = estimateMonthlyCost(PILOT, { docsPerDay: 0 });
+    const byHand =
+      0.016 * 730 + // db.t4g.micro single-AZ
+      20 * PRICES.rdsGp3GbMonth + // 20 GB gp3
+      3 * 1 * PRICES.interfaceEndpointAzHour * 730 + // 3 interface endpoints in one AZ
+      0 + // scale-to-zero GPU endpoint
+      8 * PRICES.kmsKeyMonth +
+      1 * PRICES.secretMonth +
+      1 * PRICES.cloudwatchDashboardMonth + 14 * PRICES.cloudwatchAlarmMonth;
+    expect(e.idleTotalUsd).toBeCloseTo(byHand, 6);
+    expect(e.totalUsd).toBeCloseTo(byHand, 6);
+  });
+
+  test('the idle production total includes the always-on GPU floor and Multi-AZ', () => {
+    const e = estimateMonthlyCost(PRODUCTION, { docsPerDay: 0 });
+    const gpu = e.lines.find((l) => l.service === 'SageMaker')!;
+    expect(gpu.idleUsd).toBeCloseTo(2 * 730 * SAGEMAKER_INSTANCE_TYPES['ml.g5.xlarge'].usdPerHour, 6);
+    expect(e.lines.find((l) => l.item.startsWith('db.r6g.large'))!.idleUsd).toBeCloseTo(0.45 * 730, 6);
+  });
+
+  test('scaling the load scales only the usage-driven lines', () => {
+    const one = estimateMonthlyCost(PILOT, { docsPerDay: 1000 });
+    const ten = estimateMonthlyCost(PILOT, { docsPerDay: 10000 });
+    for (let i = 0; i < one.lines.length; i++) {
+      expect(ten.lines[i].idleUsd).toBe(one.lines[i].idleUsd);
+      const gpuCapped = one.lines[i].service === 'SageMaker'; // instance-hours follow the arrival window, not the count
+      if (!gpuCapped) expect(ten.lines[i].usageUsd).toBeCloseTo(one.lines[i].usageUsd * 10, 6);
+    }
+    expect(ten.totalUsd).toBeGreaterThan(one.totalUsd);
+  });
+
+  test('an unknown instance type is an error, not a zero', () => {
+    expect(() => estimateMonthlyCost({ ...PILOT, embedding: { ...PILOT.embedding, instanceType: 'ml.p9.mega' } }, { docsPerDay: 10 })).toThrow(/no price for SageMaker instance type "ml.p9.mega"/);
+    expect(() => estimateMonthlyCost({ ...PILOT, database: { ...PILOT.database, instanceClass: 'db.x1.huge' } }, { docsPerDay: 10 })).toThrow(/no price for RDS instance class "db.x1.huge"/);
+  });
+
+  test('reports the cost per 1,000 documents', () => {
+    const e = estimateMonthlyCost(PILOT, { docsPerDay: 1000 });
+    const usage = e.totalUsd - e.idleTotalUsd;
+    expect(e.usagePer1000DocsUsd).toBeCloseTo(usage / 30, 6);
+    expect(e.allInPer1000DocsUsd).toBeCloseTo(e.totalUsd / 30, 6);
+  });
+});

@@ -1,0 +1,119 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { synthStage } from '../helpers';
+
+describe.each(['pilot', 'production'])('observability of the %s stage', (stage) => {
+  const mon = () => synthStage(stage, { alarmEmail: 'oncall@example.com' }).templates[`docai-${stage}-monitoring`];
+  const body = () => {
+    const dash = Object.values(mon().findResources('AWS::CloudWatch::Dashboard'))[0] as any;
+    const parts = dash.Properties.DashboardBody['Fn::Join'][1];
+    return JSON.parse(parts.map((p: any) => (typeof p === 'string' ? p : JSON.stringify(p).replace(/"/g, ''))).join(''));
+  };
+  const widgets = () => body().widgets as any[];
+  const titles = () => widgets().map((w) => w.properties.title as string);
+  const metricsOf = (title: RegExp) => JSON.stringify(widgets().filter((w) => title.test(w.properties.title)).map((w) => w.properties.metrics));
+
+  test('the top row fits on one screen: three widgets at y=0 across the 24 columns', () => {
+    const top = widgets().filter((w) => w.y === 0);
+    expect(top.map((w) => w.width).reduce((a, b) => a + b, 0)).toBe(24);
+    expect(top.every((w) => w.height <= 6)).toBe(true);
+    expect(top.map((w) => w.properties.title)).toEqual([expect.stringMatching(/Documents in \/ processed \/ failed/), expect.stringMatching(/error rate/), expect.stringMatching(/Tokens embedded and estimated spend/)]);
+  });
+
+  test('has every widget group: documents per workflow, step latency p50/p95/p99, errors, tokens and spend, queues, executions, GPU, database', () => {
+    expect(metricsOf(/Documents per workflow/)).toMatch(/DocumentsProcessed.*Workflow.*ingest/);
+    expect(metricsOf(/Documents per workflow/)).toMatch(/DocumentsFailed/);
+    for (const p of ['p50', 'p95', 'p99']) expect(metricsOf(new RegExp(`Step latency ${p}`))).toMatch(/StepLatency.*Step.*Extract/);
+    expect(metricsOf(/Tokens embedded and estimated token spend/)).toMatch(/TokensEmbedded/);
+    expect(JSON.stringify(widgets())).toMatch(/tok_ingest \/ 1000000 \* 0\.1/); // spend = tokens x price from props
+    expect(metricsOf(/queue depth/)).toMatch(/ApproximateNumberOfMessagesVisible.*ApproximateAgeOfOldestMessage/);
+    expect(metricsOf(/Executions started/)).toMatch(/ExecutionsStarted.*ExecutionsSucceeded.*ExecutionsFailed.*ExecutionsTimedOut/);
+    expect(metricsOf(/GPU endpoint: invocations/)).toMatch(/Invocations/);
+    expect(metricsOf(/model latency/)).toMatch(/ModelLatency/);
+    expect(metricsOf(/GPU utilization/)).toMatch(/GPUUtilization.*GPUMemoryUtilization/);
+    expect(metricsOf(/Database CPU/)).toMatch(/CPUUtilization.*DatabaseConnections/);
+    expect(metricsOf(/free storage/)).toMatch(/FreeStorageSpace/);
+    expect(metricsOf(/read \/ write latency/)).toMatch(/ReadLatency.*WriteLatency/);
+    expect(titles().length).toBeGreaterThanOrEqual(14);
+  });
+
+  test('every alarm of the stage sends to the one alarm topic', () => {
+    const { templates } = synthStage(stage, { alarmEmail: 'oncall@example.com' });
+    let count = 0;
+    for (const [name, t] of Object.entries(templates)) {
+      if (name.endsWith('-cost')) continue;
+      for (const [id, a] of [...Object.entries(t.findResources('AWS::CloudWatch::Alarm')), ...Object.entries(t.findResources('AWS::CloudWatch::CompositeAlarm'))] as [string, any][]) {
+        const actions = JSON.stringify(a.Properties.AlarmActions ?? []);
+        // the autoscaling alarms Application Auto Scaling owns act on scaling policies instead
+        if (actions.includes('ScalingPolicy') || actions.includes('ScaleOutFromZero')) continue;
+        expect({ id, toTopic: /AlarmsTopic/.test(actions) }).toEqual({ id, toTopic: true });
+        count++;
+      }
+    }
+    expect(count).toBe(stage === "pilot" ? 14 : 13); // ingestion 2 + endpoint 5 (+1 no-capacity when scaling to zero) + observability 5 + composite
+  });
+
+  test('alarms on failed executions, error rate, database CPU/storage/connections, and a composite "pipeline unhealthy"', () => {
+    const alarms = Object.values(mon().findResources('AWS::CloudWatch::Alarm')) as any[];
+    const json = JSON.stringify(alarms);
+    for (const m of ['ExecutionsFailed', 'CPUUtilization', 'FreeStorageSpace', 'DatabaseConnections']) expect(json).toContain(m);
+    expect(alarms.some((a) => (a.Properties.Metrics ?? []).some((m: any) => /100 \* \(f \+ t\)/.test(m.Expression ?? '')))).toBe(true);
+    const composite = Object.values(mon().findResources('AWS::CloudWatch::CompositeAlarm'))[0] as any;
+    const rule = JSON.stringify(composite.Properties.AlarmRule);
+    expect(rule).toMatch(/FailedExecutions/);
+    expect(rule).toMatch(/ErrorRate/);
+    expect(rule).toMatch(/DeadLetterAlarm/);
+    expect(rule).toMatch(/OldestMessageAlarm/);
+  });
+
+  test('the alarm topic is encrypted and has the e-mail from the stage config', () => {
+    const data = synthStage(stage, { alarmEmail: 'oncall@example.com' }).templates[`docai-${stage}-data`];
+    data.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    data.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+});
+
+describe.each(['pilot', 'production'])('cost controls of the %s stage', (stage) => {
+  const synth = () => synthStage(stage, { alarmEmail: 'oncall@example.com' });
+  const cost = () => synth().templates[`docai-${stage}-cost`];
+
+  test('live in us-east-1, where Cost Explorer and anomaly detection are served', () => {
+    expect(synth().stacks.cost.region).toBe('us-east-1');
+  });
+
+  test('a monthly budget for the stage filtered by the Environment tag, with 80% actual and 100% forecast alerts to topic and e-mail', () => {
+    const { config } = synth();
+    cost().hasResourceProperties('AWS::Budgets::Budget', {
+      Budget: Match.objectLike({ BudgetType: 'COST', TimeUnit: 'MONTHLY', BudgetLimit: { Amount: config.budget.monthlyLimitUsd, Unit: 'USD' }, FilterExpression: { Tags: { Key: 'Environment', Values: [stage], MatchOptions: ['EQUALS'] } } }),
+      NotificationsWithSubscribers: [
+        { Notification: { NotificationType: 'ACTUAL', ComparisonOperator: 'GREATER_THAN', Threshold: 80, ThresholdType: 'PERCENTAGE' }, Subscribers: [{ SubscriptionType: 'SNS', Address: Match.anyValue() }, { SubscriptionType: 'EMAIL', Address: 'oncall@example.com' }] },
+        { Notification: { NotificationType: 'FORECASTED', ComparisonOperator: 'GREATER_THAN', Threshold: 100, ThresholdType: 'PERCENTAGE' }, Subscribers: Match.anyValue() },
+      ],
+    });
+  });
+
+  test('one budget per configured workload, filtered by Environment and Workload', () => {
+    const { config } = synth();
+    const budgets = Object.values(cost().findResources('AWS::Budgets::Budget')) as any[];
+    expect(budgets).toHaveLength(1 + Object.keys(config.budget.workloadLimitsUsd).length);
+    for (const [w, limit] of Object.entries(config.budget.workloadLimitsUsd)) {
+      const b = budgets.find((x) => x.Properties.Budget.BudgetName === `${stage}-${w}-monthly`)!;
+      expect(b.Properties.Budget.BudgetLimit.Amount).toBe(limit);
+      expect(b.Properties.Budget.FilterExpression.And).toEqual([{ Tags: { Key: 'Environment', Values: [stage], MatchOptions: ['EQUALS'] } }, { Tags: { Key: 'Workload', Values: [w], MatchOptions: ['EQUALS'] } }]);
+    }
+  });
+
+  test('an anomaly monitor with immediate (topic) and daily (e-mail) subscriptions above the threshold', () => {
+    const { config } = synth();
+    cost().hasResourceProperties('AWS::CE::AnomalyMonitor', { MonitorType: 'DIMENSIONAL', MonitorDimension: 'SERVICE' });
+    const subs = Object.values(cost().findResources('AWS::CE::AnomalySubscription')) as any[];
+    expect(subs.map((s) => s.Properties.Frequency).sort()).toEqual(['DAILY', 'IMMEDIATE']);
+    for (const s of subs) expect(JSON.parse(s.Properties.ThresholdExpression).Dimensions.Values).toEqual([String(config.budget.anomalyThresholdUsd)]);
+  });
+
+  test('activates the cost-allocation tags through Cost Explorer', () => {
+    const cr = Object.values(cost().findResources('Custom::AWS')) as any[];
+    const create = JSON.stringify(cr[0].Properties);
+    expect(create).toContain('UpdateCostAllocationTagsStatus');
+    for (const k of ['Project', 'Environment', 'Workload', 'CostCenter', 'BusinessUnit', 'Owner']) expect(create).toContain(k);
+  });
+});
