@@ -2,6 +2,7 @@
 import { App } from 'aws-cdk-lib';
 import { addRulePacks, cdkCliCommand, createDocaiStacks, decideBundling, dockerReachable } from '../lib/app';
 import { resolveStageConfig, StageConfigError } from '../lib/config';
+import { ProductionReadinessChecks } from '../lib/readiness';
 
 function fail(message: string): never {
   console.error(message);
@@ -23,6 +24,6 @@ try {
   throw e;
 }
 
-addRulePacks(app);
+addRulePacks(app, [new ProductionReadinessChecks(app, { stage: config.stage, acceptedDifferences: config.acceptedReadinessDifferences })]);
 createDocaiStacks(app, config);
 app.synth();

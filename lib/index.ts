@@ -12,3 +12,4 @@ export * from './gpu-inference';
 export * from './observability';
 export * from './cost-controls';
 export * from './cost';
+export * from './readiness';

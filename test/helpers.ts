@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
 import { addRulePacks, createDocaiStacks, DocaiStacks } from '../lib/app';
 import { resolveStageConfig, StageConfig } from '../lib/config';
+import { ProductionReadinessChecks } from '../lib/readiness';
 
 /** The feature flags of cdk.json, so tests synthesize what `cdk synth` does. */
 export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8')).context;
@@ -44,7 +45,7 @@ export function synthStage(stage: string, overrides: Record<string, unknown> = {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `synth-${stage}-`));
   const app = newApp({ stage, ...overrides }, outdir);
   const config = resolveStageConfig((k) => app.node.tryGetContext(k));
-  if (opts.rulePacks) addRulePacks(app);
+  if (opts.rulePacks) addRulePacks(app, [new ProductionReadinessChecks(app, { stage: config.stage, acceptedDifferences: config.acceptedReadinessDifferences })]);
   const stacks = createDocaiStacks(app, config);
   app.synth();
   const templates: Record<string, Template> = {};
@@ -63,8 +64,8 @@ export interface ValidationReport {
   pluginReports: Array<{
     pluginName: string;
     conclusion: string;
-    violations: Array<{ ruleName: string; violatingConstructs?: Array<{ constructPath: string }> }>;
-    suppressedViolations: Array<{ ruleName: string; acknowledgedId: string; reason: string; acknowledgedAt: string; violatingConstructs: Array<{ constructPath: string }> }>;
+    violations: Array<{ ruleName: string; severity?: string; violatingConstructs?: Array<{ constructPath: string }> }>;
+    suppressedViolations?: Array<{ ruleName: string; acknowledgedId: string; reason: string; acknowledgedAt: string; violatingConstructs: Array<{ constructPath: string }> }>;
   }>;
 }
 

@@ -1,5 +1,5 @@
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
-import { IPolicyValidationPluginBeta1, Stage, Validations } from 'aws-cdk-lib';
+import { Stage, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 
@@ -28,6 +28,6 @@ export function controlTowerGuard(): CfnGuardValidator {
  * Registers every rule pack once, on the app (or a Stage): the synth fails on any unacknowledged
  * finding and writes `validation-report.json` into the cloud assembly.
  */
-export function addRulePacks(app: Stage, extra: IPolicyValidationPluginBeta1[] = []): void {
+export function addRulePacks(app: Stage, extra: NagPack[] = []): void {
   Validations.of(app).addPlugins(...nagPacks(app), controlTowerGuard(), ...extra);
 }

@@ -86,6 +86,11 @@ export const PILOT: StageConfig = {
     workloadLimitsUsd: {},
     anomalyThresholdUsd: 25,
   },
+  acceptedReadinessDifferences: {
+    ProductionEndpointMinimum: 'Pilot: the GPU endpoint scales to zero when idle (0 USD idle); the first requests after idle wait ~5 minutes, which the pipeline retries through.',
+    DatabaseMultiAz: 'Pilot: single-AZ database to halve its cost; an AZ outage pauses the pilot until restore.',
+    DatabaseBackupsProduction: 'Pilot: 7 days of point-in-time recovery instead of 35.',
+  },
 };
 
 /** Production: Multi-AZ, retained, always-on autoscaled inference, per-workload budgets. */
@@ -145,6 +150,7 @@ export const PRODUCTION: StageConfig = {
     workloadLimitsUsd: { inference: 3000, 'vector-db': 1200, pipeline: 400 },
     anomalyThresholdUsd: 100,
   },
+  acceptedReadinessDifferences: {},
 };
 
 export const PRESETS: Readonly<Record<string, StageConfig>> = { pilot: PILOT, production: PRODUCTION };

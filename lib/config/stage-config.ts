@@ -163,4 +163,9 @@ export interface StageConfig {
   readonly pipeline: PipelineConfig;
   readonly observability: ObservabilityConfig;
   readonly budget: BudgetConfig;
+  /**
+   * Production-readiness rules this stage deliberately does not meet, with the reason. Reported as
+   * accepted differences ("partially ready"), not hidden. Rule names: lib/readiness/rules.
+   */
+  readonly acceptedReadinessDifferences: Readonly<Record<string, string>>;
 }

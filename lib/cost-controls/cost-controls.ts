@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as ce from 'aws-cdk-lib/aws-ce';
@@ -100,6 +100,8 @@ export class CostControls extends Construct {
     const logGroup = new logs.LogGroup(this, 'ActivationLogs', { encryptionKey: logKey, retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
     const activate = new cr.AwsCustomResource(this, 'ActivateCostAllocationTags', {
       logGroup,
+      timeout: Duration.minutes(2),
+      memorySize: 256,
       onUpdate: {
         service: 'CostExplorer',
         action: 'UpdateCostAllocationTagsStatus',

@@ -287,6 +287,8 @@ export class DocumentPipeline extends Construct {
     this.functions.BackfillItem = itemFn;
 
     const prepare = this.task('PrepareItem', itemFn, '$.prepared');
+    const itemFailed = new sfn.Fail(this, 'ItemFailed', { error: 'ItemFailed', cause: 'This document could not be re-embedded (counted against the tolerance)' });
+    prepare.addCatch(itemFailed, { resultPath: '$.error' });
     const run = new tasks.StepFunctionsStartExecution(this, 'ReembedDocument', {
       stateMachine: this.stateMachine,
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
@@ -295,6 +297,7 @@ export class DocumentPipeline extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
     this.retry(run);
+    run.addCatch(itemFailed, { resultPath: '$.error' });
     const skip = new sfn.Succeed(this, 'SkipItem');
     const item = prepare.next(new sfn.Choice(this, 'Skip?').when(sfn.Condition.booleanEquals('$.prepared.skip', true), skip).otherwise(run));
 
@@ -305,6 +308,8 @@ export class DocumentPipeline extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
     map.itemProcessor(item);
+    // Items that fail count against the tolerance; past it, the backfill ends here with a reason.
+    map.addCatch(new sfn.Fail(this, 'BackfillFailed', { error: 'BackfillFailed', cause: 'More documents failed than backfillToleratedFailurePercent allows: see the map run and the documents table' }), { resultPath: '$.error' });
     const logGroup = new logs.LogGroup(this, 'BackfillLogs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
     const machine = new sfn.StateMachine(this, 'Backfill', {
       definitionBody: sfn.DefinitionBody.fromChainable(map),

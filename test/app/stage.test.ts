@@ -1,5 +1,8 @@
 import { CfnResource, Stack, TagManager } from 'aws-cdk-lib';
+import * as fs from 'fs';
+import * as path from 'path';
 import { TAG_KEYS, MANAGED_BY, STACK_PARTS } from '../../lib';
+import { ReadinessReport } from '../../lib/readiness';
 import { allStacks, synthStage, taggableResources, validationReport } from '../helpers';
 
 const STAGES = ['pilot', 'production'] as const;
@@ -23,21 +26,45 @@ describe.each(STAGES)('%s stage', (stageName) => {
   });
 
   test.each(STACK_PARTS.filter((p) => p !== 'monitoring'))('every rule pack reports zero unacknowledged findings on the %s stack', (part) => {
-    const { outdir } = synth();
+    const { outdir, config } = synth();
     const report = validationReport(outdir);
     const plugins = report.pluginReports.map((p) => p.pluginName).filter((n) => n !== 'CloudFormation-Validate').sort();
-    expect(plugins).toEqual(['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless', 'cdk-validator-cfnguard']);
+    // A pack appears in the report once it has a finding or an acknowledgement; the readiness pack
+    // has neither in a fully ready production stage.
+    expect(plugins.filter((n) => n !== 'ProductionReadiness')).toEqual(['AwsSolutions', 'HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321', 'Serverless', 'cdk-validator-cfnguard']);
+    const accepted = Object.keys(config.acceptedReadinessDifferences).map((r) => `ProductionReadiness-${r}`);
     for (const p of report.pluginReports) {
       const inStack = p.violations.filter((v) => JSON.stringify(v).includes(`docai-${stageName}-${part}/`));
-      expect({ plugin: p.pluginName, violations: inStack }).toEqual({ plugin: p.pluginName, violations: [] });
+      // The readiness pack reports the stage's accepted differences from production as warnings (the
+      // pilot's single-AZ database, scale-to-zero endpoint); anything else is a finding.
+      const findings = p.pluginName === 'ProductionReadiness' ? inStack.filter((v) => !(v.severity === 'warning' && accepted.includes(v.ruleName))) : inStack;
+      expect({ plugin: p.pluginName, violations: findings }).toEqual({ plugin: p.pluginName, violations: [] });
     }
   });
 
   test('every acknowledgement carries a reason of substance', () => {
     const { outdir } = synth();
-    const acks = validationReport(outdir).pluginReports.flatMap((p) => p.suppressedViolations).filter((s) => !s.acknowledgedId.startsWith('CloudFormation-Validate'));
+    const acks = validationReport(outdir).pluginReports.flatMap((p) => p.suppressedViolations ?? []).filter((s) => !s.acknowledgedId.startsWith('CloudFormation-Validate'));
     expect(acks.length).toBeGreaterThan(0);
     for (const a of acks) expect({ id: a.acknowledgedId, at: a.acknowledgedAt, long: a.reason.length >= 80 }).toEqual({ id: a.acknowledgedId, at: a.acknowledgedAt, long: true });
+  });
+
+  test('the readiness report: production is ready everywhere; the pilot differs only where its config accepts it', () => {
+    const { outdir, config } = synth();
+    const report: ReadinessReport = JSON.parse(fs.readFileSync(path.join(outdir, 'readiness-report.json'), 'utf8'));
+    const md = fs.readFileSync(path.join(outdir, 'readiness-report.md'), 'utf8');
+    const statuses = Object.fromEntries(Object.entries(report.categories).map(([c, v]) => [c, v.status]));
+    const all = Object.values(report.categories).flatMap((c) => c.findings);
+    if (stageName === 'production') {
+      expect(statuses).toEqual({ compute: 'ready', data: 'ready', 'security-and-cost': 'ready' });
+      expect(all).toEqual([]);
+    } else {
+      expect(statuses).toEqual({ compute: 'partially ready', data: 'partially ready', 'security-and-cost': 'ready' });
+      // every finding is a warning the stage config accepts, listed with its reason
+      for (const f of all) expect({ rule: f.rule, severity: f.severity, because: f.acceptedBecause }).toEqual({ rule: f.rule, severity: 'warning', because: config.acceptedReadinessDifferences[f.rule] });
+      expect(report.accepted.map((f) => f.rule).sort()).toEqual(Object.keys(config.acceptedReadinessDifferences).sort());
+      for (const reason of Object.values(config.acceptedReadinessDifferences)) expect(md).toContain(reason);
+    }
   });
 
   test('stacks are named <project>-<stage>-<part>, and only the data stack is stateful', () => {
@@ -46,7 +73,10 @@ describe.each(STAGES)('%s stage', (stageName) => {
     expect(stacks.app.stackName).toBe(`docai-${stageName}-app`);
     // Keys are not listed: the app stack's key encrypts only that stack's own logs and state.
     const statefulTypes = /^AWS::(S3::Bucket|RDS::DBInstance|RDS::DBCluster|SQS::Queue|SecretsManager::Secret|SNS::Topic|EC2::VPC)$/;
-    for (const s of allStacks(stacks).filter((x) => x !== stacks.data)) {
+    // The cost stack lives in us-east-1 and keeps its own alert topic (and that topic's DLQ) there.
+    const costTypes = stacks.cost.node.findAll().filter((c): c is CfnResource => CfnResource.isCfnResource(c) && statefulTypes.test(c.cfnResourceType)).map((r) => r.cfnResourceType).sort();
+    expect(costTypes).toEqual(['AWS::SNS::Topic', 'AWS::SQS::Queue']);
+    for (const s of allStacks(stacks).filter((x) => x !== stacks.data && x !== stacks.cost)) {
       const stateful = s.node.findAll().filter((c): c is CfnResource => CfnResource.isCfnResource(c) && statefulTypes.test(c.cfnResourceType) && !/WorkBucket/.test(c.node.path));
       expect(stateful.map((r) => r.node.path)).toEqual([]);
     }

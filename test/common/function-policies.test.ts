@@ -2,7 +2,7 @@ import { synthStage } from '../helpers';
 
 /** The proof behind the IAM5[Resource::*] acknowledgement on every function role. */
 describe.each(['pilot', 'production'])('function permissions in the %s stage', (stage) => {
-  test('the only statements with Resource "*" on function roles are X-Ray tracing', () => {
+  test('the only statements with Resource "*" on function roles are X-Ray tracing (and the Cost Explorer tag activation)', () => {
     const { templates } = synthStage(stage);
     let functions = 0;
     for (const t of Object.values(templates)) {
@@ -17,7 +17,10 @@ describe.each(['pilot', 'production'])('function permissions in the %s stage', (
         if (!['AWS::IAM::ManagedPolicy', 'AWS::IAM::Policy'].includes(r.Type)) continue;
         if (!(r.Properties.Roles ?? []).some((x: any) => functionRoles.has(x.Ref))) continue;
         for (const s of r.Properties.PolicyDocument.Statement) {
-          if ([s.Resource].flat().includes('*')) expect([s.Action].flat().sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+          if (![s.Resource].flat().includes('*')) continue;
+          const actions = [s.Action].flat().sort();
+          // X-Ray on every function; the one Cost Explorer call of the cost stack's custom resource. Neither has resource-level permissions.
+          expect([['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], ['ce:UpdateCostAllocationTagsStatus']]).toContainEqual(actions);
         }
       }
     }

@@ -49,7 +49,9 @@ describe.each(['pilot', 'production'])('observability of the %s stage', (stage) 
         count++;
       }
     }
-    expect(count).toBe(stage === "pilot" ? 14 : 13); // ingestion 2 + endpoint 5 (+1 no-capacity when scaling to zero) + observability 5 + composite
+    // ingestion 2 + review queue DLQ + async-invoke failures + endpoint 5 (+1 no-capacity when scaling
+    // to zero) + observability 5 + composite
+    expect(count).toBe(stage === 'pilot' ? 16 : 15);
   });
 
   test('alarms on failed executions, error rate, database CPU/storage/connections, and a composite "pipeline unhealthy"', () => {
