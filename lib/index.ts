@@ -13,3 +13,4 @@ export * from './observability';
 export * from './cost-controls';
 export * from './cost';
 export * from './readiness';
+export * from './review';

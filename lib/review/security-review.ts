@@ -1,0 +1,514 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+/**
+ * A security review of a synthesized CDK app, built from the cloud assembly (`cdk.out/`) alone:
+ * the manifest, every stack template, `validation-report.json` (rule packs and the Control Tower
+ * guard) and `readiness-report.json` when present. Nothing here needs the app's source, so a
+ * reviewer can run it on any synthesized app.
+ */
+
+type Json = any;
+
+export interface Statement {
+  readonly effect: string;
+  readonly actions: string[];
+  readonly resources: string[];
+  readonly principals?: string[];
+  readonly conditions?: string;
+  /** Why a reviewer should look closer: a wildcard action or resource, a `*` principal. */
+  readonly flags: string[];
+}
+
+export interface RoleReview {
+  readonly logicalId: string;
+  readonly path: string;
+  readonly trustedBy: string[];
+  readonly managedPolicies: string[];
+  /** Statements from inline policies and from the policies of this template attached to the role. */
+  readonly statements: Array<Statement & { policy: string }>;
+}
+
+export interface EncryptionReview {
+  readonly logicalId: string;
+  readonly path: string;
+  readonly type: string;
+  readonly encryption: string;
+  readonly key: string;
+  readonly customerManaged: boolean;
+}
+
+export interface NetworkReview {
+  readonly internetGateways: string[];
+  readonly natGateways: string[];
+  readonly publicSubnets: string[];
+  readonly privateSubnets: number;
+  readonly routesToInternet: string[];
+  readonly ingress: Array<{ group: string; protocol: string; ports: string; source: string; description?: string; open: boolean }>;
+  readonly publicEndpoints: string[];
+  readonly vpcEndpoints: string[];
+}
+
+export interface StackReview {
+  readonly name: string;
+  readonly templateFile: string;
+  readonly terminationProtection: boolean;
+  readonly resourceCount: number;
+  readonly resourcesByType: Array<[string, number]>;
+  readonly roles: RoleReview[];
+  /** Policies in this template attached to roles defined elsewhere (imported or in another stack). */
+  readonly otherPolicies: Array<{ policy: string; roles: string[]; statements: Statement[] }>;
+  readonly resourcePolicies: Array<{ resource: string; type: string; statements: Statement[] }>;
+  readonly encryption: EncryptionReview[];
+  readonly network: NetworkReview;
+}
+
+export interface Acknowledgement {
+  readonly plugin: string;
+  readonly rule: string;
+  readonly acknowledgedId: string;
+  readonly reason: string;
+  /** The construct the acknowledgement sits on (the narrowest scope that covers the finding). */
+  readonly acknowledgedAt: string;
+  readonly resources: string[];
+}
+
+export interface OpenFinding {
+  readonly plugin: string;
+  readonly rule: string;
+  readonly severity: string;
+  readonly resources: string[];
+}
+
+export interface SecurityReview {
+  readonly assembly: string;
+  readonly stacks: StackReview[];
+  readonly plugins: Array<{ name: string; conclusion: string; open: number; acknowledged: number }>;
+  readonly acknowledgements: Acknowledgement[];
+  readonly openFindings: OpenFinding[];
+  readonly guard?: { conclusion: string; version?: string; open: OpenFinding[]; acknowledged: Acknowledgement[] };
+  readonly readiness?: Json;
+}
+
+const GUARD_PLUGIN = 'cdk-validator-cfnguard';
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Reads a cloud assembly directory and reviews every stack in it. */
+export function reviewCloudAssembly(dir: string): SecurityReview {
+  const manifestFile = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(manifestFile)) throw new Error(`${dir} is not a cloud assembly (no manifest.json): run "npx cdk synth" first, or pass --assembly <dir>.`);
+  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+  const loaded = Object.entries<Json>(manifest.artifacts ?? {})
+    .filter(([, a]) => a.type === 'aws:cloudformation:stack')
+    .map(([id, a]) => ({ name: a.properties.stackName ?? a.displayName ?? id, templateFile: a.properties.templateFile as string, terminationProtection: !!a.properties.terminationProtection, template: JSON.parse(fs.readFileSync(path.join(dir, a.properties.templateFile), 'utf8')) }));
+  // A cross-stack reference shows what it points to in the producing stack, not the export's name.
+  const crossStack: CrossStackResolver = (stackName, outputName) => {
+    const producer = loaded.find((l) => l.name === stackName);
+    const value = producer?.template.Outputs?.[outputName]?.Value;
+    if (value === undefined) return undefined;
+    const res = producer!.template.Resources ?? {};
+    return `${stackName}:${render(value, (id) => shortPath(stackName, res[id]?.Metadata?.['aws:cdk:path']) ?? id).replace(/^\{(.*)\}$/, '$1')}`;
+  };
+  const stacks = loaded.map((l) => reviewStack(l.name, l.templateFile, l.template, l.terminationProtection, crossStack));
+
+  const reportFile = path.join(dir, 'validation-report.json');
+  const report = fs.existsSync(reportFile) ? JSON.parse(fs.readFileSync(reportFile, 'utf8')) : { pluginReports: [] };
+  const plugins: SecurityReview['plugins'] = [];
+  const acknowledgements: Acknowledgement[] = [];
+  const openFindings: OpenFinding[] = [];
+  for (const p of report.pluginReports ?? []) {
+    if (p.pluginName === 'CloudFormation-Validate') continue; // CDK's own schema check, not a security rule pack
+    const open: OpenFinding[] = (p.violations ?? []).map((v: Json) => ({ plugin: p.pluginName, rule: v.ruleName, severity: v.severity ?? 'error', resources: constructsOf(v) }));
+    const acks: Acknowledgement[] = (p.suppressedViolations ?? []).map((s: Json) => ({
+      plugin: p.pluginName, rule: s.ruleName, acknowledgedId: s.acknowledgedId, reason: s.reason, acknowledgedAt: s.acknowledgedAt, resources: constructsOf(s),
+    }));
+    plugins.push({ name: p.pluginName, conclusion: p.conclusion, open: open.length, acknowledged: acks.length });
+    openFindings.push(...open);
+    acknowledgements.push(...acks);
+  }
+  // Without a validation report (an app synthesized without the packs registered as validation
+  // plugins), fall back to the acknowledgements cdk-nag copied into template metadata. Those are
+  // written on every resource under the acknowledged construct, so they over-state: the report is
+  // the source of truth when present.
+  if (!fs.existsSync(reportFile)) for (const s of stacks) acknowledgements.push(...templateAcknowledgements(dir, s));
+  const guardReport = (report.pluginReports ?? []).find((p: Json) => p.pluginName === GUARD_PLUGIN);
+  const guard = guardReport ? {
+    conclusion: guardReport.conclusion,
+    version: guardReport.pluginVersion,
+    open: openFindings.filter((f) => f.plugin === GUARD_PLUGIN),
+    acknowledged: acknowledgements.filter((a) => a.plugin === GUARD_PLUGIN),
+  } : undefined;
+
+  const readinessFile = path.join(dir, 'readiness-report.json');
+  const readiness = fs.existsSync(readinessFile) ? JSON.parse(fs.readFileSync(readinessFile, 'utf8')) : undefined;
+  return { assembly: dir, stacks, plugins, acknowledgements, openFindings, guard, readiness };
+}
+
+function constructsOf(v: Json): string[] {
+  return (v.violatingConstructs ?? v.violatingResources ?? []).map((c: Json) => c.constructPath ?? c.cloudFormationResource?.logicalId ?? c.resourceLogicalId ?? '?');
+}
+
+function templateAcknowledgements(dir: string, s: StackReview): Acknowledgement[] {
+  const template = JSON.parse(fs.readFileSync(path.join(dir, s.templateFile), 'utf8'));
+  const out: Acknowledgement[] = [];
+  for (const [logicalId, r] of Object.entries<Json>(template.Resources ?? {})) {
+    for (const rule of r.Metadata?.cdk_nag?.rules_to_suppress ?? []) {
+      if (String(rule.id).startsWith('CloudFormation-Validate')) continue;
+      const where = r.Metadata?.['aws:cdk:path'] ?? `${s.name}/${logicalId}`;
+      const id = String(rule.id);
+      const plugin = id.includes('::') ? id.split('::')[0] : id.split('-')[0];
+      out.push({ plugin, rule: id.split('::').pop()!, acknowledgedId: id, reason: rule.reason, acknowledgedAt: where, resources: [where] });
+    }
+  }
+  return out;
+}
+
+/** What a stack's output refers to, as `<stack>:<path>.<attribute>`; undefined when unknown. */
+export type CrossStackResolver = (stackName: string, outputName: string) => string | undefined;
+
+/** One stack template, reviewed. */
+export function reviewStack(name: string, templateFile: string, template: Json, terminationProtection = false, crossStack?: CrossStackResolver): StackReview {
+  const resources: Record<string, Json> = template.Resources ?? {};
+  const pathOf = (id: string) => shortPath(name, resources[id]?.Metadata?.['aws:cdk:path']) ?? id;
+  const label = (id: string) => (pathOf(id) === id ? id : `${pathOf(id)} (${id})`);
+  const show = (v: unknown) => render(v, pathOf, crossStack);
+
+  const counts = new Map<string, number>();
+  for (const r of Object.values(resources)) counts.set(r.Type, (counts.get(r.Type) ?? 0) + 1);
+  const resourcesByType = [...counts.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+
+  // IAM roles, with every policy of this template that names them
+  const roles: RoleReview[] = [];
+  const roleIds = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::IAM::Role');
+  const attached = new Set<string>();
+  for (const id of roleIds) {
+    const p = resources[id].Properties ?? {};
+    const statements: RoleReview['statements'] = [];
+    for (const inline of p.Policies ?? []) for (const st of statementsOf(inline.PolicyDocument, show)) statements.push({ ...st, policy: `inline ${inline.PolicyName}` });
+    for (const [pid, pr] of Object.entries<Json>(resources)) {
+      if (pr.Type !== 'AWS::IAM::Policy' && pr.Type !== 'AWS::IAM::ManagedPolicy') continue;
+      if (!asArray(pr.Properties?.Roles).some((r: Json) => r?.Ref === id)) continue;
+      attached.add(pid);
+      for (const st of statementsOf(pr.Properties.PolicyDocument, show)) statements.push({ ...st, policy: pathOf(pid) });
+    }
+    roles.push({
+      logicalId: id,
+      path: pathOf(id),
+      trustedBy: statementsOf(p.AssumeRolePolicyDocument, show).flatMap((s) => s.principals ?? []),
+      managedPolicies: asArray(p.ManagedPolicyArns).map(show),
+      statements,
+    });
+  }
+  const otherPolicies: StackReview['otherPolicies'] = Object.entries<Json>(resources)
+    .filter(([pid, pr]) => (pr.Type === 'AWS::IAM::Policy' || pr.Type === 'AWS::IAM::ManagedPolicy') && !attached.has(pid))
+    .map(([pid, pr]) => ({ policy: label(pid), roles: asArray(pr.Properties?.Roles).map(show), statements: statementsOf(pr.Properties?.PolicyDocument, show) }));
+
+  const RESOURCE_POLICIES: Record<string, [string, string]> = {
+    'AWS::S3::BucketPolicy': ['PolicyDocument', 'Bucket'],
+    'AWS::SQS::QueuePolicy': ['PolicyDocument', 'Queues'],
+    'AWS::SNS::TopicPolicy': ['PolicyDocument', 'Topics'],
+    'AWS::KMS::Key': ['KeyPolicy', ''],
+  };
+  const resourcePolicies: StackReview['resourcePolicies'] = [];
+  for (const [id, r] of Object.entries<Json>(resources)) {
+    const spec = RESOURCE_POLICIES[r.Type];
+    if (!spec || !r.Properties?.[spec[0]]) continue;
+    const target = spec[1] ? asArray(r.Properties[spec[1]]).map(show).join(', ') : pathOf(id);
+    resourcePolicies.push({ resource: target, type: r.Type, statements: statementsOf(r.Properties[spec[0]], show, true) });
+  }
+  for (const [id, r] of Object.entries<Json>(resources)) {
+    if (r.Type !== 'AWS::Lambda::Permission') continue;
+    const p = r.Properties;
+    const flags = p.Principal === '*' ? ['any principal'] : [];
+    resourcePolicies.push({ resource: show(p.FunctionName), type: r.Type, statements: [{ effect: 'Allow', actions: [show(p.Action)], resources: [show(p.FunctionName)], principals: [show(p.Principal)], conditions: p.SourceArn ? `SourceArn = ${show(p.SourceArn)}` : undefined, flags }] });
+    void id;
+  }
+
+  return {
+    name,
+    templateFile,
+    terminationProtection,
+    resourceCount: Object.keys(resources).length,
+    resourcesByType,
+    roles,
+    otherPolicies,
+    resourcePolicies,
+    encryption: encryptionOf(resources, pathOf, show),
+    network: networkOf(resources, label, show),
+  };
+}
+
+function shortPath(stack: string, p?: string): string | undefined {
+  if (!p) return undefined;
+  return p.replace(new RegExp(`^/?${stack.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/`), '').replace(/\/Resource$/, '');
+}
+
+/** A CloudFormation value as text a person can read: references become construct paths. */
+export function render(v: unknown, pathOf: (logicalId: string) => string = (x) => x, crossStack?: CrossStackResolver): string {
+  const again = (x: unknown) => render(x, pathOf, crossStack);
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return v.map((x) => again(x)).join(', ');
+  const o = v as Json;
+  if (typeof o.Ref === 'string') return o.Ref.startsWith('AWS::') ? `<${o.Ref.slice(5)}>` : `{${pathOf(o.Ref)}}`;
+  if (o['Fn::GetAtt']) {
+    const [id, attr] = Array.isArray(o['Fn::GetAtt']) ? o['Fn::GetAtt'] : String(o['Fn::GetAtt']).split('.');
+    return `{${pathOf(id)}.${attr}}`;
+  }
+  if (o['Fn::Join']) return (o['Fn::Join'][1] as unknown[]).map((x) => again(x)).join(o['Fn::Join'][0]);
+  if (o['Fn::Sub']) {
+    const [text, vars] = Array.isArray(o['Fn::Sub']) ? o['Fn::Sub'] : [o['Fn::Sub'], {}];
+    return String(text).replace(/\$\{([^}]+)\}/g, (_m: string, name: string) => {
+      if (vars?.[name] !== undefined) return again(vars[name]);
+      if (name.startsWith('AWS::')) return `<${name.slice(5)}>`;
+      const [id, attr] = name.split('.');
+      return attr ? `{${pathOf(id)}.${attr}}` : `{${pathOf(id)}}`;
+    });
+  }
+  if (o['Fn::ImportValue']) return `{import ${again(o['Fn::ImportValue'])}}`;
+  if (o['Fn::GetStackOutput']) {
+    const { StackName, OutputName } = o['Fn::GetStackOutput'];
+    return `{${crossStack?.(StackName, OutputName) ?? `${StackName}.${OutputName}`}}`;
+  }
+  if (o['Fn::Select']) return `{select ${render(o['Fn::Select'][0])} of ${again(o['Fn::Select'][1])}}`;
+  if (o['Fn::FindInMap']) return `{${o['Fn::FindInMap'].map((x: unknown) => again(x)).join('.')}}`;
+  if (o['Fn::Split']) return `{split ${again(o['Fn::Split'][1])}}`;
+  if (o['Fn::If']) return `{if ${o['Fn::If'][0]}: ${again(o['Fn::If'][1])} else ${again(o['Fn::If'][2])}}`;
+  return JSON.stringify(o);
+}
+
+const isWildcard = (s: string) => s.includes('*');
+
+/**
+ * The statements of a policy document, flagged. In a resource policy (`resourcePolicy`) the
+ * resource is the resource the policy is attached to (a key policy's `*` means "this key"), so only
+ * wildcard actions and open principals are flagged there.
+ */
+function statementsOf(doc: Json, show: (v: unknown) => string, resourcePolicy = false): Statement[] {
+  return asArray(doc?.Statement).map((s: Json) => {
+    const actions = asArray(s.Action ?? s.NotAction).map(show);
+    const resources = asArray(s.Resource ?? s.NotResource).map(show);
+    const principals = s.Principal === undefined ? undefined : s.Principal === '*' ? ['*'] : Object.entries<Json>(s.Principal).flatMap(([k, v]) => asArray(v).map((x) => `${k}: ${show(x)}`));
+    const flags: string[] = [];
+    if (s.NotAction) flags.push('NotAction');
+    if (s.NotResource) flags.push('NotResource');
+    if (s.Effect === 'Allow' && actions.some(isWildcard)) flags.push('wildcard action');
+    if (s.Effect === 'Allow' && !resourcePolicy && resources.some((r) => r === '*')) flags.push('wildcard resource (*)');
+    else if (s.Effect === 'Allow' && !resourcePolicy && resources.some(isWildcard)) flags.push('wildcard in resource');
+    if (s.Effect === 'Allow' && principals?.some((p) => p === '*' || p.endsWith(': *')) && !s.Condition) flags.push('any principal, no condition');
+    return { effect: s.Effect, actions, resources, principals, conditions: s.Condition ? conditionText(s.Condition, show) : undefined, flags };
+  });
+}
+
+function conditionText(c: Json, show: (v: unknown) => string): string {
+  return Object.entries<Json>(c).flatMap(([op, kv]) => Object.entries<Json>(kv).map(([k, v]) => `${op} ${k} = ${asArray(v).map(show).join(' | ')}`)).join('; ');
+}
+
+function encryptionOf(resources: Record<string, Json>, pathOf: (id: string) => string, show: (v: unknown) => string): EncryptionReview[] {
+  const out: EncryptionReview[] = [];
+  const keyOf = (v: unknown): { key: string; cmk: boolean } => {
+    if (v === undefined) return { key: '', cmk: false };
+    const text = show(v);
+    return { key: text, cmk: !/alias\/aws\//.test(text) };
+  };
+  const add = (id: string, encryption: string, key: unknown, cmkOverride?: boolean) => {
+    const k = keyOf(key);
+    out.push({ logicalId: id, path: pathOf(id), type: resources[id].Type, encryption, key: k.key || '-', customerManaged: cmkOverride ?? k.cmk });
+  };
+  for (const [id, r] of Object.entries<Json>(resources)) {
+    const p = r.Properties ?? {};
+    switch (r.Type) {
+      case 'AWS::S3::Bucket': {
+        const sse = p.BucketEncryption?.ServerSideEncryptionConfiguration?.[0]?.ServerSideEncryptionByDefault;
+        if (!sse) add(id, 'SSE-S3 (S3 default)', undefined, false);
+        else if (sse.SSEAlgorithm === 'AES256') add(id, 'SSE-S3 (AES256)', undefined, false);
+        else add(id, `SSE-KMS (${sse.SSEAlgorithm})`, sse.KMSMasterKeyID ?? 'alias/aws/s3');
+        break;
+      }
+      case 'AWS::SQS::Queue':
+        if (p.KmsMasterKeyId) add(id, 'SSE-KMS', p.KmsMasterKeyId);
+        else add(id, p.SqsManagedSseEnabled === false ? 'NONE' : 'SSE-SQS (SQS-managed)', undefined, false);
+        break;
+      case 'AWS::SNS::Topic':
+        if (p.KmsMasterKeyId) add(id, 'SSE-KMS', p.KmsMasterKeyId);
+        else add(id, 'NONE', undefined, false);
+        break;
+      case 'AWS::RDS::DBInstance':
+      case 'AWS::RDS::DBCluster':
+        if (p.StorageEncrypted) add(id, 'storage encrypted (KMS)', p.KmsKeyId ?? 'alias/aws/rds');
+        else add(id, 'NONE', undefined, false);
+        break;
+      case 'AWS::Logs::LogGroup':
+        if (p.KmsKeyId) add(id, 'KMS', p.KmsKeyId);
+        else add(id, 'CloudWatch Logs default', undefined, false);
+        break;
+      case 'AWS::SecretsManager::Secret':
+        add(id, 'KMS', p.KmsKeyId ?? 'alias/aws/secretsmanager');
+        break;
+      case 'AWS::StepFunctions::StateMachine': {
+        const e = p.EncryptionConfiguration;
+        if (e?.Type === 'CUSTOMER_MANAGED_KMS_KEY') add(id, 'KMS', e.KmsKeyId);
+        else add(id, 'AWS-owned key', undefined, false);
+        break;
+      }
+      case 'AWS::SageMaker::EndpointConfig':
+        if (p.KmsKeyId) add(id, 'KMS (ML storage volume)', p.KmsKeyId);
+        else add(id, 'AWS-managed (instance storage)', undefined, false);
+        break;
+      case 'AWS::DynamoDB::Table':
+      case 'AWS::DynamoDB::GlobalTable':
+        if (p.SSESpecification?.SSEEnabled) add(id, 'KMS', p.SSESpecification.KMSMasterKeyId ?? 'alias/aws/dynamodb');
+        else add(id, 'AWS-owned key', undefined, false);
+        break;
+      case 'AWS::Lambda::Function':
+        if (p.Environment) add(id, 'environment variables', p.KmsKeyArn ?? 'alias/aws/lambda');
+        break;
+      default:
+    }
+  }
+  return out;
+}
+
+function networkOf(resources: Record<string, Json>, label: (id: string) => string, show: (v: unknown) => string): NetworkReview {
+  const ofType = (t: string) => Object.entries<Json>(resources).filter(([, r]) => r.Type === t);
+  const subnets = ofType('AWS::EC2::Subnet');
+  const ingress: NetworkReview['ingress'] = [];
+  const addRule = (group: string, rule: Json) => {
+    const source = rule.CidrIp ?? rule.CidrIpv6 ?? rule.SourcePrefixListId ?? rule.SourceSecurityGroupId;
+    const text = show(source);
+    const ports = rule.IpProtocol === '-1' ? 'all' : rule.FromPort === rule.ToPort ? String(rule.FromPort) : `${rule.FromPort}-${rule.ToPort}`;
+    ingress.push({ group, protocol: String(rule.IpProtocol), ports, source: text, description: rule.Description, open: text === '0.0.0.0/0' || text === '::/0' });
+  };
+  for (const [id, r] of ofType('AWS::EC2::SecurityGroup')) for (const rule of r.Properties?.SecurityGroupIngress ?? []) addRule(label(id), rule);
+  for (const [, r] of ofType('AWS::EC2::SecurityGroupIngress')) addRule(show(r.Properties.GroupId).replace(/\.GroupId}$/, '}'), r.Properties);
+  const publicEndpoints = [
+    ...ofType('AWS::RDS::DBInstance').filter(([, r]) => r.Properties?.PubliclyAccessible === true).map(([id]) => `publicly accessible database ${label(id)}`),
+    ...ofType('AWS::Lambda::Url').filter(([, r]) => r.Properties?.AuthType === 'NONE').map(([id]) => `function URL without auth ${label(id)}`),
+    ...ofType('AWS::ApiGateway::RestApi').map(([id]) => `API Gateway REST API ${label(id)}`),
+    ...ofType('AWS::ApiGatewayV2::Api').map(([id]) => `API Gateway HTTP API ${label(id)}`),
+    ...ofType('AWS::ElasticLoadBalancingV2::LoadBalancer').filter(([, r]) => r.Properties?.Scheme !== 'internal').map(([id]) => `internet-facing load balancer ${label(id)}`),
+  ];
+  return {
+    internetGateways: ofType('AWS::EC2::InternetGateway').map(([id]) => label(id)),
+    natGateways: ofType('AWS::EC2::NatGateway').map(([id]) => label(id)),
+    publicSubnets: subnets.filter(([, r]) => r.Properties?.MapPublicIpOnLaunch === true).map(([id]) => label(id)),
+    privateSubnets: subnets.filter(([, r]) => r.Properties?.MapPublicIpOnLaunch !== true).length,
+    routesToInternet: ofType('AWS::EC2::Route').filter(([, r]) => r.Properties?.GatewayId || r.Properties?.NatGatewayId).map(([id, r]) => `${label(id)}: ${show(r.Properties.DestinationCidrBlock)} -> ${show(r.Properties.GatewayId ?? r.Properties.NatGatewayId)}`),
+    ingress,
+    publicEndpoints,
+    vpcEndpoints: ofType('AWS::EC2::VPCEndpoint').map(([, r]) => `${show(r.Properties.ServiceName).replace(/^com\.amazonaws\.<Region>\./, '')} (${r.Properties.VpcEndpointType ?? 'Gateway'})`),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markdown
+
+const cell = (s: unknown) => String(s ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const code = (s: string) => (s ? `\`${s.replace(/`/g, "'")}\`` : '');
+const table = (head: string[], rows: unknown[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
+
+export function securityReviewMarkdown(r: SecurityReview): string {
+  const L: string[] = [];
+  const flagged = r.stacks.flatMap((s) => [...s.roles.flatMap((x) => x.statements), ...s.otherPolicies.flatMap((x) => x.statements)]).filter((s) => s.flags.length).length;
+  const noCmk = r.stacks.flatMap((s) => s.encryption).filter((e) => !e.customerManaged).length;
+  const exposure = r.stacks.flatMap((s) => [...s.network.internetGateways, ...s.network.publicSubnets, ...s.network.publicEndpoints, ...s.network.ingress.filter((i) => i.open).map((i) => i.group)]);
+
+  L.push('# Security review', '');
+  L.push(`Generated from the cloud assembly \`${r.assembly}\` only (templates, manifest, rule-pack and readiness reports). `
+    + 'Construct paths are shown relative to their stack; `{Path}` is a reference to another resource, `<Region>` a pseudo parameter.', '');
+  L.push('## Summary', '');
+  L.push(...table(['item', 'value'], [
+    ['stacks', r.stacks.map((s) => s.name).join(', ')],
+    ['resources', r.stacks.reduce((n, s) => n + s.resourceCount, 0)],
+    ['IAM roles', r.stacks.reduce((n, s) => n + s.roles.length, 0)],
+    ['IAM statements flagged for a closer look', flagged],
+    ['data stores not on a customer-managed key', noCmk],
+    ['internet exposure (gateways, public subnets, public endpoints, open ingress)', exposure.length ? exposure.join(', ') : 'none'],
+    ['open rule-pack findings', r.openFindings.filter((f) => f.severity === 'error').length + ' errors, ' + r.openFindings.filter((f) => f.severity !== 'error').length + ' warnings'],
+    ['acknowledged findings', r.acknowledgements.length],
+    ['Control Tower guard', r.guard ? `${r.guard.conclusion} (${r.guard.open.length} open, ${r.guard.acknowledged.length} acknowledged)` : 'not run'],
+    ['readiness', r.readiness ? Object.entries<Json>(r.readiness.categories).map(([c, v]) => `${c}: ${v.status}`).join('; ') : 'no readiness report'],
+  ]), '');
+  L.push('## Rule packs', '');
+  L.push(...table(['pack', 'conclusion', 'open findings', 'acknowledged'], r.plugins.map((p) => [p.name, p.conclusion, p.open, p.acknowledged])), '');
+  if (r.openFindings.length) {
+    L.push('### Open findings', '');
+    L.push(...table(['pack', 'rule', 'severity', 'resources'], r.openFindings.map((f) => [f.plugin, f.rule, f.severity, f.resources.join(', ')])), '');
+  }
+
+  for (const s of r.stacks) {
+    L.push(`## Stack ${s.name}`, '');
+    L.push(`Template \`${s.templateFile}\`, ${s.resourceCount} resources, termination protection **${s.terminationProtection ? 'on' : 'off'}**.`, '');
+    L.push('### Resources by type', '');
+    L.push(...table(['type', 'count'], s.resourcesByType), '');
+
+    L.push('### IAM roles', '');
+    if (!s.roles.length) L.push('No IAM roles.', '');
+    for (const role of s.roles) {
+      L.push(`#### Role ${code(role.path)} (logical ID \`${role.logicalId}\`)`, '');
+      L.push(`- trusted by: ${role.trustedBy.map(code).join(', ') || '-'}`);
+      L.push(`- AWS managed / attached policies: ${role.managedPolicies.map(code).join(', ') || 'none'}`, '');
+      if (role.statements.length) L.push(...statementTable(role.statements), '');
+      else L.push('No permission statements in this template.', '');
+    }
+    if (s.otherPolicies.length) {
+      L.push('### Policies attached to roles defined elsewhere', '');
+      for (const p of s.otherPolicies) {
+        L.push(`#### Policy ${code(p.policy)} on ${p.roles.map(code).join(', ') || 'no role'}`, '');
+        L.push(...statementTable(p.statements.map((x) => ({ ...x, policy: '' }))), '');
+      }
+    }
+    if (s.resourcePolicies.length) {
+      L.push('### Resource policies', '');
+      L.push(...table(['resource', 'type', 'effect', 'principals', 'actions', 'conditions', 'flags'], s.resourcePolicies.flatMap((p) => p.statements.map((st) => [
+        p.resource, p.type.replace(/^AWS::/, ''), st.effect, (st.principals ?? []).join(', '), st.actions.join(', '), st.conditions ?? '', st.flags.map((f) => `**${f}**`).join(', '),
+      ]))), '');
+    }
+
+    L.push('### Encryption at rest', '');
+    if (!s.encryption.length) L.push('No data stores.', '');
+    else L.push(...table(['data store', 'type', 'encryption', 'key', 'customer-managed key'], s.encryption.map((e) => [code(e.path), e.type.replace(/^AWS::/, ''), e.encryption, e.key, e.customerManaged ? 'yes' : '**no**'])), '');
+
+    const n = s.network;
+    L.push('### Network exposure', '');
+    L.push(`- internet gateways: ${n.internetGateways.map(code).join(', ') || 'none'}`);
+    L.push(`- NAT gateways: ${n.natGateways.map(code).join(', ') || 'none'}`);
+    L.push(`- public subnets (public IP on launch): ${n.publicSubnets.map(code).join(', ') || 'none'}; private subnets: ${n.privateSubnets}`);
+    L.push(`- routes to an internet or NAT gateway: ${n.routesToInternet.map(code).join(', ') || 'none'}`);
+    L.push(`- public endpoints: ${n.publicEndpoints.join(', ') || 'none'}`);
+    L.push(`- VPC endpoints: ${n.vpcEndpoints.join(', ') || 'none'}`, '');
+    if (n.ingress.length) L.push(...table(['security group', 'protocol', 'ports', 'source', 'description', 'open to the internet'], n.ingress.map((i) => [code(i.group), i.protocol, i.ports, i.source, i.description ?? '', i.open ? '**yes**' : 'no'])), '');
+    else L.push('No security-group ingress rules.', '');
+  }
+
+  L.push('## Acknowledged findings', '');
+  L.push('Every finding a rule pack raised and the code acknowledged, with the reason and the construct the acknowledgement sits on.', '');
+  if (!r.acknowledgements.length) L.push('None.', '');
+  else L.push(...table(['pack', 'rule', 'acknowledged at', 'resources', 'reason'], r.acknowledgements.map((a) => [a.plugin, a.rule, code(a.acknowledgedAt), a.resources.map(code).join(', '), a.reason])), '');
+
+  L.push('## Control Tower guard results', '');
+  if (!r.guard) L.push('The cfn-guard validator did not run on this assembly.', '');
+  else {
+    L.push(`cdk-validator-cfnguard ${r.guard.version ?? ''}: **${r.guard.conclusion}**, ${r.guard.open.length} open, ${r.guard.acknowledged.length} acknowledged.`, '');
+    if (r.guard.open.length) L.push(...table(['rule', 'resources'], r.guard.open.map((f) => [f.rule, f.resources.join(', ')])), '');
+    if (r.guard.acknowledged.length) L.push(...table(['rule', 'acknowledged at', 'reason'], r.guard.acknowledged.map((a) => [a.rule, code(a.acknowledgedAt), a.reason])), '');
+  }
+
+  L.push('## Production readiness', '');
+  if (!r.readiness) L.push('No readiness-report.json in this assembly.', '');
+  else {
+    L.push(...table(['category', 'status', 'findings'], Object.entries<Json>(r.readiness.categories).map(([c, v]) => [c, `**${v.status}**`, v.findings.map((f: Json) => `${f.rule} (${f.severity})`).join(', ') || '-'])), '');
+    if (r.readiness.accepted?.length) {
+      L.push(`Accepted differences from production for stage \`${r.readiness.stage ?? '?'}\`:`, '');
+      for (const f of r.readiness.accepted) L.push(`- ${f.rule}: ${f.acceptedBecause}`);
+      L.push('');
+    }
+  }
+  return L.join('\n');
+}
+
+function statementTable(statements: Array<Statement & { policy: string }>): string[] {
+  return table(['policy', 'effect', 'actions', 'resources', 'conditions', 'flags'], statements.map((s) => [
+    s.policy, s.effect, s.actions.join(', '), s.resources.join(', '), s.conditions ?? '', s.flags.map((f) => `**${f}**`).join(', '),
+  ]));
+}
