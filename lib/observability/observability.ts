@@ -1,9 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { LatencyType, MetricFactory, RdsInstanceMetricFactory } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
 
 /** The EMF namespace and step names the Python handlers publish (lambda/shared/docai_shared/observability.py). */
@@ -30,7 +32,8 @@ export interface ObservabilityProps {
   /** Existing alarms (dead-letter, oldest message) that join the composite "pipeline unhealthy" alarm. */
   readonly queueAlarms?: cloudwatch.IAlarm[];
   readonly endpoint: { endpointName: string; variantName: string; inferenceComponentName?: string };
-  readonly databaseInstanceIdentifier: string;
+  /** The vector database instance. */
+  readonly database: rds.IDatabaseInstance;
   /** Workflows to chart (values of the `Workflow` dimension). @default ['ingest', 'backfill'] */
   readonly workflows?: string[];
   /** Price for "estimated token spend": USD per million tokens embedded. */
@@ -41,10 +44,16 @@ export interface ObservabilityProps {
 /**
  * One CloudWatch dashboard per stage and the alarms that need a person, all to one topic.
  *
- * Built on aws-cloudwatch L2 metrics rather than cdk-monitoring-constructs: most of what matters here
- * is this project's own EMF metrics (documents, tokens, per-step latency) and a fixed top row for the
- * 3 a.m. reader, which the facade's per-service sections do not lay out; the AWS service metrics
- * (SQS, Step Functions, SageMaker, RDS) come from the L2 metric helpers, not hand-written JSON.
+ * Which library draws what:
+ * - cdk-monitoring-constructs (`RdsInstanceMetricFactory`) for the database row of the dashboard: CPU,
+ *   freeable memory, read/write latency p90. It covers RDS well.
+ * - aws-cloudwatch / service L2 metric helpers for the rest: this project's own EMF metrics (documents,
+ *   tokens, per-step latency) and the fixed top row for the 3 a.m. reader, which the library's
+ *   per-service facade does not lay out; SQS and Step Functions through their L2 `metric*()` helpers;
+ *   SageMaker endpoints and inference components, which the library has no factory for. Every alarm
+ *   uses an L2 helper with the statistic that should page (Maximum connections, Minimum free storage),
+ *   where the library's factory fixes Sum and Max.
+ * No metric JSON is written by hand.
  */
 export class Observability extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
@@ -82,7 +91,10 @@ export class Observability extends Construct {
     const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'dead-letter messages' });
     const ep = { EndpointName: props.endpoint.endpointName, VariantName: props.endpoint.variantName };
     const sm = (name: string, statistic: string, ns = 'AWS/SageMaker', dims: Record<string, string> = ep) => new cloudwatch.Metric({ namespace: ns, metricName: name, dimensionsMap: dims, statistic, period });
-    const db = (name: string, statistic = 'Average') => new cloudwatch.Metric({ namespace: 'AWS/RDS', metricName: name, dimensionsMap: { DBInstanceIdentifier: props.databaseInstanceIdentifier }, statistic, period });
+    const rdsMetrics = new RdsInstanceMetricFactory(new MetricFactory(this, { globalDefaults: { period } }), { instance: props.database });
+    const dbCpu = props.database.metricCPUUtilization({ period, statistic: 'Average' });
+    const dbConnections = props.database.metricDatabaseConnections({ period, statistic: 'Maximum' });
+    const dbFreeStorage = props.database.metricFreeStorageSpace({ period, statistic: 'Minimum' });
 
     // --- dashboard: the top row answers "is it healthy, what is it doing, what does it cost" ------
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.dashboardName, defaultInterval: Duration.hours(24) });
@@ -119,9 +131,10 @@ export class Observability extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Database CPU % and connections', left: [db('CPUUtilization')], right: [db('DatabaseConnections', 'Maximum')], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'Database free storage (bytes)', left: [db('FreeStorageSpace', 'Minimum')], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'Database read / write latency (s)', left: [db('ReadLatency'), db('WriteLatency')], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Database CPU % and connections', left: [rdsMetrics.metricAverageCpuUsageInPercent()], right: [dbConnections], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'Database free storage and freeable memory (bytes)', left: [dbFreeStorage, rdsMetrics.metricAverageFreeableMemory()], width: 8 }),
+      // RDS reports these in seconds (the factory's "InMillis" name notwithstanding)
+      new cloudwatch.GraphWidget({ title: 'Database read / write latency p90 (s)', left: [rdsMetrics.metricReadLatencyInMillis(LatencyType.P90), rdsMetrics.metricWriteLatencyInMillis(LatencyType.P90)], width: 8 }),
     );
 
     // --- alarms ------------------------------------------------------------------------------------
@@ -133,9 +146,9 @@ export class Observability extends Construct {
     };
     const failedExecutions = alarm('FailedExecutions', execFailed, 1, 1, 'A document pipeline execution failed: see DocumentsFailed and the documents table (status failed, error).');
     const rate = alarm('ErrorRate', errorRate, th.errorRatePercent ?? 5, 3, `More than ${th.errorRatePercent ?? 5}% of pipeline executions fail or time out.`);
-    alarm('DatabaseCpu', db('CPUUtilization'), th.databaseCpuPercent ?? 80, 3, 'Vector database CPU is high: slow searches and stores ahead.');
-    alarm('DatabaseFreeStorage', db('FreeStorageSpace', 'Minimum'), (th.databaseFreeStorageGiB ?? 5) * 1024 ** 3, 2, 'Vector database free storage is low.', cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD);
-    alarm('DatabaseConnections', db('DatabaseConnections', 'Maximum'), th.databaseConnections ?? 100, 3, 'Vector database connections are near the limit.');
+    alarm('DatabaseCpu', dbCpu, th.databaseCpuPercent ?? 80, 3, 'Vector database CPU is high: slow searches and stores ahead.');
+    alarm('DatabaseFreeStorage', dbFreeStorage, (th.databaseFreeStorageGiB ?? 5) * 1024 ** 3, 2, 'Vector database free storage is low.', cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD);
+    alarm('DatabaseConnections', dbConnections, th.databaseConnections ?? 100, 3, 'Vector database connections are near the limit.');
 
     this.pipelineUnhealthy = new cloudwatch.CompositeAlarm(this, 'PipelineUnhealthy', {
       alarmDescription: 'The document pipeline is unhealthy: executions fail, the error rate is high, or events pile up or dead-letter. Start at the dashboard top row.',

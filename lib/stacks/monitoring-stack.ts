@@ -32,7 +32,7 @@ export class MonitoringStack extends Stack {
       deadLetterQueue: data.ingestionQueue.deadLetterQueue,
       queueAlarms: [data.ingestionQueue.deadLetterAlarm, data.ingestionQueue.oldestMessageAlarm],
       endpoint: { endpointName: inference.embedding.endpointName, variantName: inference.embedding.variantName, inferenceComponentName: inference.embedding.inferenceComponentName },
-      databaseInstanceIdentifier: data.database.instance.instanceIdentifier,
+      database: data.database.instance,
       embeddingUsdPerMillionTokens: c.observability.embeddingUsdPerMillionTokens,
       thresholds: {
         errorRatePercent: c.observability.errorRatePercent,

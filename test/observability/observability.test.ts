@@ -31,7 +31,7 @@ describe.each(['pilot', 'production'])('observability of the %s stage', (stage) 
     expect(metricsOf(/model latency/)).toMatch(/ModelLatency/);
     expect(metricsOf(/GPU utilization/)).toMatch(/GPUUtilization.*GPUMemoryUtilization/);
     expect(metricsOf(/Database CPU/)).toMatch(/CPUUtilization.*DatabaseConnections/);
-    expect(metricsOf(/free storage/)).toMatch(/FreeStorageSpace/);
+    expect(metricsOf(/free storage/)).toMatch(/FreeStorageSpace.*FreeableMemory/);
     expect(metricsOf(/read \/ write latency/)).toMatch(/ReadLatency.*WriteLatency/);
     expect(titles().length).toBeGreaterThanOrEqual(14);
   });
@@ -58,6 +58,11 @@ describe.each(['pilot', 'production'])('observability of the %s stage', (stage) 
     const alarms = Object.values(mon().findResources('AWS::CloudWatch::Alarm')) as any[];
     const json = JSON.stringify(alarms);
     for (const m of ['ExecutionsFailed', 'CPUUtilization', 'FreeStorageSpace', 'DatabaseConnections']) expect(json).toContain(m);
+    // database alarms page on the statistic that matters, on this stage's instance
+    const byMetric = (name: string) => alarms.find((a) => a.Properties.MetricName === name)!.Properties;
+    expect(byMetric('FreeStorageSpace')).toMatchObject({ Statistic: 'Minimum', ComparisonOperator: 'LessThanOrEqualToThreshold' });
+    expect(byMetric('DatabaseConnections')).toMatchObject({ Statistic: 'Maximum' });
+    expect(JSON.stringify(byMetric('CPUUtilization').Dimensions)).toMatch(/DBInstanceIdentifier.*VectorDbInstance/);
     expect(alarms.some((a) => (a.Properties.Metrics ?? []).some((m: any) => /100 \* \(f \+ t\)/.test(m.Expression ?? '')))).toBe(true);
     const composite = Object.values(mon().findResources('AWS::CloudWatch::CompositeAlarm'))[0] as any;
     const rule = JSON.stringify(composite.Properties.AlarmRule);
