@@ -65,19 +65,21 @@ export interface CostEstimate {
   readonly allInPer1000DocsUsd: number;
 }
 
-const endpointAlarms = (scaling: string) => (scaling === 'scale-to-zero' ? 6 : 5);
+/** Per endpoint: 5 alarms to the topic; scaling to zero adds the no-capacity alarm and the scale-out-from-zero step alarm. */
+const endpointAlarms = (scaling: string) => (scaling === 'scale-to-zero' ? 7 : 5);
 
 /** Counts the stage's fixed resources from its config (the same numbers the stacks create). */
 export function fixedResources(c: StageConfig) {
   return {
     interfaceEndpoints: 3,
     endpointAzs: c.network.interfaceEndpointsInEveryAz ? c.network.maxAzs : 1,
-    // alarm topic, flow logs, ingestion queues, intake, database, data-stack functions, app stack, cost logs
-    kmsKeys: 8,
+    // data: alarm topic, flow logs, ingestion queues, intake, database, operations; app stack; cost: alert topic, logs
+    kmsKeys: 9,
     secrets: 1,
     dashboards: 1,
-    // ingestion (2) + per endpoint 5 (+1 no-capacity alarm when scaling to zero) + observability (5 + composite)
-    alarms: 2 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + 6,
+    // ingestion (2) + review DLQ and async failures (2) + per endpoint (endpointAlarms) + observability
+    // (5 + composite); test/cost/estimate.test.ts counts them in the synthesized app
+    alarms: 4 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + 6,
   };
 }
 

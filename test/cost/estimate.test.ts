@@ -1,4 +1,5 @@
-import { estimateMonthlyCost, PRICES } from '../../lib/cost';
+import { estimateMonthlyCost, fixedResources, PRICES } from '../../lib/cost';
+import { allStacks, synthStage } from '../helpers';
 import { PILOT, PRODUCTION, SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
 
 describe('cost estimate', () => {
@@ -9,9 +10,9 @@ describe('cost estimate', () => {
       20 * PRICES.rdsGp3GbMonth + // 20 GB gp3
       3 * 1 * PRICES.interfaceEndpointAzHour * 730 + // 3 interface endpoints in one AZ
       0 + // scale-to-zero GPU endpoint
-      8 * PRICES.kmsKeyMonth +
+      9 * PRICES.kmsKeyMonth +
       1 * PRICES.secretMonth +
-      1 * PRICES.cloudwatchDashboardMonth + 14 * PRICES.cloudwatchAlarmMonth;
+      1 * PRICES.cloudwatchDashboardMonth + 17 * PRICES.cloudwatchAlarmMonth;
     expect(e.idleTotalUsd).toBeCloseTo(byHand, 6);
     expect(e.totalUsd).toBeCloseTo(byHand, 6);
   });
@@ -44,5 +45,18 @@ describe('cost estimate', () => {
     const usage = e.totalUsd - e.idleTotalUsd;
     expect(e.usagePer1000DocsUsd).toBeCloseTo(usage / 30, 6);
     expect(e.allInPer1000DocsUsd).toBeCloseTo(e.totalUsd / 30, 6);
+  });
+
+  test.each(['pilot', 'production'])('the fixed resources priced for %s are the ones the synthesized app creates', (stage) => {
+    const { stacks, templates, config } = synthStage(stage);
+    const count = (pred: (r: any) => boolean) => allStacks(stacks).reduce((n, s) => n + Object.values<any>(templates[s.stackName].toJSON().Resources).filter(pred).length, 0);
+    const f = fixedResources(config);
+    expect(count((r) => r.Type === 'AWS::KMS::Key')).toBe(f.kmsKeys);
+    expect(count((r) => r.Type === 'AWS::SecretsManager::Secret')).toBe(f.secrets);
+    expect(count((r) => r.Type === 'AWS::CloudWatch::Dashboard')).toBe(f.dashboards);
+    expect(count((r) => r.Type === 'AWS::EC2::VPCEndpoint' && r.Properties.VpcEndpointType === 'Interface')).toBe(f.interfaceEndpoints);
+    // every alarm in the templates is billed (target-tracking alarms that Application Auto Scaling
+    // creates at deploy time are not in the template and not counted)
+    expect(count((r) => /^AWS::CloudWatch::(Composite)?Alarm$/.test(r.Type))).toBe(f.alarms);
   });
 });
