@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -39,4 +40,19 @@ export function createDeadLetterQueue(scope: Construct, id: string, props: DeadL
       'Its messages are kept 14 days, alarmed on, and can be moved back to the source with StartMessageMoveTask.',
   );
   return dlq;
+}
+
+/**
+ * The alarm every dead-letter queue gets: at least one message visible (Maximum over `period`),
+ * missing data not breaching. The caller adds the actions.
+ */
+export function deadLetterAlarm(scope: Construct, id: string, queue: sqs.IQueue, description: string, period: Duration): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    alarmDescription: description,
+    metric: queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
 }

@@ -7,9 +7,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { acknowledgeStateMachineWildcards, createDeadLetterQueue, DocaiFunction, FunctionPlacement, grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common';
+import { acknowledgeStateMachineWildcards, DocaiFunction, FunctionPlacement, grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common';
 import { IntakeBucket } from '../intake-bucket';
 import { DATABASE_ROLES, VectorDatabase } from '../vector-database';
+import { createReviewQueue, createReviewTopic } from './review-channel';
 import { WorkBucket } from './work-bucket';
 
 /** The embedding endpoint the Embed step calls. */
@@ -158,15 +159,8 @@ export class DocumentPipeline extends Construct {
     embedFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint'], resources: invokeResources }));
 
     // Review: reviewers read the queue (message holds the task token) and answer with SendTaskSuccess/Failure.
-    this.reviewQueue = props.reviewQueue ?? new sqs.Queue(this, 'ReviewQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      visibilityTimeout: Duration.minutes(15),
-      deadLetterQueue: { queue: createDeadLetterQueue(this, 'ReviewDeadLetter', { encryptionKey: key }), maxReceiveCount: 10 },
-    });
-    this.reviewTopic = props.reviewTopic ?? new sns.Topic(this, 'ReviewTopic', { masterKey: key, enforceSSL: true, displayName: 'Documents waiting for review' });
+    this.reviewQueue = props.reviewQueue ?? createReviewQueue(this, key);
+    this.reviewTopic = props.reviewTopic ?? createReviewTopic(this, key);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
 

@@ -1,2 +1,3 @@
 export * from './document-pipeline';
 export * from './work-bucket';
+export * from './review-channel';

@@ -6,7 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { createDataKey, createDeadLetterQueue } from '../common';
+import { createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
 
 export interface IngestionQueueProps {
   /**
@@ -84,14 +84,9 @@ export class IngestionQueue extends Construct {
     });
 
     const action = props.alarmTopic ? new cwActions.SnsAction(props.alarmTopic) : undefined;
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: 'Ingestion events failed every delivery and sit in the dead-letter queue. Read one, fix the cause, then move them back (README: "Redrive").',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    this.deadLetterAlarm = deadLetterAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue,
+      'Ingestion events failed every delivery and sit in the dead-letter queue. Read one, fix the cause, then move them back (README: "Redrive").',
+      Duration.minutes(1));
     const oldest = props.oldestMessageAgeThreshold ?? Duration.minutes(15);
     this.oldestMessageAlarm = new cloudwatch.Alarm(this, 'OldestMessageAlarm', {
       alarmDescription: `Ingestion events wait longer than ${oldest.toHumanString()}: the ingestion function is failing, throttled or capped.`,

@@ -216,12 +216,11 @@ export function reviewStack(name: string, templateFile: string, template: Json, 
     const target = spec[1] ? asArray(r.Properties[spec[1]]).map(show).join(', ') : pathOf(id);
     resourcePolicies.push({ resource: target, type: r.Type, statements: statementsOf(r.Properties[spec[0]], show, true) });
   }
-  for (const [id, r] of Object.entries<Json>(resources)) {
+  for (const r of Object.values<Json>(resources)) {
     if (r.Type !== 'AWS::Lambda::Permission') continue;
     const p = r.Properties;
     const flags = p.Principal === '*' ? ['any principal'] : [];
     resourcePolicies.push({ resource: show(p.FunctionName), type: r.Type, statements: [{ effect: 'Allow', actions: [show(p.Action)], resources: [show(p.FunctionName)], principals: [show(p.Principal)], conditions: p.SourceArn ? `SourceArn = ${show(p.SourceArn)}` : undefined, flags }] });
-    void id;
   }
 
   return {

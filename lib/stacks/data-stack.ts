@@ -1,14 +1,13 @@
 import { Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
-import { acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue } from '../common';
+import { acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
 import { VectorDatabase } from '../vector-database';
-import { WorkBucket } from '../document-pipeline';
+import { createReviewQueue, createReviewTopic, WorkBucket } from '../document-pipeline';
 import { tagWorkload } from '../app/tags';
 import { StageConfig } from '../config';
 import { IngestionQueue } from '../ingestion';
@@ -142,30 +141,15 @@ export class DataStack extends Stack {
 
     // Documents waiting for a person: task tokens in a queue, reviewers subscribed to a topic.
     const reviewKey = this.ingestionQueue.encryptionKey;
-    this.reviewQueue = new sqs.Queue(this, 'ReviewQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: reviewKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      visibilityTimeout: Duration.minutes(15),
-      deadLetterQueue: { queue: createDeadLetterQueue(this, 'ReviewDeadLetter', { encryptionKey: reviewKey }), maxReceiveCount: 10 },
-    });
+    this.reviewQueue = createReviewQueue(this, reviewKey);
+    this.reviewTopic = createReviewTopic(this, reviewKey);
     // Dead letters of the review queue and of failed asynchronous invocations need a person too.
     for (const [alarmId, q, what] of [
       ['ReviewDeadLetterAlarm', this.reviewQueue.deadLetterQueue!.queue, 'Review messages (task tokens) were received 10 times without an answer'],
       ['AsyncFailuresAlarm', this.asyncFailures, 'Asynchronous Lambda invocations failed every retry'],
     ] as const) {
-      const alarm = new cloudwatch.Alarm(this, alarmId, {
-        alarmDescription: `${what}: read the dead-letter queue.`,
-        metric: q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      alarm.addAlarmAction(new cwActions.SnsAction(this.alarms.topic));
+      deadLetterAlarm(this, alarmId, q, `${what}: read the dead-letter queue.`, Duration.minutes(5)).addAlarmAction(new cwActions.SnsAction(this.alarms.topic));
     }
-    this.reviewTopic = new sns.Topic(this, 'ReviewTopic', { masterKey: reviewKey, enforceSSL: true, displayName: 'Documents waiting for review' });
     tagWorkload(this.reviewQueue, 'pipeline');
     tagWorkload(this.reviewTopic, 'pipeline');
     acknowledgeCdkProviders(this);
