@@ -5,6 +5,11 @@ Around the handlers: S3 is moto (in this process), the database is PGlite + pgve
 protocol (port in PGLITE_PORT) with the migrations applied, and the SageMaker endpoint is a local fake
 that returns deterministic vectors of the configured dimension and can be told to fail transiently.
 Handler logs go to stderr so they do not mix with answers.
+
+Every AWS call the handlers make goes through botocore and is recorded for the permission contract
+(lambda/tests/call_recorder.py, file in DOCAI_CALL_LOG): the fake endpoint answers inside a real
+`sagemaker-runtime` client (a `before-send` hook), and database connections go through the real
+`connect_iam` (an IAM token is signed), with only the network leg replaced by the PGlite connection.
 """
 from __future__ import annotations
 
@@ -31,6 +36,10 @@ os.environ.update({
     "ENDPOINT_NAME": "docai-test-embed", "INFERENCE_COMPONENT": "docai-test-embed-ic", "EMBEDDING_DIMENSION": str(DIM), "WORKFLOW": "ingest",
 })
 
+import call_recorder  # noqa: E402
+
+call_recorder.install(os.environ.get("DOCAI_CALL_LOG") or os.path.join(call_recorder.default_path(), "e2e.jsonl"), "e2e")
+
 from moto import mock_aws  # noqa: E402
 
 mock = mock_aws()
@@ -51,36 +60,55 @@ s3.create_bucket(Bucket="docai-work")
 
 
 class FakeEndpoint:
-    """TEI-shaped answers: one unit vector per input, derived from the text's hash."""
+    """TEI-shaped answers inside a real botocore client: one unit vector per input, derived from the text's hash."""
 
     def __init__(self):
         self.fail_next = 0
         self.calls = 0
+        self.client = boto3.client("sagemaker-runtime")
+        self.client.meta.events.register_first("before-send.sagemaker-runtime.InvokeEndpoint", self.answer)
 
-    def invoke_endpoint(self, **kw):
+    def answer(self, request, **_):
+        from botocore.awsrequest import AWSResponse
+
         self.calls += 1
-        assert kw["ContentType"] == "application/json" and kw["EndpointName"] == os.environ["ENDPOINT_NAME"]
+        assert request.headers["Content-Type"] in (b"application/json", "application/json"), request.headers
+        assert f"/endpoints/{os.environ['ENDPOINT_NAME']}/invocations" in request.url, request.url
         if self.fail_next > 0:
             self.fail_next -= 1
-            raise ClientError({"Error": {"Code": "ValidationError", "Message": "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress"},
-                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "InvokeEndpoint")
-        texts = json.loads(kw["Body"])["inputs"]
+            body = json.dumps({"ErrorCode": "ValidationError", "Message": "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress"})
+            return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ValidationError", "Content-Type": "application/json"}, _Raw(body.encode()))
+        texts = json.loads(request.body)["inputs"]
         vectors = []
         for t in texts:
             h = hashlib.sha256(t.encode()).digest()
-            v = [(h[i % len(h)] - 127.5) / 127.5 for i in range(DIM)]
-            vectors.append(v)
-        return {"Body": io.BytesIO(json.dumps(vectors).encode()), "ContentType": "application/json"}
+            vectors.append([(h[i % len(h)] - 127.5) / 127.5 for i in range(DIM)])
+        return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Raw(json.dumps(vectors).encode()))
+
+
+class _Raw(io.BytesIO):
+    def stream(self, **_):
+        yield self.getvalue()
 
 
 endpoint = FakeEndpoint()
 pipeline_handlers._clients["s3"] = s3
-pipeline_handlers._clients["sagemaker-runtime"] = endpoint
+pipeline_handlers._clients["sagemaker-runtime"] = endpoint.client
 
 conn = connect(int(os.environ["PGLITE_PORT"]))
 apply_migrations(conn, {"EMBEDDING_DIMENSION": DIM, "HNSW_M": 16, "HNSW_EF_CONSTRUCTION": 64})
 conn.run('SET ROLE "docai_writer"')  # as deployed: the pipeline logs in as the writer role, not the master user
-pipeline_handlers._db_conn = conn
+# As deployed, handlers connect with db.connect_from_env -> connect_iam (a signed IAM token for DB_USER);
+# only the TLS connection to RDS is replaced by the PGlite connection.
+os.environ.update({"DB_HOST": "docai-test-db.cluster.local", "DB_PORT": "5433", "DB_NAME": "docai", "DB_USER": "docai_writer", "AWS_REGION": "us-east-1"})
+
+
+def _pglite_instead_of_rds(host, port, user, password, database, tls="verify-full"):
+    assert user == "docai_writer" and password.startswith(f"{host}:{port}/?Action=connect&DBUser={user}"), (user, password[:80])
+    return conn
+
+
+db.connect_with_password = _pglite_instead_of_rds
 
 
 def op_put(req):
@@ -91,6 +119,7 @@ def op_put(req):
 
 def op_call(req):
     fn = getattr(pipeline_handlers, req["handler"])
+    pipeline_handlers._db_conn = None  # every invocation connects as a cold start would, so each one's IAM login is recorded
     try:
         return {"result": fn(req["event"], None)}
     except Exception as e:

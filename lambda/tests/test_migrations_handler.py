@@ -72,3 +72,33 @@ def test_a_failure_still_answers_cloudformation_with_the_reason(port, monkeypatc
     [(_, _, body)] = run({**EVENT, "RequestType": "Update", "PhysicalResourceId": "docai-schema-migrations"}, port, monkeypatch, broken)
     assert body["Status"] == "FAILED"
     assert "could not reach the database" in body["Reason"]
+
+
+def test_create_reads_the_master_secret_and_connects_with_it(port, monkeypatch):
+    """The real master_connection: the secret is read through Secrets Manager (moto), only the network leg is PGlite."""
+    import boto3
+    from moto import mock_aws
+
+    from docai_shared import db
+
+    seen = {}
+
+    pglite_port = port
+
+    def pglite_instead_of_rds(host, port, user, password, database, tls="verify-full"):
+        seen.update(host=host, port=port, user=user, password=password, database=database, tls=tls)
+        return connect(pglite_port)
+
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name="us-east-1")
+        secret = {"host": "docai-test-db.cluster.local", "port": 5433, "username": "docai_master", "password": "s3cret", "dbname": "docai"}
+        arn = sm.create_secret(Name="docai-test-db-master", SecretString=json.dumps(secret))["ARN"]
+        monkeypatch.setenv("DB_SECRET_ARN", arn)
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setattr(db, "connect_with_password", pglite_instead_of_rds)
+        rec = Recorder()
+        monkeypatch.setattr(migrations_handler, "opener", rec)
+        migrations_handler.handler({**EVENT, "RequestType": "Update", "PhysicalResourceId": "docai-schema-migrations"}, None)
+    [(_, _, body)] = rec.requests
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    assert seen == {"host": "docai-test-db.cluster.local", "port": 5433, "user": "docai_master", "password": "s3cret", "database": "docai", "tls": "verify-full"}

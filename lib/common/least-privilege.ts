@@ -38,3 +38,23 @@ export function grantObjects(grantee: iam.IGrantable & { role?: iam.IRole }, g: 
 export function grantKey(grantee: iam.IGrantable, key: kms.IKey, actions: Array<'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:Encrypt'>): void {
   grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));
 }
+
+/**
+ * Grants what a caller of an encrypted state machine needs besides the Step Functions action: a data
+ * key from the state machine's customer managed key, only in the encryption context of that state
+ * machine (`kms:EncryptionContext:aws:states:stateMachineArn`). Without it StartExecution,
+ * SendTaskSuccess and SendTaskFailure are denied on a CMK-encrypted state machine
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
+ */
+export function grantStateMachineDataKey(grantee: iam.IGrantable, key: kms.IKey, stateMachineArn: string, opts: { readExecutions?: boolean } = {}): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(stateMachineDataKeyStatement(key, stateMachineArn, opts));
+}
+
+/** The statement of grantStateMachineDataKey; `readExecutions` adds kms:Decrypt (DescribeExecution of encrypted executions). */
+export function stateMachineDataKeyStatement(key: kms.IKey, stateMachineArn: string, opts: { readExecutions?: boolean } = {}): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions: ['kms:GenerateDataKey', ...(opts.readExecutions ? ['kms:Decrypt'] : [])],
+    resources: [key.keyArn],
+    conditions: { StringEquals: { 'kms:EncryptionContext:aws:states:stateMachineArn': stateMachineArn } },
+  });
+}

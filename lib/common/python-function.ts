@@ -15,8 +15,14 @@ export const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
 /** Amazon RDS certificate authorities, all regions (documented at docs.aws.amazon.com, "Using SSL/TLS"). */
 export const RDS_CA_BUNDLE_URL = 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem';
 
-/** The Python runtime every function uses: the newest CDK knows (cdk-nag AwsSolutions-L1). */
-export const PYTHON_RUNTIME = lambda.Runtime.PYTHON_3_15;
+/**
+ * The Python runtime every function uses: the newest generally available one whose ARM64 wheels exist
+ * for every compiled dependency (lxml, charset-normalizer publish manylinux aarch64 cp313 wheels).
+ * python3.13: GA since 2024-11, deprecation 2029-06-30 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html).
+ * Not the newest CDK knows (python3.15 is a preview runtime, "not for production"); python3.14 is GA
+ * too and is the next step once its wheels are checked. Tests run on the machine's Python 3.11 (README).
+ */
+export const PYTHON_RUNTIME = lambda.Runtime.PYTHON_3_13;
 
 /**
  * The shared Python package (`lambda/shared`) as a Lambda layer, one per stack, so shared code is
@@ -54,8 +60,14 @@ export interface DocaiFunctionProps {
   readonly description: string;
   readonly timeout: Duration;
   readonly memorySize: number;
-  /** Reserved concurrency: caps what this function can take from the account, and protects it. */
-  readonly reservedConcurrentExecutions: number;
+  /**
+   * Reserved concurrency. Leave it out unless the account's quota is known to allow it: a fresh
+   * account often has a concurrency quota of 10, and reserved concurrency must leave the unreserved
+   * minimum free, so any reservation fails the first deploy. Bound callers instead (SQS event source
+   * maximum concurrency, Map maxConcurrency).
+   * @default - no reservation; the function draws from the account's unreserved pool
+   */
+  readonly reservedConcurrentExecutions?: number;
   readonly environment?: Record<string, string>;
   /** Encrypts the log group, the environment variables and the async dead-letter queue. */
   readonly encryptionKey: kms.IKey;
@@ -116,6 +128,15 @@ export class DocaiFunction extends PythonFunction {
     acknowledge(this.role!, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'],
       'The only statement with Resource "*" is X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords), which has no resource-level permissions. ' +
         'Every other grant names its resource; test/common/function-policies.test.ts fails if another "*" appears.');
+    acknowledge(this, ['AwsSolutions::AwsSolutions-L1', 'Serverless::Serverless-LambdaLatestVersion'],
+      `${PYTHON_RUNTIME.name} is a generally available runtime (supported until 2029-06-30) with ARM64 wheels for every compiled dependency (lxml, charset-normalizer); ` +
+        'python3.15, the newest CDK knows, is a preview runtime ("not for production"). Moving to python3.14 is a one-line change in lib/common/python-function.ts once its wheels are checked.');
+    if (props.reservedConcurrentExecutions === undefined) {
+      acknowledge(this, ['HIPAA.Security::HIPAA.Security-LambdaConcurrency', 'NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency'],
+        'No reserved concurrency on purpose: a fresh account often has a Lambda concurrency quota of 10 and reserved concurrency must leave the unreserved ' +
+          'minimum free, so any reservation fails the first deploy. Concurrency is bounded where work enters instead: the ingestion queue\'s event-source ' +
+          'maximum concurrency, the Embed map\'s maxConcurrency and the backfill\'s Distributed Map concurrency; throttles are retried by the state machine.');
+    }
     if (Stack.of(props.vpc) !== Stack.of(this)) {
       acknowledge(this, ['cdk-validator-cfnguard::lambda_inside_vpc_check'],
         'The function runs in the isolated subnets of the stage VPC; their ids come from the data stack through a cross-stack reference, which this guard rule ' +

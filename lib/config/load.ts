@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { InferenceFramework, supportedRegions } from '../gpu-inference/images';
 import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES } from './instance-catalog';
 import { PRESETS, WORKLOADS } from './presets';
 import { StageConfig } from './stage-config';
@@ -166,6 +167,13 @@ export function validateStageConfig(c: StageConfig): string[] {
   }
   if (c.region !== undefined && !REGION.test(String(c.region))) {
     p.push(`region: ${got(c.region)}; expected an AWS region name such as us-east-1. Fix: -c region=us-east-1`);
+  } else if (c.region !== undefined) {
+    // The stage's GPU containers must be published in the region (lib/gpu-inference/images.ts).
+    const frameworks = [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE, ...(c.generation?.enabled ? [InferenceFramework.LARGE_MODEL_INFERENCE] : [])];
+    const regions = supportedRegions(frameworks);
+    if (!regions.includes(c.region)) {
+      p.push(`region: ${got(c.region)}; AWS publishes no ${frameworks.map((f) => f.toUpperCase()).join(' and ')} container image there. Supported regions: ${regions.join(', ')}. Fix: -c region=us-east-1`);
+    }
   }
   if (c.alarmEmail !== undefined && (typeof c.alarmEmail !== 'string' || !EMAIL.test(c.alarmEmail))) {
     p.push(`alarmEmail: ${got(c.alarmEmail)}; expected an e-mail address like oncall@example.com. Fix: -c alarmEmail=oncall@example.com`);

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -7,7 +7,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { acknowledgeStateMachineWildcards, DocaiFunction, FunctionPlacement, grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { acknowledge, acknowledgeStateMachineWildcards, DocaiFunction, FunctionPlacement, grantKey, grantObjects, grantStateMachineDataKey, S3_OBJECT_ACTIONS, stateMachineDataKeyStatement } from '../common';
 import { IntakeBucket } from '../intake-bucket';
 import { DATABASE_ROLES, VectorDatabase } from '../vector-database';
 import { createReviewQueue, createReviewTopic } from './review-channel';
@@ -86,6 +87,14 @@ export class DocumentPipeline extends Construct {
   public readonly reviewQueue: sqs.IQueue;
   public readonly reviewTopic: sns.ITopic;
   public readonly logGroup: logs.LogGroup;
+  /** Encrypts both state machines' data: callers of StartExecution/SendTask* need a data key from it. */
+  public readonly encryptionKey: kms.IKey;
+  /**
+   * What a person who reviews documents needs, and nothing more: read and delete review tasks, read
+   * the document, put `runs/<runId>/reviewed.json` in the work bucket, approve or reject the task.
+   * Attach it to the reviewers' role (its ARN is a stack output).
+   */
+  public readonly reviewerPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: DocumentPipelineProps) {
     super(scope, id);
@@ -97,6 +106,7 @@ export class DocumentPipeline extends Construct {
     if (!Token.isUnresolved(overlap) && overlap >= chunkTokens) throw new Error(`DocumentPipeline: chunkOverlapTokens (${overlap}) must be smaller than chunkTokens (${chunkTokens})`);
     if (!Token.isUnresolved(concurrency) && (concurrency < 1 || concurrency > 40)) throw new Error(`DocumentPipeline: embedConcurrency must be from 1 to 40, received ${concurrency}`);
     const key = props.encryptionKey ?? props.placement.encryptionKey;
+    this.encryptionKey = key;
 
     const writerEnv = props.database.connectionEnvironment(DATABASE_ROLES.writer);
     const common = {
@@ -108,7 +118,9 @@ export class DocumentPipeline extends Construct {
       DEFAULT_ACCESS_TIER: props.defaultAccessTier ?? 'internal',
     };
     const placementWithDb = { ...props.placement, securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup] };
-    const fn = (name: string, handler: string, opts: { timeout: Duration; memory: number; concurrency: number; env?: Record<string, string>; db?: boolean }) => {
+    // No reserved concurrency: a fresh account's quota (often 10) cannot grant it. Executions are bounded
+    // by the ingestion queue's maximum concurrency, the Embed map's maxConcurrency and the backfill's.
+    const fn = (name: string, handler: string, opts: { timeout: Duration; memory: number; env?: Record<string, string>; db?: boolean }) => {
       const f = new DocaiFunction(this, name, {
         folder: 'pipeline',
         index: 'pipeline_handlers.py',
@@ -116,7 +128,6 @@ export class DocumentPipeline extends Construct {
         description: `Document pipeline: ${name}`,
         timeout: opts.timeout,
         memorySize: opts.memory,
-        reservedConcurrentExecutions: opts.concurrency,
         environment: { ...common, ...(opts.db ? writerEnv : {}), ...opts.env },
         workflow: 'ingest',
         ...(opts.db ? placementWithDb : props.placement),
@@ -126,17 +137,17 @@ export class DocumentPipeline extends Construct {
       return f;
     };
 
-    const validateFn = fn('Validate', 'validate_handler', { timeout: Duration.seconds(30), memory: 256, concurrency: 20 });
-    const extractFn = fn('Extract', 'extract_handler', { timeout: Duration.minutes(5), memory: 2048, concurrency: 20 });
-    const chunkFn = fn('Chunk', 'chunk_handler', { timeout: Duration.minutes(2), memory: 1024, concurrency: 20 });
+    const validateFn = fn('Validate', 'validate_handler', { timeout: Duration.seconds(30), memory: 256 });
+    const extractFn = fn('Extract', 'extract_handler', { timeout: Duration.minutes(5), memory: 2048 });
+    const chunkFn = fn('Chunk', 'chunk_handler', { timeout: Duration.minutes(2), memory: 1024 });
     const embedFn = fn('Embed', 'embed_handler', {
-      timeout: Duration.minutes(2), memory: 512, concurrency: 40,
+      timeout: Duration.minutes(2), memory: 512,
       env: { ENDPOINT_NAME: props.embedding.endpointName, INFERENCE_COMPONENT: props.embedding.inferenceComponentName ?? '', EMBEDDING_DIMENSION: String(props.embedding.dimension) },
     });
-    const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 1024, concurrency: 10, db: true });
-    const deleteFn = fn('Delete', 'delete_handler', { timeout: Duration.seconds(30), memory: 256, concurrency: 10, db: true });
-    const reviewFn = fn('MarkForReview', 'mark_for_review_handler', { timeout: Duration.seconds(30), memory: 256, concurrency: 5, db: true });
-    const failFn = fn('RecordFailure', 'record_failure_handler', { timeout: Duration.seconds(30), memory: 256, concurrency: 10, db: true });
+    const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 1024, db: true });
+    const deleteFn = fn('Delete', 'delete_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
+    const reviewFn = fn('MarkForReview', 'mark_for_review_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
+    const failFn = fn('RecordFailure', 'record_failure_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
 
     // Least privilege per step: exact actions, work-bucket access limited to runs/*.
     props.intake.grantReadDocuments(validateFn);
@@ -240,6 +251,46 @@ export class DocumentPipeline extends Construct {
     acknowledgeStateMachineWildcards(this.stateMachine);
 
     this.backfill = this.createBackfill(props, key);
+    // The backfill starts pipeline executions (.sync: it also describes them), encrypted with the same key.
+    grantStateMachineDataKey(this.backfill, key, this.stateMachine.stateMachineArn, { readExecutions: true });
+    this.reviewerPolicy = this.createReviewerPolicy(props, key);
+  }
+
+  private createReviewerPolicy(props: DocumentPipelineProps, key: kms.IKey): iam.ManagedPolicy {
+    const stack = Stack.of(this);
+    const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${stack.region}.${stack.urlSuffix}` } };
+    const documents = `arn:${stack.partition}:s3:::${props.intake.bucketName}/*`;
+    const reviewedText = `arn:${stack.partition}:s3:::${props.workBucket.bucketName}/runs/*/reviewed.json`;
+    const statements = [
+      new iam.PolicyStatement({ sid: 'ReadReviewTasks', actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: [this.reviewQueue.queueArn] }),
+      new iam.PolicyStatement({ sid: 'ReadDocuments', actions: [...S3_OBJECT_ACTIONS.read], resources: [documents] }),
+      new iam.PolicyStatement({ sid: 'DecryptDocuments', actions: ['kms:Decrypt'], resources: [props.intake.encryptionKey.keyArn], conditions: viaS3 }),
+      new iam.PolicyStatement({ sid: 'SupplyReviewedText', actions: ['s3:PutObject'], resources: [reviewedText] }),
+      new iam.PolicyStatement({ sid: 'EncryptReviewedText', actions: ['kms:GenerateDataKey'], resources: [props.workBucket.encryptionKey.keyArn], conditions: viaS3 }),
+      // Task tokens have no resource-level permissions (Service Authorization Reference, Step Functions):
+      // the data key below, limited to this state machine's encryption context, is what narrows them.
+      new iam.PolicyStatement({ sid: 'AnswerReviewTasks', actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: ['*'] }),
+      new iam.PolicyStatement({
+        sid: 'AnswerReviewTasksDataKey', actions: ['kms:GenerateDataKey'], resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:EncryptionContext:aws:states:stateMachineArn': this.stateMachine.stateMachineArn } },
+      }),
+    ];
+    const queueKey = this.reviewQueue.encryptionMasterKey;
+    if (queueKey) statements.push(new iam.PolicyStatement({ sid: 'DecryptReviewTasks', actions: ['kms:Decrypt'], resources: [queueKey.keyArn], conditions: { StringEquals: { 'kms:ViaService': `sqs.${stack.region}.${stack.urlSuffix}` } } }));
+    const policy = new iam.ManagedPolicy(this, 'ReviewerPolicy', {
+      description: 'docai: review documents that need a person (read review tasks and the document, supply text, approve or reject)',
+      statements,
+    });
+    const flat = (arn: string) => flattenCfnReference(stack.resolve(arn));
+    acknowledge(policy, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'],
+      'states:SendTaskSuccess and states:SendTaskFailure have no resource-level permissions (a task token is the credential); the reviewer can only answer tasks ' +
+        'of this state machine because the data key it needs is limited to its encryption context (kms:EncryptionContext:aws:states:stateMachineArn).');
+    acknowledge(policy, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flat(documents)}]`],
+      'A reviewer must read the document under review, which can be any uploaded object (keys are chosen by uploaders); read-only object access, no listing.');
+    acknowledge(policy, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flat(reviewedText)}]`],
+      'A reviewer writes only runs/<runId>/reviewed.json, the file the pipeline reads after approval; the run id is known only at run time.');
+    new CfnOutput(this, 'ReviewerPolicyArn', { value: policy.managedPolicyArn, description: 'Attach to the role of the people who review documents (README: human review)' });
+    return policy;
   }
 
   /** A Lambda task with the project's retry policy. */
@@ -270,7 +321,6 @@ export class DocumentPipeline extends Construct {
       description: 'Backfill: turns one intake object into a re-embedding input',
       timeout: Duration.seconds(30),
       memorySize: 256,
-      reservedConcurrentExecutions: 10,
       environment: { INTAKE_BUCKET: props.intake.bucket.bucketName, ...props.database.connectionEnvironment(DATABASE_ROLES.writer) },
       workflow: 'backfill',
       ...props.placement,
@@ -313,6 +363,20 @@ export class DocumentPipeline extends Construct {
       encryptionConfiguration: new sfn.CustomerManagedEncryptionConfiguration(key),
     });
     acknowledgeStateMachineWildcards(machine);
+    // Child workflow executions of the Distributed Map are named <state machine>/<map run label>:<id>
+    // (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html); CDK's own
+    // policy covers <state machine>:*. Their input is encrypted with this state machine's key. A separate
+    // policy, because the role's default policy cannot name the state machine it belongs to.
+    const childExecutions = Fn.join('', ['arn:', Stack.of(this).partition, ':states:', Stack.of(this).region, ':', Stack.of(this).account, ':execution:', Fn.select(6, Fn.split(':', machine.stateMachineArn)), '/*:*']);
+    const childPolicy = new iam.Policy(this, 'BackfillChildExecutions', {
+      statements: [
+        new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [childExecutions] }),
+        stateMachineDataKeyStatement(key, machine.stateMachineArn, { readExecutions: true }),
+      ],
+    });
+    childPolicy.attachToRole(machine.role);
+    acknowledge(childPolicy, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(Stack.of(this).resolve(childExecutions))}]`],
+      'Describing and stopping the child workflow executions this Distributed Map starts; their ids are generated at run time.');
     return machine;
   }
 }

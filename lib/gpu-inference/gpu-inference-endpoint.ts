@@ -11,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledge, grantKey, grantObjects } from '../common';
 import { SAGEMAKER_INSTANCE_TYPES } from '../config/instance-catalog';
-import { IMAGE_REPOSITORIES, InferenceFramework, resolveImage } from './images';
+import { InferenceFramework, PUBLISHED_IMAGES, resolveImage } from './images';
 
 /** How the endpoint scales. */
 export abstract class EndpointScaling {
@@ -110,7 +110,7 @@ export class GpuInferenceEndpoint extends Construct {
     super(scope, id);
     const type = SAGEMAKER_INSTANCE_TYPES[props.instanceType];
     if (!type) throw new Error(`GpuInferenceEndpoint: instanceType "${props.instanceType}" is not in the instance catalog; valid choices: ${Object.keys(SAGEMAKER_INSTANCE_TYPES).join(', ')}`);
-    if (IMAGE_REPOSITORIES[props.framework].gpu && type.gpus === 0) {
+    if (PUBLISHED_IMAGES[props.framework].gpu && type.gpus === 0) {
       const gpu = Object.values(SAGEMAKER_INSTANCE_TYPES).filter((t) => t.gpus > 0).map((t) => t.name);
       throw new Error(`GpuInferenceEndpoint: instanceType "${props.instanceType}" has no GPU, but the ${props.framework} container needs one; valid choices: ${gpu.join(', ')}`);
     }

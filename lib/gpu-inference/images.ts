@@ -1,9 +1,21 @@
-import { CfnMapping, Fn, Stack, Token } from 'aws-cdk-lib';
+import { CfnMapping, CfnRule, Fn, Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 /**
- * Inference container images, resolved in one place. AWS Deep Learning Containers are published per
- * region from a regional ECR registry; the account differs in a few regions. Update tags here.
+ * Inference container images, resolved in one place from the registry tables AWS publishes.
+ *
+ * Each framework's images live in a different ECR registry account per region, and the accounts of
+ * one framework are not those of another (TEI is not in the Deep Learning Containers account
+ * 763104351884). The tables below are copied from the SageMaker Python SDK's image URI config, which
+ * is what `sagemaker.image_uris.retrieve` uses:
+ * - TEI: `src/sagemaker/image_uri_config/huggingface-tei.json`, version 1.8.2
+ *   (https://github.com/aws/sagemaker-python-sdk/blob/master/src/sagemaker/image_uri_config/huggingface-tei.json)
+ * - LMI: `src/sagemaker/image_uri_config/djl-lmi.json` (the registries, identical for every LMI
+ *   version there), with the LMI 15 tag from the Deep Learning Containers release table
+ *   (https://github.com/aws/deep-learning-containers/blob/master/available_images.md, "DJL LMI").
+ * Copied on 2026-11-22. Only the `aws` partition's regions are listed; China, GovCloud and ISO
+ * regions use other partitions and are not supported by this project.
+ * To update: take the new version's `registries` and tag from those files, and keep this header's date.
  */
 export enum InferenceFramework {
   /** Hugging Face Text Embeddings Inference, GPU build (serves embedding models, `/embed`). */
@@ -12,20 +24,59 @@ export enum InferenceFramework {
   LARGE_MODEL_INFERENCE = 'lmi',
 }
 
-export const IMAGE_REPOSITORIES: Record<InferenceFramework, { repository: string; tag: string; gpu: boolean; port?: number }> = {
-  [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE]: { repository: 'tei', tag: '2.0.1-tei1.4.0-gpu-py310-cu122-ubuntu22.04', gpu: true },
-  [InferenceFramework.LARGE_MODEL_INFERENCE]: { repository: 'djl-inference', tag: '0.33.0-lmi15.0.0-cu128', gpu: true },
+export interface PublishedImage {
+  readonly repository: string;
+  readonly tag: string;
+  readonly gpu: boolean;
+  /** Region -> ECR registry account, as published. */
+  readonly registries: Readonly<Record<string, string>>;
+  readonly source: string;
+  readonly retrieved: string;
+}
+
+export const PUBLISHED_IMAGES: Record<InferenceFramework, PublishedImage> = {
+  [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE]: {
+    repository: 'tei',
+    // tag = <tag_prefix>-gpu-<py_version>-<container_version.gpu> (the SDK's format for huggingface-tei)
+    tag: '2.0.1-tei1.8.2-gpu-py310-cu122-ubuntu22.04',
+    gpu: true,
+    registries: {
+      'af-south-1': '510948584623', 'ap-east-1': '651117190479', 'ap-northeast-1': '354813040037', 'ap-northeast-2': '366743142698',
+      'ap-northeast-3': '867004704886', 'ap-south-1': '720646828776', 'ap-south-2': '628508329040', 'ap-southeast-1': '121021644041',
+      'ap-southeast-2': '783357654285', 'ap-southeast-3': '951798379941', 'ap-southeast-4': '106583098589', 'ca-central-1': '341280168497',
+      'ca-west-1': '190319476487', 'eu-central-1': '492215442770', 'eu-central-2': '680994064768', 'eu-north-1': '662702820516',
+      'eu-south-1': '978288397137', 'eu-south-2': '104374241257', 'eu-west-1': '141502667606', 'eu-west-2': '764974769150',
+      'eu-west-3': '659782779980', 'il-central-1': '898809789911', 'me-central-1': '272398656194', 'me-south-1': '801668240914',
+      'sa-east-1': '737474898029', 'us-east-1': '683313688378', 'us-east-2': '257758044811', 'us-west-1': '746614075791',
+      'us-west-2': '246618743249',
+    },
+    source: 'aws/sagemaker-python-sdk src/sagemaker/image_uri_config/huggingface-tei.json, inference.versions["1.8.2"]',
+    retrieved: '2026-11-22',
+  },
+  [InferenceFramework.LARGE_MODEL_INFERENCE]: {
+    repository: 'djl-inference',
+    tag: '0.33.0-lmi15.0.0-cu128',
+    gpu: true,
+    registries: {
+      'af-south-1': '626614931356', 'il-central-1': '780543022126', 'ap-east-1': '871362719292', 'ap-northeast-1': '763104351884',
+      'ap-northeast-2': '763104351884', 'ap-northeast-3': '364406365360', 'ap-south-1': '763104351884', 'ap-southeast-1': '763104351884',
+      'ap-southeast-2': '763104351884', 'ap-southeast-3': '907027046896', 'ca-central-1': '763104351884', 'eu-central-1': '763104351884',
+      'eu-north-1': '763104351884', 'eu-west-1': '763104351884', 'eu-west-2': '763104351884', 'eu-west-3': '763104351884',
+      'eu-south-1': '692866216735', 'me-south-1': '217643126080', 'me-central-1': '914824155844', 'sa-east-1': '763104351884',
+      'us-east-1': '763104351884', 'us-east-2': '763104351884', 'us-west-1': '763104351884', 'us-west-2': '763104351884',
+      'ca-west-1': '204538143572',
+    },
+    source: 'aws/sagemaker-python-sdk src/sagemaker/image_uri_config/djl-lmi.json (registries); aws/deep-learning-containers available_images.md (tag, LMI 15)',
+    retrieved: '2026-11-22',
+  },
 };
 
-/** Deep Learning Containers registry account per region (most regions use 763104351884). */
-export const DLC_ACCOUNTS: Record<string, string> = {
-  'us-east-1': '763104351884', 'us-east-2': '763104351884', 'us-west-1': '763104351884', 'us-west-2': '763104351884',
-  'ca-central-1': '763104351884', 'eu-west-1': '763104351884', 'eu-west-2': '763104351884', 'eu-west-3': '763104351884',
-  'eu-central-1': '763104351884', 'eu-north-1': '763104351884', 'ap-south-1': '763104351884', 'ap-northeast-1': '763104351884',
-  'ap-northeast-2': '763104351884', 'ap-northeast-3': '763104351884', 'ap-southeast-1': '763104351884', 'ap-southeast-2': '763104351884',
-  'sa-east-1': '763104351884', 'ap-east-1': '871362719292', 'me-south-1': '217643126080', 'af-south-1': '626614931356',
-  'eu-south-1': '692866216735',
-};
+/** Regions where every framework in `frameworks` has a published image. */
+export function supportedRegions(frameworks: readonly InferenceFramework[]): string[] {
+  return Object.keys(PUBLISHED_IMAGES[frameworks[0]].registries)
+    .filter((r) => frameworks.every((f) => PUBLISHED_IMAGES[f].registries[r] !== undefined))
+    .sort();
+}
 
 export interface ResolvedImage {
   readonly imageUri: string;
@@ -33,24 +84,44 @@ export interface ResolvedImage {
   readonly repositoryArn: string;
 }
 
+/** The published image for a concrete region. Throws, naming the supported regions, for any other. */
+export function imageFor(framework: InferenceFramework, region: string): ResolvedImage {
+  const img = PUBLISHED_IMAGES[framework];
+  const account = img.registries[region];
+  if (!account) {
+    throw new Error(`No published ${framework.toUpperCase()} image for region ${region}. Supported regions: ${supportedRegions([framework]).join(', ')} (${img.source})`);
+  }
+  return {
+    imageUri: `${account}.dkr.ecr.${region}.amazonaws.com/${img.repository}:${img.tag}`,
+    repositoryArn: `arn:aws:ecr:${region}:${account}:repository/${img.repository}`,
+  };
+}
+
 /**
  * The image URI for the stack's region: a literal when the region is known at synth time, otherwise
- * a CloudFormation mapping looked up with AWS::Region at deploy time.
+ * a CloudFormation mapping looked up with AWS::Region at deploy time, guarded by a template rule that
+ * stops the deploy in an unsupported region before anything is created, naming the supported ones.
  */
 export function resolveImage(scope: Construct, framework: InferenceFramework): ResolvedImage {
   const stack = Stack.of(scope);
-  const { repository, tag } = IMAGE_REPOSITORIES[framework];
-  let account: string;
-  if (!Token.isUnresolved(stack.region)) {
-    account = DLC_ACCOUNTS[stack.region];
-    if (!account) throw new Error(`No Deep Learning Container registry known for region ${stack.region}; add it to DLC_ACCOUNTS in lib/gpu-inference/images.ts`);
-  } else {
-    const id = 'DlcRegistryAccounts';
-    const mapping = (stack.node.tryFindChild(id) as CfnMapping) ?? new CfnMapping(stack, id, { mapping: Object.fromEntries(Object.entries(DLC_ACCOUNTS).map(([r, a]) => [r, { account: a }])) });
-    account = mapping.findInMap(stack.region, 'account');
+  const img = PUBLISHED_IMAGES[framework];
+  if (!Token.isUnresolved(stack.region)) return imageFor(framework, stack.region);
+
+  const id = `${framework.toUpperCase()}Registries`;
+  const mapping = (stack.node.tryFindChild(id) as CfnMapping) ?? new CfnMapping(stack, id, { mapping: Object.fromEntries(Object.entries(img.registries).map(([r, a]) => [r, { account: a }])) });
+  const ruleId = `${framework.toUpperCase()}Region`;
+  if (!stack.node.tryFindChild(ruleId)) {
+    const regions = supportedRegions([framework]);
+    new CfnRule(stack, ruleId, {
+      assertions: [{
+        assert: Fn.conditionContains(regions, stack.region),
+        assertDescription: `No published ${framework.toUpperCase()} container image in this region. Supported regions: ${regions.join(', ')}`,
+      }],
+    });
   }
+  const account = mapping.findInMap(stack.region, 'account');
   return {
-    imageUri: Fn.join('', [account, '.dkr.ecr.', stack.region, '.', stack.urlSuffix, `/${repository}:${tag}`]),
-    repositoryArn: Fn.join('', ['arn:', stack.partition, ':ecr:', stack.region, ':', account, `:repository/${repository}`]),
+    imageUri: Fn.join('', [account, '.dkr.ecr.', stack.region, '.', stack.urlSuffix, `/${img.repository}:${img.tag}`]),
+    repositoryArn: Fn.join('', ['arn:', stack.partition, ':ecr:', stack.region, ':', account, `:repository/${img.repository}`]),
   };
 }

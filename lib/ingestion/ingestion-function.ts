@@ -1,9 +1,10 @@
 import { Duration, Token } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { acknowledge, DocaiFunction, FunctionPlacement } from '../common';
+import { acknowledge, DocaiFunction, FunctionPlacement, grantStateMachineDataKey } from '../common';
 import { IngestionQueue } from './ingestion-queue';
 
 export interface IngestionFunctionProps {
@@ -11,6 +12,11 @@ export interface IngestionFunctionProps {
   readonly queue: IngestionQueue;
   /** The document pipeline: created objects start its upsert path, removed objects its delete path. */
   readonly stateMachine: sfn.IStateMachine;
+  /**
+   * The customer managed key the state machine is encrypted with: StartExecution needs a data key from it.
+   * @default - the state machine uses an AWS owned key (no KMS permission needed)
+   */
+  readonly stateMachineKey?: kms.IKey;
   readonly placement: FunctionPlacement;
   /**
    * Function timeout.
@@ -18,8 +24,9 @@ export interface IngestionFunctionProps {
    */
   readonly timeout?: Duration;
   /**
-   * Concurrent invocations the queue may drive (SQS event source maximum concurrency, 2-1000).
-   * Reserved concurrency is set to the same number so the function can always reach it.
+   * Concurrent invocations the queue may drive (SQS event source maximum concurrency, 2-1000). This
+   * bounds the function without reserved concurrency, which a fresh account (concurrency quota 10)
+   * cannot grant.
    * @default 5
    */
   readonly maxConcurrency?: number;
@@ -67,12 +74,12 @@ export class IngestionFunction extends Construct {
       description: 'Starts a document pipeline execution per S3 object version (idempotent)',
       timeout,
       memorySize: props.memorySize ?? 256,
-      reservedConcurrentExecutions: maxConcurrency,
       environment: { STATE_MACHINE_ARN: props.stateMachine.stateMachineArn },
       workflow: 'ingestion',
       ...props.placement,
     });
     props.stateMachine.grantStartExecution(this.function);
+    if (props.stateMachineKey) grantStateMachineDataKey(this.function, props.stateMachineKey, props.stateMachine.stateMachineArn);
 
     this.eventSource = new SqsEventSource(props.queue.queue, {
       batchSize: props.batchSize ?? 10,

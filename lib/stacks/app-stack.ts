@@ -81,6 +81,7 @@ export class AppStack extends Stack {
     this.ingestion = new IngestionFunction(this, 'Ingestion', {
       queue: data.ingestionQueue,
       stateMachine: pipeline,
+      stateMachineKey: this.pipeline.encryptionKey,
       placement: this.placement,
       timeout: Duration.seconds(c.ingestion.functionTimeoutSeconds),
       maxConcurrency: c.ingestion.maxConcurrency,

@@ -183,7 +183,6 @@ export class VectorDatabase extends Construct {
       description: 'Applies the vector database schema migrations (CloudFormation custom resource)',
       timeout: Duration.minutes(5),
       memorySize: 256,
-      reservedConcurrentExecutions: 1,
       environment: { DB_SECRET_ARN: this.instance.secret!.secretArn, DB_NAME: this.databaseName },
       workflow: 'migrations',
       ...placement,

@@ -6,7 +6,9 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
 import * as net from 'net';
 import * as path from 'path';
+import * as fs from 'fs';
 import { synthStage } from '../helpers';
+import { contractAssembly, deniedRecordedCalls, readRecordedCalls, RECORDED_CALLS_DIR } from '../permission-contract';
 
 // aws-local-stepfunctions needs Promise.withResolvers (Node 22+); Node 20 lacks it.
 if (!(Promise as any).withResolvers) {
@@ -111,6 +113,9 @@ class Worker {
   }
 }
 
+/** The worker records every AWS call the handlers make (lambda/tests/call_recorder.py). */
+const CALL_LOG = path.join(RECORDED_CALLS_DIR, `e2e-${process.pid}.jsonl`);
+
 describe('document pipeline, end to end on the synthesized definition', () => {
   let pglite: ChildProcessWithoutNullStreams;
   let worker: Worker;
@@ -123,7 +128,9 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     const port = await freePort();
     pglite = spawn('node', [PGLITE, '-p', String(port), '-h', '127.0.0.1', '-e', '@electric-sql/pglite-pgvector:vector', '-m', '4'], { cwd: ROOT });
     await waitForPort(port);
-    worker = new Worker(spawn(PYTHON, [path.join(ROOT, 'lambda', 'tests', 'pipeline_worker.py')], { cwd: ROOT, env: { ...process.env, PGLITE_PORT: String(port) } }));
+    fs.mkdirSync(RECORDED_CALLS_DIR, { recursive: true });
+    fs.rmSync(CALL_LOG, { force: true });
+    worker = new Worker(spawn(PYTHON, [path.join(ROOT, 'lambda', 'tests', 'pipeline_worker.py')], { cwd: ROOT, env: { ...process.env, PGLITE_PORT: String(port), DOCAI_CALL_LOG: CALL_LOG } }));
     await Promise.race([worker.ready, new Promise((_, rej) => setTimeout(() => rej(new Error(`worker did not start: ${worker.stderr}`)), 90000))]);
   }, 180000);
 
@@ -205,6 +212,14 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     expect(await status('contracts/lease.txt')).toEqual(before);
   });
 
+  test('backfill turns a stored document into a re-embedding input for its current version, and skips one that is not stored', async () => {
+    const stored = (await status('contracts/lease.txt')).status;
+    const item = await worker.request({ op: 'call', handler: 'backfill_item_handler', event: { Key: 'contracts/lease.txt' } });
+    expect(item.result).toEqual({ skip: false, input: expect.objectContaining({ action: 'upsert', reembed: true, bucket: 'docai-intake', key: 'contracts/lease.txt', versionId: stored.version_id, sequencer: stored.sequencer }) });
+    await upload('drafts/unprocessed.txt', 'not yet through the pipeline');
+    expect((await worker.request({ op: 'call', handler: 'backfill_item_handler', event: { Key: 'drafts/unprocessed.txt' } })).result.skip).toBe(true);
+  });
+
   test('a newer version replaces the older; the older arriving late is superseded', async () => {
     const v2 = await upload('contracts/lease.txt', text(10, 'Amended'), { metadata: { 'access-tier': 'confidential' } });
     expect((await run(event('contracts/lease.txt', v2, '0200'))).status).toBe('SUCCEEDED');
@@ -272,5 +287,14 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     const s = await status('scans/receipt.pdf');
     expect(s.status.status).toBe('stored');
     expect(s.chunks).toEqual(['Receipt: taxi 42 EUR, 3 March 2026.']);
+  });
+
+  // Runs last in this file: the calls of every test above, against what the pilot and production grant.
+  test.each(['pilot', 'production'])('every AWS call the handlers made above is allowed by the %s templates (IAM, resource and KMS key policies)', async (stage) => {
+    const calls = readRecordedCalls(CALL_LOG);
+    const handlers = ['validate_handler', 'extract_handler', 'chunk_handler', 'embed_handler', 'store_handler', 'delete_handler', 'record_failure_handler', 'mark_for_review_handler', 'backfill_item_handler'];
+    expect(handlers.filter((h) => !calls.some((c) => c.caller === `pipeline_handlers.${h}`))).toEqual([]);
+    const denied = await deniedRecordedCalls(contractAssembly(stage), calls);
+    expect(denied).toEqual([]);
   });
 });

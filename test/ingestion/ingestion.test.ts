@@ -36,13 +36,13 @@ describe.each(['pilot', 'production'])('ingestion in the %s stage', (stage) => {
     expect(mainQueue().Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Properties.Timeout);
   });
 
-  test('the function is ARM64 Python with tracing, retention-bound encrypted logs, reserved concurrency and a DLQ, inside the VPC', () => {
+  test('the function is ARM64 Python (a GA runtime) with tracing, retention-bound encrypted logs and a DLQ, inside the VPC, without reserved concurrency', () => {
     app().hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'ingestion_handler.handler',
-      Runtime: 'python3.15',
+      Runtime: 'python3.13',
       Architectures: ['arm64'],
       TracingConfig: { Mode: 'Active' },
-      ReservedConcurrentExecutions: config().ingestion.maxConcurrency,
+      ReservedConcurrentExecutions: Match.absent(),
       DeadLetterConfig: { TargetArn: Match.anyValue() },
       VpcConfig: { SubnetIds: Match.anyValue(), SecurityGroupIds: Match.anyValue() },
       Environment: { Variables: Match.objectLike({ STATE_MACHINE_ARN: Match.anyValue() }) },

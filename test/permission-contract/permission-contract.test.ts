@@ -1,0 +1,117 @@
+/**
+ * The permission contract: what moto, PGlite and the local Step Functions runner cannot see.
+ *
+ * Every AWS call the Python code made while pytest ran (lambda/tests/call_recorder.py; scripts/test.sh
+ * runs pytest before jest), every call the state machines make (from their synthesized definitions),
+ * every call SageMaker makes with the endpoint's execution role, and every call a human reviewer
+ * makes, evaluated against the synthesized templates of both stages with an IAM policy evaluator
+ * (@cloud-copilot/iam-simulate): identity policies, the target's resource policy, and for targets on a
+ * customer managed key the KMS actions the service requires (kms-requirements.ts) against the key
+ * policy. The end-to-end pipeline test does the same for the calls of the pipeline handlers.
+ */
+import { AssemblyResource, ContractAssembly, ContractCall, contractAssembly, contractCalls, describeDenial, evaluateAll, evaluateCall, readRecording, rolePrincipal, stateMachineCalls, TEST_BINDINGS } from '.';
+import { imageFor, InferenceFramework } from '../../lib/gpu-inference';
+
+const STAGES = ['pilot', 'production'] as const;
+
+describe.each(STAGES)('permission contract, %s stage', (stage) => {
+  let assembly: ContractAssembly;
+  beforeAll(() => { assembly = contractAssembly(stage); });
+
+  test('every AWS call the Python tests recorded is allowed for the function that makes it', async () => {
+    const calls = contractCalls(assembly, readRecording('pytest'), TEST_BINDINGS);
+    expect(calls.length).toBeGreaterThan(0);
+    expect((await evaluateAll(assembly, calls)).map(describeDenial)).toEqual([]);
+  });
+
+  test('every Python function of the app makes at least one recorded call (pytest or the end-to-end test)', () => {
+    const recorded = new Set(readRecording('pytest').map((c) => c.caller.split('.')[0]));
+    const python = assembly.resources((r) => r.type === 'AWS::Lambda::Function' && String(r.properties.Runtime).startsWith('python'));
+    const handlers = python.map((f) => String(f.properties.Handler));
+    // The pipeline handlers' calls are checked by test/document-pipeline/pipeline-e2e.test.ts against both stages.
+    const e2e = ['validate_handler', 'extract_handler', 'chunk_handler', 'embed_handler', 'store_handler', 'delete_handler', 'record_failure_handler', 'mark_for_review_handler', 'backfill_item_handler'].map((h) => `pipeline_handlers.${h}`);
+    const uncovered = handlers.filter((h) => !e2e.includes(h) && !readRecording('pytest').some((c) => c.caller === h) && !(recorded.has(h.split('.')[0]) && handlers.filter((x) => x.split('.')[0] === h.split('.')[0]).length === 1));
+    expect(uncovered).toEqual([]);
+  });
+
+  test('every state machine role allows every task integration, Distributed Map child execution and item reader', async () => {
+    const machines = assembly.resources((r) => r.type === 'AWS::StepFunctions::StateMachine');
+    expect(machines.length).toBeGreaterThanOrEqual(2);
+    const calls = machines.flatMap((m) => stateMachineCalls(assembly, m));
+    expect(calls.map((c) => c.action)).toEqual(expect.arrayContaining(['lambda:InvokeFunction', 'sqs:SendMessage', 'sns:Publish', 'states:StartExecution', 's3:ListBucket']));
+    expect((await evaluateAll(assembly, calls)).map(describeDenial)).toEqual([]);
+  });
+
+  test('each SageMaker execution role can pull its image from the registry AWS publishes for the region, and write its data capture', async () => {
+    const models = assembly.resources((r) => r.type === 'AWS::SageMaker::Model');
+    expect(models.length).toBeGreaterThan(0);
+    const calls: ContractCall[] = [];
+    for (const model of models) {
+      const m = assembly.resolve(model.stack, model.properties);
+      const image = String(m.PrimaryContainer.Image);
+      const { region } = assembly.env(model.stack);
+      const framework = image.includes('/tei:') ? InferenceFramework.TEXT_EMBEDDINGS_INFERENCE : InferenceFramework.LARGE_MODEL_INFERENCE;
+      expect(image).toBe(imageFor(framework, region).imageUri); // the URI is the one AWS publishes (images.test.ts checks the table)
+      const [, registry, repository] = /^(\d{12})\.dkr\.ecr\.[^/]+\/([^:]+):/.exec(image)!;
+      const role = assembly.resources((r) => r.type === 'AWS::IAM::Role').find((r) => assembly.arn(r) === m.ExecutionRoleArn)!;
+      const principal = rolePrincipal(assembly, role, `SageMaker model ${model.path} (${model.stack})`);
+      const repoArn = `arn:aws:ecr:${region}:${registry}:repository/${repository}`;
+      const call = (action: string, resource: string, target?: AssemblyResource, operation = action.split(':')[1]): ContractCall =>
+        ({ principal, service: action.split(':')[0], operation, action, resource, target, origin: 'SageMaker CreateModel/endpoint (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms)' });
+      calls.push(call('ecr:GetAuthorizationToken', '*'), call('ecr:BatchGetImage', repoArn), call('ecr:GetDownloadUrlForLayer', repoArn), call('ecr:BatchCheckLayerAvailability', repoArn));
+      const configs = assembly.resources((r) => r.type === 'AWS::SageMaker::EndpointConfig' && r.stack === model.stack)
+        .map((c) => assembly.resolve(c.stack, c.properties)).filter((c) => c.DataCaptureConfig && (c.ProductionVariants ?? []).some((v: any) => v.ModelName === undefined || v.ModelName === assembly.attribute(model, 'ModelName')));
+      for (const c of configs) {
+        const [, bucketName, prefix] = /^s3:\/\/([^/]+)\/?(.*)$/.exec(String(c.DataCaptureConfig.DestinationS3Uri))!;
+        const bucket = assembly.resources((r) => r.type === 'AWS::S3::Bucket').find((b) => assembly.ref(b) === bucketName)!;
+        calls.push(call('s3:PutObject', `arn:aws:s3:::${bucketName}/${prefix ? `${prefix}/` : ''}${c.EndpointConfigName ?? 'endpoint'}/AllTraffic/2026/11/22/18/capture.jsonl`, bucket, 'PutObject'));
+      }
+      if (stage === 'production') expect(configs.length).toBeGreaterThan(0);
+    }
+    expect((await evaluateAll(assembly, calls)).map(describeDenial)).toEqual([]);
+  });
+
+  test('the shipped reviewer policy is enough to read a review task, read the document, supply text and approve or reject', async () => {
+    const [policy] = assembly.resources((r) => r.type === 'AWS::IAM::ManagedPolicy' && r.path === 'Pipeline/ReviewerPolicy/Resource');
+    expect(policy).toBeDefined();
+    const { account } = assembly.env(policy.stack);
+    const principal = { label: `reviewer with ${assembly.ref(policy)}`, arn: `arn:aws:iam::${account}:role/reviewer`, account, identityPolicies: [{ name: 'reviewer', policy: assembly.resolve(policy.stack, policy.properties.PolicyDocument) }] };
+    const queue = assembly.byPath('-data', 'ReviewQueue', 'AWS::SQS::Queue');
+    const intake = assembly.byPath('-data', 'Intake/Bucket', 'AWS::S3::Bucket');
+    const work = assembly.byPath('-data', 'Work/Bucket', 'AWS::S3::Bucket');
+    const machine = assembly.byPath('-app', 'Pipeline/StateMachine', 'AWS::StepFunctions::StateMachine');
+    const c = (service: string, operation: string, action: string, resource: string, target: AssemblyResource): ContractCall => ({ principal, service, operation, action, resource, target, origin: 'README: human review' });
+    const calls = [
+      c('sqs', 'ReceiveMessage', 'sqs:ReceiveMessage', assembly.arn(queue), queue),
+      c('sqs', 'DeleteMessage', 'sqs:DeleteMessage', assembly.arn(queue), queue),
+      c('s3', 'GetObjectVersion', 's3:GetObjectVersion', `${assembly.arn(intake)}/scans/receipt.pdf`, intake),
+      c('s3', 'PutObject', 's3:PutObject', `${assembly.arn(work)}/runs/upsert-0123abcd/reviewed.json`, work),
+      // Task tokens have no resource-level permission (Service Authorization Reference): Resource "*";
+      // the key of the state machine is what narrows it.
+      c('states', 'SendTaskSuccess', 'states:SendTaskSuccess', '*', machine),
+      c('states', 'SendTaskFailure', 'states:SendTaskFailure', '*', machine),
+    ];
+    expect((await evaluateAll(assembly, calls)).map(describeDenial)).toEqual([]);
+    // ...and nothing else: not another bucket's objects, not other keys of the work bucket.
+    const other = await evaluateCall(assembly, c('s3', 'PutObject', 's3:PutObject', `${assembly.arn(work)}/runs/upsert-0123abcd/vectors.json`, work));
+    expect(other.map((d) => d.action)).toContain('s3:PutObject');
+  });
+});
+
+describe('the contract fails when a grant is missing', () => {
+  test('without its KMS statement, the ingestion function\'s StartExecution on the encrypted state machine is denied, naming the key', async () => {
+    const assembly = contractAssembly('pilot');
+    const [call] = contractCalls(assembly, readRecording('pytest').filter((c) => c.caller.startsWith('ingestion_handler.')), TEST_BINDINGS);
+    expect(call.action).toBe('states:StartExecution');
+    expect(await evaluateCall(assembly, call)).toEqual([]);
+    const withoutKms = {
+      ...call,
+      principal: {
+        ...call.principal,
+        identityPolicies: call.principal.identityPolicies.map((p) => ({ ...p, policy: { ...p.policy, Statement: [p.policy.Statement].flat().filter((s: any) => ![s.Action].flat().some((a: string) => a.startsWith('kms:'))) } })),
+      },
+    };
+    const denied = (await evaluateCall(assembly, withoutKms)).map(describeDenial);
+    expect(denied).toEqual([expect.stringMatching(/StartExecution .* needs kms:GenerateDataKey on arn:aws:kms:.*customer managed key docai-pilot-app\/AppKey/)]);
+  });
+});

@@ -1,0 +1,121 @@
+import * as fs from 'fs';
+import { AssemblyResource, ContractAssembly } from './assembly';
+import { ContractCall, rolePrincipal } from './evaluate';
+
+/** One line written by lambda/tests/call_recorder.py. */
+export interface RecordedCall {
+  readonly source: string;
+  readonly test: string | null;
+  /** `module.function` of the deployed code that made the call. */
+  readonly caller: string;
+  /** botocore service name (`s3`, `stepfunctions`, `sagemaker-runtime`, ...). */
+  readonly service: string;
+  readonly operation: string;
+  readonly params: Record<string, string | number | boolean>;
+}
+
+export function readRecordedCalls(file: string): RecordedCall[] {
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+/**
+ * What a name used by the tests stands for in the synthesized app: the tests' moto bucket
+ * `docai-intake` is the intake bucket, and so on. Each binding names the construct path, which must
+ * exist in the assembly.
+ */
+export interface Binding {
+  readonly testValue: string;
+  readonly stack: string;
+  readonly path: string;
+  readonly type: string;
+}
+
+/** The Lambda function (and its role) whose `Handler` runs the recorded caller. */
+export function functionForCaller(assembly: ContractAssembly, caller: string): AssemblyResource {
+  const fns = assembly.resources((r) => r.type === 'AWS::Lambda::Function' && typeof r.properties.Handler === 'string');
+  const exact = fns.filter((f) => f.properties.Handler === caller);
+  if (exact.length === 1) return exact[0];
+  const module = caller.split('.')[0];
+  const sameModule = fns.filter((f) => f.properties.Handler.split('.')[0] === module);
+  if (exact.length === 0 && sameModule.length === 1) return sameModule[0];
+  throw new Error(`Recorded call from ${caller}: ${exact.length || sameModule.length} deployed functions could run it (handlers: ${sameModule.map((f) => f.properties.Handler).join(', ') || 'none'})`);
+}
+
+interface Mapped {
+  readonly service: string;
+  readonly operation: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly target?: AssemblyResource;
+}
+
+/**
+ * botocore operation -> IAM action and resource, per the Service Authorization Reference
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html).
+ * An operation missing here fails the contract: add it when the code starts calling it.
+ */
+export function mapCall(assembly: ContractAssembly, call: RecordedCall, bindings: readonly Binding[]): Mapped {
+  const bound = (value: unknown, type: string): AssemblyResource => {
+    const b = bindings.find((x) => x.testValue === value && x.type === type);
+    if (!b) throw new Error(`${call.caller} called ${call.service}:${call.operation} on ${String(value)}, which no binding maps to a ${type} of the app (test/permission-contract/bindings.ts)`);
+    return assembly.byPath(b.stack, b.path, b.type);
+  };
+  const p = call.params;
+  switch (`${call.service}:${call.operation}`) {
+    case 's3:GetObject': case 's3:HeadObject': case 's3:GetObjectTagging': case 's3:PutObject': {
+      const bucket = bound(p.Bucket, 'AWS::S3::Bucket');
+      const versioned = p.VersionId !== undefined;
+      const action = {
+        GetObject: versioned ? 's3:GetObjectVersion' : 's3:GetObject',
+        HeadObject: versioned ? 's3:GetObjectVersion' : 's3:GetObject', // HeadObject is authorized as GetObject
+        GetObjectTagging: versioned ? 's3:GetObjectVersionTagging' : 's3:GetObjectTagging',
+        PutObject: 's3:PutObject',
+      }[call.operation]!;
+      return { service: 's3', operation: call.operation === 'GetObject' && versioned ? 'GetObjectVersion' : call.operation, action, resource: `${assembly.arn(bucket)}/${p.Key}`, target: bucket };
+    }
+    case 's3:ListObjectsV2': {
+      const bucket = bound(p.Bucket, 'AWS::S3::Bucket');
+      return { service: 's3', operation: call.operation, action: 's3:ListBucket', resource: assembly.arn(bucket), target: bucket };
+    }
+    case 'stepfunctions:StartExecution': {
+      const sm = bound(p.stateMachineArn, 'AWS::StepFunctions::StateMachine');
+      return { service: 'states', operation: call.operation, action: 'states:StartExecution', resource: assembly.arn(sm), target: sm };
+    }
+    case 'sagemaker-runtime:InvokeEndpoint': {
+      const ep = bound(p.EndpointName, 'AWS::SageMaker::Endpoint');
+      return { service: 'sagemaker', operation: call.operation, action: 'sagemaker:InvokeEndpoint', resource: assembly.ref(ep), target: ep };
+    }
+    case 'secretsmanager:GetSecretValue': {
+      // A secret ARN ends in -<6 random characters>: bind by name.
+      const secret = bound(String(p.SecretId).replace(/^arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:(.+)-[A-Za-z0-9]{6}$/, '$1'), 'AWS::SecretsManager::Secret');
+      return { service: 'secretsmanager', operation: call.operation, action: 'secretsmanager:GetSecretValue', resource: assembly.ref(secret), target: secret };
+    }
+    case 'rds:GenerateDbAuthToken': {
+      // The token is checked when connecting: rds-db:connect on dbuser:<DbiResourceId>/<user>
+      // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
+      const db = bound(p.DBHostname, 'AWS::RDS::DBInstance');
+      const { account, region, partition } = assembly.env(db.stack);
+      return { service: 'rds-db', operation: 'connect', action: 'rds-db:connect', resource: `arn:${partition}:rds-db:${region}:${account}:dbuser:${assembly.attribute(db, 'DbiResourceId')}/${p.DBUsername}` };
+    }
+    default:
+      throw new Error(`${call.caller} calls ${call.service}:${call.operation}, which test/permission-contract/recorded-calls.ts cannot map to an IAM action yet: add it`);
+  }
+}
+
+/** Recorded calls as contract calls, each made by the role of the function that runs the caller. */
+export function contractCalls(assembly: ContractAssembly, calls: readonly RecordedCall[], bindings: readonly Binding[]): ContractCall[] {
+  const seen = new Set<string>();
+  const out: ContractCall[] = [];
+  for (const c of calls) {
+    const fn = functionForCaller(assembly, c.caller);
+    const m = mapCall(assembly, c, bindings);
+    const dedupe = JSON.stringify([fn.stack, fn.logicalId, m.action, m.resource, m.operation]);
+    if (seen.has(dedupe)) continue;
+    seen.add(dedupe);
+    const roleId = fn.properties.Role?.['Fn::GetAtt']?.[0];
+    if (!roleId) throw new Error(`${fn.stack}/${fn.logicalId} has no role of this stack`);
+    const principal = rolePrincipal(assembly, assembly.byLogicalId(fn.stack, roleId), `function ${fn.path.replace(/\/Resource$/, '')} (${fn.stack}, handler ${fn.properties.Handler})`);
+    out.push({ principal, ...m, origin: `${c.source} ${c.test ?? ''}`.trim() });
+  }
+  return out;
+}
