@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: jest (CDK constructs, rule packs, local state machine runs) then pytest (Lambda code
-# against moto and a real PostgreSQL + pgvector in PGlite). Creates the Python virtualenv when missing.
+# Runs every test: pytest (Lambda code against moto and a real PostgreSQL + pgvector in PGlite), then
+# jest (CDK constructs, rule packs, local state machine runs, and the permission contract, which
+# evaluates the AWS calls pytest recorded against the synthesized policies), then cfn-lint on both
+# stages. Creates the Python virtualenv when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +11,11 @@ export TMPDIR="$PWD/.jest-tmp"
 rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 
 bash scripts/venv.sh
+# pytest first: it records the AWS calls of the Python code (lambda/tests/call_recorder.py) that the
+# permission contract (test/permission-contract) evaluates.
+export DOCAI_CALL_LOG_DIR="$PWD/build/recorded-calls"
+rm -rf "$DOCAI_CALL_LOG_DIR"
+bash scripts/pytest.sh
 # two workers: this machine (and CI) has two cores
 npx jest --maxWorkers=2 "$@"
-bash scripts/pytest.sh
 rm -rf "$TMPDIR"

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { InlinePoliciesToManaged } from '../common';
 import { StageConfig } from '../config';
 import { AppStack, CostStack, DataStack, InferenceStack, MonitoringStack, stackName } from '../stacks';
+import { CfnLintSchemaLag } from './cfn-lint';
 import { applyCostAllocationTags } from './tags';
 
 export interface DocaiStacks {
@@ -58,5 +59,6 @@ export function createDocaiStacks(scope: Construct, config: StageConfig): DocaiS
   });
   applyCostAllocationTags(scope, config);
   Aspects.of(scope).add(new InlinePoliciesToManaged());
+  Aspects.of(scope).add(new CfnLintSchemaLag());
   return { data, inference, app, monitoring, cost };
 }

@@ -136,6 +136,7 @@ describe('document pipeline, end to end on the synthesized definition', () => {
 
   afterAll(async () => {
     await worker?.stop();
+    fs.rmSync(CALL_LOG, { force: true });
     if (pglite && pglite.exitCode === null) {
       const exited = new Promise((r) => pglite.once('exit', r));
       pglite.kill();

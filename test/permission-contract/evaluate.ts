@@ -138,7 +138,7 @@ function bindEncryptionContext(policy: any, context: Record<string, string | str
         const actual = known.get(key.toLowerCase());
         const wanted = [expected].flat().map(String);
         if (op === 'StringEquals') holds &&= !!actual && actual.some((a) => wanted.includes(String(a)));
-        else if (op === 'StringLike') holds &&= !!actual && actual.some((a) => wanted.some((w) => like(w, String(a))));
+        else if (op === 'StringLike' || op === 'ArnLike' || op === 'ArnEquals') holds &&= !!actual && actual.some((a) => wanted.some((w) => like(w, String(a))));
         else if (op === 'StringEqualsIgnoreCase') holds &&= !!actual && actual.some((a) => wanted.some((w) => w.toLowerCase() === String(a).toLowerCase()));
         else throw new Error(`The permission contract cannot evaluate ${op} on ${key} (statement ${JSON.stringify(st)})`);
       }
