@@ -25,5 +25,7 @@ try {
 }
 
 addRulePacks(app, [new ProductionReadinessChecks(app, { stage: config.stage, acceptedDifferences: config.acceptedReadinessDifferences })]);
-createDocaiStacks(app, config);
+// scripts/deploy.ts passes -c deployNonce=<time>: per-deploy custom resources then run on every deploy.
+const deployNonce = app.node.tryGetContext('deployNonce');
+createDocaiStacks(app, config, { deployNonce: typeof deployNonce === 'string' ? deployNonce : undefined });
 app.synth();

@@ -1,10 +1,12 @@
 /**
  * Checks the account can hold this stage before `cdk deploy`: GPU endpoint instance quotas (new
  * accounts often have 0) and Lambda concurrency (reserved concurrency must leave 10 unreserved).
+ * `npm run deploy` runs it first and refuses to deploy when it fails.
  *
  *   npm run preflight -- -c stage=pilot [-c region=eu-west-1]
  *
- * Without AWS credentials it prints what it would check and exits 0.
+ * Without AWS credentials it prints what it would check and exits 0. DOCAI_PREFLIGHT_RECORDED=<file>
+ * answers the AWS calls from recorded responses (tests).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -48,7 +50,11 @@ for (const s of Object.values(stacks)) {
 }
 fs.rmSync(outdir, { recursive: true, force: true });
 
+// What the stage's bounded entry points can drive at once: ingestion invocations, Embed batches, backfill items.
+const peak = config.ingestion.maxConcurrency + config.pipeline.embedConcurrency + config.pipeline.backfillConcurrency;
+const recorded = process.env.DOCAI_PREFLIGHT_RECORDED;
 const py = path.join(__dirname, '..', '.venv', 'bin', 'python');
-const r = spawnSync(py, [path.join(__dirname, 'preflight_quotas.py'), '--stage', config.stage, '--reserved-concurrency', String(reserved),
+const r = spawnSync(py, [path.join(__dirname, 'preflight_quotas.py'), '--stage', config.stage, '--reserved-concurrency', String(reserved), '--peak-concurrency', String(peak),
+  ...(recorded ? ['--recorded-responses', recorded] : []),
   ...(config.region ? ['--region', config.region] : []), ...Object.entries(needs).map(([t, n]) => `--endpoint-instances=${t}=${n}`)], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

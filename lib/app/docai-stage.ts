@@ -23,7 +23,7 @@ export function embeddingEndpointName(config: StageConfig): string {
  * Maps a validated stage config to the stacks of one stage. The only place that turns config into
  * construct props; constructs themselves never see the stage name.
  */
-export function createDocaiStacks(scope: Construct, config: StageConfig): DocaiStacks {
+export function createDocaiStacks(scope: Construct, config: StageConfig, opts: { deployNonce?: string } = {}): DocaiStacks {
   // Environment-agnostic unless the user names an account/region: synth needs no credentials.
   const env: Environment | undefined = config.account || config.region ? { account: config.account, region: config.region } : undefined;
   const common = { env, config };
@@ -54,6 +54,7 @@ export function createDocaiStacks(scope: Construct, config: StageConfig): DocaiS
   });
   const cost = new CostStack(scope, stackName(config, 'cost'), {
     config,
+    deployNonce: opts.deployNonce,
     env: { account: config.account, region: 'us-east-1' },
     description: `docai-blueprint ${config.stage}: budgets, cost anomaly detection, cost-allocation tags (us-east-1)`,
   });

@@ -27,6 +27,8 @@ export const CONTEXT_OVERRIDES: Readonly<Record<string, { path: string; type: 's
   region: { path: 'region', type: 'string' },
   alarmEmail: { path: 'alarmEmail', type: 'string' },
   monthlyBudgetUsd: { path: 'budget.monthlyLimitUsd', type: 'number' },
+  anomalyMonitor: { path: 'budget.anomalyMonitor', type: 'string' },
+  activateCostAllocationTags: { path: 'budget.activateCostAllocationTags', type: 'boolean' },
   costCenter: { path: 'tags.costCenter', type: 'string' },
   businessUnit: { path: 'tags.businessUnit', type: 'string' },
   owner: { path: 'tags.owner', type: 'string' },
@@ -275,6 +277,8 @@ export function validateStageConfig(c: StageConfig): string[] {
   const b = c.budget;
   num('budget.monthlyLimitUsd', b?.monthlyLimitUsd, 1, 10_000_000, '-c monthlyBudgetUsd=<a positive amount in USD>');
   num('budget.anomalyThresholdUsd', b?.anomalyThresholdUsd, 1, 1_000_000);
+  oneOf('budget.anomalyMonitor', b?.anomalyMonitor, ['none', 'services'], 'in a configFile: {"budget": {"anomalyMonitor": "services"}} (one per account)');
+  bool('budget.activateCostAllocationTags', b?.activateCostAllocationTags);
   if (!isPlainObject(b?.workloadLimitsUsd)) {
     p.push(`budget.workloadLimitsUsd: ${got(b?.workloadLimitsUsd)}; expected an object of workload -> USD`);
   } else {

@@ -85,6 +85,8 @@ export const PILOT: StageConfig = {
     monthlyLimitUsd: 300,
     workloadLimitsUsd: {},
     anomalyThresholdUsd: 25,
+    anomalyMonitor: 'none',
+    activateCostAllocationTags: false,
   },
   acceptedReadinessDifferences: {
     ProductionEndpointMinimum: 'Pilot: the GPU endpoint scales to zero when idle (0 USD idle); the first requests after idle wait ~5 minutes, which the pipeline retries through.',
@@ -149,6 +151,8 @@ export const PRODUCTION: StageConfig = {
     monthlyLimitUsd: 5000,
     workloadLimitsUsd: { inference: 3000, 'vector-db': 1200, pipeline: 400 },
     anomalyThresholdUsd: 100,
+    anomalyMonitor: 'none',
+    activateCostAllocationTags: false,
   },
   acceptedReadinessDifferences: {},
 };

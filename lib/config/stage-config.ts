@@ -134,6 +134,18 @@ export interface BudgetConfig {
   readonly workloadLimitsUsd: Readonly<Record<string, number>>;
   /** Cost anomaly alert threshold: absolute impact in USD. */
   readonly anomalyThresholdUsd: number;
+  /**
+   * Cost Anomaly Detection monitor. `services` creates an AWS-services monitor, of which an account may
+   * have only one: turn it on in one stage of one project per account (or leave the account's own).
+   * `none`: no monitor; budgets still alert.
+   */
+  readonly anomalyMonitor: 'none' | 'services';
+  /**
+   * Activate the cost-allocation tag keys on every deploy (Cost Explorer UpdateCostAllocationTagsStatus).
+   * Works only from an organization's management account or a standalone account; in a member account
+   * the management account activates them, so leave this off there.
+   */
+  readonly activateCostAllocationTags: boolean;
 }
 
 export interface StageConfig {

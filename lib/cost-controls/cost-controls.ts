@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as ce from 'aws-cdk-lib/aws-ce';
@@ -11,6 +11,35 @@ import { acknowledge, allowCloudWatchLogs, createDataKey } from '../common';
 export interface CostControlsProps {
   /** Value of the `Environment` tag that scopes every budget. */
   readonly environment: string;
+  /**
+   * Value of the `Project` tag that scopes every budget too, so two projects' stages of the same
+   * name in one account do not count each other's spend.
+   * @default - budgets filter on `Environment` only
+   */
+  readonly project?: string;
+  /**
+   * Prefix of every account-unique name (budgets, anomaly monitor and subscriptions, the tag activation),
+   * e.g. `<project>-<stage>`: budget and monitor names are unique per account, not per stack.
+   */
+  readonly namePrefix: string;
+  /**
+   * Create an AWS-services Cost Anomaly Detection monitor. An account may have only one such monitor,
+   * so at most one stage of one project per account can own it.
+   * @default false
+   */
+  readonly anomalyMonitor?: boolean;
+  /**
+   * Activate the cost-allocation tags. Only an organization's management account or a standalone
+   * account may; a member account's stack would fail.
+   * @default false
+   */
+  readonly activateCostAllocationTags?: boolean;
+  /**
+   * Changes on every deploy (scripts/deploy.ts passes the time): the tag activation runs again,
+   * which activates tags AWS had not seen at the previous deploy.
+   * @default - runs when the tag keys change
+   */
+  readonly deployNonce?: string;
   /** Tag keys used for cost allocation (activated here). */
   readonly costAllocationTagKeys: string[];
   readonly monthlyLimitUsd: number;
@@ -40,7 +69,7 @@ export interface CostControlsProps {
  */
 export class CostControls extends Construct {
   public readonly budgets: budgets.CfnBudget[] = [];
-  public readonly anomalyMonitor: ce.CfnAnomalyMonitor;
+  public readonly anomalyMonitor?: ce.CfnAnomalyMonitor;
   public readonly anomalySubscriptions: ce.CfnAnomalySubscription[] = [];
 
   constructor(scope: Construct, id: string, props: CostControlsProps) {
@@ -60,6 +89,8 @@ export class CostControls extends Construct {
       { notification: { notificationType: 'FORECASTED', comparisonOperator: 'GREATER_THAN', threshold: 100, thresholdType: 'PERCENTAGE' }, subscribers },
     ];
     const tag = (key: string, value: string): budgets.CfnBudget.ExpressionProperty => ({ tags: { key, values: [value], matchOptions: ['EQUALS'] } });
+    const filters = [...(props.project ? [tag('Project', props.project)] : []), tag('Environment', props.environment)];
+    const n = props.namePrefix;
     const budget = (bid: string, name: string, limit: number, filter: budgets.CfnBudget.ExpressionProperty) => {
       const b = new budgets.CfnBudget(this, bid, {
         budget: { budgetName: name, budgetType: 'COST', timeUnit: 'MONTHLY', budgetLimit: { amount: limit, unit: 'USD' }, filterExpression: filter },
@@ -67,34 +98,42 @@ export class CostControls extends Construct {
       });
       this.budgets.push(b);
     };
-    budget('Stage', `${props.environment}-monthly`, props.monthlyLimitUsd, tag('Environment', props.environment));
+    budget('Stage', `${n}-monthly`, props.monthlyLimitUsd, filters.length === 1 ? filters[0] : { and: filters });
     for (const [workload, limit] of Object.entries(props.workloadLimitsUsd ?? {})) {
-      budget(`Workload-${workload}`, `${props.environment}-${workload}-monthly`, limit, { and: [tag('Environment', props.environment), tag('Workload', workload)] });
+      budget(`Workload-${workload}`, `${n}-${workload}-monthly`, limit, { and: [...filters, tag('Workload', workload)] });
     }
+    if (props.anomalyMonitor) this.anomalyMonitor = this.createAnomalyMonitor(props);
+    if (props.activateCostAllocationTags) this.activateTags(props);
+  }
 
-    this.anomalyMonitor = new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', {
-      monitorName: `${props.environment}-services`,
+  private createAnomalyMonitor(props: CostControlsProps): ce.CfnAnomalyMonitor {
+    const n = props.namePrefix;
+    const monitor = new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', {
+      monitorName: `${n}-services`,
       monitorType: 'DIMENSIONAL',
       monitorDimension: 'SERVICE',
     });
     const threshold = JSON.stringify({ Dimensions: { Key: 'ANOMALY_TOTAL_IMPACT_ABSOLUTE', MatchOptions: ['GREATER_THAN_OR_EQUAL'], Values: [String(props.anomalyThresholdUsd)] } });
     this.anomalySubscriptions.push(new ce.CfnAnomalySubscription(this, 'AnomalyAlerts', {
-      subscriptionName: `${props.environment}-anomalies-immediate`,
+      subscriptionName: `${n}-anomalies-immediate`,
       frequency: 'IMMEDIATE', // SNS subscribers require IMMEDIATE
-      monitorArnList: [this.anomalyMonitor.attrMonitorArn],
+      monitorArnList: [monitor.attrMonitorArn],
       subscribers: [{ type: 'SNS', address: props.topic.topicArn }],
       thresholdExpression: threshold,
     }));
     if (props.email) {
       this.anomalySubscriptions.push(new ce.CfnAnomalySubscription(this, 'AnomalyDaily', {
-        subscriptionName: `${props.environment}-anomalies-daily`,
+        subscriptionName: `${n}-anomalies-daily`,
         frequency: 'DAILY', // day-over-day summary by e-mail
-        monitorArnList: [this.anomalyMonitor.attrMonitorArn],
+        monitorArnList: [monitor.attrMonitorArn],
         subscribers: [{ type: 'EMAIL', address: props.email }],
         thresholdExpression: threshold,
       }));
     }
+    return monitor;
+  }
 
+  private activateTags(props: CostControlsProps): void {
     const logKey = createDataKey(this, 'LogKey', { description: 'Encrypts the cost-allocation tag activation logs', removalPolicy: RemovalPolicy.DESTROY });
     allowCloudWatchLogs(logKey);
     const logGroup = new logs.LogGroup(this, 'ActivationLogs', { encryptionKey: logKey, retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
@@ -106,12 +145,14 @@ export class CostControls extends Construct {
         service: 'CostExplorer',
         action: 'UpdateCostAllocationTagsStatus',
         parameters: { CostAllocationTagsStatus: props.costAllocationTagKeys.map((TagKey) => ({ TagKey, Status: 'Active' })) },
-        physicalResourceId: cr.PhysicalResourceId.of(`cost-allocation-tags-${props.environment}`),
+        physicalResourceId: cr.PhysicalResourceId.of(`cost-allocation-tags-${props.namePrefix}`),
         region: 'us-east-1',
       },
       policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['ce:UpdateCostAllocationTagsStatus'], resources: ['*'] })]),
       installLatestAwsSdk: false,
     });
+    // A property that changes on every deploy makes CloudFormation send an Update, so the call runs again.
+    if (props.deployNonce) (activate.node.findChild('Resource').node.defaultChild as CfnResource).addPropertyOverride('DeployNonce', props.deployNonce);
     acknowledge(activate, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'], 'ce:UpdateCostAllocationTagsStatus has no resource-level permissions (cost-allocation tags are account settings).');
     const provider = Stack.of(this).node.tryFindChild('AWS679f53fac002430cb0da5b7982bd2287');
     if (provider) {

@@ -53,13 +53,18 @@ export class CostStack extends Stack {
   public readonly costControls: CostControls;
   public readonly topic: AlarmTopic;
 
-  constructor(scope: Construct, id: string, props: StackProps & { config: StageConfig }) {
+  constructor(scope: Construct, id: string, props: StackProps & { config: StageConfig; deployNonce?: string }) {
     super(scope, id, props);
     const c = props.config;
     tagWorkload(this, 'observability');
     this.topic = new AlarmTopic(this, 'CostAlerts', { email: c.alarmEmail });
     this.costControls = new CostControls(this, 'CostControls', {
       environment: c.stage,
+      project: c.projectName,
+      namePrefix: `${c.projectName}-${c.stage}`,
+      anomalyMonitor: c.budget.anomalyMonitor === 'services',
+      activateCostAllocationTags: c.budget.activateCostAllocationTags,
+      deployNonce: props.deployNonce,
       costAllocationTagKeys: Object.values(TAG_KEYS),
       monthlyLimitUsd: c.budget.monthlyLimitUsd,
       workloadLimitsUsd: c.budget.workloadLimitsUsd,

@@ -87,10 +87,12 @@ describe.each(['pilot', 'production'])('cost controls of the %s stage', (stage) 
     expect(synth().stacks.cost.region).toBe('us-east-1');
   });
 
-  test('a monthly budget for the stage filtered by the Environment tag, with 80% actual and 100% forecast alerts to topic and e-mail', () => {
+  const projectAndStage = [{ Tags: { Key: 'Project', Values: ['docai'], MatchOptions: ['EQUALS'] } }, { Tags: { Key: 'Environment', Values: [stage], MatchOptions: ['EQUALS'] } }];
+
+  test('a monthly budget named for project and stage, filtered by the Project and Environment tags, with 80% actual and 100% forecast alerts to topic and e-mail', () => {
     const { config } = synth();
     cost().hasResourceProperties('AWS::Budgets::Budget', {
-      Budget: Match.objectLike({ BudgetType: 'COST', TimeUnit: 'MONTHLY', BudgetLimit: { Amount: config.budget.monthlyLimitUsd, Unit: 'USD' }, FilterExpression: { Tags: { Key: 'Environment', Values: [stage], MatchOptions: ['EQUALS'] } } }),
+      Budget: Match.objectLike({ BudgetName: `docai-${stage}-monthly`, BudgetType: 'COST', TimeUnit: 'MONTHLY', BudgetLimit: { Amount: config.budget.monthlyLimitUsd, Unit: 'USD' }, FilterExpression: { And: projectAndStage } }),
       NotificationsWithSubscribers: [
         { Notification: { NotificationType: 'ACTUAL', ComparisonOperator: 'GREATER_THAN', Threshold: 80, ThresholdType: 'PERCENTAGE' }, Subscribers: [{ SubscriptionType: 'SNS', Address: Match.anyValue() }, { SubscriptionType: 'EMAIL', Address: 'oncall@example.com' }] },
         { Notification: { NotificationType: 'FORECASTED', ComparisonOperator: 'GREATER_THAN', Threshold: 100, ThresholdType: 'PERCENTAGE' }, Subscribers: Match.anyValue() },
@@ -98,29 +100,47 @@ describe.each(['pilot', 'production'])('cost controls of the %s stage', (stage) 
     });
   });
 
-  test('one budget per configured workload, filtered by Environment and Workload', () => {
+  test('one budget per configured workload, filtered by Project, Environment and Workload', () => {
     const { config } = synth();
     const budgets = Object.values(cost().findResources('AWS::Budgets::Budget')) as any[];
     expect(budgets).toHaveLength(1 + Object.keys(config.budget.workloadLimitsUsd).length);
     for (const [w, limit] of Object.entries(config.budget.workloadLimitsUsd)) {
-      const b = budgets.find((x) => x.Properties.Budget.BudgetName === `${stage}-${w}-monthly`)!;
+      const b = budgets.find((x) => x.Properties.Budget.BudgetName === `docai-${stage}-${w}-monthly`)!;
       expect(b.Properties.Budget.BudgetLimit.Amount).toBe(limit);
-      expect(b.Properties.Budget.FilterExpression.And).toEqual([{ Tags: { Key: 'Environment', Values: [stage], MatchOptions: ['EQUALS'] } }, { Tags: { Key: 'Workload', Values: [w], MatchOptions: ['EQUALS'] } }]);
+      expect(b.Properties.Budget.FilterExpression.And).toEqual([...projectAndStage, { Tags: { Key: 'Workload', Values: [w], MatchOptions: ['EQUALS'] } }]);
     }
   });
 
-  test('an anomaly monitor with immediate (topic) and daily (e-mail) subscriptions above the threshold', () => {
-    const { config } = synth();
-    cost().hasResourceProperties('AWS::CE::AnomalyMonitor', { MonitorType: 'DIMENSIONAL', MonitorDimension: 'SERVICE' });
-    const subs = Object.values(cost().findResources('AWS::CE::AnomalySubscription')) as any[];
+  test('no anomaly monitor unless the stage asks for one (an account may have only one AWS-services monitor)', () => {
+    cost().resourceCountIs('AWS::CE::AnomalyMonitor', 0);
+    cost().resourceCountIs('AWS::CE::AnomalySubscription', 0);
+  });
+
+  test('asked for, an anomaly monitor named for project and stage with immediate (topic) and daily (e-mail) subscriptions above the threshold', () => {
+    const withMonitor = synthStage(stage, { alarmEmail: 'oncall@example.com', anomalyMonitor: 'services' });
+    const t = withMonitor.templates[`docai-${stage}-cost`];
+    t.hasResourceProperties('AWS::CE::AnomalyMonitor', { MonitorName: `docai-${stage}-services`, MonitorType: 'DIMENSIONAL', MonitorDimension: 'SERVICE' });
+    const config = withMonitor.config;
+    const subs = Object.values(t.findResources('AWS::CE::AnomalySubscription')) as any[];
     expect(subs.map((s) => s.Properties.Frequency).sort()).toEqual(['DAILY', 'IMMEDIATE']);
     for (const s of subs) expect(JSON.parse(s.Properties.ThresholdExpression).Dimensions.Values).toEqual([String(config.budget.anomalyThresholdUsd)]);
   });
 
-  test('activates the cost-allocation tags through Cost Explorer', () => {
-    const cr = Object.values(cost().findResources('Custom::AWS')) as any[];
-    const create = JSON.stringify(cr[0].Properties);
+  test('cost-allocation tag activation is opt-in: a member account deploys the cost stack without it', () => {
+    cost().resourceCountIs('Custom::AWS', 0);
+    cost().resourceCountIs('AWS::Lambda::Function', 0);
+  });
+
+  test('asked for, tag activation calls Cost Explorer for every tag key, and runs again on every deploy (the deploy nonce changes its properties)', () => {
+    const at = (nonce: string) => synthStage(stage, { alarmEmail: 'oncall@example.com', activateCostAllocationTags: true, deployNonce: nonce }).templates[`docai-${stage}-cost`];
+    const props = (t: ReturnType<typeof at>) => (Object.values(t.findResources('Custom::AWS')) as any[])[0].Properties;
+    const first = props(at('2026-11-22T10:00:00Z'));
+    const create = JSON.stringify(first);
     expect(create).toContain('UpdateCostAllocationTagsStatus');
+    expect(create).toContain(`cost-allocation-tags-docai-${stage}`);
     for (const k of ['Project', 'Environment', 'Workload', 'CostCenter', 'BusinessUnit', 'Owner']) expect(create).toContain(k);
+    const second = props(at('2026-11-23T10:00:00Z'));
+    expect(first.DeployNonce).toBe('2026-11-22T10:00:00Z');
+    expect(second.DeployNonce).toBe('2026-11-23T10:00:00Z');
   });
 });
