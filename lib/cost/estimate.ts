@@ -73,8 +73,9 @@ export function fixedResources(c: StageConfig) {
   return {
     interfaceEndpoints: 3,
     endpointAzs: c.network.interfaceEndpointsInEveryAz ? c.network.maxAzs : 1,
-    // data: alarm topic, flow logs, ingestion queues, intake, database, operations; app stack; cost: alert topic, logs
-    kmsKeys: 9,
+    // data: alarm topic, flow logs, ingestion queues, intake, database, operations; app stack; cost: alert
+    // topic, and the tag activation's logs when the stage activates cost-allocation tags
+    kmsKeys: 8 + (c.budget.activateCostAllocationTags ? 1 : 0),
     secrets: 1,
     dashboards: 1,
     // ingestion (2) + review DLQ and async failures (2) + per endpoint (endpointAlarms) + observability

@@ -10,7 +10,7 @@ describe('cost estimate', () => {
       20 * PRICES.rdsGp3GbMonth + // 20 GB gp3
       3 * 1 * PRICES.interfaceEndpointAzHour * 730 + // 3 interface endpoints in one AZ
       0 + // scale-to-zero GPU endpoint
-      9 * PRICES.kmsKeyMonth +
+      8 * PRICES.kmsKeyMonth + // the tag-activation log key exists only when a stage activates tags
       1 * PRICES.secretMonth +
       1 * PRICES.cloudwatchDashboardMonth + 17 * PRICES.cloudwatchAlarmMonth;
     expect(e.idleTotalUsd).toBeCloseTo(byHand, 6);
@@ -47,8 +47,8 @@ describe('cost estimate', () => {
     expect(e.allInPer1000DocsUsd).toBeCloseTo(e.totalUsd / 30, 6);
   });
 
-  test.each(['pilot', 'production'])('the fixed resources priced for %s are the ones the synthesized app creates', (stage) => {
-    const { stacks, templates, config } = synthStage(stage);
+  test.each([['pilot', {}], ['production', {}], ['pilot', { activateCostAllocationTags: true }]])('the fixed resources priced for %s %j are the ones the synthesized app creates', (stage, overrides) => {
+    const { stacks, templates, config } = synthStage(stage, overrides);
     const count = (pred: (r: any) => boolean) => allStacks(stacks).reduce((n, s) => n + Object.values<any>(templates[s.stackName].toJSON().Resources).filter(pred).length, 0);
     const f = fixedResources(config);
     expect(count((r) => r.Type === 'AWS::KMS::Key')).toBe(f.kmsKeys);

@@ -99,7 +99,7 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
     const statementsOf = (fnPrefix: string) => {
       const fn = Object.entries(R).find(([k, r]) => r.Type === 'AWS::Lambda::Function' && k.startsWith(fnPrefix))![1];
       const role = fn.Properties.Role['Fn::GetAtt'][0];
-      return Object.values(R).filter((r: any) => r.Type === 'AWS::IAM::ManagedPolicy' && r.Properties.Roles.some((x: any) => x.Ref === role)).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+      return Object.values(R).filter((r: any) => r.Type === 'AWS::IAM::ManagedPolicy' && (r.Properties.Roles ?? []).some((x: any) => x.Ref === role)).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
     };
     const actions = (fnPrefix: string) => new Set(statementsOf(fnPrefix).flatMap((s: any) => [s.Action].flat()));
     // only Embed may call the endpoint, only database steps may connect, nobody lists or deletes objects

@@ -61,7 +61,7 @@ describe.each(['pilot', 'production'])('ingestion in the %s stage', (stage) => {
   });
 
   test('the function may start executions of the pipeline and nothing else in Step Functions', () => {
-    const policies = Object.values(app().findResources('AWS::IAM::ManagedPolicy')).filter((p: any) => JSON.stringify(p.Properties.Roles).includes('IngestionFunctionServiceRole'));
+    const policies = Object.values(app().findResources('AWS::IAM::ManagedPolicy')).filter((p: any) => JSON.stringify(p.Properties.Roles ?? []).includes('IngestionFunctionServiceRole'));
     const statements = policies.flatMap((p: any) => p.Properties.PolicyDocument.Statement);
     const states = statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('states:')));
     expect(states).toEqual([expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: expect.stringMatching(/^Pipeline/) } })]);
