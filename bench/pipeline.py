@@ -14,7 +14,6 @@ no Step Functions transitions); they compare changes, they are not production la
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import io
@@ -27,7 +26,9 @@ import time
 from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(HERE, "..", "lambda", sub) for sub in ("shared", "pipeline", "migrations", "tests")]
+sys.path[:0] = [os.path.join(HERE, "..", "scripts")] + [os.path.join(HERE, "..", "lambda", sub) for sub in ("shared", "pipeline", "migrations", "tests")]
+
+from cli_args import StrictParser  # noqa: E402
 
 WORDS = ("contract invoice payment supplier delivery warranty liability clause term notice period renewal price "
          "volume discount service level penalty audit record retention policy employee travel expense approval "
@@ -164,7 +165,7 @@ def bench_end_to_end(docs, dim: int, chunk_tokens: int, overlap: int, batch: int
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = StrictParser(prog="npm run bench:pipeline --", description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=40, help="documents in the corpus (a quarter each of pdf, docx, html, txt)")
     ap.add_argument("--pages", type=int, default=8, help="pages (sections) per document")
     ap.add_argument("--rounds", type=int, default=3, help="extract+chunk passes over the corpus")

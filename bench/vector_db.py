@@ -7,7 +7,6 @@ numbers compare changes on this machine; they are not RDS numbers.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import statistics
@@ -15,15 +14,16 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(HERE, "..", "lambda", "shared"), os.path.join(HERE, "..", "lambda", "migrations"), os.path.join(HERE, "..", "lambda", "tests")]
+sys.path[:0] = [os.path.join(HERE, "..", "scripts"), os.path.join(HERE, "..", "lambda", "shared"), os.path.join(HERE, "..", "lambda", "migrations"), os.path.join(HERE, "..", "lambda", "tests")]
 
+from cli_args import StrictParser  # noqa: E402
 from docai_shared.db import ACCESS_TIERS, ChunkRecord, DocumentVersion, search, upsert_document  # noqa: E402
 from migrations_runner import apply_migrations  # noqa: E402
 from pglite import connect, pglite_server  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = StrictParser(prog="npm run bench:vector --", description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10_000, help="chunks to insert")
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--queries", type=int, default=200)

@@ -1,39 +1,65 @@
 /**
- * Prints the estimated monthly cost of a stage: idle, at a load, and at ten times that load.
+ * Prints the estimated monthly cost of a stage: idle, at a load, and at ten times that load, with
+ * the assumptions it used and the stage's budget beside it.
  *
- *   npm run cost -- --stage pilot --docs-per-day 1000 [-c key=value ...] [--chunks-per-doc 30] [--active-hours 8]
+ *   npm run cost -- --stage pilot --docs-per-day 1000 [-c key=value ...] [--chunks-per-doc 30] [--active-hours 8] [--doc-mb 0.5]
  */
-import { estimateMonthlyCost, formatEstimate } from '../lib/cost';
-import { resolveStageConfig, StageConfigError } from '../lib/config';
+import { assumptionProblems, estimateMonthlyCost, formatEstimate, WorkloadAssumptions } from '../lib/cost';
+import { resolveStageConfig } from '../lib/config';
+import { Cli, CliError, CONTEXT_FLAG, contextPairs, parseCli, runCli } from './cli';
 
-const args = process.argv.slice(2);
-const ctx: Record<string, string> = {};
-const opt: Record<string, string> = {};
-for (let i = 0; i < args.length; i++) {
-  const a = args[i];
-  if (a === '-c' || a === '--context') {
-    const [k, ...v] = args[++i].split('=');
-    ctx[k] = v.join('=');
-  } else if (a.startsWith('--')) {
-    const [k, v] = a.includes('=') ? a.slice(2).split('=') : [a.slice(2), args[++i]];
-    opt[k] = v;
-  }
-}
-if (opt.stage) ctx.stage = opt.stage;
-try {
-  const config = resolveStageConfig((k) => ctx[k]);
-  const docsPerDay = Number(opt['docs-per-day'] ?? 1000);
-  if (!Number.isFinite(docsPerDay) || docsPerDay < 0) throw new Error(`--docs-per-day: received ${JSON.stringify(opt['docs-per-day'])}; expected a number >= 0`);
-  const extra = {
-    ...(opt['chunks-per-doc'] ? { chunksPerDoc: Number(opt['chunks-per-doc']) } : {}),
-    ...(opt['active-hours'] ? { activeHoursPerDay: Number(opt['active-hours']) } : {}),
-    ...(opt['doc-mb'] ? { docMb: Number(opt['doc-mb']) } : {}),
+const CLI: Cli = {
+  name: 'npm run cost',
+  usage: 'npm run cost -- [--stage pilot] [--docs-per-day 1000] [--chunks-per-doc 30] [--active-hours 8] [--doc-mb 0.5] [--chunks-per-second 200] [-c key=value ...]',
+  summary: 'Estimates the monthly cost of a stage (idle, at the load, at ten times the load) at list prices, and compares it with the stage budget.',
+  flags: {
+    stage: { type: 'string', value: '<name>', description: 'stage preset (same as -c stage=...)', default: 'pilot' },
+    'docs-per-day': { type: 'string', value: '<n>', description: 'documents uploaded per day', default: '1000' },
+    'chunks-per-doc': { type: 'string', value: '<n>', description: 'chunks per document', default: '30' },
+    'active-hours': { type: 'string', value: '<h>', description: 'hours a day documents arrive (0 < h <= 24)', default: '8' },
+    'doc-mb': { type: 'string', value: '<mb>', description: 'average document size in MB', default: '0.5' },
+    'chunks-per-second': { type: 'string', value: '<n>', description: 'chunks one GPU instance embeds per second (npm run bench:pipeline measures the CPU side)', default: '200' },
+    context: CONTEXT_FLAG,
+  },
+};
+
+/** Flag of each assumption, for error messages. */
+const FLAG_OF: Record<keyof WorkloadAssumptions, string> = {
+  docsPerDay: '--docs-per-day',
+  chunksPerDoc: '--chunks-per-doc',
+  activeHoursPerDay: '--active-hours',
+  docMb: '--doc-mb',
+  chunksPerSecondPerInstance: '--chunks-per-second',
+};
+
+runCli(() => {
+  const { values } = parseCli(CLI);
+  const ctx = contextPairs(CLI, values.context as string[] | undefined);
+  if (values.stage !== undefined) ctx.stage = values.stage as string;
+  const config = resolveStageConfig((k) => ctx[k], { contextKeys: Object.keys(ctx) });
+
+  const problems: string[] = [];
+  const number = (field: keyof WorkloadAssumptions): number | undefined => {
+    const raw = values[FLAG_OF[field].slice(2)] as string | undefined;
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (raw.trim() === '' || Number.isNaN(n)) {
+      problems.push(`${FLAG_OF[field]}: received ${JSON.stringify(raw)}, which is not a number`);
+      return undefined;
+    }
+    return n;
   };
-  const idle = estimateMonthlyCost(config, { docsPerDay: 0, ...extra });
-  const base = estimateMonthlyCost(config, { docsPerDay, ...extra });
-  const tenX = estimateMonthlyCost(config, { docsPerDay: docsPerDay * 10, ...extra });
+  const given: Partial<Record<keyof WorkloadAssumptions, number>> = {};
+  for (const field of Object.keys(FLAG_OF) as Array<keyof WorkloadAssumptions>) {
+    const n = number(field);
+    if (n !== undefined) given[field] = n;
+  }
+  problems.push(...assumptionProblems(given as WorkloadAssumptions, (f) => FLAG_OF[f]));
+  if (problems.length) throw new CliError(`${CLI.name}: ${problems.join('; ')}`);
+
+  const { docsPerDay = 1000, ...extra } = given;
+  const idle = estimateMonthlyCost(config, { ...extra, docsPerDay: 0 });
+  const base = estimateMonthlyCost(config, { ...extra, docsPerDay });
+  const tenX = estimateMonthlyCost(config, { ...extra, docsPerDay: docsPerDay * 10 });
   console.log(formatEstimate(config, base, tenX, idle));
-} catch (e) {
-  console.error(e instanceof StageConfigError ? e.message : `cost: ${(e as Error).message}`);
-  process.exit(1);
-}
+});

@@ -11,29 +11,62 @@
  * `--dry-run` prints the cdk command instead of running it.
  */
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
+import { nearest } from '../lib/config';
+import { Cli, CliError, CONTEXT_FLAG, helpText, parseCli } from './cli';
 
-const USAGE = `Usage: npm run deploy -- -c stage=<pilot|production> [-c key=value ...] [--skip-preflight] [--dry-run] [cdk deploy flags]
+const CLI: Cli = {
+  name: 'npm run deploy',
+  usage: 'npm run deploy -- -c stage=<pilot|production> [-c key=value ...] [--skip-preflight] [--dry-run] [cdk deploy flags]',
+  summary: "Runs the quota preflight (scripts/preflight.ts), then 'cdk deploy --all'. Refuses when a blocking quota is short. Other flags go to cdk deploy.",
+  flags: {
+    'skip-preflight': { type: 'boolean', description: 'deploy without the quota check (you know the account can hold the stage)' },
+    'dry-run': { type: 'boolean', description: 'print the cdk command instead of running it' },
+    context: CONTEXT_FLAG,
+  },
+  passThrough: true,
+};
 
-Runs the quota preflight (scripts/preflight.ts), then 'cdk deploy --all'. Refuses when a blocking quota is short.
-  --skip-preflight  deploy without the quota check (you know the account can hold the stage)
-  --dry-run         print the cdk command instead of running it
-  --help            this text`;
-
-const args = process.argv.slice(2);
-if (args.includes('--help') || args.includes('-h')) {
-  console.log(USAGE);
-  process.exit(0);
+/**
+ * The flags `cdk deploy` takes, from the registry the installed CDK CLI is built from: a flag
+ * neither ours nor cdk's is refused here, so `--dry-rn` cannot become a real deploy.
+ */
+function cdkDeployFlags(): string[] {
+  // Not in the package's exports map, so read as a file next to its package.json.
+  const registry = JSON.parse(fs.readFileSync(path.join(path.dirname(require.resolve('aws-cdk/package.json')), 'lib', 'cli', 'cli-type-registry.json'), 'utf8'));
+  const options: Record<string, { type: string; alias?: string | string[] }> = { ...registry.globalOptions, ...registry.commands.deploy.options };
+  const flags: string[] = [];
+  for (const [name, o] of Object.entries(options)) {
+    flags.push(`--${name}`);
+    if (o.type === 'boolean') flags.push(`--no-${name}`);
+    for (const a of [o.alias ?? []].flat()) flags.push(a.length === 1 ? `-${a}` : `--${a}`);
+  }
+  return flags;
 }
-const skipPreflight = args.includes('--skip-preflight');
-const dryRun = args.includes('--dry-run');
-const cdkArgs = args.filter((a) => a !== '--skip-preflight' && a !== '--dry-run');
-const context: string[] = [];
-for (let i = 0; i < cdkArgs.length; i++) {
-  if (cdkArgs[i] === '-c' || cdkArgs[i] === '--context') context.push('-c', cdkArgs[++i]);
+
+let values: ReturnType<typeof parseCli>['values'];
+let rest: string[];
+try {
+  ({ values, rest } = parseCli(CLI));
+  const ours = Object.keys(CLI.flags).map((f) => `--${f}`);
+  const known = cdkDeployFlags();
+  for (const a of rest) {
+    const flag = a.split('=')[0];
+    if (!flag.startsWith('-') || known.includes(flag)) continue;
+    throw new CliError(`${CLI.name}: unknown flag ${flag} (neither this script's nor cdk deploy's); did you mean ${nearest(flag, [...ours, ...known])}? (${CLI.name} -- --help; npx cdk deploy --help)`);
+  }
+} catch (e) {
+  if (!(e instanceof CliError)) throw e;
+  console.error(e.message);
+  process.exit(2);
 }
+const skipPreflight = values['skip-preflight'] === true;
+const dryRun = values['dry-run'] === true;
+const context = ((values.context as string[] | undefined) ?? []).flatMap((c) => ['-c', c]);
+const cdkArgs = [...context, ...rest];
 if (!context.some((c) => c.startsWith('stage='))) {
-  console.error(`docai-blueprint: name the stage to deploy, e.g. npm run deploy -- -c stage=pilot\n\n${USAGE}`);
+  console.error(`docai-blueprint: name the stage to deploy, e.g. npm run deploy -- -c stage=pilot\n\n${helpText(CLI)}`);
   process.exit(1);
 }
 

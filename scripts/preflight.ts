@@ -14,23 +14,25 @@ import * as os from 'os';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { createDocaiStacks } from '../lib/app';
-import { resolveStageConfig, StageConfigError } from '../lib/config';
+import { resolveStageConfig, StageConfig, StageConfigError } from '../lib/config';
+import { Cli, CliError, CONTEXT_FLAG, contextPairs, parseCli } from './cli';
 
-const args = process.argv.slice(2);
-const ctx: Record<string, string> = {};
-for (let i = 0; i < args.length; i++) {
-  if (args[i] === '-c' || args[i] === '--context') {
-    const [k, ...v] = args[++i].split('=');
-    ctx[k] = v.join('=');
-  }
-}
-let config;
+const CLI: Cli = {
+  name: 'npm run preflight',
+  usage: 'npm run preflight -- -c stage=<pilot|production> [-c key=value ...]',
+  summary: 'Checks the account\'s quotas for the stage (GPU endpoint instances, Lambda concurrency) before a deploy. Without AWS credentials it prints what it would check.',
+  flags: { context: CONTEXT_FLAG },
+};
+
+let config: StageConfig;
 try {
-  config = resolveStageConfig((k) => ctx[k]);
+  const { values } = parseCli(CLI);
+  const ctx = contextPairs(CLI, values.context as string[] | undefined);
+  config = resolveStageConfig((k) => ctx[k], { contextKeys: Object.keys(ctx) });
 } catch (e) {
-  if (e instanceof StageConfigError) {
+  if (e instanceof StageConfigError || e instanceof CliError) {
     console.error(e.message);
-    process.exit(1);
+    process.exit(e instanceof CliError ? 2 : 1);
   }
   throw e;
 }

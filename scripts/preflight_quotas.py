@@ -15,7 +15,11 @@ Warning (the deploy works, throughput is throttled and retried):
 """
 from __future__ import annotations
 
-import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_args import StrictParser  # noqa: E402
 import json
 import sys
 from typing import Any
@@ -93,7 +97,7 @@ class RecordedSession:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description="Checks the account's quotas for a stage before deploying it.")
+    ap = StrictParser(description="Checks the account's quotas for a stage before deploying it.")
     ap.add_argument("--stage", required=True)
     ap.add_argument("--region")
     ap.add_argument("--reserved-concurrency", type=int, required=True)

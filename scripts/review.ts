@@ -11,12 +11,21 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { marked } from 'marked';
 import { reviewCloudAssembly, securityReviewMarkdown } from '../lib/review';
+import { Cli, CliError, parseCli } from './cli';
 
-const args = process.argv.slice(2);
-const at = args.indexOf('--assembly');
-const dir = at >= 0 ? args[at + 1] : 'cdk.out';
-if (at >= 0 && !dir) {
-  console.error('--assembly needs a directory, e.g. --assembly cdk.out.production');
+const CLI: Cli = {
+  name: 'npm run review',
+  usage: 'npm run review -- [--assembly cdk.out]',
+  summary: 'Writes security-review.md and security-review.html into a cloud assembly, from the assembly alone.',
+  flags: { assembly: { type: 'string', value: '<dir>', description: 'the cloud assembly to review (cdk synth -o <dir>)', default: 'cdk.out' } },
+};
+
+let dir: string;
+try {
+  dir = (parseCli(CLI).values.assembly as string | undefined) ?? 'cdk.out';
+} catch (e) {
+  if (!(e instanceof CliError)) throw e;
+  console.error(e.message);
   process.exit(2);
 }
 

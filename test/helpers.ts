@@ -20,7 +20,7 @@ export function newApp(context: Record<string, unknown> = {}, outdir?: string): 
 
 export function configFor(stage: string, overrides: Record<string, unknown> = {}): StageConfig {
   const ctx: Record<string, unknown> = { ...CDK_JSON_CONTEXT, stage, ...overrides };
-  return resolveStageConfig((k) => ctx[k]);
+  return resolveStageConfig((k) => ctx[k], { contextKeys: Object.keys(ctx) });
 }
 
 export interface SynthesizedStage {
@@ -44,7 +44,7 @@ export function synthStage(stage: string, overrides: Record<string, unknown> = {
   if (hit) return hit;
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `synth-${stage}-`));
   const app = newApp({ stage, ...overrides }, outdir);
-  const config = resolveStageConfig((k) => app.node.tryGetContext(k));
+  const config = resolveStageConfig((k) => app.node.tryGetContext(k), { contextKeys: Object.keys(app.node.getAllContext()) });
   if (opts.rulePacks) addRulePacks(app, [new ProductionReadinessChecks(app, { stage: config.stage, acceptedDifferences: config.acceptedReadinessDifferences })]);
   const stacks = createDocaiStacks(app, config, { deployNonce: app.node.tryGetContext('deployNonce') });
   app.synth();

@@ -3,6 +3,8 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { InferenceFramework, supportedRegions } from '../gpu-inference/images';
 import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES } from './instance-catalog';
 import { PRESETS, WORKLOADS } from './presets';
+import { READINESS_RULES } from '../readiness/rules';
+import { configFileKeyProblems, CONTEXT_OVERRIDES, contextKeyProblems, nearest } from './keys';
 import { StageConfig } from './stage-config';
 
 /**
@@ -15,28 +17,6 @@ export class StageConfigError extends Error {
     this.name = 'StageConfigError';
   }
 }
-
-/**
- * The flat overrides a user can give with `-c key=value` (or in `cdk.json` / `cdk.context.json`),
- * mapped to their place in the config. Everything else: `-c configFile=path.json` with a partial
- * `StageConfig` that is deep-merged over the preset.
- */
-export const CONTEXT_OVERRIDES: Readonly<Record<string, { path: string; type: 'string' | 'number' | 'boolean' }>> = {
-  projectName: { path: 'projectName', type: 'string' },
-  account: { path: 'account', type: 'string' },
-  region: { path: 'region', type: 'string' },
-  alarmEmail: { path: 'alarmEmail', type: 'string' },
-  monthlyBudgetUsd: { path: 'budget.monthlyLimitUsd', type: 'number' },
-  anomalyMonitor: { path: 'budget.anomalyMonitor', type: 'string' },
-  activateCostAllocationTags: { path: 'budget.activateCostAllocationTags', type: 'boolean' },
-  costCenter: { path: 'tags.costCenter', type: 'string' },
-  businessUnit: { path: 'tags.businessUnit', type: 'string' },
-  owner: { path: 'tags.owner', type: 'string' },
-  databaseInstanceClass: { path: 'database.instanceClass', type: 'string' },
-  embeddingInstanceType: { path: 'embedding.instanceType', type: 'string' },
-  embeddingModelId: { path: 'embedding.modelId', type: 'string' },
-  generationEnabled: { path: 'generation.enabled', type: 'boolean' },
-};
 
 /** Reads context values the way the CDK gives them: strings from `-c`, JSON values from cdk.json. */
 export type ContextReader = (key: string) => unknown;
@@ -87,15 +67,19 @@ function coerce(key: string, raw: unknown, type: 'string' | 'number' | 'boolean'
  * Resolves the stage config from CDK context: `stage` picks the preset (default `pilot`), then
  * `configFile` and the flat overrides apply, then everything is validated. Throws
  * `StageConfigError` before any construct exists.
+ *
+ * `contextKeys`: every context key present (the app passes `app.node.getAllContext()`'s keys), so
+ * a key the app does not read (`-c stag=production`) is an error with a did-you-mean instead of
+ * being ignored.
  */
-export function resolveStageConfig(context: ContextReader): StageConfig {
-  const problems: string[] = [];
+export function resolveStageConfig(context: ContextReader, opts: { contextKeys?: readonly string[] } = {}): StageConfig {
+  const problems: string[] = opts.contextKeys ? contextKeyProblems(opts.contextKeys) : [];
   const stageRaw = context('stage') ?? 'pilot';
   const stage = String(stageRaw).trim();
   const preset = PRESETS[stage];
   if (!preset) {
     throw new StageConfigError([
-      `stage: received ${JSON.stringify(stageRaw)}; valid choices: ${Object.keys(PRESETS).join(', ')}. Fix: -c stage=pilot or -c stage=production`,
+      `stage: received ${JSON.stringify(stageRaw)}; did you mean "${nearest(stage, Object.keys(PRESETS))}"? Valid choices: ${Object.keys(PRESETS).join(', ')}. Fix: -c stage=pilot or -c stage=production`,
     ]);
   }
 
@@ -111,6 +95,7 @@ export function resolveStageConfig(context: ContextReader): StageConfig {
     if (!isPlainObject(fileValue)) {
       throw new StageConfigError([`configFile: ${JSON.stringify(configFile)} must hold a JSON object (a partial stage config)`]);
     }
+    problems.push(...configFileKeyProblems(fileValue, String(configFile)));
     if ('stage' in fileValue) {
       problems.push(`configFile: sets "stage"; the stage is chosen only with -c stage=<name>. Fix: remove "stage" from ${configFile}`);
     }
@@ -279,6 +264,15 @@ export function validateStageConfig(c: StageConfig): string[] {
   num('budget.anomalyThresholdUsd', b?.anomalyThresholdUsd, 1, 1_000_000);
   oneOf('budget.anomalyMonitor', b?.anomalyMonitor, ['none', 'services'], 'in a configFile: {"budget": {"anomalyMonitor": "services"}} (one per account)');
   bool('budget.activateCostAllocationTags', b?.activateCostAllocationTags);
+  if (!isPlainObject(c.acceptedReadinessDifferences)) {
+    p.push(`acceptedReadinessDifferences: ${got(c.acceptedReadinessDifferences)}; expected an object of readiness rule -> reason`);
+  } else {
+    const rules = READINESS_RULES.map((r) => r.name);
+    for (const [rule, reason] of Object.entries(c.acceptedReadinessDifferences)) {
+      if (!rules.includes(rule)) p.push(`acceptedReadinessDifferences: unknown readiness rule "${rule}"; did you mean "${nearest(rule, rules)}"? Rules: ${rules.join(', ')}`);
+      if (typeof reason !== 'string' || reason.trim().length < 10) p.push(`acceptedReadinessDifferences.${rule}: ${got(reason)}; expected the reason this stage accepts the difference (a sentence a reviewer can judge)`);
+    }
+  }
   if (!isPlainObject(b?.workloadLimitsUsd)) {
     p.push(`budget.workloadLimitsUsd: ${got(b?.workloadLimitsUsd)}; expected an object of workload -> USD`);
   } else {

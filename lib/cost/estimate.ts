@@ -55,6 +55,8 @@ export interface CostLine {
 
 export interface CostEstimate {
   readonly stage: string;
+  /** The assumptions the estimate really used (defaults filled in). */
+  readonly assumptions: Required<WorkloadAssumptions>;
   readonly docsPerDay: number;
   readonly lines: CostLine[];
   readonly idleTotalUsd: number;
@@ -102,10 +104,36 @@ function endpointCost(name: string, e: { instanceType: string; scaling: string; 
   return { service: 'SageMaker', item: `${name} endpoint ${e.instanceType} (${e.scaling})`, idleUsd: idle, usageUsd: usage, confidence: type.priceConfidence };
 }
 
-/** The monthly estimate of a stage: idle, and at the given load. Throws on an instance type without a price. */
+export const DEFAULT_ASSUMPTIONS = { docMb: 0.5, chunksPerDoc: 30, activeHoursPerDay: 8, chunksPerSecondPerInstance: 200 } as const;
+
+/** The valid range of each assumption: [min, max, min exclusive]. */
+export const ASSUMPTION_RANGES: Record<keyof WorkloadAssumptions, { min: number; max: number; minExclusive?: boolean; integer?: boolean; what: string }> = {
+  docsPerDay: { min: 0, max: 100_000_000, what: 'documents uploaded per day' },
+  docMb: { min: 0, max: 5120, minExclusive: true, what: 'average document size in MB' },
+  chunksPerDoc: { min: 1, max: 1_000_000, what: 'chunks per document' },
+  activeHoursPerDay: { min: 0, max: 24, minExclusive: true, what: 'hours a day documents arrive' },
+  chunksPerSecondPerInstance: { min: 0, max: 1_000_000, minExclusive: true, what: 'chunks one GPU instance embeds per second' },
+};
+
+/** One message per assumption out of its range, named as `name(field)` says (a CLI flag, say). */
+export function assumptionProblems(a: WorkloadAssumptions, name: (field: keyof WorkloadAssumptions) => string = (f) => f): string[] {
+  const problems: string[] = [];
+  for (const [field, r] of Object.entries(ASSUMPTION_RANGES) as Array<[keyof WorkloadAssumptions, (typeof ASSUMPTION_RANGES)[keyof WorkloadAssumptions]]>) {
+    const v = a[field];
+    if (v === undefined) continue;
+    const low = r.minExclusive ? v > r.min : v >= r.min;
+    if (typeof v !== 'number' || !Number.isFinite(v) || !low || v > r.max) {
+      problems.push(`${name(field)}: received ${JSON.stringify(v)}; expected ${r.what}, a number ${r.minExclusive ? 'above' : 'from'} ${r.min} ${r.minExclusive ? 'up ' : ''}to ${r.max}`);
+    }
+  }
+  return problems;
+}
+
+/** The monthly estimate of a stage: idle, and at the given load. Throws on an instance type without a price or an assumption out of range. */
 export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumptions): CostEstimate {
-  const a: Required<WorkloadAssumptions> = { docMb: 0.5, chunksPerDoc: 30, activeHoursPerDay: 8, chunksPerSecondPerInstance: 200, ...assumptions };
-  if (!(a.docsPerDay >= 0)) throw new Error(`cost estimate: docsPerDay must be 0 or more, received ${a.docsPerDay}`);
+  const a: Required<WorkloadAssumptions> = { ...DEFAULT_ASSUMPTIONS, ...assumptions };
+  const bad = assumptionProblems(a);
+  if (bad.length) throw new Error(`cost estimate: ${bad.join('; ')}`);
   const db = RDS_INSTANCE_CLASSES[c.database.instanceClass];
   if (!db) throw new Error(`cost estimate: no price for RDS instance class "${c.database.instanceClass}"; add it with its price to lib/config/instance-catalog.ts`);
   const f = fixedResources(c);
@@ -142,6 +170,7 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   const thousands = docsMonth / 1000;
   return {
     stage: c.stage,
+    assumptions: a,
     docsPerDay: a.docsPerDay,
     lines,
     idleTotalUsd,
@@ -157,7 +186,8 @@ export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEst
   const w = Math.max(...rows.map((r) => r[0].length), 20);
   const out = [
     `ESTIMATE of monthly cost for stage "${c.stage}" at ${PRICES.region} on-demand list prices collected ${PRICES.collected} (docs/prices.md). Prices change: verify before quoting.`,
-    `Load: ${base.docsPerDay.toLocaleString('en-US')} documents/day; 10x: ${tenX.docsPerDay.toLocaleString('en-US')}/day (assumptions: 0.5 MB, 30 chunks per document, 8 active hours a day).`,
+    `Load: ${base.docsPerDay.toLocaleString('en-US')} documents/day; 10x: ${tenX.docsPerDay.toLocaleString('en-US')}/day.`,
+    `Assumptions used: ${assumptionText(base.assumptions)}.`,
     '',
     `${'line'.padEnd(w)}  ${'idle'.padStart(10)}  ${'at load'.padStart(10)}  ${'at 10x'.padStart(10)}   (USD / month)`,
     ...rows.map((r) => `${r[0].padEnd(w)}  ${r[1].padStart(10)}  ${r[2].padStart(10)}  ${r[3].padStart(10)}`),
@@ -165,6 +195,24 @@ export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEst
     '',
     `Cost per 1,000 documents: usage ${usd(base.usagePer1000DocsUsd)} USD at load, ${usd(tenX.usagePer1000DocsUsd)} at 10x; all-in (with the idle floor) ${usd(base.allInPer1000DocsUsd)} at load, ${usd(tenX.allInPer1000DocsUsd)} at 10x.`,
     `* weak price source (one or two secondary sources). Not included: data transfer, support plans, free tiers (counted at full price).`,
+    '',
+    ...budgetComparison(c, { idle: idle.totalUsd, 'at load': base.totalUsd, 'at 10x': tenX.totalUsd }),
   ];
   return out.join('\n');
+}
+
+export function assumptionText(a: Required<WorkloadAssumptions>): string {
+  return `${a.docMb} MB and ${a.chunksPerDoc} chunks per document, documents arriving ${a.activeHoursPerDay} hours a day, ${a.chunksPerSecondPerInstance} chunks/s per GPU instance`;
+}
+
+/** The stage's monthly budget against each estimate; says OVER where an estimate exceeds it. */
+export function budgetComparison(c: StageConfig, totals: Record<string, number>): string[] {
+  const limit = c.budget.monthlyLimitUsd;
+  const usd = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const parts = Object.entries(totals).map(([label, t]) => `${label} ${usd(t)} USD = ${Math.round((100 * t) / limit)}%${t > limit ? ' OVER BUDGET' : ''}`);
+  const over = Object.entries(totals).filter(([, t]) => t > limit).map(([l]) => l);
+  return [
+    `Budget of stage "${c.stage}": ${usd(limit)} USD/month (budget.monthlyLimitUsd; -c monthlyBudgetUsd=...). ${parts.join('; ')}.`,
+    ...(over.length ? [`The estimate ${over.join(' and ')} exceeds the stage's budget: its budget alerts would fire. Raise the budget or change the stage before this load.`] : []),
+  ];
 }

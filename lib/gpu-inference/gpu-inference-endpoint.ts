@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { acknowledge, grantKey, grantObjects } from '../common';
 import { SAGEMAKER_INSTANCE_TYPES } from '../config/instance-catalog';
 import { InferenceFramework, PUBLISHED_IMAGES, resolveImage } from './images';
@@ -138,7 +139,9 @@ export class GpuInferenceEndpoint extends Construct {
     acknowledge(this.role, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'],
       'Resource "*" only where the action has no resource-level permissions: ecr:GetAuthorizationToken (registry login), cloudwatch:PutMetricData ' +
         '(limited by a namespace condition to SageMaker namespaces) and, with VPC placement, the EC2 network-interface actions SageMaker documents. Image pulls name the one repository.');
-    acknowledge(this.role, [`AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/${props.endpointName}*]`],
+    // Built from the resource's own tokens, so it matches in an environment-agnostic synth
+    // (arn:<AWS::Partition>:logs:<AWS::Region>:...) and a pinned one (arn:aws:logs:eu-west-1:...) alike.
+    acknowledge(this.role, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(logGroups))}]`],
       'The endpoint writes to log groups /aws/sagemaker/Endpoints/<this endpoint name>*, whose streams SageMaker names per instance at run time.');
 
     const environment = {

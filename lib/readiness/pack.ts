@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { CfnResource, IPolicyValidationContext, PolicyValidationPluginReport } from 'aws-cdk-lib';
-import { NagMessageLevel, NagPack, NagPackProps } from 'cdk-nag';
+import { CfnResource, IPolicyValidationContext, PolicyValidationPluginReport, Validations } from 'aws-cdk-lib';
+import { NagMessageLevel, NagPack, NagPackProps, NagRuleCompliance } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { buildReadinessReport, readinessMarkdown, ReadinessReport } from './report';
 import { READINESS_RULES } from './rules';
@@ -9,7 +9,9 @@ import { READINESS_RULES } from './rules';
 export interface ProductionReadinessProps extends NagPackProps {
   /**
    * Rules this stage deliberately does not meet, with the reason (e.g. a pilot's single-AZ database).
-   * Their findings become warnings ("partially ready") and are listed as accepted, not hidden.
+   * Each finding is acknowledged on its resource as "accepted for this stage: <reason>" (so it is
+   * in the validation report's acknowledgements and the security review, not printed as a warning
+   * to fix), and its category is "partially ready" in the readiness report.
    * @default - none: every rule is a production requirement
    */
   readonly acceptedDifferences?: Record<string, string>;
@@ -42,11 +44,18 @@ export class ProductionReadinessChecks extends NagPack {
 
   protected checkResource(node: CfnResource): void {
     for (const rule of READINESS_RULES) {
+      const reason = this.accepted[rule.name];
+      // An accepted finding is reported as a warning (the readiness report counts it) and
+      // acknowledged on its resource, so the synth files it under the acknowledgements with the
+      // stage's reason instead of printing it as something to fix.
+      if (reason && rule.check(node) === NagRuleCompliance.NON_COMPLIANT) {
+        Validations.of(node).acknowledge({ id: `${this.packName}::${this.packName}-${rule.name}`, reason: acceptedReason(reason) });
+      }
       this.applyRule({
         ruleSuffixOverride: rule.name,
         info: rule.info,
         explanation: rule.explanation,
-        level: this.accepted[rule.name] ? NagMessageLevel.WARN : rule.level,
+        level: reason ? NagMessageLevel.WARN : rule.level,
         node,
         rule: rule.check,
       });
@@ -68,4 +77,9 @@ export class ProductionReadinessChecks extends NagPack {
     }
     return report;
   }
+}
+
+/** How an accepted difference reads in the validation report, the synth output and the review. */
+export function acceptedReason(reason: string): string {
+  return `accepted for this stage: ${reason}`;
 }

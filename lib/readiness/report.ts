@@ -71,3 +71,24 @@ export function readinessMarkdown(r: ReadinessReport): string {
   }
   return lines.join('\n') + '\n';
 }
+
+/**
+ * What the synth prints last: one line per category with its verdict (accepted differences named
+ * with the stage's reason), then where the reports are. `dir` is the cloud assembly directory as
+ * the user should type it.
+ */
+export function readinessSummary(r: ReadinessReport, dir: string): string[] {
+  const lines = [`Production readiness${r.stage ? ` of the ${r.stage} stage` : ''}:`];
+  for (const c of CATEGORIES) {
+    const { status, findings } = r.categories[c];
+    const accepted = findings.filter((f) => f.acceptedBecause);
+    const open = findings.filter((f) => !f.acceptedBecause);
+    const parts = [
+      ...accepted.map((f) => `accepted for this stage: ${f.rule} (${f.acceptedBecause})`),
+      ...open.map((f) => `${f.severity}: ${f.rule} (${f.info})`),
+    ];
+    lines.push(`  ${c}: ${status}${parts.length ? ` - ${parts.join('; ')}` : ''}`);
+  }
+  lines.push(`Reports: ${dir}/readiness-report.md, ${dir}/validation-report.json; security review: npm run review${dir === 'cdk.out' ? '' : ` -- --assembly ${dir}`} (writes ${dir}/security-review.html)`);
+  return lines;
+}

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -38,10 +38,25 @@ export class DataStack extends Stack {
   public readonly reviewTopic: sns.Topic;
   /** RETAIN in stages that keep data, DESTROY in stages that do not. */
   public readonly dataRemovalPolicy: RemovalPolicy;
+  private azCount = 2;
+
+  /**
+   * The VPC's Availability Zones, chosen at deploy time with `Fn::GetAZs` whether or not the
+   * environment is pinned. CDK would otherwise look them up from the account when `-c account`
+   * and `-c region` are given, which needs credentials at synth time and makes the pinned template
+   * differ from the environment-agnostic one (and caps the agnostic one at two AZs whatever
+   * `network.maxAzs` says). Fn::GetAZs lists the region's zones alphabetically (only those with a
+   * default subnet, when any has one):
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-getavailabilityzones.html
+   */
+  public override get availabilityZones(): string[] {
+    return Array.from({ length: this.azCount }, (_, i) => Fn.select(i, Fn.getAzs()));
+  }
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, { ...props, terminationProtection: props.config.terminationProtection });
     const c = props.config;
+    this.azCount = c.network.maxAzs;
     this.dataRemovalPolicy = c.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     tagWorkload(this, 'platform');
 

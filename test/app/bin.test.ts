@@ -21,8 +21,15 @@ describe('bin/app.ts', () => {
   test('a bad stage exits non-zero with field, value and choices, before any stack exists', () => {
     const r = runApp({ stage: 'staging' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/stage: received "staging"; valid choices: pilot, production/);
+    expect(r.stderr).toMatch(/stage: received "staging"; did you mean "pilot"\? Valid choices: pilot, production/);
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // a message, not a stack trace
+  });
+
+  test('a context key the app does not read fails the synth with the nearest valid key', () => {
+    const r = runApp({ stag: 'production', alarmEmal: 'oncall@example.com' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/stag: not a context key of this app; did you mean "stage"\?/);
+    expect(r.stderr).toMatch(/alarmEmal: not a context key of this app; did you mean "alarmEmail"\?/);
   });
 
   test('several bad overrides are reported together', () => {

@@ -64,6 +64,12 @@ describe.each(STAGES)('%s stage', (stageName) => {
       for (const f of all) expect({ rule: f.rule, severity: f.severity, because: f.acceptedBecause }).toEqual({ rule: f.rule, severity: 'warning', because: config.acceptedReadinessDifferences[f.rule] });
       expect(report.accepted.map((f) => f.rule).sort()).toEqual(Object.keys(config.acceptedReadinessDifferences).sort());
       for (const reason of Object.values(config.acceptedReadinessDifferences)) expect(md).toContain(reason);
+      // The synth files them with the acknowledgements, as "accepted for this stage: <reason>", and
+      // prints none of them as a warning to fix.
+      const pack = validationReport(outdir).pluginReports.find((p) => p.pluginName === 'ProductionReadiness')!;
+      const acks = Object.fromEntries((pack.suppressedViolations ?? []).map((v) => [v.ruleName.replace('ProductionReadiness-', ''), v.reason]));
+      expect(acks).toEqual(Object.fromEntries(Object.entries(config.acceptedReadinessDifferences).map(([r, why]) => [r, `accepted for this stage: ${why}`])));
+      expect(pack.violations.filter((v) => v.ruleName.replace('ProductionReadiness-', '') in config.acceptedReadinessDifferences)).toEqual([]);
     }
   });
 

@@ -40,7 +40,7 @@ describe('stage config', () => {
 
   test('an unknown stage names the value and the valid choices', () => {
     const [msg] = problemsOf({ stage: 'prod' });
-    expect(msg).toMatch(/^stage: received "prod"; valid choices: pilot, production/);
+    expect(msg).toMatch(/^stage: received "prod"; did you mean "production"\? Valid choices: pilot, production/);
   });
 
   test('a negative budget is rejected with field, value and fix', () => {
@@ -97,5 +97,61 @@ describe('stage config', () => {
     expect(c.database.instanceClass).toBe(PILOT.database.instanceClass);
     fs.writeFileSync(file, JSON.stringify({ embedding: { scaling: 'scale-to-zero', minInstances: 2, maxInstances: 3 } }));
     expect(problemsOf({ stage: 'pilot', configFile: file })[0]).toMatch(/embedding\.minInstances: received 2; must be 0 when embedding\.scaling is scale-to-zero/);
+  });
+
+  describe('typos fail with the key and the nearest valid one', () => {
+    const withKeys = (ctx: Record<string, unknown>) => () => resolveStageConfig((k) => ctx[k], { contextKeys: Object.keys(ctx) });
+    const problems = (ctx: Record<string, unknown>) => {
+      try {
+        withKeys(ctx)();
+      } catch (e) {
+        return (e as StageConfigError).problems;
+      }
+      throw new Error('expected the config to be rejected');
+    };
+
+    test.each([
+      ['stag', 'production', 'stage'],
+      ['alarmEmal', 'oncall@example.com', 'alarmEmail'],
+      ['monthlyBudget', '50', 'monthlyBudgetUsd'],
+      ['embedingInstanceType', 'ml.g5.xlarge', 'embeddingInstanceType'],
+    ])('-c %s=%s names "%s"', (key, value, near) => {
+      const ps = problems({ [key]: value });
+      expect(ps).toHaveLength(1);
+      expect(ps[0]).toMatch(new RegExp(`^${key}: not a context key of this app; did you mean "${near}"\\?`));
+      expect(ps[0].split('\n')).toHaveLength(1);
+    });
+
+    test("CDK's own context keys (feature flags, aws:cdk settings, lookups) are not the app's to judge", () => {
+      expect(withKeys({ '@aws-cdk/core:checkSecretUsage': true, 'aws:cdk:bundling-stacks': [], 'availability-zones:account=1:region=x': [], stage: 'pilot', deployNonce: 'x' })).not.toThrow();
+    });
+
+    test('unknown keys of a configFile, at any depth, with the nearest key at that level', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+      const file = path.join(dir, 'c.json');
+      fs.writeFileSync(file, JSON.stringify({ embeding: { instanceType: 'ml.g5.xlarge' }, database: { multiAZ: true, backupRetentionDays: 14 }, budget: { workloadLimitsUsd: { pipeline: 20 } } }));
+      const ps = problems({ configFile: file });
+      expect(ps).toEqual([
+        expect.stringMatching(/^configFile .*c\.json: unknown key "embeding"; did you mean "embedding"\?/),
+        expect.stringMatching(/^configFile .*c\.json: unknown key "database\.multiAZ"; did you mean "database\.multiAz"\?/),
+      ]);
+    });
+
+    test('a configFile may set every field the presets have, and the optional ones', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+      const file = path.join(dir, 'c.json');
+      const { stage: _stage, ...rest } = PRODUCTION;
+      fs.writeFileSync(file, JSON.stringify({ ...rest, account: '111122223333', region: 'eu-west-1', alarmEmail: 'oncall@example.com' }));
+      expect(withKeys({ stage: 'production', configFile: file })).not.toThrow();
+    });
+
+    test('an accepted readiness difference must name a rule and give a reason', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+      const file = path.join(dir, 'c.json');
+      fs.writeFileSync(file, JSON.stringify({ acceptedReadinessDifferences: { DatabaseMultiAZ: 'single AZ halves the pilot database cost', LogRetentionSet: '' } }));
+      const ps = problems({ configFile: file });
+      expect(ps).toContainEqual(expect.stringMatching(/unknown readiness rule "DatabaseMultiAZ"; did you mean "DatabaseMultiAz"\?/));
+      expect(ps).toContainEqual(expect.stringMatching(/acceptedReadinessDifferences\.LogRetentionSet: received ""; expected the reason/));
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { buildReadinessReport, categoryStatus, READINESS_RULES, readinessMarkdown, ReadinessFinding } from '../../lib/readiness';
+import { buildReadinessReport, categoryStatus, READINESS_RULES, readinessMarkdown, readinessSummary, ReadinessFinding } from '../../lib/readiness';
 
 const finding = (severity: 'error' | 'warning', category: ReadinessFinding['category'] = 'data'): ReadinessFinding => ({ rule: 'R', category, severity, resources: ['a/b'], info: 'i' });
 
@@ -31,5 +31,15 @@ describe('readiness report', () => {
     expect(md).toMatch(/\| data \| \*\*partially ready\*\* \| 1 \|/);
     expect(md).toMatch(/accepted because: pilot runs single-AZ/);
     expect(md).toContain('`x-app/Fn/Resource`');
+
+    // What the synth prints last: one line per category, then where the reports are.
+    const summary = readinessSummary(report, 'cdk.out.production');
+    expect(summary).toEqual([
+      'Production readiness of the pilot stage:',
+      '  compute: not ready - error: LambdaExplicitLimits (' + READINESS_RULES.find((r) => r.name === 'LambdaExplicitLimits')!.info + ')',
+      '  data: partially ready - accepted for this stage: DatabaseMultiAz (pilot runs single-AZ)',
+      '  security-and-cost: ready',
+      'Reports: cdk.out.production/readiness-report.md, cdk.out.production/validation-report.json; security review: npm run review -- --assembly cdk.out.production (writes cdk.out.production/security-review.html)',
+    ]);
   });
 });
