@@ -6,5 +6,7 @@ module.exports = {
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { diagnostics: false }],
   },
+  // marked is published as ESM only (its exports map); Jest's CommonJS runtime loads its UMD build.
+  moduleNameMapper: { '^marked$': '<rootDir>/node_modules/marked/lib/marked.umd.js' },
   testTimeout: 120000,
 };

@@ -4,6 +4,8 @@ import { App } from 'aws-cdk-lib';
 import { addRulePacks, cdkCliCommand, createDocaiStacks, decideBundling, dockerReachable } from '../lib/app';
 import { resolveStageConfig, StageConfigError } from '../lib/config';
 import { ProductionReadinessChecks, readinessSummary } from '../lib/readiness';
+import { BUILD_INFO_FILE, collectBuildInfo, markStaleReviews } from '../lib/review';
+import * as fs from 'fs';
 
 function fail(message: string): never {
   console.error(message);
@@ -32,7 +34,8 @@ const deployNonce = app.node.tryGetContext('deployNonce');
 createDocaiStacks(app, config, { deployNonce: typeof deployNonce === 'string' ? deployNonce : undefined });
 app.synth();
 // Reached only when every rule pack passed (a finding throws above, with the report).
-if (readiness.lastReport) {
-  const dir = path.relative(process.cwd(), app.outdir) || '.';
-  console.error(readinessSummary(readiness.lastReport, dir.startsWith('..') ? app.outdir : dir).join('\n'));
-}
+fs.writeFileSync(path.join(app.outdir, BUILD_INFO_FILE), JSON.stringify(collectBuildInfo({ stage: config.stage, projectName: config.projectName, context: app.node.getAllContext() }), undefined, 2));
+const rel = path.relative(process.cwd(), app.outdir) || '.';
+const shown = rel.startsWith('..') ? app.outdir : rel;
+if (readiness.lastReport) console.error(readinessSummary(readiness.lastReport, shown).join('\n'));
+for (const f of markStaleReviews(app.outdir)) console.error(`${path.join(shown, path.basename(f))} is from an earlier synth (marked STALE): run npm run review${shown === 'cdk.out' ? '' : ` -- --assembly ${shown}`}`);

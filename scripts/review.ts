@@ -4,13 +4,14 @@
  *   npx cdk synth && npm run review                 # reviews cdk.out/
  *   npm run review -- --assembly cdk.out.production  # any cloud assembly
  *
- * Reads only the cloud assembly (manifest, templates, validation-report.json, readiness-report.json)
- * and writes security-review.md and security-review.html into it.
+ * Reads only the cloud assembly (manifest, templates, validation-report.json, readiness-report.json,
+ * docai-build-info.json) and writes security-review.md and security-review.html into it, each headed
+ * with the synth's time, git commit, aws-cdk-lib version, stage and context, and a fingerprint of
+ * the templates: a later synth into the same directory marks the review STALE.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { marked } from 'marked';
-import { reviewCloudAssembly, securityReviewMarkdown } from '../lib/review';
+import { assemblyFingerprint, readBuildInfo, reviewCloudAssembly, securityReviewHtml, securityReviewMarkdown, withMarkdownHeader } from '../lib/review';
 import { Cli, CliError, parseCli } from './cli';
 
 const CLI: Cli = {
@@ -31,14 +32,12 @@ try {
 
 try {
   const review = reviewCloudAssembly(dir);
+  const header = { generatedAt: new Date().toISOString(), assembly: dir, fingerprint: assemblyFingerprint(dir), build: readBuildInfo(dir) };
   const md = securityReviewMarkdown(review);
   const mdFile = path.join(dir, 'security-review.md');
   const htmlFile = path.join(dir, 'security-review.html');
-  fs.writeFileSync(mdFile, md);
-  const body = marked.parse(md, { async: false });
-  fs.writeFileSync(htmlFile, `<!doctype html>\n<html><head><meta charset="utf-8"><title>Security review</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:110rem}table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .4rem;vertical-align:top;font-size:.9rem}code{font-size:.85rem}strong{color:#a40000}</style>
-</head><body>\n${body}</body></html>\n`);
+  fs.writeFileSync(mdFile, withMarkdownHeader(md, header));
+  fs.writeFileSync(htmlFile, securityReviewHtml(md, header));
   const roles = review.stacks.reduce((n, s) => n + s.roles.length, 0);
   const flagged = review.stacks.flatMap((s) => s.roles.flatMap((r) => r.statements)).filter((s) => s.flags.length).length;
   console.log(`security review of ${review.stacks.length} stacks: ${roles} IAM roles (${flagged} statements flagged), ${review.acknowledgements.length} acknowledged findings, ${review.openFindings.length} open`);

@@ -1,1 +1,3 @@
 export * from './security-review';
+export * from './build-info';
+export * from './html';

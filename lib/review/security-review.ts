@@ -402,8 +402,26 @@ function networkOf(resources: Record<string, Json>, label: (id: string) => strin
 // ---------------------------------------------------------------------------------------------
 // Markdown
 
-const cell = (s: unknown) => String(s ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const code = (s: string) => (s ? `\`${s.replace(/`/g, "'")}\`` : '');
+/** Markdown that is already formatted (code spans, bold); a table cell or line takes it as is. */
+class Md {
+  constructor(readonly md: string) {}
+  toString(): string {
+    return this.md;
+  }
+}
+const md = (s: string) => new Md(s);
+/**
+ * Text shown as it is: every character CommonMark or GFM could read as markup is backslash-escaped,
+ * so `s3:*` stays a wildcard (not the start of italics) and `<AWS::Region>` stays text (not an
+ * unknown HTML tag the renderer drops). https://spec.commonmark.org/0.31.2/#backslash-escapes
+ */
+export const escapeMarkdown = (s: unknown) => String(s ?? '').replace(/[\\`*_<>[\]~|&]/g, '\\$&').replace(/\n/g, ' ');
+/** A code span: shown verbatim by every Markdown renderer (backticks inside become quotes). */
+const code = (s: string) => md(s ? `\`${s.replace(/`/g, "'")}\`` : '');
+const codes = (items: string[]) => md(items.map((i) => code(i).md).join(', '));
+const bold = (s: string) => md(`**${escapeMarkdown(s)}**`);
+/** A GFM table cell: Md as is (with the pipes of its code spans escaped), anything else escaped. */
+const cell = (v: unknown) => (v instanceof Md ? v.md.replace(/(?<!\\)\|/g, '\\|').replace(/\n/g, ' ') : escapeMarkdown(v));
 const table = (head: string[], rows: unknown[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
 
 export function securityReviewMarkdown(r: SecurityReview): string {
@@ -436,8 +454,8 @@ export function securityReviewMarkdown(r: SecurityReview): string {
   }
 
   for (const s of r.stacks) {
-    L.push(`## Stack ${s.name}`, '');
-    L.push(`Template \`${s.templateFile}\`, ${s.resourceCount} resources, termination protection **${s.terminationProtection ? 'on' : 'off'}**.`, '');
+    L.push(`## Stack ${escapeMarkdown(s.name)}`, '');
+    L.push(`Template ${code(s.templateFile)}, ${s.resourceCount} resources, termination protection **${s.terminationProtection ? 'on' : 'off'}**.`, '');
     L.push('### Resources by type', '');
     L.push(...table(['type', 'count'], s.resourcesByType), '');
 
@@ -460,13 +478,13 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     if (s.resourcePolicies.length) {
       L.push('### Resource policies', '');
       L.push(...table(['resource', 'type', 'effect', 'principals', 'actions', 'conditions', 'flags'], s.resourcePolicies.flatMap((p) => p.statements.map((st) => [
-        p.resource, p.type.replace(/^AWS::/, ''), st.effect, (st.principals ?? []).join(', '), st.actions.join(', '), st.conditions ?? '', st.flags.map((f) => `**${f}**`).join(', '),
+        p.resource, p.type.replace(/^AWS::/, ''), st.effect, codes(st.principals ?? []), codes(st.actions), st.conditions ?? '', md(st.flags.map((f) => bold(f).md).join(', ')),
       ]))), '');
     }
 
     L.push('### Encryption at rest', '');
     if (!s.encryption.length) L.push('No data stores.', '');
-    else L.push(...table(['data store', 'type', 'encryption', 'key', 'customer-managed key'], s.encryption.map((e) => [code(e.path), e.type.replace(/^AWS::/, ''), e.encryption, e.key, e.customerManaged ? 'yes' : '**no**'])), '');
+    else L.push(...table(['data store', 'type', 'encryption', 'key', 'customer-managed key'], s.encryption.map((e) => [code(e.path), e.type.replace(/^AWS::/, ''), e.encryption, e.key, e.customerManaged ? 'yes' : bold('no')])), '');
 
     const n = s.network;
     L.push('### Network exposure', '');
@@ -474,21 +492,21 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     L.push(`- NAT gateways: ${n.natGateways.map(code).join(', ') || 'none'}`);
     L.push(`- public subnets (public IP on launch): ${n.publicSubnets.map(code).join(', ') || 'none'}; private subnets: ${n.privateSubnets}`);
     L.push(`- routes to an internet or NAT gateway: ${n.routesToInternet.map(code).join(', ') || 'none'}`);
-    L.push(`- public endpoints: ${n.publicEndpoints.join(', ') || 'none'}`);
-    L.push(`- VPC endpoints: ${n.vpcEndpoints.join(', ') || 'none'}`, '');
-    if (n.ingress.length) L.push(...table(['security group', 'protocol', 'ports', 'source', 'description', 'open to the internet'], n.ingress.map((i) => [code(i.group), i.protocol, i.ports, i.source, i.description ?? '', i.open ? '**yes**' : 'no'])), '');
+    L.push(`- public endpoints: ${escapeMarkdown(n.publicEndpoints.join(', ')) || 'none'}`);
+    L.push(`- VPC endpoints: ${n.vpcEndpoints.length ? codes(n.vpcEndpoints) : 'none'}`, '');
+    if (n.ingress.length) L.push(...table(['security group', 'protocol', 'ports', 'source', 'description', 'open to the internet'], n.ingress.map((i) => [code(i.group), i.protocol, i.ports, i.source, i.description ?? '', i.open ? bold('yes') : 'no'])), '');
     else L.push('No security-group ingress rules.', '');
   }
 
   L.push('## Acknowledged findings', '');
   L.push('Every finding a rule pack raised and the code acknowledged, with the reason and the construct the acknowledgement sits on.', '');
   if (!r.acknowledgements.length) L.push('None.', '');
-  else L.push(...table(['pack', 'rule', 'acknowledged at', 'resources', 'reason'], r.acknowledgements.map((a) => [a.plugin, a.rule, code(a.acknowledgedAt), a.resources.map(code).join(', '), a.reason])), '');
+  else L.push(...table(['pack', 'rule', 'acknowledged at', 'resources', 'reason'], r.acknowledgements.map((a) => [a.plugin, a.rule, code(a.acknowledgedAt), codes(a.resources), a.reason])), '');
 
   L.push('## Control Tower guard results', '');
   if (!r.guard) L.push('The cfn-guard validator did not run on this assembly.', '');
   else {
-    L.push(`cdk-validator-cfnguard ${r.guard.version ?? ''}: **${r.guard.conclusion}**, ${r.guard.open.length} open, ${r.guard.acknowledged.length} acknowledged.`, '');
+    L.push(`cdk-validator-cfnguard ${escapeMarkdown(r.guard.version ?? '')}: ${bold(r.guard.conclusion)}, ${r.guard.open.length} open, ${r.guard.acknowledged.length} acknowledged.`, '');
     if (r.guard.open.length) L.push(...table(['rule', 'resources'], r.guard.open.map((f) => [f.rule, f.resources.join(', ')])), '');
     if (r.guard.acknowledged.length) L.push(...table(['rule', 'acknowledged at', 'reason'], r.guard.acknowledged.map((a) => [a.rule, code(a.acknowledgedAt), a.reason])), '');
   }
@@ -496,10 +514,10 @@ export function securityReviewMarkdown(r: SecurityReview): string {
   L.push('## Production readiness', '');
   if (!r.readiness) L.push('No readiness-report.json in this assembly.', '');
   else {
-    L.push(...table(['category', 'status', 'findings'], Object.entries<Json>(r.readiness.categories).map(([c, v]) => [c, `**${v.status}**`, v.findings.map((f: Json) => `${f.rule} (${f.severity})`).join(', ') || '-'])), '');
+    L.push(...table(['category', 'status', 'findings'], Object.entries<Json>(r.readiness.categories).map(([c, v]) => [c, bold(v.status), v.findings.map((f: Json) => `${f.rule} (${f.severity})`).join(', ') || '-'])), '');
     if (r.readiness.accepted?.length) {
       L.push(`Accepted differences from production for stage \`${r.readiness.stage ?? '?'}\`:`, '');
-      for (const f of r.readiness.accepted) L.push(`- ${f.rule}: ${f.acceptedBecause}`);
+      for (const f of r.readiness.accepted) L.push(`- ${escapeMarkdown(f.rule)}: ${escapeMarkdown(f.acceptedBecause)}`);
       L.push('');
     }
   }
@@ -508,6 +526,6 @@ export function securityReviewMarkdown(r: SecurityReview): string {
 
 function statementTable(statements: Array<Statement & { policy: string }>): string[] {
   return table(['policy', 'effect', 'actions', 'resources', 'conditions', 'flags'], statements.map((s) => [
-    s.policy, s.effect, s.actions.join(', '), s.resources.join(', '), s.conditions ?? '', s.flags.map((f) => `**${f}**`).join(', '),
+    s.policy, s.effect, codes(s.actions), codes(s.resources), s.conditions ?? '', md(s.flags.map((f) => bold(f).md).join(', ')),
   ]));
 }

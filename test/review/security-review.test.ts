@@ -1,10 +1,11 @@
+/// <reference lib="dom" />
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { reviewCloudAssembly, reviewStack, securityReviewMarkdown } from '../../lib/review';
+import { assemblyFingerprint, escapeMarkdown, collectBuildInfo, headerFacts, markStaleReviews, reviewCloudAssembly, reviewStack, securityReviewHtml, securityReviewMarkdown, withMarkdownHeader } from '../../lib/review';
 import { synthStage, validationReport } from '../helpers';
 
-const cell = (s: string) => s.replace(/\|/g, '\\|');
+const cell = escapeMarkdown;
 
 describe('security review of the synthesized pilot', () => {
   // What `cdk synth` writes, copied elsewhere: the review must need nothing but the assembly.
@@ -38,7 +39,7 @@ describe('security review of the synthesized pilot', () => {
     const wildcard = statements.filter((s) => s.effect === 'Allow' && s.resources.includes('*'));
     expect(wildcard.length).toBeGreaterThan(0);
     for (const s of wildcard) expect(s.flags).toContain('wildcard resource (*)');
-    expect(lines.some((l) => l.includes('xray:PutTelemetryRecords') && l.includes('**wildcard resource (*)**'))).toBe(true);
+    expect(lines.some((l) => l.includes('xray:PutTelemetryRecords') && l.includes('**wildcard resource (\\*)**'))).toBe(true);
   });
 
   test('names every acknowledgement with its reason and the construct it sits on', () => {
@@ -118,5 +119,107 @@ describe('security review flags what a reviewer must look at', () => {
 
   test('a directory that is not a cloud assembly is refused with the fix', () => {
     expect(() => reviewCloudAssembly(fs.mkdtempSync(path.join(os.tmpdir(), 'empty-')))).toThrow(/not a cloud assembly \(no manifest.json\): run "npx cdk synth" first/);
+  });
+});
+
+describe('the HTML review, rendered in headless Chromium', () => {
+  const synthesized = synthStage('pilot', { alarmEmail: 'oncall@example.com', 'aws:cdk:enable-path-metadata': true }, { rulePacks: true });
+  const review = reviewCloudAssembly(synthesized.outdir);
+  const md = securityReviewMarkdown(review);
+  const header = { generatedAt: '2026-11-22T10:00:00.000Z', assembly: 'cdk.out', fingerprint: assemblyFingerprint(synthesized.outdir), build: collectBuildInfo({ stage: 'pilot', projectName: 'docai', context: { stage: 'pilot', alarmEmail: 'oncall@example.com', '@aws-cdk/core:checkSecretUsage': true } }) };
+  const html = securityReviewHtml(md, header);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'review-html-')), 'security-review.html');
+  fs.writeFileSync(file, html);
+
+  /**
+   * The characters a reader must see, from the Markdown itself: code spans verbatim, backslash
+   * escapes resolved, bold markers dropped. Any other `*` or `<...>` is counted too, so one that a
+   * renderer would turn into italics or swallow as a tag makes the counts differ.
+   */
+  function literalText(markdown: string): string {
+    return markdown.split('\n').map((line) => (line.match(/`[^`]*`|\\.|\*\*|[^`\\*]+|\*/g) ?? []).map((t) => {
+      if (t.startsWith('`')) return t.slice(1, -1).replace(/\\\|/g, '|');
+      if (t.startsWith('\\')) return t.slice(1);
+      return t === '**' ? '' : t;
+    }).join('')).join('\n');
+  }
+  const count = (s: string, re: RegExp) => (s.match(re) ?? []).length;
+  const PLACEHOLDER = /<[A-Za-z][\w:]*>/g;
+
+  let page: { text: string; tocTargets: string[]; missingTargets: string[]; pageWidth: number; viewport: number; widestTable: number; bodyWidth: number; stale: boolean };
+  beforeAll(async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const p = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await p.goto(`file://${file}`);
+      page = await p.evaluate(() => {
+        const main = document.querySelector('main') as HTMLElement;
+        const targets = Array.from(document.querySelectorAll('nav.toc a')).map((a) => (a as HTMLAnchorElement).getAttribute('href')!.slice(1));
+        return {
+          text: main.innerText,
+          tocTargets: targets,
+          missingTargets: targets.filter((id) => !document.getElementById(id)),
+          pageWidth: document.documentElement.scrollWidth,
+          viewport: window.innerWidth,
+          widestTable: Math.max(...Array.from(document.querySelectorAll('main table')).map((t) => (t as HTMLElement).getBoundingClientRect().width)),
+          bodyWidth: document.body.getBoundingClientRect().width,
+          stale: !!document.querySelector('.stale'),
+        };
+      });
+      // Kept for a person to look at: build/review-screenshot.png (the acknowledgement table).
+      fs.mkdirSync(path.join(__dirname, '..', '..', 'build'), { recursive: true });
+      await p.locator('#acknowledged-findings').scrollIntoViewIfNeeded();
+      await p.screenshot({ path: path.join(__dirname, '..', '..', 'build', 'review-screenshot.png') });
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  test('every wildcard and every <placeholder> of the Markdown is visible in the rendered text', () => {
+    const literal = literalText(md);
+    expect(count(literal, /\*/g)).toBeGreaterThan(20);
+    expect(count(literal, PLACEHOLDER)).toBeGreaterThan(100);
+    expect(count(page.text, /\*/g)).toBe(count(literal, /\*/g));
+    expect(count(page.text, PLACEHOLDER)).toBe(count(literal, PLACEHOLDER));
+    // and each statement's actions and resources verbatim, e.g. arn:<AWS::Partition>:iam::<AWS::AccountId>:root
+    for (const st of review.stacks.flatMap((s) => s.roles.flatMap((r) => r.statements))) {
+      for (const v of [...st.actions, ...st.resources]) expect(page.text).toContain(v);
+    }
+    for (const a of review.acknowledgements) expect(page.text).toContain(a.reason.replace(/\n/g, ' '));
+  });
+
+  test('no table runs off the page: long cells wrap, wide tables scroll inside the page', () => {
+    expect(page.pageWidth).toBeLessThanOrEqual(page.viewport);
+    expect(page.widestTable).toBeLessThanOrEqual(page.bodyWidth);
+  });
+
+  test('a table of contents links to every section', () => {
+    expect(page.tocTargets).toEqual(expect.arrayContaining(['summary', 'rule-packs', 'acknowledged-findings', 'control-tower-guard-results', 'production-readiness', 'stack-docai-pilot-data']));
+    expect(page.missingTargets).toEqual([]);
+    expect(page.stale).toBe(false);
+  });
+
+  test('the header says when, from which commit, library version, stage and context', () => {
+    for (const [k, v] of headerFacts(header)) expect(html).toContain(`<th scope="row">${k}</th><td><code>${v.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</code></td>`);
+    expect(header.build.context).toEqual({ alarmEmail: 'oncall@example.com', stage: 'pilot' });
+    expect(header.build.awsCdkLibVersion).toBe(require('aws-cdk-lib/package.json').version);
+    expect(header.build.gitCommit).toMatch(/^[0-9a-f]{40}( \(with uncommitted changes\))?$|^unknown/);
+  });
+
+  test('a synth that changes the templates marks an earlier review STALE, in the file and on the console', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stale-'));
+    fs.cpSync(synthesized.outdir, dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'security-review.html'), securityReviewHtml(md, { ...header, fingerprint: assemblyFingerprint(dir) }));
+    fs.writeFileSync(path.join(dir, 'security-review.md'), withMarkdownHeader(md, { ...header, fingerprint: assemblyFingerprint(dir) }));
+    expect(markStaleReviews(dir)).toEqual([]);
+    const t = path.join(dir, 'docai-pilot-app.template.json');
+    fs.writeFileSync(t, fs.readFileSync(t, 'utf8').replace('"Resources"', '"Resources" ')); // any change of a template
+    expect(markStaleReviews(dir).map((f) => path.basename(f)).sort()).toEqual(['security-review.html', 'security-review.md']);
+    expect(fs.readFileSync(path.join(dir, 'security-review.html'), 'utf8')).toMatch(/<body>\n<p class="stale" role="alert">STALE REVIEW/);
+    expect(fs.readFileSync(path.join(dir, 'security-review.md'), 'utf8')).toMatch(/^> \*\*STALE REVIEW/);
   });
 });
