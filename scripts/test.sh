@@ -2,7 +2,7 @@
 # Runs every test: pytest (Lambda code against moto and a real PostgreSQL + pgvector in PGlite), then
 # jest (CDK constructs, rule packs, local state machine runs, and the permission contract, which
 # evaluates the AWS calls pytest recorded against the synthesized policies), then cfn-lint on both
-# stages. Creates the Python virtualenv when missing.
+# stages. Creates the Python virtualenv when missing, and installs Debian's chromium when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ export TMPDIR="$PWD/.jest-tmp"
 rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 
 bash scripts/venv.sh
+bash scripts/browser.sh
 # pytest first: it records the AWS calls of the Python code (lambda/tests/call_recorder.py) that the
 # permission contract (test/permission-contract) evaluates.
 export DOCAI_CALL_LOG_DIR="$PWD/build/recorded-calls"

@@ -31,7 +31,7 @@ function guardFailures(templateFile: string): Map<string, Set<string>> {
 
 describe.each(['pilot', 'production'])('Control Tower guard rules on the %s stage', (stage) => {
   test('every resource that fails a guard rule acknowledges exactly that rule, and the VPC rule fails only where expected', () => {
-    const { outdir, stacks } = synthStage(stage, {}, { rulePacks: true });
+    const { outdir, stacks } = synthStage(stage, { alarmEmail: 'oncall@example.com' }, { rulePacks: true });
     let failuresSeen = 0;
     for (const stack of Object.values(stacks)) {
       const file = path.join(outdir, stack.templateFile);
