@@ -2,7 +2,7 @@ import { Aspects, Environment } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { InlinePoliciesToManaged } from '../common';
 import { StageConfig } from '../config';
-import { AppStack, CostStack, DataStack, InferenceStack, MonitoringStack, stackName } from '../stacks';
+import { AppStack, CostStack, DataStack, InferenceStack, MonitoringStack, namePrefix, stackName } from '../stacks';
 import { CfnLintSchemaLag } from './cfn-lint';
 import { applyCostAllocationTags } from './tags';
 
@@ -16,7 +16,7 @@ export interface DocaiStacks {
 
 /** Name of the stage's embedding endpoint (and, in scale-to-zero mode, `<name>-ic` for its inference component). */
 export function embeddingEndpointName(config: StageConfig): string {
-  return `${config.projectName}-${config.stage}-embed`;
+  return `${namePrefix(config)}-embed`;
 }
 
 /**

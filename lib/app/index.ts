@@ -3,3 +3,4 @@ export * from './rule-packs';
 export * from './tags';
 export * from './docai-stage';
 export * from './cfn-lint';
+export * from './promotion-plan';

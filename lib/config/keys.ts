@@ -8,6 +8,7 @@ import { PILOT, PRODUCTION } from './presets';
  */
 export const CONTEXT_OVERRIDES: Readonly<Record<string, { path: string; type: 'string' | 'number' | 'boolean' }>> = {
   projectName: { path: 'projectName', type: 'string' },
+  environmentName: { path: 'environmentName', type: 'string' },
   account: { path: 'account', type: 'string' },
   region: { path: 'region', type: 'string' },
   alarmEmail: { path: 'alarmEmail', type: 'string' },
@@ -59,7 +60,7 @@ export function contextKeyProblems(keys: readonly string[]): string[] {
 /** A map whose keys are data (checked by the validation of its values), not config fields. */
 const FREE_MAPS = new Set(['budget.workloadLimitsUsd', 'acceptedReadinessDifferences']);
 /** Optional top-level fields the presets leave unset. */
-const OPTIONAL_TOP_LEVEL = ['account', 'region', 'alarmEmail'];
+const OPTIONAL_TOP_LEVEL = ['account', 'region', 'alarmEmail', 'environmentName'];
 
 type Shape = { [key: string]: Shape | true };
 

@@ -149,6 +149,9 @@ export function validateStageConfig(c: StageConfig): string[] {
   if (typeof c.projectName !== 'string' || !PROJECT_NAME.test(c.projectName)) {
     p.push(`projectName: ${got(c.projectName)}; expected 2-20 characters, lower-case letters, digits and '-', starting with a letter (it prefixes stack and resource names). Fix: -c projectName=docai`);
   }
+  if (c.environmentName !== undefined && (typeof c.environmentName !== 'string' || !PROJECT_NAME.test(c.environmentName))) {
+    p.push(`environmentName: ${got(c.environmentName)}; expected 2-20 characters, lower-case letters, digits and '-', starting with a letter (it names the stacks and resources of this deployment). Fix: -c environmentName=pilot`);
+  }
   if (c.account !== undefined && !ACCOUNT.test(String(c.account))) {
     p.push(`account: ${got(c.account)}; expected a 12-digit AWS account id. Fix: -c account=123456789012, or leave it out for an environment-agnostic synth`);
   }

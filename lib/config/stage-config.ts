@@ -151,9 +151,15 @@ export interface BudgetConfig {
 export interface StageConfig {
   /** Preset name: `pilot` or `production`. Used only for names and the `Environment` tag. */
   readonly stage: string;
-  /** Prefix of every stack name: `<projectName>-<stage>-<part>`. */
+  /** Prefix of every stack name: `<projectName>-<environmentName or stage>-<part>`. */
   readonly projectName: string;
   /** Target account; leave empty for an environment-agnostic synth. */
+  /**
+   * The name this deployment carries in stack and resource names (`<project>-<environmentName>-...`).
+   * Defaults to the stage. Promotion in place keeps it: the pilot deployed with the production
+   * preset is `-c stage=production -c environmentName=pilot` (see `npm run plan`).
+   */
+  readonly environmentName?: string;
   readonly account?: string;
   /** Target region; leave empty for an environment-agnostic synth. */
   readonly region?: string;

@@ -1,5 +1,6 @@
 import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { namePrefix } from './stack-names';
 import { tagWorkload } from '../app/tags';
 import { EndpointScalingMode, GenerationEndpointConfig, StageConfig } from '../config';
 import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework } from '../gpu-inference';
@@ -43,7 +44,7 @@ export class InferenceStack extends Stack {
     const g: GenerationEndpointConfig = c.generation;
     if (g.enabled) {
       this.generation = new GpuInferenceEndpoint(this, 'Generation', {
-        endpointName: `${c.projectName}-${c.stage}-generate`,
+        endpointName: `${namePrefix(c)}-generate`,
         framework: InferenceFramework.LARGE_MODEL_INFERENCE,
         instanceType: g.instanceType,
         modelId: g.modelId,

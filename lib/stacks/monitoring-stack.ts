@@ -8,6 +8,7 @@ import { Observability } from '../observability';
 import { AppStack } from './app-stack';
 import { DataStack } from './data-stack';
 import { InferenceStack } from './inference-stack';
+import { namePrefix } from './stack-names';
 
 export interface MonitoringStackProps extends StackProps {
   readonly config: StageConfig;
@@ -25,7 +26,7 @@ export class MonitoringStack extends Stack {
     const { config: c, data, inference, app } = props;
     tagWorkload(this, 'observability');
     this.observability = new Observability(this, 'Observability', {
-      dashboardName: `${c.projectName}-${c.stage}`,
+      dashboardName: namePrefix(c),
       alarmTopic: data.alarms.topic,
       pipeline: app.pipeline.stateMachine,
       ingestionQueue: data.ingestionQueue.queue,
@@ -61,7 +62,7 @@ export class CostStack extends Stack {
     this.costControls = new CostControls(this, 'CostControls', {
       environment: c.stage,
       project: c.projectName,
-      namePrefix: `${c.projectName}-${c.stage}`,
+      namePrefix: namePrefix(c),
       anomalyMonitor: c.budget.anomalyMonitor === 'services',
       activateCostAllocationTags: c.budget.activateCostAllocationTags,
       deployNonce: props.deployNonce,

@@ -4,7 +4,15 @@ import { StageConfig } from '../config';
 export const STACK_PARTS = ['data', 'inference', 'app', 'monitoring', 'cost'] as const;
 export type StackPart = (typeof STACK_PARTS)[number];
 
-/** `<project>-<stage>-<part>`: the CloudFormation stack name and the construct id. */
+/**
+ * `<project>-<environment>`: the prefix of every stack and account-unique resource name of a
+ * deployment. The environment name defaults to the stage; a promoted pilot keeps its own.
+ */
+export function namePrefix(config: Pick<StageConfig, 'projectName' | 'stage' | 'environmentName'>): string {
+  return `${config.projectName}-${config.environmentName ?? config.stage}`;
+}
+
+/** `<project>-<environment>-<part>`: the CloudFormation stack name and the construct id. */
 export function stackName(config: StageConfig, part: StackPart): string {
-  return `${config.projectName}-${config.stage}-${part}`;
+  return `${namePrefix(config)}-${part}`;
 }
