@@ -141,6 +141,17 @@ export function promotionPlan(from: Record<string, any>, to: Record<string, any>
       if (!d.isAddition && !d.isRemoval && !d.resourceTypeChanged && updated.length === 0) return;
       entries.push({ stack, logicalId, path: res?.Metadata?.['aws:cdk:path'], type, updated, ...judge(d, type, from[stack], to[stack]) });
     });
+    // An endpoint whose own properties are unchanged is still updated when its config is replaced
+    // (the config's new name reaches it at deploy time): judge the shape rule for those too.
+    for (const [logicalId, res] of Object.entries<any>(to[stack]?.Resources ?? {})) {
+      const old = from[stack]?.Resources?.[logicalId];
+      if (res.Type !== 'AWS::SageMaker::Endpoint' || !old || entries.some((e) => e.stack === stack && e.logicalId === logicalId)) continue;
+      const before = endpointShape(from[stack], old);
+      const after = endpointShape(to[stack], res);
+      if (!before || !after || before === after) continue;
+      const named = customName(res.Type, res.Properties);
+      entries.push({ stack, logicalId, path: res.Metadata?.['aws:cdk:path'], type: res.Type, updated: ['EndpointConfigName'], change: 'replaced', replacedBy: [`EndpointConfigName (${before} -> ${after})`], verdict: named ? 'fails: custom name needs replacement' : 'replaces stateless' });
+    }
   }
   return entries;
 }

@@ -102,8 +102,8 @@ export class GpuInferenceEndpoint extends Construct {
   public readonly model: sagemaker.CfnModel;
   public readonly role: iam.Role;
   public readonly endpointName: string;
-  /** Set in scale-to-zero mode: calls must name the inference component. */
-  public readonly inferenceComponentName?: string;
+  /** Calls must name the inference component. */
+  public readonly inferenceComponentName: string;
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly variantName = 'AllTraffic';
 
@@ -183,27 +183,22 @@ export class GpuInferenceEndpoint extends Construct {
       grantKey(this.role, props.dataCapture.encryptionKey, ['kms:GenerateDataKey', 'kms:Encrypt']);
     }
 
+    // One shape in every mode: the model runs as an inference component on a variant with managed
+    // instance scaling. Scale-to-zero and always-on differ only in numbers (minimum copies and
+    // instances), so a stage moves from one to the other with an in-place endpoint update; SageMaker
+    // cannot move a live endpoint between models in variants and inference components
+    // (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-component-deploy.html).
     this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
       kmsKeyId: volumeKey?.keyArn,
       dataCaptureConfig: capture,
-      ...(toZero ? { executionRoleArn: this.role.roleArn } : {}),
-      productionVariants: [
-        toZero
-          ? {
-              variantName: this.variantName,
-              instanceType: props.instanceType,
-              initialInstanceCount: 1,
-              managedInstanceScaling: { status: 'ENABLED', minInstanceCount: 0, maxInstanceCount: props.scaling.maxInstances },
-              routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
-            }
-          : {
-              variantName: this.variantName,
-              modelName: this.model.attrModelName,
-              instanceType: props.instanceType,
-              initialInstanceCount: props.scaling.minInstances,
-              routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
-            },
-      ],
+      executionRoleArn: this.role.roleArn,
+      productionVariants: [{
+        variantName: this.variantName,
+        instanceType: props.instanceType,
+        initialInstanceCount: Math.max(1, props.scaling.minInstances),
+        managedInstanceScaling: { status: 'ENABLED', minInstanceCount: props.scaling.minInstances, maxInstanceCount: props.scaling.maxInstances },
+        routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+      }],
     });
     if (type.nvmeInstanceStorage) {
       acknowledge(this.endpointConfig, [
@@ -221,33 +216,43 @@ export class GpuInferenceEndpoint extends Construct {
     const metric = (name: string, statistic: string, namespace = 'AWS/SageMaker', d: Record<string, string> = dims) =>
       new cloudwatch.Metric({ namespace, metricName: name, dimensionsMap: d, statistic, period: Duration.minutes(1) });
 
-    if (toZero) {
-      this.inferenceComponentName = `${props.endpointName}-ic`;
-      const ic = new sagemaker.CfnInferenceComponent(this, 'Component', {
-        inferenceComponentName: this.inferenceComponentName,
-        endpointName: props.endpointName,
-        variantName: this.variantName,
-        specification: {
-          modelName: this.model.attrModelName,
-          computeResourceRequirements: { numberOfAcceleratorDevicesRequired: props.acceleratorsPerCopy ?? 1, minMemoryRequiredInMb: 4096 },
-        },
-        runtimeConfig: { copyCount: 1 },
-      });
-      ic.addResourceDependency(this.endpoint);
-      const target = new appscaling.ScalableTarget(this, 'CopyScaling', {
-        serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
-        resourceId: `inference-component/${this.inferenceComponentName}`,
-        scalableDimension: 'sagemaker:inference-component:DesiredCopyCount',
-        minCapacity: 0,
-        maxCapacity: props.scaling.maxInstances,
-      });
-      target.node.addDependency(ic);
-      target.scaleToTrackMetric('InvocationsPerCopy', {
-        targetValue: props.scaling.targetInvocations,
-        predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
+    this.inferenceComponentName = `${props.endpointName}-ic`;
+    const ic = new sagemaker.CfnInferenceComponent(this, 'Component', {
+      inferenceComponentName: this.inferenceComponentName,
+      endpointName: props.endpointName,
+      variantName: this.variantName,
+      specification: {
+        modelName: this.model.attrModelName,
+        computeResourceRequirements: { numberOfAcceleratorDevicesRequired: props.acceleratorsPerCopy ?? 1, minMemoryRequiredInMb: 4096 },
+      },
+      runtimeConfig: { copyCount: Math.max(1, props.scaling.minInstances) },
+    });
+    ic.addResourceDependency(this.endpoint);
+    // Copies scale on invocations per copy; managed instance scaling adds and removes the instances
+    // the copies need (one accelerator each), down to the variant's minimum.
+    const target = new appscaling.ScalableTarget(this, 'CopyScaling', {
+      serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
+      resourceId: `inference-component/${this.inferenceComponentName}`,
+      scalableDimension: 'sagemaker:inference-component:DesiredCopyCount',
+      minCapacity: props.scaling.minInstances,
+      maxCapacity: props.scaling.maxInstances,
+    });
+    target.node.addDependency(ic);
+    target.scaleToTrackMetric('InvocationsPerCopy', {
+      targetValue: props.scaling.targetInvocations,
+      predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
+      scaleInCooldown: props.scaling.scaleInCooldown,
+      scaleOutCooldown: Duration.minutes(toZero ? 1 : 2),
+    });
+    if (props.scaling.gpuUtilizationTarget) {
+      target.scaleToTrackMetric('GpuUtilization', {
+        targetValue: props.scaling.gpuUtilizationTarget,
+        customMetric: metric('GPUUtilization', 'Average', '/aws/sagemaker/Endpoints'),
         scaleInCooldown: props.scaling.scaleInCooldown,
-        scaleOutCooldown: Duration.minutes(1),
+        scaleOutCooldown: Duration.minutes(2),
       });
+    }
+    if (toZero) {
       // Scale out from zero: requests that find no copy raise NoCapacityInvocationFailures.
       const noCapacity = metric('NoCapacityInvocationFailures', 'Maximum', 'AWS/SageMaker', { InferenceComponentName: this.inferenceComponentName });
       target.scaleOnMetric('ScaleOutFromZero', {
@@ -260,29 +265,6 @@ export class GpuInferenceEndpoint extends Construct {
       });
       // Only a person's problem when it lasts well beyond a cold start (~5 minutes).
       this.addAlarm('NoCapacitySustained', noCapacity, 1, 15, 'Requests keep failing for lack of capacity beyond the expected cold start: check the GPU quota, the scale-out policy and the inference component.');
-    } else {
-      const target = new appscaling.ScalableTarget(this, 'InstanceScaling', {
-        serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
-        resourceId: `endpoint/${props.endpointName}/variant/${this.variantName}`,
-        scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
-        minCapacity: props.scaling.minInstances,
-        maxCapacity: props.scaling.maxInstances,
-      });
-      target.node.addDependency(this.endpoint);
-      target.scaleToTrackMetric('InvocationsPerInstance', {
-        targetValue: props.scaling.targetInvocations,
-        predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-        scaleInCooldown: props.scaling.scaleInCooldown,
-        scaleOutCooldown: Duration.minutes(2),
-      });
-      if (props.scaling.gpuUtilizationTarget) {
-        target.scaleToTrackMetric('GpuUtilization', {
-          targetValue: props.scaling.gpuUtilizationTarget,
-          customMetric: metric('GPUUtilization', 'Average', '/aws/sagemaker/Endpoints'),
-          scaleInCooldown: props.scaling.scaleInCooldown,
-          scaleOutCooldown: Duration.minutes(2),
-        });
-      }
     }
 
     const latency = props.latencyP95Threshold ?? Duration.seconds(2);
@@ -298,7 +280,7 @@ export class GpuInferenceEndpoint extends Construct {
   public grantInvoke(grantee: iam.IGrantable): iam.Grant {
     const stack = Stack.of(this);
     const resources = [stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: this.endpointName.toLowerCase() })];
-    if (this.inferenceComponentName) resources.push(stack.formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: this.inferenceComponentName.toLowerCase() }));
+    resources.push(stack.formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: this.inferenceComponentName.toLowerCase() }));
     return iam.Grant.addToPrincipal({ grantee, actions: ['sagemaker:InvokeEndpoint'], resourceArns: resources });
   }
 

@@ -45,14 +45,17 @@ describe('pilot: scale to zero', () => {
 describe('production: always on', () => {
   const t = () => inference('production');
 
-  test('at least two instances with target tracking on invocations and GPU utilization', () => {
-    t().hasResourceProperties('AWS::SageMaker::EndpointConfig', { ProductionVariants: [Match.objectLike({ InitialInstanceCount: 2, ModelName: Match.anyValue() })] });
-    t().hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 6, ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' });
+  test('at least two instances and copies, with target tracking on invocations per copy and GPU utilization, in the pilot\'s shape', () => {
+    // Inference components as in the pilot (one shape: promotion is an in-place update), never scaling to zero.
+    t().hasResourceProperties('AWS::SageMaker::EndpointConfig', { ProductionVariants: [Match.objectLike({ InitialInstanceCount: 2, ModelName: Match.absent(), ManagedInstanceScaling: { Status: 'ENABLED', MinInstanceCount: 2, MaxInstanceCount: 6 } })] });
+    t().hasResourceProperties('AWS::SageMaker::InferenceComponent', { RuntimeConfig: { CopyCount: 2 } });
+    t().hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 6, ScalableDimension: 'sagemaker:inference-component:DesiredCopyCount' });
     t().hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
-      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' }, ScaleInCooldown: 600 }),
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerInferenceComponentInvocationsPerCopy' }, ScaleInCooldown: 600 }),
     });
     t().hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', { TargetTrackingScalingPolicyConfiguration: Match.objectLike({ CustomizedMetricSpecification: Match.objectLike({ MetricName: 'GPUUtilization' }) }) });
-    t().resourceCountIs('AWS::SageMaker::InferenceComponent', 0);
+    // no scale-out-from-zero step policy: there is always a copy
+    expect(Object.values(t().findResources('AWS::ApplicationAutoScaling::ScalingPolicy')).map((p: any) => p.Properties.PolicyType)).toEqual(['TargetTrackingScaling', 'TargetTrackingScaling']);
   });
 
   test('captures the configured share of requests to an encrypted location', () => {
