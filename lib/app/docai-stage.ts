@@ -4,7 +4,7 @@ import { InlinePoliciesToManaged } from '../common';
 import { StageConfig } from '../config';
 import { AppStack, CostStack, DataStack, InferenceStack, MonitoringStack, namePrefix, stackName } from '../stacks';
 import { CfnLintSchemaLag } from './cfn-lint';
-import { applyCostAllocationTags } from './tags';
+import { applyCostAllocationTags, TagRawResources } from './tags';
 
 export interface DocaiStacks {
   readonly data: DataStack;
@@ -61,5 +61,6 @@ export function createDocaiStacks(scope: Construct, config: StageConfig, opts: {
   applyCostAllocationTags(scope, config);
   Aspects.of(scope).add(new InlinePoliciesToManaged());
   Aspects.of(scope).add(new CfnLintSchemaLag());
+  Aspects.of(scope).add(new TagRawResources());
   return { data, inference, app, monitoring, cost };
 }

@@ -1,4 +1,5 @@
-import { Tags } from 'aws-cdk-lib';
+import { loadAwsServiceSpecSync } from '@aws-cdk/aws-service-spec';
+import { Aspects, CfnResource, IAspect, Tag, TagManager, Tags } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { StageConfig, Workload } from '../config';
 
@@ -32,4 +33,39 @@ export function applyCostAllocationTags(scope: IConstruct, config: StageConfig):
  */
 export function tagWorkload(scope: IConstruct, workload: Workload): void {
   Tags.of(scope).add(TAG_KEYS.workload, workload);
+}
+
+/**
+ * The tags `Tags.of(...)` applies to a construct, read from the Tag aspects on it and its scopes
+ * (the nearer scope wins, as in CDK).
+ */
+export function inheritedTags(node: IConstruct): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const scope of node.node.scopes) {
+    for (const a of Aspects.of(scope).all) if (a instanceof Tag) tags[a.key] = a.value;
+  }
+  return tags;
+}
+
+/**
+ * CDK's own custom-resource providers (bucket auto-delete, default security group restriction)
+ * create their function and role as raw `CfnResource`s, which `Tags.of` does not reach: untagged,
+ * they escape cost allocation and the budgets that filter on tags. This aspect gives every raw
+ * resource of a taggable type the tags its scope carries, in the type's tag format (list or map,
+ * from AWS's resource spec).
+ */
+export class TagRawResources implements IAspect {
+  private static spec?: ReturnType<typeof loadAwsServiceSpecSync>;
+
+  public visit(node: IConstruct): void {
+    if (!CfnResource.isCfnResource(node) || TagManager.isTaggable(node)) return;
+    TagRawResources.spec ??= loadAwsServiceSpecSync();
+    const model = TagRawResources.spec.lookup('resource', 'cloudFormationType', 'equals', node.cfnResourceType)[0];
+    const info = model?.tagInformation;
+    if (!info) return;
+    const tags = inheritedTags(node);
+    if (!Object.keys(tags).length) return;
+    const sorted = Object.entries(tags).sort(([a], [b]) => a.localeCompare(b));
+    node.addPropertyOverride(info.tagPropertyName, info.variant === 'map' ? Object.fromEntries(sorted) : sorted.map(([Key, Value]) => ({ Key, Value })));
+  }
 }

@@ -1,3 +1,4 @@
+import { loadAwsServiceSpecSync } from '@aws-cdk/aws-service-spec';
 import { CfnResource, Stack, TagManager } from 'aws-cdk-lib';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -71,6 +72,24 @@ describe.each(STAGES)('%s stage', (stageName) => {
       expect(acks).toEqual(Object.fromEntries(Object.entries(config.acceptedReadinessDifferences).map(([r, why]) => [r, `accepted for this stage: ${why}`])));
       expect(pack.violations.filter((v) => v.ruleName.replace('ProductionReadiness-', '') in config.acceptedReadinessDifferences)).toEqual([]);
     }
+  });
+
+  test('every resource of a taggable type carries the cost-allocation tags, CDK\'s own provider functions and roles included', () => {
+    const { templates } = synth();
+    const spec = loadAwsServiceSpecSync();
+    const keys = [...Object.values(TAG_KEYS)].sort();
+    let raw = 0;
+    for (const [stackName, t] of Object.entries(templates)) {
+      for (const [id, r] of Object.entries<any>(t.toJSON().Resources)) {
+        const info = spec.lookup('resource', 'cloudFormationType', 'equals', r.Type)[0]?.tagInformation;
+        if (!info) continue; // the type takes no tags (policies, associations, custom resources)
+        const tags = r.Properties?.[info.tagPropertyName];
+        const present = Array.isArray(tags) ? tags.map((x: any) => x.Key) : Object.keys(tags ?? {});
+        expect({ stackName, id, type: r.Type, tags: present.filter((k) => keys.includes(k)).sort() }).toEqual({ stackName, id, type: r.Type, tags: keys });
+        if (/CustomResourceProvider(Role|Handler)/.test(id)) raw++;
+      }
+    }
+    expect(raw).toBeGreaterThanOrEqual(2); // the raw CfnResources Tags.of does not reach are in the check
   });
 
   test('stacks are named <project>-<stage>-<part>, and only the data stack is stateful', () => {
