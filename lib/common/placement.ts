@@ -16,4 +16,10 @@ export interface FunctionPlacement {
   readonly encryptionKey: kms.IKey;
   readonly logRetention: logs.RetentionDays;
   readonly deadLetterQueue: sqs.IQueue;
+  /**
+   * Whether functions that reach no VPC resource, and call only AWS APIs that need a paid interface
+   * endpoint from the isolated subnets (Step Functions, SageMaker runtime), run in the VPC.
+   * @default true
+   */
+  readonly apiOnlyFunctionsInVpc?: boolean;
 }

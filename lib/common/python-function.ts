@@ -75,6 +75,13 @@ export interface DocaiFunctionProps {
   readonly vpc: ec2.IVpc;
   readonly vpcSubnets: ec2.SubnetSelection;
   readonly securityGroups: ec2.ISecurityGroup[];
+  /**
+   * Run outside the VPC: for a function that reaches no VPC resource and calls only AWS APIs that
+   * would otherwise need a paid interface endpoint. The reason lands in the acknowledgement of the
+   * "Lambda in a VPC" rules, where the security review shows it.
+   * @default - in the VPC
+   */
+  readonly outsideVpc?: { readonly reason: string };
   /** Receives asynchronous invocations that failed every retry. */
   readonly deadLetterQueue: sqs.IQueue;
   /** Workflow name in logs and metrics. */
@@ -113,18 +120,25 @@ export class DocaiFunction extends PythonFunction {
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
+      ...(props.outsideVpc ? {} : { vpc: props.vpc, vpcSubnets: props.vpcSubnets, securityGroups: props.securityGroups }),
       deadLetterQueue: props.deadLetterQueue,
     });
     this.logGroupResource = logGroup;
 
     acknowledge(this.role!, [
       'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-    ], 'AWS-maintained Lambda service-role policies: BasicExecutionRole allows only writing this function\'s logs; VPCAccessExecutionRole allows only the ' +
+      ...(props.outsideVpc ? [] : ['AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]']),
+    ], 'AWS-maintained Lambda service-role policies: BasicExecutionRole allows only writing this function\'s logs; VPCAccessExecutionRole (functions in the VPC) allows only the ' +
       'network-interface actions Lambda needs to attach the function to the VPC (ec2:Describe*/Create/DeleteNetworkInterface cannot be scoped to resources).');
+    if (props.outsideVpc) {
+      acknowledge(this, [
+        'HIPAA.Security::HIPAA.Security-LambdaInsideVPC',
+        'NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC',
+        'PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC',
+        'cdk-validator-cfnguard::lambda_inside_vpc_check',
+      ], `Runs outside the VPC on purpose: ${props.outsideVpc.reason} It reaches no VPC resource (no database, no private endpoint), accepts no inbound ` +
+        'connection, and calls AWS APIs over TLS with SigV4 and this role\'s least-privilege grants. Set network.privateLinkForAwsApis to run it in the VPC behind an interface endpoint.');
+    }
     acknowledge(this.role!, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'],
       'The only statement with Resource "*" is X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords), which has no resource-level permissions. ' +
         'Every other grant names its resource; test/common/function-policies.test.ts fails if another "*" appears.');
@@ -137,7 +151,7 @@ export class DocaiFunction extends PythonFunction {
           'minimum free, so any reservation fails the first deploy. Concurrency is bounded where work enters instead: the ingestion queue\'s event-source ' +
           'maximum concurrency, the Embed map\'s maxConcurrency and the backfill\'s Distributed Map concurrency; throttles are retried by the state machine.');
     }
-    if (Stack.of(props.vpc) !== Stack.of(this)) {
+    if (!props.outsideVpc && Stack.of(props.vpc) !== Stack.of(this)) {
       acknowledge(this, ['cdk-validator-cfnguard::lambda_inside_vpc_check'],
         'The function runs in the isolated subnets of the stage VPC; their ids come from the data stack through a cross-stack reference, which this guard rule ' +
           'does not resolve (it accepts only literal ids or same-template references). test/app/guard.test.ts runs cfn-guard and checks that every ' +

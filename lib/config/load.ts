@@ -180,6 +180,7 @@ export function validateStageConfig(c: StageConfig): string[] {
 
   int('network.maxAzs', c.network?.maxAzs, 2, 6, 'the database subnet group needs at least 2 AZs');
   bool('network.interfaceEndpointsInEveryAz', c.network?.interfaceEndpointsInEveryAz);
+  bool('network.privateLinkForAwsApis', c.network?.privateLinkForAwsApis);
 
   const i = c.intake;
   int('intake.infrequentAccessAfterDays', i?.infrequentAccessAfterDays, 30, 3650, 'S3 allows Standard-IA transitions after 30 days at the earliest');

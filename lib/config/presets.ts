@@ -38,7 +38,7 @@ export const PILOT: StageConfig = {
   terminationProtection: false,
   // Control Tower (CT.CLOUDWATCH.PR.2) requires a year; log storage is 0.03 USD/GB-month.
   logRetentionDays: 365,
-  network: { maxAzs: 2, interfaceEndpointsInEveryAz: false },
+  network: { maxAzs: 2, interfaceEndpointsInEveryAz: false, privateLinkForAwsApis: false },
   intake: common.intake,
   ingestion: {
     maxReceiveCount: 5,
@@ -103,7 +103,7 @@ export const PRODUCTION: StageConfig = {
   retainData: true,
   terminationProtection: true,
   logRetentionDays: 365,
-  network: { maxAzs: 2, interfaceEndpointsInEveryAz: true },
+  network: { maxAzs: 2, interfaceEndpointsInEveryAz: true, privateLinkForAwsApis: false },
   intake: common.intake,
   ingestion: {
     maxReceiveCount: 5,

@@ -27,6 +27,13 @@ export interface NetworkConfig {
   readonly maxAzs: number;
   /** Interface endpoints in every AZ (production) or only in the first (pilot, cheaper). */
   readonly interfaceEndpointsInEveryAz: boolean;
+  /**
+   * true: every function runs in the VPC, and Step Functions and the SageMaker runtime are reached
+   * through interface endpoints (PrivateLink). false: the two functions that call only those APIs
+   * (ingestion, Embed) run outside the VPC and those two endpoints are not created (14.60 USD a
+   * month per AZ at list price); functions that reach the database stay in the VPC either way.
+   */
+  readonly privateLinkForAwsApis: boolean;
 }
 
 export interface IntakeConfig {

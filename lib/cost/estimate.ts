@@ -73,7 +73,7 @@ const endpointAlarms = (scaling: string) => (scaling === 'scale-to-zero' ? 7 : 5
 /** Counts the stage's fixed resources from its config (the same numbers the stacks create). */
 export function fixedResources(c: StageConfig) {
   return {
-    interfaceEndpoints: 3,
+    interfaceEndpoints: 1 + (c.network.privateLinkForAwsApis ? 2 : 0),
     endpointAzs: c.network.interfaceEndpointsInEveryAz ? c.network.maxAzs : 1,
     // data: alarm topic, flow logs, ingestion queues, intake, database, operations; app stack; cost: alert
     // topic, and the tag activation's logs when the stage activates cost-allocation tags

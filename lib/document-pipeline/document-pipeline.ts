@@ -120,7 +120,7 @@ export class DocumentPipeline extends Construct {
     const placementWithDb = { ...props.placement, securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup] };
     // No reserved concurrency: a fresh account's quota (often 10) cannot grant it. Executions are bounded
     // by the ingestion queue's maximum concurrency, the Embed map's maxConcurrency and the backfill's.
-    const fn = (name: string, handler: string, opts: { timeout: Duration; memory: number; env?: Record<string, string>; db?: boolean }) => {
+    const fn = (name: string, handler: string, opts: { timeout: Duration; memory: number; env?: Record<string, string>; db?: boolean; outsideVpc?: { reason: string } }) => {
       const f = new DocaiFunction(this, name, {
         folder: 'pipeline',
         index: 'pipeline_handlers.py',
@@ -131,6 +131,7 @@ export class DocumentPipeline extends Construct {
         environment: { ...common, ...(opts.db ? writerEnv : {}), ...opts.env },
         workflow: 'ingest',
         ...(opts.db ? placementWithDb : props.placement),
+        ...(opts.outsideVpc && props.placement.apiOnlyFunctionsInVpc === false ? { outsideVpc: opts.outsideVpc } : {}),
       });
       if (opts.db) props.database.grantConnect(f, DATABASE_ROLES.writer);
       this.functions[name] = f;
@@ -143,6 +144,9 @@ export class DocumentPipeline extends Construct {
     const embedFn = fn('Embed', 'embed_handler', {
       timeout: Duration.minutes(2), memory: 512,
       env: { ENDPOINT_NAME: props.embedding.endpointName, INFERENCE_COMPONENT: props.embedding.inferenceComponentName ?? '', EMBEDDING_DIMENSION: String(props.embedding.dimension) },
+      // Its calls: S3 (work bucket) and SageMaker runtime. From the isolated subnets the latter needs an
+      // interface endpoint (7.30 USD a month per AZ at list price); outside the VPC it needs none.
+      outsideVpc: { reason: 'Embed only reads chunks from the work bucket and calls the SageMaker runtime (InvokeEndpoint).' },
     });
     const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 1024, db: true });
     const deleteFn = fn('Delete', 'delete_handler', { timeout: Duration.seconds(30), memory: 256, db: true });

@@ -77,6 +77,9 @@ export class IngestionFunction extends Construct {
       environment: { STATE_MACHINE_ARN: props.stateMachine.stateMachineArn },
       workflow: 'ingestion',
       ...props.placement,
+      // Its only call is StartExecution: from the isolated subnets that needs the Step Functions
+      // interface endpoint (7.30 USD a month per AZ at list price); outside the VPC it needs none.
+      ...(props.placement.apiOnlyFunctionsInVpc === false ? { outsideVpc: { reason: 'the ingestion function only reads SQS events (delivered by Lambda) and calls Step Functions StartExecution.' } } : {}),
     });
     props.stateMachine.grantStartExecution(this.function);
     if (props.stateMachineKey) grantStateMachineDataKey(this.function, props.stateMachineKey, props.stateMachine.stateMachineArn);

@@ -51,6 +51,7 @@ export class AppStack extends Stack {
       encryptionKey: key,
       logRetention: c.logRetentionDays,
       deadLetterQueue: asyncDlq,
+      apiOnlyFunctionsInVpc: c.network.privateLinkForAwsApis,
     };
 
     const pl = c.pipeline;

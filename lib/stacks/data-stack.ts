@@ -66,13 +66,10 @@ export class DataStack extends Stack {
     this.network = new Network(this, 'Network', {
       maxAzs: c.network.maxAzs,
       interfaceEndpointsInEveryAz: c.network.interfaceEndpointsInEveryAz,
-      // Only what the VPC functions call: Step Functions (ingestion), SageMaker runtime (embed),
-      // Secrets Manager (migrations and secret rotation). S3 goes through the free gateway endpoint.
-      interfaceEndpoints: [
-        ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
-        ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME,
-        ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-      ],
+      // Only what the VPC functions call: Secrets Manager (migrations and secret rotation), and with
+      // privateLinkForAwsApis Step Functions (ingestion) and SageMaker runtime (Embed), which
+      // otherwise run outside the VPC. S3 goes through the free gateway endpoint.
+      interfaceEndpoints: interfaceEndpointsOf(c).map((e) => e.service),
       flowLogRetention: c.logRetentionDays,
       removalPolicy: this.dataRemovalPolicy,
     });
@@ -169,4 +166,17 @@ export class DataStack extends Stack {
     tagWorkload(this.reviewTopic, 'pipeline');
     acknowledgeCdkProviders(this);
   }
+}
+
+/** The stage's interface endpoints, with who needs each (the cost estimate counts them too). */
+export function interfaceEndpointsOf(c: StageConfig): Array<{ service: ec2.InterfaceVpcEndpointAwsService; usedBy: string }> {
+  return [
+    { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, usedBy: 'migrations, secret rotation' },
+    ...(c.network.privateLinkForAwsApis
+      ? [
+          { service: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS, usedBy: 'ingestion' },
+          { service: ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME, usedBy: 'Embed' },
+        ]
+      : []),
+  ];
 }

@@ -8,7 +8,7 @@ describe('cost estimate', () => {
     const byHand =
       0.016 * 730 + // db.t4g.micro single-AZ
       20 * PRICES.rdsGp3GbMonth + // 20 GB gp3
-      3 * 1 * PRICES.interfaceEndpointAzHour * 730 + // 3 interface endpoints in one AZ
+      1 * 1 * PRICES.interfaceEndpointAzHour * 730 + // the Secrets Manager interface endpoint in one AZ
       0 + // scale-to-zero GPU endpoint
       8 * PRICES.kmsKeyMonth + // the tag-activation log key exists only when a stage activates tags
       1 * PRICES.secretMonth +

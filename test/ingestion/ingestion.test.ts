@@ -36,7 +36,7 @@ describe.each(['pilot', 'production'])('ingestion in the %s stage', (stage) => {
     expect(mainQueue().Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Properties.Timeout);
   });
 
-  test('the function is ARM64 Python (a GA runtime) with tracing, retention-bound encrypted logs and a DLQ, inside the VPC, without reserved concurrency', () => {
+  test('the function is ARM64 Python (a GA runtime) with tracing, retention-bound encrypted logs and a DLQ, outside the VPC (it calls only Step Functions), without reserved concurrency', () => {
     app().hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'ingestion_handler.handler',
       Runtime: 'python3.13',
@@ -44,7 +44,7 @@ describe.each(['pilot', 'production'])('ingestion in the %s stage', (stage) => {
       TracingConfig: { Mode: 'Active' },
       ReservedConcurrentExecutions: Match.absent(),
       DeadLetterConfig: { TargetArn: Match.anyValue() },
-      VpcConfig: { SubnetIds: Match.anyValue(), SecurityGroupIds: Match.anyValue() },
+      VpcConfig: Match.absent(),
       Environment: { Variables: Match.objectLike({ STATE_MACHINE_ARN: Match.anyValue() }) },
       LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^IngestionFunctionLogs') } }),
     });

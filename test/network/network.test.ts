@@ -1,6 +1,10 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { Network } from '../../lib';
+import { estimateMonthlyCost } from '../../lib/cost';
 import { newApp, synthStage } from '../helpers';
 
 describe.each(['pilot', 'production'])('network of the %s stage', (stage) => {
@@ -18,7 +22,9 @@ describe.each(['pilot', 'production'])('network of the %s stage', (stage) => {
     t().hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.s3'])]) }) });
     const iface = (Object.values(t().findResources('AWS::EC2::VPCEndpoint')) as any[]).filter((e) => e.Properties.VpcEndpointType === 'Interface');
     const services = iface.map((e) => JSON.stringify(e.Properties.ServiceName).match(/\.(states|sagemaker\.runtime|secretsmanager)"/)?.[1]).sort();
-    expect(services).toEqual(['sagemaker.runtime', 'secretsmanager', 'states']);
+    // Secrets Manager for the functions that reach the database; ingestion and Embed, which call only
+    // Step Functions and the SageMaker runtime, run outside the VPC (network.privateLinkForAwsApis: false)
+    expect(services).toEqual(['secretsmanager']);
     // pilot: one AZ per endpoint (cheaper); production: every AZ
     for (const e of iface) expect(e.Properties.SubnetIds).toHaveLength(stage === 'pilot' ? 1 : 2);
   });
@@ -30,4 +36,21 @@ describe.each(['pilot', 'production'])('network of the %s stage', (stage) => {
 
 test('Network refuses fewer than two AZs', () => {
   expect(() => new Network(new Stack(newApp(), 'S'), 'N', { maxAzs: 1 })).toThrow(/maxAzs must be at least 2 .* received 1/);
+});
+
+describe('network.privateLinkForAwsApis', () => {
+  test('puts ingestion and Embed back in the VPC behind Step Functions and SageMaker runtime endpoints, acknowledging nothing for them', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'privatelink-'));
+    const file = path.join(dir, 'c.json');
+    fs.writeFileSync(file, JSON.stringify({ network: { privateLinkForAwsApis: true } }));
+    const s = synthStage('pilot', { configFile: file, alarmEmail: 'oncall@example.com' }, { rulePacks: true });
+    const data = s.templates['docai-pilot-data'];
+    const services = (Object.values(data.findResources('AWS::EC2::VPCEndpoint')) as any[]).filter((e) => e.Properties.VpcEndpointType === 'Interface')
+      .map((e) => JSON.stringify(e.Properties.ServiceName).match(/\.(states|sagemaker\.runtime|secretsmanager)"/)?.[1]).sort();
+    expect(services).toEqual(['sagemaker.runtime', 'secretsmanager', 'states']);
+    const fns = Object.entries(s.templates['docai-pilot-app'].findResources('AWS::Lambda::Function')).filter(([id]) => /^(IngestionFunction|PipelineEmbed)[A-F0-9]{8}$/.test(id));
+    expect(fns).toHaveLength(2);
+    for (const [, f] of fns) expect((f as any).Properties.VpcConfig).toBeDefined();
+    expect(estimateMonthlyCost(s.config, { docsPerDay: 0 }).lines.find((l) => l.service === 'VPC')!.item).toBe('3 interface endpoints x 1 AZ');
+  });
 });
