@@ -19,6 +19,8 @@ const CLI: Cli = {
     'active-hours': { type: 'string', value: '<h>', description: 'hours a day documents arrive (0 < h <= 24)', default: '8' },
     'doc-mb': { type: 'string', value: '<mb>', description: 'average document size in MB', default: '0.5' },
     'chunks-per-second': { type: 'string', value: '<n>', description: 'chunks one GPU instance embeds per second (npm run bench:pipeline measures the CPU side)', default: '200' },
+    'cold-start-minutes': { type: 'string', value: '<min>', description: 'minutes a scaled-to-zero endpoint takes to serve', default: '6' },
+    'scale-in-detect-minutes': { type: 'string', value: '<min>', description: 'minutes of no traffic before copies scale in (before the cooldown)', default: '15' },
     context: CONTEXT_FLAG,
   },
 };
@@ -30,6 +32,8 @@ const FLAG_OF: Record<keyof WorkloadAssumptions, string> = {
   activeHoursPerDay: '--active-hours',
   docMb: '--doc-mb',
   chunksPerSecondPerInstance: '--chunks-per-second',
+  coldStartMinutes: '--cold-start-minutes',
+  scaleInDetectMinutes: '--scale-in-detect-minutes',
 };
 
 runCli(() => {

@@ -8,7 +8,7 @@ to RecordFailure / HumanReview (PermanentError and subclasses).
 
 Configuration (environment): WORK_BUCKET, MAX_DOCUMENT_BYTES, CHUNK_TOKENS, CHUNK_OVERLAP_TOKENS,
 EMBED_BATCH_SIZE, DEFAULT_ACCESS_TIER, DEFAULT_BUSINESS_UNIT, ENDPOINT_NAME, INFERENCE_COMPONENT,
-EMBEDDING_DIMENSION, DB_* (see docai_shared.db.connect_from_env), WORKFLOW.
+EMBEDDING_DIMENSION, EMBED_WINDOW_MINUTES (0 or unset: embed at once), DB_* (see docai_shared.db.connect_from_env), WORKFLOW.
 """
 from __future__ import annotations
 
@@ -169,6 +169,19 @@ def extract_handler(event: dict, context: Any = None) -> dict:
     return _timed("Extract", event, run)
 
 
+def embed_not_before(now: float, window_minutes: int) -> str:
+    """When the document's chunks may be embedded, as the ISO 8601 UTC timestamp a Step Functions Wait
+    state takes: the start of the next embedding window (windows start every `window_minutes`, counted
+    from midnight UTC), so every document of a window reaches the GPU endpoint together and it scales
+    out once per window. With no window: now."""
+    if window_minutes <= 0:
+        at = int(now)
+    else:
+        width = window_minutes * 60
+        at = (int(now) // width + 1) * width
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
 def chunk_handler(event: dict, context: Any = None) -> dict:
     def run(log: Logger, metrics: Metrics) -> dict:
         source = _get_json(event["extracted"]["extractedKey"])
@@ -182,8 +195,9 @@ def chunk_handler(event: dict, context: Any = None) -> dict:
             _put_json(key, [{"index": c.index, "text": c.text, "tokens": c.token_count, "metadata": c.metadata} for c in batch])
             keys.append(key)
         metrics.add("Chunks", len(chunks))
-        log.info("chunked", chunks=len(chunks), batches=len(keys))
-        return {"batches": keys, "chunkCount": len(chunks), "tokenCount": sum(c.token_count for c in chunks)}
+        embed_at = embed_not_before(time.time(), int(os.environ.get("EMBED_WINDOW_MINUTES") or 0))
+        log.info("chunked", chunks=len(chunks), batches=len(keys), embed_not_before=embed_at)
+        return {"batches": keys, "chunkCount": len(chunks), "tokenCount": sum(c.token_count for c in chunks), "embedNotBefore": embed_at}
 
     return _timed("Chunk", event, run)
 

@@ -240,6 +240,15 @@ export function validateStageConfig(c: StageConfig): string[] {
     int(`${which}.dataCapturePercent`, e?.dataCapturePercent, 0, 100);
   }
   int('embedding.dimension', c.embedding?.dimension, 1, 2000, 'pgvector HNSW indexes vectors of up to 2000 dimensions');
+  if (int('embedding.batchWindowMinutes', c.embedding?.batchWindowMinutes, 0, 1440, '0 embeds at once; windows start every N minutes from midnight UTC')) {
+    if (c.embedding.batchWindowMinutes > 0 && 1440 % c.embedding.batchWindowMinutes !== 0) {
+      p.push(`embedding.batchWindowMinutes: ${got(c.embedding.batchWindowMinutes)}; must divide a day (1440 minutes) so windows start at the same times every day, e.g. 60, 240, 360, 720 or 1440`);
+    }
+    if (c.embedding.batchWindowMinutes > 0 && c.embedding.scaling === 'always-on') {
+      p.push(`embedding.batchWindowMinutes: ${got(c.embedding.batchWindowMinutes)}; an always-on endpoint gains nothing from a window and documents would wait for it. Fix: 0, or embedding.scaling scale-to-zero`);
+    }
+  }
+  int('embedding.scaleInCooldownMinutes', c.embedding?.scaleInCooldownMinutes, 1, 60);
 
   const pl = c.pipeline;
   int('pipeline.maxDocumentMiB', pl?.maxDocumentMiB, 1, 5120);

@@ -84,6 +84,14 @@ export interface EmbeddingEndpointConfig {
   readonly maxInstances: number;
   /** Percentage of requests captured to S3 for monitoring; 0 turns data capture off. */
   readonly dataCapturePercent: number;
+  /**
+   * Embedding only: chunked documents wait for the next window (every this many minutes from
+   * midnight UTC) and are embedded together, so a scale-to-zero endpoint runs once per window.
+   * 0: embed at once. Documents wait up to one window.
+   */
+  readonly batchWindowMinutes: number;
+  /** Scale-in cooldown of the endpoint's copies, minutes. */
+  readonly scaleInCooldownMinutes: number;
 }
 
 export interface GenerationEndpointConfig {

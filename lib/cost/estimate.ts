@@ -41,6 +41,14 @@ export interface WorkloadAssumptions {
   readonly activeHoursPerDay?: number;
   /** Chunks one GPU instance embeds per second (TEI, base-size model, batch 32). @default 200 */
   readonly chunksPerSecondPerInstance?: number;
+  /** Minutes from the first request on a scaled-to-zero endpoint until a copy serves (instance start, model load). @default 6 */
+  readonly coldStartMinutes?: number;
+  /**
+   * Minutes of no traffic before target tracking scales the copies in (its scale-in alarm waits for a
+   * sustained low metric: https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-target-tracking.html);
+   * an assumption of this estimate, measured on a real endpoint before relying on it. @default 15
+   */
+  readonly scaleInDetectMinutes?: number;
 }
 
 export interface CostLine {
@@ -86,25 +94,60 @@ export function fixedResources(c: StageConfig) {
   };
 }
 
-function endpointCost(name: string, e: { instanceType: string; scaling: string; minInstances: number; maxInstances: number }, a: Required<WorkloadAssumptions>): CostLine {
+/** How a scale-to-zero endpoint spends GPU time at a load: the estimate's GPU hours, and what documents wait. */
+export interface GpuSchedule {
+  /** Times a day the endpoint scales out from zero. */
+  readonly startsPerDay: number;
+  readonly instances: number;
+  readonly gpuHoursPerDay: number;
+  /** Longest wait of a document before it is embedded, minutes. */
+  readonly maxWaitMinutes: number;
+}
+
+/**
+ * GPU time of a scale-to-zero endpoint. With an embedding window the endpoint starts once per
+ * window that has documents and runs cold start + the window's work + scale-in detection + the
+ * scale-in cooldown; without one it runs while documents arrive (activeHoursPerDay) plus the same
+ * tail once a day. The work is chunks / measured chunks per second.
+ */
+export function gpuSchedule(e: { maxInstances: number; batchWindowMinutes?: number; scaleInCooldownMinutes?: number }, a: Required<WorkloadAssumptions>): GpuSchedule {
+  const tailMinutes = a.scaleInDetectMinutes + (e.scaleInCooldownMinutes ?? 15);
+  const chunksPerDay = a.docsPerDay * a.chunksPerDoc;
+  if (a.docsPerDay <= 0) return { startsPerDay: 0, instances: 0, gpuHoursPerDay: 0, maxWaitMinutes: 0 };
+  const window = e.batchWindowMinutes ?? 0;
+  if (window > 0) {
+    const startsPerDay = Math.min(1440 / window, Math.ceil(a.docsPerDay));
+    const workSeconds = chunksPerDay / startsPerDay / a.chunksPerSecondPerInstance;
+    const instances = Math.min(e.maxInstances, Math.max(1, Math.ceil(workSeconds / (window * 60))));
+    const hoursPerStart = (a.coldStartMinutes + tailMinutes) / 60 + workSeconds / instances / 3600;
+    return { startsPerDay, instances, gpuHoursPerDay: startsPerDay * instances * hoursPerStart, maxWaitMinutes: window + a.coldStartMinutes };
+  }
+  const perSecond = chunksPerDay / (a.activeHoursPerDay * 3600);
+  const instances = Math.min(e.maxInstances, Math.max(1, Math.ceil(perSecond / a.chunksPerSecondPerInstance)));
+  return { startsPerDay: 1, instances, gpuHoursPerDay: instances * (a.activeHoursPerDay + (a.coldStartMinutes + tailMinutes) / 60), maxWaitMinutes: a.coldStartMinutes };
+}
+
+function endpointCost(name: string, e: { instanceType: string; scaling: string; minInstances: number; maxInstances: number; batchWindowMinutes?: number; scaleInCooldownMinutes?: number }, a: Required<WorkloadAssumptions>): CostLine {
   const type = SAGEMAKER_INSTANCE_TYPES[e.instanceType];
   if (!type) throw new Error(`cost estimate: no price for SageMaker instance type "${e.instanceType}" (${name}); add it with its price to lib/config/instance-catalog.ts`);
   const idle = e.scaling === 'always-on' ? e.minInstances * HOURS_PER_MONTH * type.usdPerHour : 0;
   let usage = 0;
+  let item = `${name} endpoint ${e.instanceType} (${e.scaling})`;
   if (a.docsPerDay > 0) {
-    const chunksPerSecond = (a.docsPerDay * a.chunksPerDoc) / (a.activeHoursPerDay * 3600);
-    const needed = Math.min(e.maxInstances, Math.max(1, Math.ceil(chunksPerSecond / a.chunksPerSecondPerInstance)));
     if (e.scaling === 'always-on') {
+      const chunksPerSecond = (a.docsPerDay * a.chunksPerDoc) / (a.activeHoursPerDay * 3600);
+      const needed = Math.min(e.maxInstances, Math.max(1, Math.ceil(chunksPerSecond / a.chunksPerSecondPerInstance)));
       usage = Math.max(0, needed - e.minInstances) * a.activeHoursPerDay * DAYS_PER_MONTH * type.usdPerHour;
     } else {
-      // runs while documents arrive, plus the 15-minute scale-in cooldown once a day
-      usage = needed * (a.activeHoursPerDay + 0.25) * DAYS_PER_MONTH * type.usdPerHour;
+      const s = gpuSchedule(e, a);
+      usage = s.gpuHoursPerDay * DAYS_PER_MONTH * type.usdPerHour;
+      item += `, ${s.gpuHoursPerDay.toFixed(2)} GPU-h/day`;
     }
   }
-  return { service: 'SageMaker', item: `${name} endpoint ${e.instanceType} (${e.scaling})`, idleUsd: idle, usageUsd: usage, confidence: type.priceConfidence };
+  return { service: 'SageMaker', item, idleUsd: idle, usageUsd: usage, confidence: type.priceConfidence };
 }
 
-export const DEFAULT_ASSUMPTIONS = { docMb: 0.5, chunksPerDoc: 30, activeHoursPerDay: 8, chunksPerSecondPerInstance: 200 } as const;
+export const DEFAULT_ASSUMPTIONS = { docMb: 0.5, chunksPerDoc: 30, activeHoursPerDay: 8, chunksPerSecondPerInstance: 200, coldStartMinutes: 6, scaleInDetectMinutes: 15 } as const;
 
 /** The valid range of each assumption: [min, max, min exclusive]. */
 export const ASSUMPTION_RANGES: Record<keyof WorkloadAssumptions, { min: number; max: number; minExclusive?: boolean; integer?: boolean; what: string }> = {
@@ -113,6 +156,8 @@ export const ASSUMPTION_RANGES: Record<keyof WorkloadAssumptions, { min: number;
   chunksPerDoc: { min: 1, max: 1_000_000, what: 'chunks per document' },
   activeHoursPerDay: { min: 0, max: 24, minExclusive: true, what: 'hours a day documents arrive' },
   chunksPerSecondPerInstance: { min: 0, max: 1_000_000, minExclusive: true, what: 'chunks one GPU instance embeds per second' },
+  coldStartMinutes: { min: 0, max: 120, what: 'minutes a scaled-to-zero endpoint takes to serve' },
+  scaleInDetectMinutes: { min: 0, max: 120, what: 'minutes of no traffic before copies scale in' },
 };
 
 /** One message per assumption out of its range, named as `name(field)` says (a CLI flag, say). */
@@ -155,7 +200,7 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   const embedCalls = Math.ceil(a.chunksPerDoc / c.pipeline.embedBatchSize);
   const gbSecondsPerDoc = 0.25 * 0.2 + 0.25 * 0.3 + 2 * 2 * a.docMb + 1 * 0.5 + 0.5 * 1 * embedCalls + 1 * 1;
   add('Lambda', 'pipeline and ingestion functions (arm64)', 0, docsMonth * (gbSecondsPerDoc * P.lambdaArmGbSecond + (6 + embedCalls) * (P.lambdaPerMillionRequests / 1e6)));
-  add('Step Functions', 'Standard state transitions', 0, docsMonth * (10 + 2 * embedCalls) * (P.stepFunctionsPer1kTransitions / 1000));
+  add('Step Functions', 'Standard state transitions', 0, docsMonth * (10 + 2 * embedCalls + (c.embedding.batchWindowMinutes > 0 ? 1 : 0)) * (P.stepFunctionsPer1kTransitions / 1000));
   add('SQS', 'event, receive and delete requests', 0, docsMonth * 4 * (P.sqsPerMillionRequests / 1e6));
   // Intake storage accumulates: the month's uploads; work bucket objects expire in days.
   add('S3', 'documents stored (one month of uploads) and requests', 0, (docsMonth * a.docMb / 1000) * P.s3GbMonth + docsMonth * ((3 + 2 * embedCalls) * P.s3PutPer1k + (4 + 2 * embedCalls) * P.s3GetPer1k) / 1000);
@@ -188,6 +233,7 @@ export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEst
     `ESTIMATE of monthly cost for stage "${c.stage}" at ${PRICES.region} on-demand list prices collected ${PRICES.collected} (docs/prices.md). Prices change: verify before quoting.`,
     `Load: ${base.docsPerDay.toLocaleString('en-US')} documents/day; 10x: ${tenX.docsPerDay.toLocaleString('en-US')}/day.`,
     `Assumptions used: ${assumptionText(base.assumptions)}.`,
+    ...gpuLines(c, base),
     '',
     `${'line'.padEnd(w)}  ${'idle'.padStart(10)}  ${'at load'.padStart(10)}  ${'at 10x'.padStart(10)}   (USD / month)`,
     ...rows.map((r) => `${r[0].padEnd(w)}  ${r[1].padStart(10)}  ${r[2].padStart(10)}  ${r[3].padStart(10)}`),
@@ -202,7 +248,8 @@ export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEst
 }
 
 export function assumptionText(a: Required<WorkloadAssumptions>): string {
-  return `${a.docMb} MB and ${a.chunksPerDoc} chunks per document, documents arriving ${a.activeHoursPerDay} hours a day, ${a.chunksPerSecondPerInstance} chunks/s per GPU instance`;
+  return `${a.docMb} MB and ${a.chunksPerDoc} chunks per document, documents arriving ${a.activeHoursPerDay} hours a day, ${a.chunksPerSecondPerInstance} chunks/s per GPU instance, ` +
+    `${a.coldStartMinutes} min cold start and ${a.scaleInDetectMinutes} min until scale-in is detected`;
 }
 
 /** The stage's monthly budget against each estimate; says OVER where an estimate exceeds it. */
@@ -215,4 +262,20 @@ export function budgetComparison(c: StageConfig, totals: Record<string, number>)
     `Budget of stage "${c.stage}": ${usd(limit)} USD/month (budget.monthlyLimitUsd; -c monthlyBudgetUsd=...). ${parts.join('; ')}.`,
     ...(over.length ? [`The estimate ${over.join(' and ')} exceeds the stage's budget: its budget alerts would fire. Raise the budget or change the stage before this load.`] : []),
   ];
+}
+
+/** The GPU schedule of a scale-to-zero embedding endpoint at the load, and what it costs in latency. */
+function gpuLines(c: StageConfig, e: CostEstimate): string[] {
+  if (c.embedding.scaling !== 'scale-to-zero' || e.docsPerDay <= 0) return [];
+  const s = gpuSchedule(c.embedding, e.assumptions);
+  const w = c.embedding.batchWindowMinutes;
+  return [w > 0
+    ? `GPU: embedding window every ${w} min (embedding.batchWindowMinutes): the endpoint starts ${s.startsPerDay} time(s) a day on ${s.instances} instance(s), ${s.gpuHoursPerDay.toFixed(2)} GPU-hours a day, then scales back to zero after ${e.assumptions.scaleInDetectMinutes} + ${c.embedding.scaleInCooldownMinutes} min. ` +
+      `Latency this costs: a document waits up to ${formatMinutes(s.maxWaitMinutes)} (one window and the cold start) before it is searchable.`
+    : `GPU: no embedding window: the endpoint runs while documents arrive, ${s.gpuHoursPerDay.toFixed(2)} GPU-hours a day; a document after idle waits about ${formatMinutes(s.maxWaitMinutes)} (cold start).`];
+}
+
+function formatMinutes(m: number): string {
+  const h = Math.floor(m / 60);
+  return h ? `${h} h ${Math.round(m % 60)} min` : `${Math.round(m)} min`;
 }

@@ -48,6 +48,12 @@ export interface DocumentPipelineProps {
   readonly chunkOverlapTokens?: number;
   /** Chunks per InvokeEndpoint call. @default 32 */
   readonly embedBatchSize?: number;
+  /**
+   * Embedding window: chunked documents wait for the start of the next window (every this long from
+   * midnight UTC) and are embedded together, so a scale-to-zero endpoint starts once per window
+   * instead of once per document. Documents wait up to one window. @default - embed at once
+   */
+  readonly embedBatchWindow?: Duration;
   /** Concurrent embedding batches per document. @default 4 */
   readonly embedConcurrency?: number;
   /** How long a document waits for a person. @default Duration.hours(72) */
@@ -113,6 +119,7 @@ export class DocumentPipeline extends Construct {
       WORK_BUCKET: props.workBucket.bucket.bucketName,
       MAX_DOCUMENT_BYTES: String(maxBytes),
       CHUNK_TOKENS: String(chunkTokens),
+      ...(props.embedBatchWindow ? { EMBED_WINDOW_MINUTES: String(props.embedBatchWindow.toMinutes()) } : {}),
       CHUNK_OVERLAP_TOKENS: String(overlap),
       EMBED_BATCH_SIZE: String(batchSize),
       DEFAULT_ACCESS_TIER: props.defaultAccessTier ?? 'internal',
@@ -242,7 +249,11 @@ export class DocumentPipeline extends Construct {
 
     const route = new sfn.Choice(this, 'Route')
       .when(sfn.Condition.stringEquals('$.action', 'delete'), del.next(done))
-      .otherwise(validate.next(extract).next(chunk).next(embedAll).next(store).next(done));
+      .otherwise(validate.next(extract).next(chunk).next(
+        props.embedBatchWindow
+          ? new sfn.Wait(this, 'WaitForEmbedWindow', { comment: 'Until the next embedding window (Chunk computed it): the endpoint scales out once per window', time: sfn.WaitTime.timestampPath('$.chunked.embedNotBefore') }).next(embedAll)
+          : embedAll,
+      ).next(store).next(done));
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,

@@ -68,6 +68,7 @@ export class AppStack extends Stack {
       chunkOverlapTokens: pl.chunkOverlapTokens,
       embedBatchSize: pl.embedBatchSize,
       embedConcurrency: pl.embedConcurrency,
+      embedBatchWindow: c.embedding.batchWindowMinutes > 0 ? Duration.minutes(c.embedding.batchWindowMinutes) : undefined,
       humanReviewTimeout: Duration.hours(pl.humanReviewTimeoutHours),
       logLevel: pl.logLevel === 'ALL' ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR,
       includeExecutionData: pl.includeExecutionData,

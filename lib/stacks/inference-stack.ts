@@ -12,8 +12,9 @@ export interface InferenceStackProps extends StackProps {
   readonly embeddingEndpointName: string;
 }
 
-function scaling(mode: EndpointScalingMode, min: number, max: number): EndpointScaling {
-  return mode === 'scale-to-zero' ? EndpointScaling.toZero({ maxInstances: max }) : EndpointScaling.alwaysOn({ minInstances: min, maxInstances: max, gpuUtilizationTarget: 70 });
+function scaling(mode: EndpointScalingMode, min: number, max: number, cooldownMinutes?: number): EndpointScaling {
+  const scaleInCooldown = cooldownMinutes === undefined ? undefined : Duration.minutes(cooldownMinutes);
+  return mode === 'scale-to-zero' ? EndpointScaling.toZero({ maxInstances: max, scaleInCooldown }) : EndpointScaling.alwaysOn({ minInstances: min, maxInstances: max, gpuUtilizationTarget: 70, scaleInCooldown });
 }
 
 /** GPU endpoints of a stage: embeddings always, generation when the stage enables it. Stateless. */
@@ -35,7 +36,7 @@ export class InferenceStack extends Stack {
       framework: InferenceFramework.TEXT_EMBEDDINGS_INFERENCE,
       instanceType: e.instanceType,
       modelId: e.modelId,
-      scaling: scaling(e.scaling, e.minInstances, e.maxInstances),
+      scaling: scaling(e.scaling, e.minInstances, e.maxInstances, e.scaleInCooldownMinutes),
       dataCapture: capture(e.dataCapturePercent),
       alarmTopic: data.alarms.topic,
       latencyP95Threshold: Duration.millis(c.observability.modelLatencyP95Ms),

@@ -154,4 +154,12 @@ describe('stage config', () => {
       expect(ps).toContainEqual(expect.stringMatching(/acceptedReadinessDifferences\.LogRetentionSet: received ""; expected the reason/));
     });
   });
+
+  test('the embedding window must divide a day and is only for scale-to-zero endpoints', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    const file = path.join(dir, 'c.json');
+    fs.writeFileSync(file, JSON.stringify({ embedding: { batchWindowMinutes: 500 } }));
+    expect(problemsOf({ configFile: file })).toEqual([expect.stringMatching(/^embedding\.batchWindowMinutes: received 500; must divide a day/)]);
+    expect(problemsOf({ stage: 'production', configFile: file }).join('\n')).toMatch(/an always-on endpoint gains nothing from a window/);
+  });
 });

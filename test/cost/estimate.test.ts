@@ -1,4 +1,4 @@
-import { estimateMonthlyCost, fixedResources, PRICES } from '../../lib/cost';
+import { DEFAULT_ASSUMPTIONS, estimateMonthlyCost, fixedResources, gpuSchedule, PRICES } from '../../lib/cost';
 import { allStacks, synthStage } from '../helpers';
 import { PILOT, PRODUCTION, SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
 
@@ -33,6 +33,28 @@ describe('cost estimate', () => {
       if (!gpuCapped) expect(ten.lines[i].usageUsd).toBeCloseTo(one.lines[i].usageUsd * 10, 6);
     }
     expect(ten.totalUsd).toBeGreaterThan(one.totalUsd);
+  });
+
+  test('the pilot meets its cost goals: idle at most 40 USD, 1,000 documents a day at most 100 USD all in', () => {
+    expect(estimateMonthlyCost(PILOT, { docsPerDay: 0 }).totalUsd).toBeLessThanOrEqual(40);
+    expect(estimateMonthlyCost(PILOT, { docsPerDay: 1000 }).totalUsd).toBeLessThanOrEqual(100);
+  });
+
+  test('GPU hours follow the embedding window, the scale-in tail and the measured throughput, not a fixed day', () => {
+    const a = { ...DEFAULT_ASSUMPTIONS, docsPerDay: 1000 };
+    // twice a day: cold start 6 + work (15,000 chunks / 200 per s = 75 s) + scale-in detection 15 + cooldown 5 minutes
+    const s = gpuSchedule({ maxInstances: 1, batchWindowMinutes: 720, scaleInCooldownMinutes: 5 }, a);
+    expect(s).toEqual({ startsPerDay: 2, instances: 1, gpuHoursPerDay: expect.any(Number), maxWaitMinutes: 726 });
+    expect(s.gpuHoursPerDay).toBeCloseTo(2 * ((6 + 15 + 5) / 60 + 75 / 3600), 9);
+    const line = estimateMonthlyCost(PILOT, { docsPerDay: 1000 }).lines.find((l) => l.service === 'SageMaker')!;
+    expect(line.usageUsd).toBeCloseTo(s.gpuHoursPerDay * 30 * SAGEMAKER_INSTANCE_TYPES['ml.g5.xlarge'].usdPerHour, 6);
+    // a wider window costs less GPU time and more latency; a slower GPU costs more time
+    const daily = gpuSchedule({ maxInstances: 1, batchWindowMinutes: 1440, scaleInCooldownMinutes: 5 }, a);
+    expect(daily.gpuHoursPerDay).toBeLessThan(s.gpuHoursPerDay);
+    expect(daily.maxWaitMinutes).toBeGreaterThan(s.maxWaitMinutes);
+    expect(gpuSchedule({ maxInstances: 1, batchWindowMinutes: 720, scaleInCooldownMinutes: 5 }, { ...a, chunksPerSecondPerInstance: 20 }).gpuHoursPerDay).toBeCloseTo(2 * ((6 + 15 + 5) / 60 + 750 / 3600), 9);
+    // no window: up while documents arrive, plus the tail once a day
+    expect(gpuSchedule({ maxInstances: 1, batchWindowMinutes: 0, scaleInCooldownMinutes: 5 }, a).gpuHoursPerDay).toBeCloseTo(8 + 26 / 60, 9);
   });
 
   test('an unknown instance type is an error, not a zero', () => {

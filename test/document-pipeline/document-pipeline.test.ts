@@ -70,6 +70,22 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
     expect(map.ResultPath).toBeNull();
   });
 
+  test('documents wait for the embedding window between Chunk and the embedding Map exactly when the stage has one', () => {
+    const { config, templates } = synthStage(stage);
+    const states = allStates(machineDef(stage, 'PipelineStateMachine').def);
+    const chunkFn = Object.values<any>(templates[`docai-${stage}-app`].findResources('AWS::Lambda::Function')).find((f) => f.Properties.Handler === 'pipeline_handlers.chunk_handler');
+    if (config.embedding.batchWindowMinutes > 0) {
+      expect(states.Chunk.Next).toBe('WaitForEmbedWindow');
+      expect(states.WaitForEmbedWindow).toMatchObject({ Type: 'Wait', TimestampPath: '$.chunked.embedNotBefore', Next: 'EmbedBatches' });
+      expect(chunkFn.Properties.Environment.Variables.EMBED_WINDOW_MINUTES).toBe(String(config.embedding.batchWindowMinutes));
+    } else {
+      expect(states.Chunk.Next).toBe('EmbedBatches');
+      expect(states.WaitForEmbedWindow).toBeUndefined();
+      expect(chunkFn.Properties.Environment.Variables.EMBED_WINDOW_MINUTES).toBeUndefined();
+    }
+    expect(config.embedding.batchWindowMinutes).toBe(stage === 'pilot' ? 720 : 0);
+  });
+
   test('human review waits on a task token with the configured timeout', () => {
     const wait = allStates(machineDef(stage, 'PipelineStateMachine').def).WaitForReview;
     expect(wait.Resource).toContain('sqs:sendMessage.waitForTaskToken');

@@ -158,6 +158,8 @@ describe('document pipeline, end to end on the synthesized definition', () => {
       context: { Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:pipeline:${name}`, Name: name, Input: input, StartTime: new Date().toISOString() }, Task: { Token: `token-${name}` } },
       overrides: {
         retryIntervalOverrides: noWait,
+        // The pilot waits for the next embedding window (up to 12 h); here the window opens at once.
+        waitTimeOverrides: { WaitForEmbedWindow: 0 },
         taskResourceLocalHandlers: {
           Validate: worker.handler('validate_handler'),
           Extract: worker.handler('extract_handler'),
