@@ -31,7 +31,8 @@ const readiness = new ProductionReadinessChecks(app, { stage: config.stage, acce
 addRulePacks(app, [readiness]);
 // scripts/deploy.ts passes -c deployNonce=<time>: per-deploy custom resources then run on every deploy.
 const deployNonce = app.node.tryGetContext('deployNonce');
-createDocaiStacks(app, config, { deployNonce: typeof deployNonce === 'string' ? deployNonce : undefined });
+const rebuildId = app.node.tryGetContext('rebuildId');
+createDocaiStacks(app, config, { deployNonce: typeof deployNonce === 'string' ? deployNonce : undefined, rebuildId: typeof rebuildId === 'string' ? rebuildId : undefined });
 app.synth();
 // Reached only when every rule pack passed (a finding throws above, with the report).
 fs.writeFileSync(path.join(app.outdir, BUILD_INFO_FILE), JSON.stringify(collectBuildInfo({ stage: config.stage, projectName: config.projectName, context: app.node.getAllContext() }), undefined, 2));

@@ -23,6 +23,7 @@ const CLI: Cli = {
   flags: {
     'skip-preflight': { type: 'boolean', description: 'deploy without the quota check (you know the account can hold the stage)' },
     'dry-run': { type: 'boolean', description: 'print the cdk command instead of running it' },
+    rebuild: { type: 'boolean', description: "rebuilding a lost data stack: import the retained fixed-name resources (buckets, database log groups) instead of colliding with them, and update every consumer stack so it reads the rebuilt stack's outputs (README: Rebuild and restore)" },
     context: CONTEXT_FLAG,
   },
   passThrough: true,
@@ -83,7 +84,12 @@ if (skipPreflight) {
   }
 }
 
-const command = ['cdk', 'deploy', '--all', ...cdkArgs, '-c', `deployNonce=${new Date().toISOString()}`];
+const now = new Date().toISOString();
+// --rebuild: CloudFormation imports existing resources that have custom names instead of failing
+// on them (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html,
+// ImportExistingResources), and a new rebuildId changes every consumer stack's template.
+const rebuild = values.rebuild === true ? ['--import-existing-resources', '-c', `rebuildId=${now}`] : [];
+const command = ['cdk', 'deploy', '--all', ...cdkArgs, ...rebuild, '-c', `deployNonce=${now}`];
 if (dryRun) {
   console.log(`npx ${command.join(' ')}`);
   process.exit(0);

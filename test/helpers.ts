@@ -46,7 +46,7 @@ export function synthStage(stage: string, overrides: Record<string, unknown> = {
   const app = newApp({ stage, ...overrides }, outdir);
   const config = resolveStageConfig((k) => app.node.tryGetContext(k), { contextKeys: Object.keys(app.node.getAllContext()) });
   if (opts.rulePacks) addRulePacks(app, [new ProductionReadinessChecks(app, { stage: config.stage, acceptedDifferences: config.acceptedReadinessDifferences })]);
-  const stacks = createDocaiStacks(app, config, { deployNonce: app.node.tryGetContext('deployNonce') });
+  const stacks = createDocaiStacks(app, config, { deployNonce: app.node.tryGetContext('deployNonce'), rebuildId: app.node.tryGetContext('rebuildId') });
   app.synth();
   const templates: Record<string, Template> = {};
   for (const s of allStacks(stacks)) templates[s.stackName] = Template.fromJSON(JSON.parse(fs.readFileSync(path.join(outdir, s.templateFile), 'utf8')));

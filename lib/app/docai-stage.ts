@@ -1,4 +1,4 @@
-import { Aspects, Environment } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Environment } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { InlinePoliciesToManaged } from '../common';
 import { StageConfig } from '../config';
@@ -23,7 +23,7 @@ export function embeddingEndpointName(config: StageConfig): string {
  * Maps a validated stage config to the stacks of one stage. The only place that turns config into
  * construct props; constructs themselves never see the stage name.
  */
-export function createDocaiStacks(scope: Construct, config: StageConfig, opts: { deployNonce?: string } = {}): DocaiStacks {
+export function createDocaiStacks(scope: Construct, config: StageConfig, opts: { deployNonce?: string; rebuildId?: string } = {}): DocaiStacks {
   // Environment-agnostic unless the user names an account/region: synth needs no credentials.
   const env: Environment | undefined = config.account || config.region ? { account: config.account, region: config.region } : undefined;
   const common = { env, config };
@@ -58,6 +58,15 @@ export function createDocaiStacks(scope: Construct, config: StageConfig, opts: {
     env: { account: config.account, region: 'us-east-1' },
     description: `docai-blueprint ${config.stage}: budgets, cost anomaly detection, cost-allocation tags (us-east-1)`,
   });
+  // The app's cross-stack references are weak (Fn::GetStackOutput, cdk.json): a consumer reads the
+  // producer's outputs when its own template changes, and cdk deploy skips unchanged stacks. After a
+  // rebuild replaced producer resources, `npm run deploy -- --rebuild` passes a new rebuildId, which
+  // changes every consumer's template, so each is updated and reads the new identifiers.
+  if (opts.rebuildId) {
+    for (const s of [inference, app, monitoring]) {
+      new CfnOutput(s, 'RebuildId', { value: opts.rebuildId, description: 'Set by npm run deploy -- --rebuild: this stack was updated to read the rebuilt producer stacks\' outputs again' });
+    }
+  }
   applyCostAllocationTags(scope, config);
   Aspects.of(scope).add(new InlinePoliciesToManaged());
   Aspects.of(scope).add(new CfnLintSchemaLag());

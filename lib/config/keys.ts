@@ -29,6 +29,7 @@ export const CONTEXT_KEYS_OF_APP = [
   'stage', // picks the preset
   'configFile', // a JSON file with a partial stage config
   'deployNonce', // set by scripts/deploy.ts on every deploy
+  'rebuildId', // set by scripts/deploy.ts --rebuild
 ] as const;
 
 /**
@@ -58,9 +59,11 @@ export function contextKeyProblems(keys: readonly string[]): string[] {
 }
 
 /** A map whose keys are data (checked by the validation of its values), not config fields. */
-const FREE_MAPS = new Set(['budget.workloadLimitsUsd', 'acceptedReadinessDifferences']);
+const FREE_MAPS = new Set(['budget.workloadLimitsUsd', 'acceptedReadinessDifferences', 'rebuild.keys']);
 /** Optional top-level fields the presets leave unset. */
 const OPTIONAL_TOP_LEVEL = ['account', 'region', 'alarmEmail', 'environmentName'];
+/** Optional sections the presets leave out, with their fields. */
+const OPTIONAL_SECTIONS: Record<string, Record<string, true>> = { rebuild: { restoreFromSnapshot: true, keys: true } };
 
 type Shape = { [key: string]: Shape | true };
 
@@ -82,6 +85,7 @@ function shapeOf(values: unknown[], at: string): Shape {
 export function stageConfigShape(): Shape {
   const shape = shapeOf([PILOT, PRODUCTION], '');
   for (const k of OPTIONAL_TOP_LEVEL) shape[k] = true;
+  Object.assign(shape, OPTIONAL_SECTIONS);
   return shape;
 }
 

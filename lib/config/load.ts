@@ -5,7 +5,7 @@ import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES } from './instance-catal
 import { PRESETS, WORKLOADS } from './presets';
 import { READINESS_RULES } from '../readiness/rules';
 import { configFileKeyProblems, CONTEXT_OVERRIDES, contextKeyProblems, nearest } from './keys';
-import { StageConfig } from './stage-config';
+import { ADOPTABLE_KEYS, StageConfig } from './stage-config';
 
 /**
  * Thrown when the stage config is invalid. Carries every problem found, each naming the field,
@@ -284,6 +284,23 @@ export function validateStageConfig(c: StageConfig): string[] {
     for (const [rule, reason] of Object.entries(c.acceptedReadinessDifferences)) {
       if (!rules.includes(rule)) p.push(`acceptedReadinessDifferences: unknown readiness rule "${rule}"; did you mean "${nearest(rule, rules)}"? Rules: ${rules.join(', ')}`);
       if (typeof reason !== 'string' || reason.trim().length < 10) p.push(`acceptedReadinessDifferences.${rule}: ${got(reason)}; expected the reason this stage accepts the difference (a sentence a reviewer can judge)`);
+    }
+  }
+  const r = c.rebuild;
+  if (r !== undefined) {
+    const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
+    const SNAPSHOT = /^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?[a-zA-Z][a-zA-Z0-9-]{0,254}$/;
+    for (const [name, arn] of Object.entries(r.keys ?? {})) {
+      if (!(ADOPTABLE_KEYS as readonly string[]).includes(name)) p.push(`rebuild.keys: unknown key "${name}"; did you mean "${nearest(name, [...ADOPTABLE_KEYS])}"? Keys: ${ADOPTABLE_KEYS.join(', ')}`);
+      else if (typeof arn !== 'string' || !KEY_ARN.test(arn)) p.push(`rebuild.keys.${name}: ${got(arn)}; expected a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (the retained key; aws kms list-keys)`);
+    }
+    if (r.restoreFromSnapshot !== undefined) {
+      if (typeof r.restoreFromSnapshot !== 'string' || !SNAPSHOT.test(r.restoreFromSnapshot)) {
+        p.push(`rebuild.restoreFromSnapshot: ${got(r.restoreFromSnapshot)}; expected a DB snapshot identifier or ARN (aws rds describe-db-snapshots)`);
+      }
+      if (!r.keys?.database) {
+        p.push('rebuild.restoreFromSnapshot: set rebuild.keys.database to the KMS key the snapshot is encrypted with (aws rds describe-db-snapshots --query "DBSnapshots[].KmsKeyId"): a restored instance keeps its snapshot\'s key, and its secret and logs use the same one');
+      }
     }
   }
   if (!isPlainObject(b?.workloadLimitsUsd)) {

@@ -201,4 +201,26 @@ export interface StageConfig {
    * accepted differences ("partially ready"), not hidden. Rule names: lib/readiness/rules.
    */
   readonly acceptedReadinessDifferences: Readonly<Record<string, string>>;
+  /** Rebuilding the data stack after it was lost: see README "Rebuild and restore". @default - a fresh stage */
+  readonly rebuild?: RebuildConfig;
+}
+
+/** The data keys a rebuilt data stack can adopt instead of creating new ones. */
+export const ADOPTABLE_KEYS = ['intake', 'database', 'flowLogs', 'ingestionQueue', 'alarms', 'operations'] as const;
+export type AdoptableKey = (typeof ADOPTABLE_KEYS)[number];
+
+/**
+ * Rebuilding a stage's data stack after the stack was deleted or lost. Retained resources with
+ * fixed names (intake and capture buckets, the database's log groups) are imported by
+ * `npm run deploy -- --rebuild` (CloudFormation's import of existing resources); the keys their data
+ * is encrypted with have no name to import by, so they are adopted here by ARN.
+ */
+export interface RebuildConfig {
+  /**
+   * Restore the database from this snapshot (identifier or ARN) instead of creating an empty one.
+   * The restored instance keeps the snapshot's key: name it in `keys.database`.
+   */
+  readonly restoreFromSnapshot?: string;
+  /** Retained KMS keys (ARNs) to use instead of new ones, per data key of the stage. */
+  readonly keys?: Partial<Record<AdoptableKey, string>>;
 }

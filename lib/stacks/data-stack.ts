@@ -1,6 +1,7 @@
 import { Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -9,7 +10,7 @@ import { acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDead
 import { VectorDatabase } from '../vector-database';
 import { createReviewQueue, createReviewTopic, WorkBucket } from '../document-pipeline';
 import { tagWorkload } from '../app/tags';
-import { StageConfig } from '../config';
+import { AdoptableKey, StageConfig } from '../config';
 import { IngestionQueue } from '../ingestion';
 import { IntakeBucket } from '../intake-bucket';
 import { Network } from '../network';
@@ -57,10 +58,15 @@ export class DataStack extends Stack {
     super(scope, id, { ...props, terminationProtection: props.config.terminationProtection });
     const c = props.config;
     this.azCount = c.network.maxAzs;
+    // A rebuilt stage adopts the retained keys its data is encrypted with (config rebuild.keys).
+    const adopted = (name: AdoptableKey) => {
+      const arn = c.rebuild?.keys?.[name];
+      return arn ? kms.Key.fromKeyArn(this, `Adopted${name[0].toUpperCase()}${name.slice(1)}Key`, arn) : undefined;
+    };
     this.dataRemovalPolicy = c.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     tagWorkload(this, 'platform');
 
-    this.alarms = new AlarmTopic(this, 'Alarms', { email: c.alarmEmail, removalPolicy: this.dataRemovalPolicy });
+    this.alarms = new AlarmTopic(this, 'Alarms', { email: c.alarmEmail, removalPolicy: this.dataRemovalPolicy, encryptionKey: adopted('alarms') });
     tagWorkload(this.alarms, 'observability');
 
     this.network = new Network(this, 'Network', {
@@ -71,6 +77,7 @@ export class DataStack extends Stack {
       // otherwise run outside the VPC. S3 goes through the free gateway endpoint.
       interfaceEndpoints: interfaceEndpointsOf(c).map((e) => e.service),
       flowLogRetention: c.logRetentionDays,
+      encryptionKey: adopted('flowLogs'),
       removalPolicy: this.dataRemovalPolicy,
     });
     tagWorkload(this.network, 'network');
@@ -81,6 +88,7 @@ export class DataStack extends Stack {
       oldestMessageAgeThreshold: Duration.seconds(c.ingestion.oldestMessageAlarmSeconds),
       alarmTopic: this.alarms.topic,
       removalPolicy: this.dataRemovalPolicy,
+      encryptionKey: adopted('ingestionQueue'),
     });
     tagWorkload(this.ingestionQueue, 'ingestion');
     this.asyncFailures = createDeadLetterQueue(this, 'AsyncFailures', {
@@ -96,12 +104,13 @@ export class DataStack extends Stack {
       accessLogExpiration: Duration.days(c.intake.accessLogExpirationDays),
       removalPolicy: this.dataRemovalPolicy,
       autoDeleteObjects: !c.retainData,
+      encryptionKey: adopted('intake'),
     });
     tagWorkload(this.intake, 'intake');
 
     // Functions of this stack (schema migrations): same VPC side and defaults as the app stack's.
-    const opsKey = createDataKey(this, 'OperationsKey', { description: 'Encrypts logs and environments of data-stack functions', removalPolicy: this.dataRemovalPolicy });
-    allowCloudWatchLogs(opsKey);
+    const opsKey = adopted('operations') ?? createDataKey(this, 'OperationsKey', { description: 'Encrypts logs and environments of data-stack functions', removalPolicy: this.dataRemovalPolicy });
+    if (!c.rebuild?.keys?.operations) allowCloudWatchLogs(opsKey);
     const httpsOut = new ec2.SecurityGroup(this, 'FunctionSg', { vpc: this.network.vpc, description: 'docai data-stack Lambdas: HTTPS to VPC endpoints', allowAllOutbound: false });
     httpsOut.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to VPC endpoints (no internet route exists)');
 
@@ -126,6 +135,8 @@ export class DataStack extends Stack {
       deletionProtection: d.deletionProtection,
       removalPolicy: c.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       logRetention: c.logRetentionDays,
+      encryptionKey: adopted('database'),
+      restoreFromSnapshot: c.rebuild?.restoreFromSnapshot,
     });
     tagWorkload(this.database, 'vector-db');
 

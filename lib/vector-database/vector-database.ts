@@ -55,6 +55,12 @@ export interface VectorDatabaseProps {
   readonly deletionProtection?: boolean;
   /** @default RemovalPolicy.SNAPSHOT */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Create the instance from this DB snapshot (identifier or ARN) instead of empty: rebuilding a
+   * lost data stack. The instance keeps the snapshot's storage key, so pass that key as
+   * `encryptionKey`; the master password is regenerated into a new secret. @default - a new, empty database
+   */
+  readonly restoreFromSnapshot?: string;
   /** Encrypts storage, the master secret, Performance Insights and the log groups. @default - a new customer-managed key */
   readonly encryptionKey?: kms.IKey;
   /** A non-default port (a number, so rule packs can read security-group rules). @default 5433 */
@@ -77,7 +83,7 @@ export interface VectorDatabaseProps {
  * whose Python handler (in the VPC) applies the versioned SQL migrations on every deploy.
  */
 export class VectorDatabase extends Construct {
-  public readonly instance: rds.DatabaseInstance;
+  public readonly instance: rds.DatabaseInstance | rds.DatabaseInstanceFromSnapshot;
   public readonly encryptionKey: kms.IKey;
   /** Attach to anything that connects to the database. */
   public readonly clientSecurityGroup: ec2.SecurityGroup;
@@ -131,7 +137,7 @@ export class VectorDatabase extends Construct {
     );
 
     const vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
-    this.instance = new rds.DatabaseInstance(this, 'Instance', {
+    const common = {
       instanceIdentifier,
       engine: rds.DatabaseInstanceEngine.postgres({ version: props.engineVersion ?? rds.PostgresEngineVersion.VER_17_9 }),
       instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
@@ -139,10 +145,6 @@ export class VectorDatabase extends Construct {
       vpcSubnets,
       securityGroups: [this.securityGroup],
       port: this.port,
-      databaseName: this.databaseName,
-      credentials: rds.Credentials.fromGeneratedSecret('docai_admin', { encryptionKey: this.encryptionKey }),
-      storageEncrypted: true,
-      storageEncryptionKey: this.encryptionKey,
       storageType: rds.StorageType.GP3,
       allocatedStorage: props.allocatedStorage ?? 20,
       maxAllocatedStorage: props.maxAllocatedStorage ?? 100,
@@ -161,7 +163,36 @@ export class VectorDatabase extends Construct {
       monitoringInterval: Duration.seconds(60),
       cloudwatchLogsExports: ['postgresql', 'upgrade'],
       caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
-    });
+    };
+    // Same construct id either way, so the rebuilt stack's logical ids are the lost stack's.
+    // Restoring keeps the snapshot's database name, users, storage key (RDS restores an encrypted
+    // snapshot under its own key: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RestoreFromSnapshot.html).
+    this.instance = props.restoreFromSnapshot
+      ? new rds.DatabaseInstanceFromSnapshot(this, 'Instance', {
+          ...common,
+          snapshotIdentifier: props.restoreFromSnapshot,
+          credentials: rds.SnapshotCredentials.fromGeneratedSecret('docai_admin', { encryptionKey: this.encryptionKey }),
+        })
+      : new rds.DatabaseInstance(this, 'Instance', {
+          ...common,
+          databaseName: this.databaseName,
+          credentials: rds.Credentials.fromGeneratedSecret('docai_admin', { encryptionKey: this.encryptionKey }),
+          storageEncrypted: true,
+          storageEncryptionKey: this.encryptionKey,
+        });
+    if (props.restoreFromSnapshot) {
+      acknowledge(this.instance, [
+        'AwsSolutions::AwsSolutions-RDS2',
+        'HIPAA.Security::HIPAA.Security-RDSStorageEncrypted',
+        'NIST.800.53.R5::NIST.800.53.R5-RDSStorageEncrypted',
+        'PCI.DSS.321::PCI.DSS.321-RDSStorageEncrypted',
+        'cdk-validator-cfnguard::rds_instance_storage_encrypted_check',
+        'cdk-validator-cfnguard::rds_storage_encrypted_kms_key_check',
+        'ProductionReadiness::ProductionReadiness-CustomerManagedKeys',
+      ], `Restored from snapshot ${props.restoreFromSnapshot}: RDS restores an encrypted snapshot encrypted, under the snapshot's own KMS key, so the template ` +
+        'leaves StorageEncrypted and KmsKeyId to the snapshot. The snapshot is this stage\'s own (encrypted under its retained customer-managed database key); ' +
+        'the stage config names that key (rebuild.keys.database) and uses it for the new master secret, Performance Insights and the logs.');
+    }
     for (const lg of logGroups) this.instance.node.addDependency(lg);
 
     // Built here rather than with addRotationSingleUser, whose security-group rule uses the port as a

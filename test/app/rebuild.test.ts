@@ -1,0 +1,91 @@
+/**
+ * Rebuilding production after its data stack is lost: restore the database from a snapshot, adopt
+ * the retained keys, import the retained fixed-name resources, and make every consumer stack read
+ * the rebuilt producer's outputs again.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { configFor, synthStage } from '../helpers';
+
+const ROOT = path.join(__dirname, '..', '..');
+const KEY = (n: number) => `arn:aws:kms:eu-west-1:111122223333:key/${String(n).repeat(8)}-2222-3333-4444-555555555555`;
+const IDENTITY = { alarmEmail: 'oncall@example.com' };
+
+function configFile(value: unknown): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rebuild-')), 'stage.json');
+  fs.writeFileSync(file, JSON.stringify(value));
+  return file;
+}
+
+describe('restore from snapshot and adopt retained keys', () => {
+  const rebuild = { restoreFromSnapshot: 'docai-production-final', keys: { database: KEY(1), intake: KEY(2), flowLogs: KEY(3) } };
+  // every rule pack: a restored database must still pass them, with reasons where the template cannot say
+  const rebuilt = synthStage('production', { ...IDENTITY, configFile: configFile({ rebuild }) }, { rulePacks: true });
+  const fresh = synthStage('production', IDENTITY);
+  const data = (s: typeof fresh) => s.templates['docai-production-data'].toJSON();
+
+  test('the database is created from the snapshot, under the same logical id, with a new secret on the adopted key', () => {
+    const [id, db] = Object.entries<any>(data(rebuilt).Resources).find(([, r]) => r.Type === 'AWS::RDS::DBInstance')!;
+    expect(Object.entries<any>(data(fresh).Resources).find(([, r]) => r.Type === 'AWS::RDS::DBInstance')![0]).toBe(id);
+    expect(db.Properties).toMatchObject({ DBSnapshotIdentifier: 'docai-production-final', MultiAZ: true, DeletionProtection: true });
+    // name, users, storage encryption and its key come from the snapshot
+    for (const inherited of ['DBName', 'MasterUsername', 'StorageEncrypted', 'KmsKeyId']) expect(db.Properties[inherited]).toBeUndefined();
+    const secret = Object.values<any>(data(rebuilt).Resources).find((r) => r.Type === 'AWS::SecretsManager::Secret')!;
+    expect(secret.Properties.KmsKeyId).toBe(KEY(1));
+    expect(db.Properties.PerformanceInsightsKMSKeyId).toBe(KEY(1));
+  });
+
+  test('adopted keys are used, not created; the keys not named are created as before', () => {
+    const keys = (s: typeof fresh) => Object.keys(data(s).Resources).filter((k) => data(s).Resources[k].Type === 'AWS::KMS::Key').sort();
+    expect(keys(fresh)).toEqual(expect.arrayContaining(['IntakeKey85B4ACCD', 'VectorDbKeyEBE59E18', 'NetworkFlowLogKeyF785E5F9']));
+    expect(keys(rebuilt)).toEqual(keys(fresh).filter((k) => !['IntakeKey85B4ACCD', 'VectorDbKeyEBE59E18', 'NetworkFlowLogKeyF785E5F9'].includes(k)));
+    const bucket = Object.entries<any>(data(rebuilt).Resources).find(([k]) => k.startsWith('IntakeBucket') && data(rebuilt).Resources[k].Type === 'AWS::S3::Bucket')![1];
+    expect(JSON.stringify(bucket.Properties.BucketEncryption)).toContain(KEY(2));
+    // the fixed names the import matches on are unchanged
+    const names = (s: typeof fresh) => Object.values<any>(data(s).Resources).map((r) => r.Properties?.BucketName ?? r.Properties?.LogGroupName ?? r.Properties?.DBInstanceIdentifier).filter(Boolean);
+    expect(names(rebuilt)).toEqual(names(fresh));
+  });
+
+  test('the restored database is acknowledged for the encryption the snapshot carries, with the snapshot named in the reason', () => {
+    const pack = JSON.parse(fs.readFileSync(path.join(rebuilt.outdir, 'validation-report.json'), 'utf8')).pluginReports as any[];
+    const onDb = pack.flatMap((p) => p.suppressedViolations ?? []).filter((v: any) => v.acknowledgedAt.endsWith('VectorDb/Instance') || v.acknowledgedAt.endsWith('VectorDb/Instance/Resource'));
+    expect(onDb.map((v: any) => v.reason)).toEqual(expect.arrayContaining([expect.stringContaining('Restored from snapshot docai-production-final')]));
+  });
+
+  test('a restore without the snapshot key, a bad ARN or an unknown key name fails with the fix', () => {
+    const problems = (rb: unknown) => {
+      try {
+        configFor('production', { configFile: configFile({ rebuild: rb }) });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '';
+    };
+    expect(problems({ restoreFromSnapshot: 'docai-production-final' })).toMatch(/set rebuild\.keys\.database to the KMS key the snapshot is encrypted with/);
+    expect(problems({ keys: { database: 'alias/docai' } })).toMatch(/rebuild\.keys\.database: received "alias\/docai"; expected a KMS key ARN/);
+    expect(problems({ keys: { intakeBucket: KEY(1) } })).toMatch(/rebuild\.keys: unknown key "intakeBucket"; did you mean "intake"\?/);
+    expect(problems({ restoreFromSnapshot: '--bad' })).toMatch(/rebuild\.restoreFromSnapshot: received "--bad"/);
+  });
+});
+
+describe('the rebuild deploy updates every consumer stack', () => {
+  test('a rebuild id changes the template of every stack that reads the data stack, and no resource', () => {
+    const before = synthStage('production', IDENTITY);
+    const after = synthStage('production', { ...IDENTITY, rebuildId: '2026-11-22T10:00:00.000Z' });
+    for (const [name, t] of Object.entries(after.templates)) {
+      const json = t.toJSON();
+      const old = before.templates[name].toJSON();
+      expect({ name, resources: json.Resources }).toEqual({ name, resources: old.Resources });
+      const consumer = JSON.stringify(old).includes('Fn::GetStackOutput');
+      expect({ name, consumer, rebuildId: json.Outputs?.RebuildId?.Value }).toEqual({ name, consumer, rebuildId: consumer ? '2026-11-22T10:00:00.000Z' : undefined });
+    }
+  });
+
+  test('npm run deploy -- --rebuild imports retained fixed-name resources and passes a new rebuild id', () => {
+    const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/deploy.ts', '-c', 'stage=production', '--skip-preflight', '--rebuild', '--dry-run'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^npx cdk deploy --all -c stage=production --import-existing-resources -c rebuildId=(\S+) -c deployNonce=\1$/m);
+  });
+});
