@@ -74,7 +74,8 @@ describe('npm run cost', () => {
   test('prints the assumptions it really used and compares each total with the stage budget', () => {
     const r = script('cost', '--docs-per-day', '500', '--chunks-per-doc', '12', '--active-hours', '4', '--doc-mb', '2', '-c', 'monthlyBudgetUsd=50');
     expect(r.status).toBe(0);
-    expect(r.out).toContain('Assumptions used: 2 MB and 12 chunks per document, documents arriving 4 hours a day, 200 chunks/s per GPU instance.');
+    expect(r.out).toContain('Assumptions used: 2 MB and 12 chunks per document, documents arriving 4 hours a day, 200 chunks/s per GPU instance, 6 min cold start and 15 min until scale-in is detected.');
+    expect(r.out).toContain('Latency this costs: a document waits up to 12 h 6 min (one window and the cold start) before it is searchable.');
     const budget = r.out.split('\n').find((l) => l.startsWith('Budget of stage "pilot": 50.00 USD/month'))!;
     expect(budget).toBeDefined();
     const total = (col: number) => Number(r.out.split('\n').find((l) => l.startsWith('TOTAL'))!.trim().split(/\s+/)[col].replace(/,/g, ''));
