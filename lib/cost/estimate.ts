@@ -78,6 +78,8 @@ export interface CostEstimate {
 /** Per endpoint: 5 alarms to the topic; scaling to zero adds the no-capacity alarm and the scale-out-from-zero step alarm. */
 const endpointAlarms = (scaling: string) => (scaling === 'scale-to-zero' ? 7 : 5);
 
+const targetTrackingPolicies = (scaling: string) => (scaling === 'always-on' ? 2 : 1);
+
 /** Counts the stage's fixed resources from its config (the same numbers the stacks create). */
 export function fixedResources(c: StageConfig) {
   return {
@@ -91,6 +93,11 @@ export function fixedResources(c: StageConfig) {
     // ingestion (2) + review DLQ and async failures (2) + per endpoint (endpointAlarms) + observability
     // (5 + composite); test/cost/estimate.test.ts counts them in the synthesized app
     alarms: 4 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + 6,
+    // Application Auto Scaling creates two alarms (high, low) per target-tracking policy at deploy
+    // time; they are billed like any alarm but are not in the templates. Per endpoint: invocations
+    // per copy, plus GPU utilization when always on.
+    // https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-target-tracking.html
+    targetTrackingAlarms: 2 * (targetTrackingPolicies(c.embedding.scaling) + (c.generation.enabled ? targetTrackingPolicies(c.generation.scaling) : 0)),
   };
 }
 
@@ -206,7 +213,7 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   add('S3', 'documents stored (one month of uploads) and requests', 0, (docsMonth * a.docMb / 1000) * P.s3GbMonth + docsMonth * ((3 + 2 * embedCalls) * P.s3PutPer1k + (4 + 2 * embedCalls) * P.s3GetPer1k) / 1000);
   add('KMS', `${f.kmsKeys} customer-managed keys and requests`, f.kmsKeys * P.kmsKeyMonth, docsMonth * 20 * (P.kmsPer10kRequests / 10000));
   add('Secrets Manager', 'database master secret', f.secrets * P.secretMonth, 0);
-  add('CloudWatch', `${f.dashboards} dashboard, ${f.alarms} alarms`, f.dashboards * P.cloudwatchDashboardMonth + f.alarms * P.cloudwatchAlarmMonth, 0);
+  add('CloudWatch', `${f.dashboards} dashboard, ${f.alarms} alarms + ${f.targetTrackingAlarms} target-tracking alarms`, f.dashboards * P.cloudwatchDashboardMonth + (f.alarms + f.targetTrackingAlarms) * P.cloudwatchAlarmMonth, 0);
   add('CloudWatch Logs', 'JSON logs and EMF metrics (~20 KB per document), stored a year', 0, (docsMonth * 20e3 / 1e9) * (P.logsIngestGb + P.logsStoreGbMonth * 6));
   add('X-Ray', 'traces (one per invocation)', 0, docsMonth * (6 + embedCalls) * (P.xrayPerMillionTraces / 1e6));
 

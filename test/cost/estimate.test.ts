@@ -12,7 +12,7 @@ describe('cost estimate', () => {
       0 + // scale-to-zero GPU endpoint
       8 * PRICES.kmsKeyMonth + // the tag-activation log key exists only when a stage activates tags
       1 * PRICES.secretMonth +
-      1 * PRICES.cloudwatchDashboardMonth + 17 * PRICES.cloudwatchAlarmMonth;
+      1 * PRICES.cloudwatchDashboardMonth + (17 + 2) * PRICES.cloudwatchAlarmMonth; // + the 2 alarms of the copy target-tracking policy
     expect(e.idleTotalUsd).toBeCloseTo(byHand, 6);
     expect(e.totalUsd).toBeCloseTo(byHand, 6);
   });
@@ -77,8 +77,9 @@ describe('cost estimate', () => {
     expect(count((r) => r.Type === 'AWS::SecretsManager::Secret')).toBe(f.secrets);
     expect(count((r) => r.Type === 'AWS::CloudWatch::Dashboard')).toBe(f.dashboards);
     expect(count((r) => r.Type === 'AWS::EC2::VPCEndpoint' && r.Properties.VpcEndpointType === 'Interface')).toBe(f.interfaceEndpoints);
-    // every alarm in the templates is billed (target-tracking alarms that Application Auto Scaling
-    // creates at deploy time are not in the template and not counted)
+    // every alarm in the templates is billed
     expect(count((r) => /^AWS::CloudWatch::(Composite)?Alarm$/.test(r.Type))).toBe(f.alarms);
+    // and the two alarms Application Auto Scaling creates per target-tracking policy at deploy time
+    expect(2 * count((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy' && r.Properties.PolicyType === 'TargetTrackingScaling')).toBe(f.targetTrackingAlarms);
   });
 });
