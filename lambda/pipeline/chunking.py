@@ -6,7 +6,10 @@ subword tokenizers split it. This over-counts slightly for English WordPiece/BPE
 inside the model's window; the embedding container also truncates as a last guard.
 
 Chunks never cross a section (page or heading) boundary, so each chunk's metadata names the page and
-heading its text came from. The text of a chunk is a slice of the source, whitespace preserved.
+heading its text came from. The text of a chunk is its section's heading (so a question that names
+the heading finds the chunk) followed by a slice of the source, whitespace preserved; its token count
+includes the heading. A single token longer than a chunk (a 2 MB run without spaces) is cut into
+chunk-sized pieces: no chunk exceeds the size, so no batch exceeds the endpoint's request limit.
 """
 from __future__ import annotations
 
@@ -41,18 +44,55 @@ class Chunk:
         return {k: v for k, v in (("page", self.page), ("heading", self.heading)) if v is not None}
 
 
+def _heading_prefix(heading: str | None, chunk_tokens: int) -> tuple[str, int]:
+    """The heading line a chunk starts with, cut to at most half the chunk."""
+    if not heading:
+        return "", 0
+    budget = max(1, chunk_tokens // 2)
+    kept, total = [], 0
+    for m in _TOKEN.finditer(heading):
+        w = token_weight(m.group(0))
+        if total + w > budget:
+            break
+        kept.append(m)
+        total += w
+    if not kept:
+        return "", 0
+    return heading[kept[0].start():kept[-1].end()] + "\n", total
+
+
 def chunk_sections(sections: Sequence[Section], chunk_tokens: int, overlap_tokens: int) -> list[Chunk]:
     if chunk_tokens < 1 or not 0 <= overlap_tokens < chunk_tokens:
         raise ValueError(f"need 0 <= overlap ({overlap_tokens}) < chunk size ({chunk_tokens})")
     out: list[Chunk] = []
     for section in sections:
-        for text, n in _chunk_text(section.text, chunk_tokens, overlap_tokens):
-            out.append(Chunk(len(out), text, n, section.page, section.heading))
+        prefix, prefix_tokens = _heading_prefix(section.heading, chunk_tokens)
+        body_size = chunk_tokens - prefix_tokens
+        for text, n in _chunk_text(section.text, body_size, min(overlap_tokens, body_size - 1)):
+            if prefix and text.startswith(prefix.strip()):
+                out.append(Chunk(len(out), text, n, section.page, section.heading))
+            else:
+                out.append(Chunk(len(out), prefix + text, n + prefix_tokens, section.page, section.heading))
+    return out
+
+
+def _pieces(text: str, size: int) -> list[tuple[int, int, int]]:
+    """(start, end, tokens) per token; a token heavier than a whole chunk is cut into chunk-sized pieces."""
+    out = []
+    for m in _TOKEN.finditer(text):
+        w = token_weight(m.group(0))
+        if w <= size:
+            out.append((m.start(), m.end(), w))
+            continue
+        step = size * 6
+        for a in range(m.start(), m.end(), step):
+            b = min(a + step, m.end())
+            out.append((a, b, token_weight(text[a:b])))
     return out
 
 
 def _chunk_text(text: str, size: int, overlap: int) -> Iterable[tuple[str, int]]:
-    pieces = [(m.start(), m.end(), token_weight(m.group(0))) for m in _TOKEN.finditer(text)]
+    pieces = _pieces(text, size)
     if not pieces:
         return
     start = 0

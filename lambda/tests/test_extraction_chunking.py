@@ -105,7 +105,8 @@ def test_chunks_respect_the_size_and_overlap():
         assert c.metadata == {"page": 3, "heading": "Terms"}
     # consecutive chunks share their overlap
     for a, b in zip(chunks, chunks[1:]):
-        head = " ".join(b.text.split()[:8])
+        assert b.text.startswith("Terms\n")
+        head = " ".join(b.text.split("\n", 1)[1].split()[:8])
         assert head in a.text  # the next chunk starts inside the previous one
         assert a.text.index(head) > 0
     assert [c.index for c in chunks] == list(range(len(chunks)))
@@ -123,10 +124,27 @@ def test_chunks_never_cross_sections_and_cover_all_text():
     assert sum(c.text.count("alpha") for c in chunks) == 50 and sum(c.text.count("beta") for c in chunks) == 50
 
 
-def test_a_long_word_counts_as_several_tokens_and_still_fits():
+def test_a_token_longer_than_a_chunk_is_cut_so_no_chunk_exceeds_the_size():
+    # was: one 600-character run became a single 100-token chunk (a 2 MB run, one 2 MB chunk)
     chunks = chunk_sections([Section("x" * 600 + " tail")], chunk_tokens=50, overlap_tokens=5)
-    assert chunks[0].token_count == 100  # one piece over the limit forms its own chunk rather than looping
+    assert all(c.token_count <= 50 for c in chunks)
+    assert "".join(c.text for c in chunks).count("x") >= 600  # nothing lost (overlap may repeat some)
     assert chunks[-1].text.endswith("tail")
+    huge = chunk_sections([Section("y" * 2_000_000)], chunk_tokens=400, overlap_tokens=50)
+    assert max(len(c.text) for c in huge) <= 400 * 6
+
+
+def test_the_heading_travels_into_the_embedded_text():
+    # was: headings were metadata only, so a question naming the section missed its text
+    chunks = chunk_sections([Section(LONG, page=2, heading="Termination rights")], chunk_tokens=100, overlap_tokens=10)
+    assert len(chunks) > 5
+    for c in chunks:
+        assert c.text.startswith("Termination rights\n")
+        assert c.token_count == count_tokens(c.text) <= 100
+        assert c.metadata["heading"] == "Termination rights"
+    # a heading longer than half a chunk is cut, never crowding out the text
+    long_heading = chunk_sections([Section("body text " * 50, heading="word " * 200)], chunk_tokens=40, overlap_tokens=0)
+    assert all(c.token_count <= 40 and "body" in c.text for c in long_heading)
 
 
 def test_bad_chunk_settings_are_refused():

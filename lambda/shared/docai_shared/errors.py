@@ -14,6 +14,15 @@ class UnsupportedDocument(PermanentError):
     """Empty, too large, of an unsupported type, or encrypted."""
 
 
+class DocumentLimitExceeded(UnsupportedDocument):
+    """The document exceeds a resource bound (inflated size, compression ratio, pages, characters,
+    nesting depth). The message names the limit and the value; nothing is inflated past the limit."""
+
+
+class UnreadableDocument(UnsupportedDocument):
+    """The parser rejected the bytes (corrupt archive, malformed XML or PDF)."""
+
+
 class InvalidMetadata(PermanentError):
     """Object metadata or tags hold a value the pipeline does not accept (e.g. an unknown access tier)."""
 
