@@ -45,7 +45,14 @@ class Extracted:
 
     @property
     def text(self) -> str:
-        return "\n\n".join(s.text for s in self.sections)
+        """What a reader sees: each heading once, before the text under it."""
+        out, last = [], None
+        for s in self.sections:
+            if s.heading and s.heading != last:
+                out.append(s.heading)
+            last = s.heading
+            out.append(s.text)
+        return "\n\n".join(out)
 
 
 def _extension(key: str) -> str:
@@ -88,36 +95,42 @@ def validate(key: str, size: int, head: bytes, max_bytes: int, content_type: str
 
 # --- extractors ---------------------------------------------------------------------------------
 
-def extract(doc_type: str, data: bytes, key: str = "") -> Extracted:
+def extract(doc_type: str, data: bytes, key: str = "", limits: Limits | None = None) -> Extracted:
+    limits = limits or Limits.from_env()
     if doc_type == PDF:
-        return extract_pdf(data, key)
+        return extract_pdf(data, key, limits)
     if doc_type == DOCX:
-        return extract_docx(data, key)
+        return extract_docx(data, key, limits)
     if doc_type == HTML:
-        return extract_html(data, key)
+        return extract_html(data, key, limits)
     if doc_type in (MARKDOWN, TEXT):
-        return extract_plain(data, key, doc_type)
+        return extract_plain(data, key, doc_type, limits)
     raise UnsupportedDocument(f"{key}: unsupported type {doc_type!r}")
 
 
-def extract_pdf(data: bytes, key: str = "") -> Extracted:
+def extract_pdf(data: bytes, key: str = "", limits: Limits | None = None) -> Extracted:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PdfReadError, PyPdfError
 
+    limits = limits or Limits.from_env()
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise UnsupportedDocument(f"{key}: encrypted PDF")
-        sections = []
+        pages = len(reader.pages)
+        if pages > limits.max_pdf_pages:
+            raise DocumentLimitExceeded(f"{key}: {pages} pages is over the limit of {limits.max_pdf_pages} (max_pdf_pages)")
+        sections, chars = [], 0
         for i, page in enumerate(reader.pages, start=1):
             text = _normalise(page.extract_text() or "")
+            chars += len(text)
+            _check_chars(chars, key, limits)
             if text:
                 sections.append(Section(text=text, page=i))
-        pages = len(reader.pages)
     except UnsupportedDocument:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError) as e:
-        raise UnsupportedDocument(f"{key}: not a readable PDF ({type(e).__name__}: {e})") from e
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
+        raise UnreadableDocument(f"{key}: not a readable PDF ({type(e).__name__}: {e})") from e
     if not sections:
         raise NeedsHumanReview(f"{key}: PDF with {pages} page(s) and no text layer (scanned?): needs OCR or a person")
     return Extracted(PDF, sections, pages=pages)
@@ -225,7 +238,7 @@ def extract_docx(data: bytes, key: str = "", limits: Limits | None = None) -> Ex
         main = _docx_part(z, "word/document.xml", key, limits)
         if main is None:
             raise UnreadableDocument(f"{key}: a ZIP archive without word/document.xml (not a Word document)")
-        headers = sorted(n for n in z.namelist() if re.fullmatch(r"word/(header|footer)\d*\.xml", n))
+        headers = sorted((n for n in z.namelist() if re.fullmatch(r"word/(header|footer)\d*\.xml", n)), key=lambda n: ("footer" in n, n))
         parts = [(n, _docx_part(z, n, key, limits)) for n in headers]
     except zipfile.BadZipFile as e:
         raise UnreadableDocument(f"{key}: not a readable DOCX (BadZipFile: {e})") from e
@@ -355,8 +368,9 @@ def extract_html(data: bytes, key: str = "", limits: Limits | None = None) -> Ex
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 
 
-def extract_plain(data: bytes, key: str = "", doc_type: str = TEXT) -> Extracted:
+def extract_plain(data: bytes, key: str = "", doc_type: str = TEXT, limits: Limits | None = None) -> Extracted:
     text, encoding = decode_text(data, key)
+    _check_chars(len(text), key, limits or Limits.from_env())
     sections: list[Section] = []
     if doc_type == MARKDOWN:
         heading, buf = None, []

@@ -28,7 +28,7 @@ def test_html_page_furniture_scripts_and_hidden_text_are_left_out():
     <main><h2>Policy</h2><p>Book economy.</p><div hidden>secret draft</div><span style="display: none">x-hidden</span></main>
     <footer>Copyright 2026 ACME</footer></body></html>"""
     ex = extract_html(page)
-    assert ex.text == "Book economy."
+    assert ex.text == "Policy\n\nBook economy."
     assert [s.heading for s in ex.sections] == ["Policy"]
 
 
