@@ -119,3 +119,14 @@ def test_docx_headers_footers_and_paragraph_order_are_kept():
 def test_extracted_characters_are_bounded():
     with pytest.raises(DocumentLimitExceeded, match=r"over the limit of 1000 \(max_extracted_chars\)"):
         extract_html(b"<html><body><p>" + b"word " * 1000 + b"</p></body></html>", "big.html", Limits(max_extracted_chars=1000))
+
+
+def test_the_extract_function_reads_its_bounds_from_its_environment(monkeypatch):
+    # the construct sets EXTRACT_* (DocumentPipelineProps.extractLimits); the defaults are the same numbers
+    monkeypatch.setenv("EXTRACT_MAX_PDF_PAGES", "3")
+    monkeypatch.setenv("EXTRACT_MAX_EXTRACTED_CHARS", "500")
+    assert Limits.from_env() == Limits(max_pdf_pages=3, max_extracted_chars=500)
+    from corpus import pdf_with_text
+    from extraction import extract
+    with pytest.raises(DocumentLimitExceeded, match=r"4 pages is over the limit of 3 \(max_pdf_pages\)"):
+        extract("pdf", pdf_with_text(["a", "b", "c", "d"]), "long.pdf")

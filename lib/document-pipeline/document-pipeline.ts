@@ -42,6 +42,13 @@ export interface DocumentPipelineProps {
   readonly encryptionKey?: kms.IKey;
   /** @default Size.mebibytes(50) */
   readonly maxDocumentSize?: Size;
+  /**
+   * Resource bounds of the Extract step (lambda/pipeline/extraction.py, Limits); a document over one
+   * ends in RecordFailure with a DocumentLimitExceeded naming the limit and the value.
+   * @default - 32 MiB per DOCX XML part (checked from the archive directory before inflating), a
+   * compression ratio of 200:1, 2,000 PDF pages, 10,000,000 extracted characters
+   */
+  readonly extractLimits?: { readonly maxXmlPartBytes?: number; readonly maxCompressionRatio?: number; readonly maxPdfPages?: number; readonly maxExtractedChars?: number };
   /** @default 400 */
   readonly chunkTokens?: number;
   /** @default 50 */
@@ -146,7 +153,16 @@ export class DocumentPipeline extends Construct {
     };
 
     const validateFn = fn('Validate', 'validate_handler', { timeout: Duration.seconds(30), memory: 256 });
-    const extractFn = fn('Extract', 'extract_handler', { timeout: Duration.minutes(5), memory: 2048 });
+    const lim = props.extractLimits ?? {};
+    const extractFn = fn('Extract', 'extract_handler', {
+      timeout: Duration.minutes(5), memory: 2048,
+      env: {
+        EXTRACT_MAX_XML_PART_BYTES: String(lim.maxXmlPartBytes ?? 32 * 1024 * 1024),
+        EXTRACT_MAX_COMPRESSION_RATIO: String(lim.maxCompressionRatio ?? 200),
+        EXTRACT_MAX_PDF_PAGES: String(lim.maxPdfPages ?? 2000),
+        EXTRACT_MAX_EXTRACTED_CHARS: String(lim.maxExtractedChars ?? 10_000_000),
+      },
+    });
     const chunkFn = fn('Chunk', 'chunk_handler', { timeout: Duration.minutes(2), memory: 1024 });
     const embedFn = fn('Embed', 'embed_handler', {
       timeout: Duration.minutes(2), memory: 512,

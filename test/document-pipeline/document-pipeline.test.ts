@@ -86,6 +86,14 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
     expect(config.embedding.batchWindowMinutes).toBe(stage === 'pilot' ? 720 : 0);
   });
 
+  test('the Extract function gets the resource bounds the extractor reads (the same defaults as lambda/pipeline/extraction.py Limits)', () => {
+    const fns = Object.values<any>(synthStage(stage).templates[`docai-${stage}-app`].findResources('AWS::Lambda::Function'));
+    const extract = fns.find((f) => f.Properties.Handler === 'pipeline_handlers.extract_handler');
+    expect(extract.Properties.Environment.Variables).toMatchObject({
+      EXTRACT_MAX_XML_PART_BYTES: String(32 * 1024 * 1024), EXTRACT_MAX_COMPRESSION_RATIO: '200', EXTRACT_MAX_PDF_PAGES: '2000', EXTRACT_MAX_EXTRACTED_CHARS: '10000000',
+    });
+  });
+
   test('human review waits on a task token with the configured timeout', () => {
     const wait = allStates(machineDef(stage, 'PipelineStateMachine').def).WaitForReview;
     expect(wait.Resource).toContain('sqs:sendMessage.waitForTaskToken');
