@@ -118,6 +118,13 @@ export class DocumentPipeline extends Construct {
     const concurrency = props.embedConcurrency ?? 4;
     if (!Token.isUnresolved(overlap) && overlap >= chunkTokens) throw new Error(`DocumentPipeline: chunkOverlapTokens (${overlap}) must be smaller than chunkTokens (${chunkTokens})`);
     if (!Token.isUnresolved(concurrency) && (concurrency < 1 || concurrency > 40)) throw new Error(`DocumentPipeline: embedConcurrency must be from 1 to 40, received ${concurrency}`);
+    // A run reads the work bucket until it ends: a document may wait for a reviewer, then for the
+    // embedding window. Objects that expire sooner would fail the run long after it was accepted.
+    const longestRun = (props.humanReviewTimeout ?? Duration.hours(72)).toHours() + (props.embedBatchWindow?.toHours({ integral: false }) ?? 0) + 24;
+    if (props.workBucket.expiration.toHours() < longestRun) {
+      throw new Error(`DocumentPipeline: the work bucket expires objects after ${props.workBucket.expiration.toHours()} h, but a run can last ${longestRun} h ` +
+        '(human review timeout + embedding window + one day of processing and retries). Create the WorkBucket with a longer expiration.');
+    }
     const key = props.encryptionKey ?? props.placement.encryptionKey;
     this.encryptionKey = key;
 

@@ -8,7 +8,7 @@ export interface WorkBucketProps {
   readonly encryptionKey: kms.IKey;
   /** Server access logs go here. */
   readonly accessLogBucket: s3.IBucket;
-  /** Objects are deleted after this. @default Duration.days(3) */
+  /** Objects are deleted after this; DocumentPipeline requires more than its review timeout + embedding window + a day. @default Duration.days(5) */
   readonly expiration?: Duration;
   /** @default RemovalPolicy.DESTROY with auto-delete: it holds only intermediate results */
   readonly removalPolicy?: RemovalPolicy;
@@ -29,9 +29,12 @@ export class WorkBucket extends Construct {
   /** The bucket name as synthesized (pseudo parameters only), for readable least-privilege ARNs. */
   public readonly bucketName: string;
   public readonly encryptionKey: kms.IKey;
+  /** How long objects live: longer than any run that reads them (DocumentPipeline checks). */
+  public readonly expiration: Duration;
 
   constructor(scope: Construct, id: string, props: WorkBucketProps) {
     super(scope, id);
+    this.expiration = props.expiration ?? Duration.days(5);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const stack = Stack.of(this);
     this.bucketName = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
@@ -54,7 +57,7 @@ export class WorkBucket extends Construct {
       lifecycleRules: [
         {
           id: 'expire-work-objects',
-          expiration: props.expiration ?? Duration.days(3),
+          expiration: this.expiration,
           noncurrentVersionExpiration: Duration.days(1),
           abortIncompleteMultipartUploadAfter: Duration.days(1),
           expiredObjectDeleteMarker: false,

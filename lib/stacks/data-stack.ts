@@ -143,6 +143,8 @@ export class DataStack extends Stack {
     // Scratch space of the pipeline: lives here because it logs to the intake access-log bucket and
     // rule packs want that reference inside one template.
     this.workBucket = new WorkBucket(this, 'Work', {
+      // Longer than the longest run: review timeout + embedding window + a day (DocumentPipeline checks).
+      expiration: Duration.days(Math.ceil((c.pipeline.humanReviewTimeoutHours + c.embedding.batchWindowMinutes / 60 + 24) / 24) + 1),
       encryptionKey: this.intake.encryptionKey,
       accessLogBucket: this.intake.accessLogBucket,
       removalPolicy: RemovalPolicy.DESTROY,

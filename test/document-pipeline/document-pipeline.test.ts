@@ -1,4 +1,7 @@
-import { Size, Stack } from 'aws-cdk-lib';
+import { App, Duration, Size, Stack } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { WorkBucket } from '../../lib/document-pipeline';
 import { synthStage } from '../helpers';
 
 const machineDef = (stage: string, prefix: string) => {
@@ -114,7 +117,8 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
     const [, b] = Object.entries(t.Resources as Record<string, any>).find(([k]) => k.startsWith('WorkBucket'))!;
     expect(b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('aws:kms');
     expect(b.Properties.PublicAccessBlockConfiguration.BlockPublicAcls).toBe(true);
-    expect(b.Properties.LifecycleConfiguration.Rules[0]).toEqual(expect.objectContaining({ ExpirationInDays: 3, Status: 'Enabled' }));
+    // pilot: 72 h review + 12 h window + a day -> 5 days, +1; production: 72 h + a day -> 4 days, +1
+    expect(b.Properties.LifecycleConfiguration.Rules[0]).toEqual(expect.objectContaining({ ExpirationInDays: stage === 'pilot' ? 6 : 5, Status: 'Enabled' }));
   });
 
   test('each function can touch only what its step needs', () => {
@@ -145,4 +149,18 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
 test('DocumentPipeline validates its chunk settings', () => {
   const { DocumentPipeline } = require('../../lib');
   expect(() => new DocumentPipeline(new Stack(), 'P', { chunkTokens: 100, chunkOverlapTokens: 100, maxDocumentSize: Size.mebibytes(1) } as any)).toThrow(/chunkOverlapTokens \(100\) must be smaller than chunkTokens \(100\)/);
+});
+
+test('the work bucket must outlive the longest run: review timeout + embedding window + a day', () => {
+  // was: objects expired after 3 days while a document could wait 72 h for a reviewer, then 12 h for the window
+  const { stacks, config } = synthStage('pilot');
+  const days = stacks.data.workBucket.expiration.toDays();
+  expect(days * 24).toBeGreaterThanOrEqual(config.pipeline.humanReviewTimeoutHours + config.embedding.batchWindowMinutes / 60 + 24);
+  const app = new App();
+  const stack = new Stack(app, 'S');
+  const logs = new s3.Bucket(stack, 'Logs');
+  const short = new WorkBucket(stack, 'W', { encryptionKey: new kms.Key(stack, 'K'), accessLogBucket: logs, expiration: Duration.days(3) });
+  const { DocumentPipeline } = require('../../lib/document-pipeline');
+  expect(() => new DocumentPipeline(stack, 'P', { ...({} as any), workBucket: short, humanReviewTimeout: Duration.hours(72), embedBatchWindow: Duration.hours(12) }))
+    .toThrow(/the work bucket expires objects after 72 h, but a run can last 108 h/);
 });
