@@ -242,3 +242,33 @@ def test_unknown_filters_and_roles_are_refused_not_pasted_into_sql(corpus):
         search(corpus, vec(1), k=3, role="docai_reader_public", **{"1=1; DROP TABLE chunks; --": "x"})
     with pytest.raises(ValueError, match="unknown role"):
         search(corpus, vec(1), k=3, role="postgres")
+
+
+def test_a_writer_that_loses_the_race_for_the_first_insert_compares_sequencers_instead_of_failing(migrated, monkeypatch):
+    # Two first versions of one key stored concurrently: both SELECT ... FOR UPDATE find no row (and
+    # lock nothing), the first INSERT wins. Was: the loser failed on the unique (bucket, key), and its
+    # failure handling could mark the winner's newer version failed. The race is replayed exactly: the
+    # winner's row exists, and the loser's first lookup still sees none.
+    import docai_shared.db as db
+
+    conn, _ = migrated
+    real = db._lock_row
+
+    def race_once(*a, **k):
+        monkeypatch.setattr(db, "_lock_row", real)
+        return None
+
+    upsert_document(conn, doc("race.pdf", "v2", "0200"), chunks(2), role=W)  # the winner
+    monkeypatch.setattr(db, "_lock_row", race_once)
+    with pytest.raises(StaleVersion):  # an older loser is stale, exactly as without the race
+        upsert_document(conn, doc("race.pdf", "v1", "0100"), chunks(5), role=W)
+    assert document_status(conn, "intake", "race.pdf")["version_id"] == "v2"
+    monkeypatch.setattr(db, "_lock_row", race_once)
+    assert record_failure(conn, "intake", "race.pdf", "v1", "0100", "late failure of the loser", role=W) == "superseded"
+    assert document_status(conn, "intake", "race.pdf")["status"] == "stored"
+    monkeypatch.setattr(db, "_lock_row", race_once)
+    assert upsert_document(conn, doc("race.pdf", "v3", "0300"), chunks(3), role=W) == "stored"  # a newer loser wins
+    assert count_chunks(conn, "race.pdf") == 3
+    monkeypatch.setattr(db, "_lock_row", race_once)
+    assert delete_document(conn, "intake", "race.pdf", "0400", role=W) == "deleted"
+    assert count_chunks(conn, "race.pdf") == 0

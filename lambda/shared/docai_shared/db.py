@@ -157,6 +157,17 @@ def _lock_row(conn: Any, bucket: str, key: str) -> list | None:
     return rows[0] if rows else None
 
 
+def _claim_row(conn: Any, bucket: str, key: str, insert_sql: str, **params: Any) -> tuple[Any, list | None]:
+    """Inserts the first row of (bucket, key) and returns its id; or, when a concurrent writer
+    inserted it between our SELECT ... FOR UPDATE (which locks nothing when no row exists) and this
+    INSERT, returns that row, locked: ON CONFLICT waits for the other writer's commit, so the caller
+    then compares sequencers as for any existing row instead of failing on the unique constraint."""
+    rows = conn.run(insert_sql + " ON CONFLICT (bucket, key) DO NOTHING RETURNING id", **params)
+    if rows:
+        return rows[0][0], None
+    return None, _lock_row(conn, bucket, key)
+
+
 def upsert_document(conn: Any, doc: DocumentVersion, chunks: Sequence[ChunkRecord], role: str | None = None, force: bool = False) -> str:
     """Stores a document version and its chunks in one transaction, replacing the previous version's.
 
@@ -168,6 +179,15 @@ def upsert_document(conn: Any, doc: DocumentVersion, chunks: Sequence[ChunkRecor
         raise ValueError(f"access_tier {doc.access_tier!r} is not one of {ACCESS_TIERS}")
     with transaction(conn, role):
         row = _lock_row(conn, doc.bucket, doc.key)
+        doc_id = None
+        if row is None:
+            doc_id, row = _claim_row(
+                conn, doc.bucket, doc.key,
+                "INSERT INTO documents (bucket, key, version_id, sequencer, content_hash, document_type, document_date, access_tier,"
+                " business_unit, status, chunk_count) VALUES (:b, :k, :v, :s, :h, :t, :d, :a, :u, 'stored', :n)",
+                b=doc.bucket, k=doc.key, v=doc.version_id, s=doc.sequencer, h=doc.content_hash, t=doc.document_type,
+                d=doc.document_date, a=doc.access_tier, u=doc.business_unit, n=len(chunks),
+            )
         if row is not None:
             doc_id, seq, version_id, content_hash, status = row
             order = compare_sequencers(doc.sequencer, seq)
@@ -182,13 +202,6 @@ def upsert_document(conn: Any, doc: DocumentVersion, chunks: Sequence[ChunkRecor
                 a=doc.access_tier, u=doc.business_unit, n=len(chunks), id=doc_id,
             )
             conn.run("DELETE FROM chunks WHERE document_id = :id", id=doc_id)
-        else:
-            doc_id = conn.run(
-                "INSERT INTO documents (bucket, key, version_id, sequencer, content_hash, document_type, document_date, access_tier,"
-                " business_unit, status, chunk_count) VALUES (:b, :k, :v, :s, :h, :t, :d, :a, :u, 'stored', :n) RETURNING id",
-                b=doc.bucket, k=doc.key, v=doc.version_id, s=doc.sequencer, h=doc.content_hash, t=doc.document_type,
-                d=doc.document_date, a=doc.access_tier, u=doc.business_unit, n=len(chunks),
-            )[0][0]
         if chunks:
             # One statement for all chunks (arrays unnested server-side): one round trip per document.
             conn.run(
@@ -215,11 +228,13 @@ def record_failure(conn: Any, bucket: str, key: str, version_id: str | None, seq
         row = _lock_row(conn, bucket, key)
         if row is None:
             # Unknown tier: the most restrictive one, until a good version says otherwise.
-            conn.run(
+            _, row = _claim_row(
+                conn, bucket, key,
                 "INSERT INTO documents (bucket, key, version_id, sequencer, access_tier, status, error) VALUES (:b, :k, :v, :s, 'restricted', :st, :e)",
                 b=bucket, k=key, v=version_id, s=sequencer, st=status, e=error[:4000],
             )
-            return "recorded"
+            if row is None:
+                return "recorded"
         doc_id, seq = row[0], row[1]
         if compare_sequencers(sequencer, seq) < 0:
             return "superseded"
@@ -241,11 +256,13 @@ def delete_document(conn: Any, bucket: str, key: str, sequencer: str, only_versi
     with transaction(conn, role):
         row = _lock_row(conn, bucket, key)
         if row is None:
-            conn.run(
+            _, row = _claim_row(
+                conn, bucket, key,
                 "INSERT INTO documents (bucket, key, version_id, sequencer, access_tier, status) VALUES (:b, :k, NULL, :s, 'restricted', 'deleted')",
                 b=bucket, k=key, s=sequencer,
             )
-            return "deleted"
+            if row is None:
+                return "deleted"
         doc_id, seq, version_id = row[0], row[1], row[2]
         if only_version is not None and only_version != version_id:
             return "other-version"
