@@ -6,14 +6,11 @@
  *
  *   npm run plan -- --from pilot --to production [-c key=value ...] [--from-config a.json] [--to-config b.json] [--json]
  */
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { App } from 'aws-cdk-lib';
-import { BLOCKING, createDocaiStacks, formatPlan, promotionPlan } from '../lib/app';
-import { resolveStageConfig, StageConfig } from '../lib/config';
+import { BLOCKING, formatPlan, promotionPlan } from '../lib/app';
+import { resolveStageConfig } from '../lib/config';
 import { namePrefix } from '../lib/stacks';
 import { Cli, CONTEXT_FLAG, contextPairs, parseCli, runCli } from './cli';
+import { synthesizeTemplates } from './synth';
 
 const CLI: Cli = {
   name: 'npm run plan',
@@ -28,22 +25,6 @@ const CLI: Cli = {
     context: { ...CONTEXT_FLAG, description: 'context for both stages (projectName, region, ...)' },
   },
 };
-
-const ROOT = path.join(__dirname, '..');
-const CDK_JSON_CONTEXT = JSON.parse(fs.readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
-
-/** Templates by stack name, synthesized as bin/app.ts does (without bundling, which does not change templates). */
-export function synthesizeTemplates(config: StageConfig): Record<string, any> {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `plan-${config.stage}-`));
-  try {
-    const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
-    const stacks = createDocaiStacks(app, config);
-    app.synth();
-    return Object.fromEntries(Object.values(stacks).map((s) => [s.stackName, JSON.parse(fs.readFileSync(path.join(outdir, s.templateFile), 'utf8'))]));
-  } finally {
-    fs.rmSync(outdir, { recursive: true, force: true });
-  }
-}
 
 runCli(() => {
   const { values } = parseCli(CLI);

@@ -9,13 +9,10 @@
  * answers the AWS calls from recorded responses (tests).
  */
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { App } from 'aws-cdk-lib';
-import { createDocaiStacks } from '../lib/app';
 import { resolveStageConfig, StageConfig, StageConfigError } from '../lib/config';
 import { Cli, CliError, CONTEXT_FLAG, contextPairs, parseCli } from './cli';
+import { synthesizeTemplates } from './synth';
 
 const CLI: Cli = {
   name: 'npm run preflight',
@@ -41,16 +38,10 @@ const endpoints = [{ name: 'embedding', ...config.embedding }, ...(config.genera
 const needs: Record<string, number> = {};
 for (const e of endpoints) needs[e.instanceType] = (needs[e.instanceType] ?? 0) + e.maxInstances;
 // Reserved concurrency of the stage's functions, read from the stage as synthesized (no bundling).
-const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-'));
-const app = new App({ outdir, context: { ...JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8')).context, 'aws:cdk:bundling-stacks': [] } });
-const stacks = createDocaiStacks(app, config);
-app.synth();
 let reserved = 0;
-for (const s of Object.values(stacks)) {
-  const t = JSON.parse(fs.readFileSync(path.join(outdir, s.templateFile), 'utf8'));
+for (const t of Object.values(synthesizeTemplates(config))) {
   for (const r of Object.values(t.Resources as Record<string, any>)) if (r.Type === 'AWS::Lambda::Function') reserved += r.Properties.ReservedConcurrentExecutions ?? 0;
 }
-fs.rmSync(outdir, { recursive: true, force: true });
 
 // What the stage's bounded entry points can drive at once: ingestion invocations, Embed batches, backfill items.
 const peak = config.ingestion.maxConcurrency + config.pipeline.embedConcurrency + config.pipeline.backfillConcurrency;

@@ -197,9 +197,7 @@ def _docx_blocks(root, key: str) -> list[tuple[str, str]]:
                 parts.append(el.text or "")
             elif el.tag == f"{_W}tab":
                 parts.append("\t")
-            elif el is not p:
-                parts.append("\n")
-            elif el.tag == f"{_W}br":
+            elif el is not p:  # a line break, or a text-box paragraph anchored here
                 parts.append("\n")
         return "".join(parts)
 
@@ -356,7 +354,7 @@ def extract_html(data: bytes, key: str = "", limits: Limits | None = None) -> Ex
         stack.extend((child, False) for child in reversed(node.contents))
     end_section()
     # table rows end with a dangling separator
-    sections = [Section(re.sub(r"(?:\s*\|\s*)+$", "", re.sub(r"(?m)(?:\s*\|\s*)+$", "", s.text)).strip(), s.page, s.heading) for s in sections]
+    sections = [Section(re.sub(r"(?m)(?:[ \t]*\|[ \t]*)+$", "", s.text).strip(), s.page, s.heading) for s in sections]
     sections = [s for s in sections if s.text]
     if not sections and heading:
         sections.append(Section(heading, heading=heading))

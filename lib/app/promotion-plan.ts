@@ -1,5 +1,5 @@
 import { fullDiff, ResourceDifference, ResourceImpact } from '@aws-cdk/cloudformation-diff';
-import { loadAwsServiceSpecSync } from '@aws-cdk/aws-service-spec';
+import { resourceModel } from '../common/resource-spec';
 
 /**
  * What deploying one synthesized stage over another does to each resource, per stack, computed
@@ -43,11 +43,9 @@ export const STATEFUL_TYPES = new Set([
 /** Name properties nested in another property, which the spec's identifiers do not show. */
 const NESTED_NAMES: Record<string, string[][]> = { 'AWS::Budgets::Budget': [['Budget', 'BudgetName']] };
 
-let spec: ReturnType<typeof loadAwsServiceSpecSync> | undefined;
 /** The properties of a type that name it: its primary identifier and `<Resource>Name`, from AWS's resource spec. */
 export function nameProperties(type: string): string[] {
-  spec ??= loadAwsServiceSpecSync();
-  const model = spec.lookup('resource', 'cloudFormationType', 'equals', type)[0];
+  const model = resourceModel(type);
   if (!model) return [];
   const props = Object.keys(model.properties);
   const own = `${type.split('::')[2]}Name`;

@@ -1,6 +1,6 @@
-import { loadAwsServiceSpecSync } from '@aws-cdk/aws-service-spec';
 import { Aspects, CfnResource, IAspect, Tag, TagManager, Tags } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { resourceModel } from '../common/resource-spec';
 import { StageConfig, Workload } from '../config';
 
 /** The cost-allocation tag keys: budgets, anomaly monitors and the readiness rules use these names. */
@@ -55,13 +55,9 @@ export function inheritedTags(node: IConstruct): Record<string, string> {
  * from AWS's resource spec).
  */
 export class TagRawResources implements IAspect {
-  private static spec?: ReturnType<typeof loadAwsServiceSpecSync>;
-
   public visit(node: IConstruct): void {
     if (!CfnResource.isCfnResource(node) || TagManager.isTaggable(node)) return;
-    TagRawResources.spec ??= loadAwsServiceSpecSync();
-    const model = TagRawResources.spec.lookup('resource', 'cloudFormationType', 'equals', node.cfnResourceType)[0];
-    const info = model?.tagInformation;
+    const info = resourceModel(node.cfnResourceType)?.tagInformation;
     if (!info) return;
     const tags = inheritedTags(node);
     if (!Object.keys(tags).length) return;

@@ -7,3 +7,4 @@ export * from './placement';
 export * from './cdk-providers';
 export * from './least-privilege';
 export * from './state-machine-wildcards';
+export * from './resource-spec';

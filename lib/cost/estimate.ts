@@ -1,5 +1,6 @@
 import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES, PriceConfidence } from '../config/instance-catalog';
 import { StageConfig } from '../config/stage-config';
+import { interfaceEndpointsOf } from '../stacks/data-stack';
 
 /**
  * List prices used by the estimate: us-east-1, on-demand, collected 2026-11 (docs/prices.md). Prices
@@ -83,7 +84,7 @@ const targetTrackingPolicies = (scaling: string) => (scaling === 'always-on' ? 2
 /** Counts the stage's fixed resources from its config (the same numbers the stacks create). */
 export function fixedResources(c: StageConfig) {
   return {
-    interfaceEndpoints: 1 + (c.network.privateLinkForAwsApis ? 2 : 0),
+    interfaceEndpoints: interfaceEndpointsOf(c).length,
     endpointAzs: c.network.interfaceEndpointsInEveryAz ? c.network.maxAzs : 1,
     // data: alarm topic, flow logs, ingestion queues, intake, database, operations; app stack; cost: alert
     // topic, and the tag activation's logs when the stage activates cost-allocation tags

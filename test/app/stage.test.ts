@@ -1,8 +1,8 @@
-import { loadAwsServiceSpecSync } from '@aws-cdk/aws-service-spec';
 import { CfnResource, Stack, TagManager } from 'aws-cdk-lib';
 import * as fs from 'fs';
 import * as path from 'path';
 import { TAG_KEYS, MANAGED_BY, STACK_PARTS } from '../../lib';
+import { resourceModel } from '../../lib/common';
 import { ReadinessReport } from '../../lib/readiness';
 import { allStacks, synthStage, taggableResources, validationReport } from '../helpers';
 
@@ -76,12 +76,11 @@ describe.each(STAGES)('%s stage', (stageName) => {
 
   test('every resource of a taggable type carries the cost-allocation tags, CDK\'s own provider functions and roles included', () => {
     const { templates } = synth();
-    const spec = loadAwsServiceSpecSync();
     const keys = [...Object.values(TAG_KEYS)].sort();
     let raw = 0;
     for (const [stackName, t] of Object.entries(templates)) {
       for (const [id, r] of Object.entries<any>(t.toJSON().Resources)) {
-        const info = spec.lookup('resource', 'cloudFormationType', 'equals', r.Type)[0]?.tagInformation;
+        const info = resourceModel(r.Type)?.tagInformation;
         if (!info) continue; // the type takes no tags (policies, associations, custom resources)
         const tags = r.Properties?.[info.tagPropertyName];
         const present = Array.isArray(tags) ? tags.map((x: any) => x.Key) : Object.keys(tags ?? {});
