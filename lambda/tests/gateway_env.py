@@ -52,7 +52,7 @@ def environment(config: dict, models_url: str) -> dict:
         "GATEWAY_GUARDRAIL_ID": GUARDRAIL_ID,
         "GATEWAY_GUARDRAIL_VERSION": "1",
         # Test only: where the model services are (the local stand-in); unset in Lambda.
-        "DOCAI_MODEL_ENDPOINT_URL": models_url,
+        "DOCAI_LOCAL_ENDPOINT_URL": models_url,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
     }

@@ -5,7 +5,9 @@ Serves:
 - SageMaker runtime ``InvokeEndpoint`` (``POST /endpoints/<name>/invocations``): a chat completion
   (LMI schema) when the body has ``messages``, TEI embeddings when it has ``inputs``;
 - Bedrock runtime ``Converse`` (``POST /model/<id>/converse``) and ``ApplyGuardrail``
-  (``POST /guardrail/<id>/version/<v>/apply``).
+  (``POST /guardrail/<id>/version/<v>/apply``);
+- Lambda ``Invoke`` (``POST /2015-03-31/functions/<name>/invocations``) of functions registered in
+  ``functions`` (name -> handler), run in-process as the Lambda runtime would run them.
 
 Behaviour per route (``"sagemaker"``, ``"converse"``, ``"guardrail"``): a fixed latency, a random
 failure rate, and a script of outcomes consumed first (``"ok"``, ``"throttle"``, ``"unavailable"``,
@@ -78,8 +80,9 @@ def instructions_seen(system: str, user: str) -> str:
 
 
 class LocalModels:
-    def __init__(self, dimension: int = 768, seed: int = 7):
+    def __init__(self, dimension: int = 768, seed: int = 7, functions: dict | None = None):
         self.dimension = dimension
+        self.functions = functions or {}
         self.behaviour = {"sagemaker": Behaviour(), "converse": Behaviour(), "guardrail": Behaviour()}
         self.calls: list[tuple[str, str]] = []
         self.rng = random.Random(seed)
@@ -116,6 +119,8 @@ class LocalModels:
 
     def _serve(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
         path = h.path.split("?")[0]
+        if path.startswith("/2015-03-31/functions/"):
+            return self._invoke(h, path.split("/")[3], body)
         route = "sagemaker" if path.startswith("/endpoints/") else "guardrail" if path.startswith("/guardrail/") else "converse"
         with self._lock:
             self.calls.append((route, path))
@@ -144,6 +149,16 @@ class LocalModels:
             return self._send(h, 200, {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
                                        "usage": {"inputTokens": len((system + user).split()), "outputTokens": len(text.split()), "totalTokens": 0}, "metrics": {"latencyMs": 1}})
         return self._send(h, 200, self._guardrail(data))
+
+    def _invoke(self, h: BaseHTTPRequestHandler, name: str, body: bytes) -> None:
+        import traceback
+
+        try:
+            result = self.functions[name](json.loads(body or b"{}"), None)
+            return self._send(h, 200, result)
+        except Exception as e:  # as Lambda reports a function error: 200 with X-Amz-Function-Error
+            return self._send(h, 200, {"errorType": type(e).__name__, "errorMessage": str(e), "stackTrace": traceback.format_exc().splitlines()[-5:]},
+                              {"X-Amz-Function-Error": "Unhandled"})
 
     def _answer(self, system: str, user: str, model: str) -> str:
         return f"[{model}] answer. Instructions I followed: {instructions_seen(system, user)[-400:]}"

@@ -70,6 +70,15 @@ def connect_iam(host: str, port: int, user: str, database: str, region: str, rds
     return connect_with_password(host, port, user, token, database, tls)
 
 
+def connect_from_env_as(user: str) -> Any:
+    """IAM connection as ``user`` (one of this project's roles) to DB_HOST/DB_PORT/DB_NAME."""
+    if user not in ROLES:
+        raise ValueError(f"unknown database user {user!r}; expected one of {', '.join(ROLES)}")
+    env = os.environ
+    tls = env.get("DB_TLS", "verify-full")
+    return connect_iam(env["DB_HOST"], int(env["DB_PORT"]), user, env["DB_NAME"], env["AWS_REGION"], tls=tls)
+
+
 def connect_from_env(user_env: str = "DB_USER") -> Any:
     """IAM connection from DB_HOST, DB_PORT, DB_NAME, DB_USER, AWS_REGION (DB_TLS=disable for local tests)."""
     env = os.environ
@@ -134,6 +143,7 @@ class SearchHit:
     access_tier: str
     distance: float
     metadata: dict
+    version_id: str | None = None
 
 
 def compare_sequencers(a: str, b: str) -> int:
@@ -309,7 +319,7 @@ def _search_sql(filters: dict) -> tuple[str, dict]:
     # with iterative scans, filters (and row-level security) still yield k rows when k exist.
     # Outer query: relaxed_order may return near-ordered rows, so sort again.
     sql = (
-        "SELECT h.document_id, h.chunk_index, d.key, h.text, h.access_tier, h.distance, h.metadata FROM ("
+        "SELECT h.document_id, h.chunk_index, d.key, h.text, h.access_tier, h.distance, h.metadata, d.version_id FROM ("
         " SELECT c.document_id, c.chunk_index, c.text, c.access_tier, c.metadata, c.embedding <=> cast(:q as vector) AS distance"
         f" FROM chunks c {clause} ORDER BY c.embedding <=> cast(:q as vector) LIMIT :k"
         ") h JOIN documents d ON d.id = h.document_id ORDER BY h.distance"
@@ -329,7 +339,7 @@ def search(conn: Any, embedding: Sequence[float], k: int = 10, role: str | None 
         conn.run("SET LOCAL hnsw.iterative_scan = relaxed_order")
         conn.run(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
         rows = conn.run(sql, q=vector_literal(embedding), k=int(k), **params)
-    return [SearchHit(r[0], r[1], r[2], r[3], r[4], float(r[5]), r[6] if isinstance(r[6], dict) else json.loads(r[6])) for r in rows]
+    return [SearchHit(r[0], r[1], r[2], r[3], r[4], float(r[5]), r[6] if isinstance(r[6], dict) else json.loads(r[6]), r[7]) for r in rows]
 
 
 def explain_search(conn: Any, embedding: Sequence[float], k: int = 10, role: str | None = None, **filters: Any) -> str:

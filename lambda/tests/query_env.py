@@ -1,0 +1,80 @@
+"""The query path wired for tests: the real handlers, PGlite as the database, moto for S3/DynamoDB/SSM,
+the local model service for the endpoints, and the retrieve function invoked through boto3's Lambda
+client (served in-process by tests/local_models.py)."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import boto3
+
+import query_handler
+import retrieve_handler
+from docai_shared import db
+from docai_shared.db import ChunkRecord, DocumentVersion, upsert_document
+from gateway_env import REGION, create_state, environment, gateway_config
+from local_models import embed
+
+DIM = 64
+AUDIT_BUCKET = "docai-test-audit"
+RETRIEVE_FUNCTION = "docai-test-retrieve"
+DB_HOST = "docai-test-db.cluster.local"
+TIER_GROUPS = {"docai-tier-public": "public", "docai-tier-internal": "internal", "docai-tier-confidential": "confidential", "docai-tier-restricted": "restricted"}
+
+CORPUS = [
+    ("handbook/opening-hours.pdf", "public", "Opening hours", "The office opens at 9 am and closes at 6 pm on weekdays."),
+    ("finance/payment-policy.pdf", "internal", "Payment terms", "Invoices are paid within 30 days of receipt by the finance team."),
+    ("hr/executive-salaries.xlsx", "confidential", "Executive salaries", "Executive salaries for 2026: the chief executive earns 400000 EUR a year."),
+    ("board/merger-plan.docx", "restricted", "Merger plan", "The board plans a merger with Example Corp in the second quarter."),
+]
+
+
+def load_corpus(conn) -> None:
+    for i, (key, tier, heading, text) in enumerate(CORPUS):
+        body = f"{heading}\n{text}"
+        upsert_document(conn, DocumentVersion("docai-intake", key, f"v{i}", f"0{i}", tier, document_type=key.split("/")[0], document_date=date(2026, 1 + i, 1)),
+                        [ChunkRecord(0, body, len(body.split()), embed(body, DIM), {"page": 1, "heading": heading})], role="docai_writer")
+
+
+def query_environment(models_url: str, config: dict | None = None) -> dict:
+    return {
+        **environment(config or gateway_config(), models_url),
+        "EMBEDDING_ENDPOINT": "docai-test-embed", "EMBEDDING_DIMENSION": str(DIM), "RETRIEVE_FUNCTION": RETRIEVE_FUNCTION,
+        "AUDIT_BUCKET": AUDIT_BUCKET, "TIER_GROUPS": json.dumps(TIER_GROUPS), "DEFAULT_TOP_K": "4", "MAX_TOP_K": "20",
+        "WORKFLOW": "query", "DB_HOST": DB_HOST, "DB_PORT": "5432", "DB_NAME": "docai",
+    }
+
+
+def create_aws_state() -> None:
+    create_state()
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=AUDIT_BUCKET, ObjectLockEnabledForBucket=True)
+
+
+def reset_handlers() -> None:
+    query_handler._clients.clear()
+    query_handler._gateway = None
+    retrieve_handler._connections.clear()
+
+
+def use_pglite_for_readers(conn, logins: list) -> None:
+    """As deployed, the retrieve function logs in with an IAM token for docai_reader_<tier>; only the
+    TLS connection to RDS is replaced by the PGlite connection."""
+
+    def connect(host, port, user, password, database, tls="verify-full"):
+        assert host == DB_HOST and password.startswith(f"{host}:{port}/?Action=connect&DBUser={user}"), (user, password[:80])
+        logins.append(user)
+        return conn
+
+    db.connect_with_password = connect
+
+
+def api_event(path: str, body, groups: str | None = "docai-tier-internal", sub: str = "user-alice", request_id: str = "req-1") -> dict:
+    claims = {"sub": sub, "cognito:username": sub.replace("user-", "")}
+    if groups is not None:
+        claims["cognito:groups"] = groups
+    return {
+        "resource": path, "path": path, "httpMethod": "POST",
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "requestContext": {"requestId": request_id, "authorizer": {"claims": claims}, "identity": {"sourceIp": "198.51.100.7"}},
+    }
