@@ -45,7 +45,8 @@ export function createDocaiStacks(scope: Construct, config: StageConfig, opts: {
       inferenceComponentName: inference.embedding.inferenceComponentName,
       dimension: config.embedding.dimension,
     },
-    description: `docai-blueprint ${config.stage}: stateless application (ingestion, pipeline, migrations)`,
+    generation: inference.generation ? { endpointName: inference.generation.endpointName, inferenceComponentName: inference.generation.inferenceComponentName } : undefined,
+    description: `docai-blueprint ${config.stage}: stateless application (ingestion, pipeline, query API, migrations)`,
   });
   app.addStackDependency(inference, 'the pipeline calls the embedding endpoint');
   const monitoring = new MonitoringStack(scope, stackName(config, 'monitoring'), {

@@ -59,7 +59,7 @@ export function contextKeyProblems(keys: readonly string[]): string[] {
 }
 
 /** A map whose keys are data (checked by the validation of its values), not config fields. */
-const FREE_MAPS = new Set(['budget.workloadLimitsUsd', 'acceptedReadinessDifferences', 'rebuild.keys']);
+const FREE_MAPS = new Set(['budget.workloadLimitsUsd', 'acceptedReadinessDifferences', 'rebuild.keys', 'gateway.models', 'query.tierGroups']);
 /** Optional top-level fields the presets leave unset. */
 const OPTIONAL_TOP_LEVEL = ['account', 'region', 'alarmEmail', 'environmentName'];
 /** Optional sections the presets leave out, with their fields. */

@@ -272,6 +272,32 @@ export function validateStageConfig(c: StageConfig): string[] {
   num('observability.databaseFreeStorageGiB', o?.databaseFreeStorageGiB, 0.1, 65536);
   int('observability.databaseConnections', o?.databaseConnections, 1, 100000);
 
+  p.push(...validateGateway(c, { int, num, oneOf, got }));
+  const q = c.query;
+  if (!isPlainObject(q?.tierGroups) || Object.keys(q.tierGroups).length === 0) {
+    p.push(`query.tierGroups: ${got(q?.tierGroups)}; expected an object of Cognito group -> tier (public, internal, confidential, restricted)`);
+  } else {
+    for (const [group, tier] of Object.entries(q.tierGroups)) {
+      if (!/^[\p{L}\p{M}\p{S}\p{N}\p{P}]{1,128}$/u.test(group)) p.push(`query.tierGroups: group name "${group}"; expected 1-128 characters without spaces (a Cognito group name)`);
+      oneOf(`query.tierGroups.${group}`, tier, ['public', 'internal', 'confidential', 'restricted']);
+    }
+  }
+  if (int('query.maxTopK', q?.maxTopK, 1, 100) && int('query.defaultTopK', q?.defaultTopK, 1, 100) && q.defaultTopK > q.maxTopK) {
+    p.push(`query.defaultTopK: ${got(q.defaultTopK)}; must not exceed query.maxTopK (${q.maxTopK})`);
+  }
+  if (int('query.throttle.rateLimit', q?.throttle?.rateLimit, 1, 10000, 'requests per second across the stage') && int('query.throttle.burstLimit', q?.throttle?.burstLimit, 1, 5000)) {
+    if (q.throttle.burstLimit < q.throttle.rateLimit) p.push(`query.throttle.burstLimit: ${got(q.throttle.burstLimit)}; should be at least the rate limit (${q.throttle.rateLimit}), or bursts are cut below the steady rate`);
+  }
+  if (!Array.isArray(q?.clients) || q.clients.some((x) => typeof x !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(x))) {
+    p.push(`query.clients: ${got(q?.clients)}; expected a list of client names (lower-case letters, digits, '-'), each getting an API key`);
+  }
+  int('query.clientDailyQuota', q?.clientDailyQuota, 0, 1e9, '0 = no quota');
+  int('query.wafRateLimitPer5Minutes', q?.wafRateLimitPer5Minutes, 10, 2e9, 'AWS WAF rate-based rules start at 10 requests per evaluation window');
+  int('query.auditRetentionDays', q?.auditRetentionDays, 1, 36500);
+  oneOf('query.auditLockMode', q?.auditLockMode, ['GOVERNANCE', 'COMPLIANCE'], 'COMPLIANCE cannot be shortened or lifted by anyone, the root user included, until each record\'s retention ends');
+  num('query.alarm5xxPercent', q?.alarm5xxPercent, 0.1, 100);
+  int('query.alarmP95LatencyMs', q?.alarmP95LatencyMs, 100, 29000, 'API Gateway ends requests at 29 s');
+
   const b = c.budget;
   num('budget.monthlyLimitUsd', b?.monthlyLimitUsd, 1, 10_000_000, '-c monthlyBudgetUsd=<a positive amount in USD>');
   num('budget.anomalyThresholdUsd', b?.anomalyThresholdUsd, 1, 1_000_000);
@@ -311,5 +337,74 @@ export function validateStageConfig(c: StageConfig): string[] {
       num(`budget.workloadLimitsUsd.${w}`, v, 1, 10_000_000);
     }
   }
+  return p;
+}
+
+interface Checks {
+  int: (field: string, v: unknown, min: number, max: number, fix?: string) => boolean;
+  num: (field: string, v: unknown, min: number, max: number, fix?: string) => void;
+  oneOf: (field: string, v: unknown, choices: readonly unknown[], fix?: string) => void;
+  got: (v: unknown) => string;
+}
+
+const BEDROCK_MODEL_ID = /^[a-z0-9-]+\.[a-z0-9.:-]+$/;
+
+function validateGateway(c: StageConfig, { int, num, oneOf, got }: Checks): string[] {
+  const p: string[] = [];
+  const g = c.gateway;
+  if (!isPlainObject(g)) return [`gateway: ${got(g)}; expected the model gateway section (see lib/config/presets.ts)`];
+  if (!isPlainObject(g.models) || Object.keys(g.models).length === 0) {
+    p.push(`gateway.models: ${got(g.models)}; expected an object of model name -> { provider, modelId, usdPerMillionInputTokens, usdPerMillionOutputTokens }`);
+  } else {
+    for (const [name, m] of Object.entries(g.models)) {
+      if (!/^[a-z][a-z0-9-]{0,39}$/.test(name)) p.push(`gateway.models: model name "${name}"; expected lower-case letters, digits and '-' (it names metrics)`);
+      oneOf(`gateway.models.${name}.provider`, m?.provider, ['bedrock', 'sagemaker-lmi']);
+      if (m?.provider === 'bedrock' && (typeof m.modelId !== 'string' || !BEDROCK_MODEL_ID.test(m.modelId))) {
+        p.push(`gateway.models.${name}.modelId: ${got(m?.modelId)}; expected a Bedrock model id like anthropic.claude-3-haiku-20240307-v1:0 (aws bedrock list-foundation-models)`);
+      }
+      if (m?.provider === 'sagemaker-lmi' && m.modelId !== 'generation') {
+        p.push(`gateway.models.${name}.modelId: ${got(m.modelId)}; a sagemaker-lmi model is this stage's generation endpoint. Fix: "modelId": "generation"`);
+      }
+      num(`gateway.models.${name}.usdPerMillionInputTokens`, m?.usdPerMillionInputTokens, 0, 1000);
+      num(`gateway.models.${name}.usdPerMillionOutputTokens`, m?.usdPerMillionOutputTokens, 0, 1000);
+    }
+  }
+  for (const [name, w] of Object.entries(g.workflows ?? {})) {
+    const f = `gateway.workflows.${name}`;
+    if (!Array.isArray(w?.models) || w.models.length === 0) {
+      p.push(`${f}.models: ${got(w?.models)}; expected a list of model names from gateway.models, the first answering, the rest fallbacks`);
+    } else {
+      for (const m of w.models) {
+        if (!isPlainObject(g.models) || !(m in g.models)) {
+          p.push(`${f}.models: "${m}" is not in gateway.models; did you mean "${nearest(String(m), Object.keys(g.models ?? {}))}"?`);
+        } else if (g.models[m].provider === 'sagemaker-lmi' && c.generation?.enabled !== true) {
+          p.push(`${f}.models: "${m}" is the generation endpoint, which this stage does not deploy. Fix: -c generationEnabled=true, or remove "${m}" from the chain`);
+        }
+      }
+      if (new Set(w.models).size !== w.models.length) p.push(`${f}.models: ${got(w.models)} names a model twice`);
+    }
+    int(`${f}.promptVersion`, w?.promptVersion, 1, 100_000, 'an SSM parameter version of the workflow\'s prompt (aws ssm get-parameter-history --name /<project>/<environment>/prompts/' + name + ')');
+    int(`${f}.cacheTtlSeconds`, w?.cacheTtlSeconds, 0, 30 * 86400, '0 turns the cache off');
+    int(`${f}.maxOutputTokens`, w?.maxOutputTokens, 16, 8192);
+    const b = w?.budget;
+    for (const k of ['dailyTokens', 'monthlyTokens', 'callerDailyTokens'] as const) int(`${f}.budget.${k}`, b?.[k], 0, 1e12, '0 = no limit');
+    for (const k of ['dailyUsd', 'monthlyUsd'] as const) num(`${f}.budget.${k}`, b?.[k], 0, 1e7, '0 = no limit');
+    if (b && b.dailyTokens && b.monthlyTokens && b.dailyTokens > b.monthlyTokens) p.push(`${f}.budget.dailyTokens: ${got(b.dailyTokens)}; larger than monthlyTokens (${b.monthlyTokens})`);
+    if (b && w.maxOutputTokens && b.callerDailyTokens && b.callerDailyTokens < w.maxOutputTokens) {
+      p.push(`${f}.budget.callerDailyTokens: ${got(b.callerDailyTokens)}; smaller than one answer (maxOutputTokens ${w.maxOutputTokens}): every request would be refused`);
+    }
+  }
+  if (int('gateway.timeoutSeconds', g.timeoutSeconds, 1, 28, 'API Gateway ends a REST integration after 29 s; leave time for retrieval and the audit record')) {
+    if (g.timeoutSeconds > 25) p.push(`gateway.timeoutSeconds: ${got(g.timeoutSeconds)}; leave at least 3 s of API Gateway's 29 s for embedding, retrieval and the audit record. Fix: 25 or less`);
+  }
+  int('gateway.retry.maxAttempts', g.retry?.maxAttempts, 1, 10);
+  int('gateway.retry.baseDelayMs', g.retry?.baseDelayMs, 1, 10_000);
+  int('gateway.retry.maxDelayMs', g.retry?.maxDelayMs, 1, 60_000);
+  num('gateway.retry.notReadyWaitSeconds', g.retry?.notReadyWaitSeconds, 0, 25, '0 degrades at once while an endpoint scales from zero');
+  int('gateway.breaker.failureThreshold', g.breaker?.failureThreshold, 1, 100);
+  num('gateway.breaker.openSeconds', g.breaker?.openSeconds, 1, 3600);
+  oneOf('gateway.guardrail.promptAttackStrength', g.guardrail?.promptAttackStrength, ['LOW', 'MEDIUM', 'HIGH']);
+  oneOf('gateway.guardrail.personalData', g.guardrail?.personalData, ['ANONYMIZE', 'BLOCK']);
+  num('gateway.budgetAlarmPercent', g.budgetAlarmPercent, 1, 100);
   return p;
 }

@@ -1,7 +1,7 @@
 import { StageConfig } from './stage-config';
 
 /** The workloads (values of the `Workload` tag) that budgets filter on. */
-export const WORKLOADS = ['platform', 'intake', 'ingestion', 'vector-db', 'pipeline', 'inference', 'observability', 'network'] as const;
+export const WORKLOADS = ['platform', 'intake', 'ingestion', 'vector-db', 'pipeline', 'inference', 'query', 'observability', 'network'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 const common = {
@@ -24,6 +24,20 @@ const common = {
     defaultAccessTier: 'internal',
   },
   embeddingModel: { modelId: 'BAAI/bge-base-en-v1.5', dimension: 768 },
+  // Bedrock on-demand prices, us-east-1 (docs/prices.md; estimates). The SageMaker model is paid by the hour.
+  models: {
+    'lmi-primary': { provider: 'sagemaker-lmi', modelId: 'generation', usdPerMillionInputTokens: 0, usdPerMillionOutputTokens: 0 },
+    'bedrock-haiku': { provider: 'bedrock', modelId: 'anthropic.claude-3-haiku-20240307-v1:0', usdPerMillionInputTokens: 0.25, usdPerMillionOutputTokens: 1.25 },
+    'bedrock-nova-lite': { provider: 'bedrock', modelId: 'amazon.nova-lite-v1:0', usdPerMillionInputTokens: 0.06, usdPerMillionOutputTokens: 0.24 },
+  },
+  tierGroups: { 'docai-public': 'public', 'docai-internal': 'internal', 'docai-confidential': 'confidential', 'docai-restricted': 'restricted' },
+  gatewayResilience: {
+    timeoutSeconds: 20,
+    retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2000, notReadyWaitSeconds: 0 },
+    breaker: { failureThreshold: 5, openSeconds: 30 },
+    guardrail: { promptAttackStrength: 'HIGH', personalData: 'ANONYMIZE' },
+    budgetAlarmPercent: 80,
+  },
 } as const;
 
 /**
@@ -84,6 +98,22 @@ export const PILOT: StageConfig = {
     databaseCpuPercent: 90,
     databaseFreeStorageGiB: 2,
     databaseConnections: 60,
+  },
+  gateway: {
+    models: common.models,
+    // The generation endpoint is off in the pilot: answers come from Bedrock, paid per token.
+    workflows: {
+      answer: {
+        models: ['bedrock-haiku'], promptVersion: 1, cacheTtlSeconds: 3600, maxOutputTokens: 512,
+        budget: { dailyTokens: 500_000, monthlyTokens: 5_000_000, callerDailyTokens: 100_000, dailyUsd: 2, monthlyUsd: 30 },
+      },
+    },
+    ...common.gatewayResilience,
+  },
+  query: {
+    tierGroups: common.tierGroups, defaultTopK: 6, maxTopK: 20, throttle: { rateLimit: 10, burstLimit: 20 },
+    clients: [], clientDailyQuota: 0, wafRateLimitPer5Minutes: 1000,
+    auditRetentionDays: 365, auditLockMode: 'GOVERNANCE', alarm5xxPercent: 5, alarmP95LatencyMs: 10000,
   },
   budget: {
     monthlyLimitUsd: 300,
@@ -152,6 +182,22 @@ export const PRODUCTION: StageConfig = {
     databaseCpuPercent: 80,
     databaseFreeStorageGiB: 20,
     databaseConnections: 400,
+  },
+  gateway: {
+    models: common.models,
+    workflows: {
+      answer: {
+        models: ['bedrock-haiku', 'bedrock-nova-lite'], promptVersion: 1, cacheTtlSeconds: 3600, maxOutputTokens: 512,
+        budget: { dailyTokens: 30_000_000, monthlyTokens: 600_000_000, callerDailyTokens: 500_000, dailyUsd: 100, monthlyUsd: 2000 },
+      },
+    },
+    ...common.gatewayResilience,
+  },
+  query: {
+    tierGroups: common.tierGroups, defaultTopK: 6, maxTopK: 20, throttle: { rateLimit: 100, burstLimit: 200 },
+    clients: [], clientDailyQuota: 0, wafRateLimitPer5Minutes: 2000,
+    // Seven years, locked against everyone (COMPLIANCE): who asked what, and what they were told.
+    auditRetentionDays: 2557, auditLockMode: 'COMPLIANCE', alarm5xxPercent: 1, alarmP95LatencyMs: 6000,
   },
   budget: {
     monthlyLimitUsd: 5000,

@@ -142,6 +142,74 @@ export interface ObservabilityConfig {
   readonly databaseConnections: number;
 }
 
+/** One model the gateway can call (a key of `gateway.models`). */
+export interface GatewayModelConfig {
+  /** `bedrock`: Amazon Bedrock through the Converse API; `sagemaker-lmi`: this stage's generation endpoint. */
+  readonly provider: 'bedrock' | 'sagemaker-lmi';
+  /** Bedrock model id, e.g. `anthropic.claude-3-haiku-20240307-v1:0`; for `sagemaker-lmi`: `generation`. */
+  readonly modelId: string;
+  /** Price used for budgets and estimated spend (an estimate: see docs/prices.md). 0 for this project's own endpoint (paid by the hour). */
+  readonly usdPerMillionInputTokens: number;
+  readonly usdPerMillionOutputTokens: number;
+}
+
+/** Token and spend budgets of one workflow; 0 = no limit of that kind. Exhaustion answers 429. */
+export interface GatewayBudgetConfig {
+  readonly dailyTokens: number;
+  readonly monthlyTokens: number;
+  /** Per caller (the verified principal), per day. */
+  readonly callerDailyTokens: number;
+  readonly dailyUsd: number;
+  readonly monthlyUsd: number;
+}
+
+export interface GatewayWorkflowConfig {
+  /** The chain, by name from `gateway.models`: the first answers, the others are fallbacks (marked degraded). */
+  readonly models: readonly string[];
+  /** Active version of the workflow's prompt (an SSM parameter version). Rollback: an older number. */
+  readonly promptVersion: number;
+  /** How long an answer is served from the cache, seconds; 0 turns the cache off for the workflow. */
+  readonly cacheTtlSeconds: number;
+  readonly maxOutputTokens: number;
+  readonly budget: GatewayBudgetConfig;
+}
+
+/** The model gateway (lambda/shared/docai_shared/gateway): every model call of the read side. */
+export interface GatewayConfig {
+  readonly models: Readonly<Record<string, GatewayModelConfig>>;
+  readonly workflows: { readonly answer: GatewayWorkflowConfig };
+  /** Time one request may spend in the gateway, seconds (under API Gateway's 29 s integration timeout). */
+  readonly timeoutSeconds: number;
+  readonly retry: { readonly maxAttempts: number; readonly baseDelayMs: number; readonly maxDelayMs: number; readonly notReadyWaitSeconds: number };
+  readonly breaker: { readonly failureThreshold: number; readonly openSeconds: number };
+  /** Bedrock Guardrails filter strength against prompt attacks on the question, and what happens to personal data. */
+  readonly guardrail: { readonly promptAttackStrength: 'LOW' | 'MEDIUM' | 'HIGH'; readonly personalData: 'ANONYMIZE' | 'BLOCK' };
+  /** Alarm when a workflow has used this percent of a daily or monthly budget. */
+  readonly budgetAlarmPercent: number;
+}
+
+/** The query API (lib/query-api): who may ask, how much, and how long their questions are kept. */
+export interface QueryConfig {
+  /** Cognito group -> access tier; a caller's highest tier applies, no mapped group means 403. */
+  readonly tierGroups: Readonly<Record<string, 'public' | 'internal' | 'confidential' | 'restricted'>>;
+  readonly defaultTopK: number;
+  readonly maxTopK: number;
+  /** Stage-wide API Gateway throttling: requests per second and burst. */
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Named clients, each with an API key in the usage plan; methods require a key when any is named. */
+  readonly clients: readonly string[];
+  /** Requests per client per day; 0 = no quota. */
+  readonly clientDailyQuota: number;
+  /** WAF: requests from one IP per 5 minutes before it is blocked. */
+  readonly wafRateLimitPer5Minutes: number;
+  /** How long each audit record is locked (S3 Object Lock) and kept, days. */
+  readonly auditRetentionDays: number;
+  /** COMPLIANCE: nobody can delete a record early; GOVERNANCE: a principal with s3:BypassGovernanceRetention can. */
+  readonly auditLockMode: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly alarm5xxPercent: number;
+  readonly alarmP95LatencyMs: number;
+}
+
 export interface BudgetConfig {
   /** Monthly cost budget for the whole stage, USD. */
   readonly monthlyLimitUsd: number;
@@ -195,6 +263,8 @@ export interface StageConfig {
   readonly generation: GenerationEndpointConfig;
   readonly pipeline: PipelineConfig;
   readonly observability: ObservabilityConfig;
+  readonly gateway: GatewayConfig;
+  readonly query: QueryConfig;
   readonly budget: BudgetConfig;
   /**
    * Production-readiness rules this stage deliberately does not meet, with the reason. Reported as

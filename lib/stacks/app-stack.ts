@@ -7,6 +7,7 @@ import { allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common
 import { StageConfig } from '../config';
 import { DocumentPipeline, EmbeddingEndpointRef } from '../document-pipeline';
 import { IngestionFunction } from '../ingestion';
+import { QueryApi } from '../query-api';
 import { DataStack } from './data-stack';
 
 export interface AppStackProps extends StackProps {
@@ -14,6 +15,8 @@ export interface AppStackProps extends StackProps {
   readonly data: DataStack;
   /** The embedding endpoint the pipeline calls. */
   readonly embedding: EmbeddingEndpointRef;
+  /** The generation endpoint, when the stage deploys one (a model of the gateway's chains). */
+  readonly generation?: { readonly endpointName: string; readonly inferenceComponentName?: string };
 }
 
 /** The stateless side: functions, the pipeline, migrations. Safe to destroy and recreate. */
@@ -22,6 +25,7 @@ export class AppStack extends Stack {
   public readonly functionSecurityGroup: ec2.SecurityGroup;
   public readonly ingestion: IngestionFunction;
   public readonly pipeline: DocumentPipeline;
+  public readonly query: QueryApi;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id, props);
@@ -90,6 +94,28 @@ export class AppStack extends Stack {
       batchSize: c.ingestion.batchSize,
     });
     tagWorkload(this.ingestion, 'ingestion');
+
+    const q = c.query;
+    this.query = new QueryApi(this, 'Query', {
+      placement: this.placement,
+      database: data.database,
+      gateway: data.gateway,
+      audit: data.audit,
+      embedding: props.embedding,
+      generation: props.generation,
+      tierGroups: q.tierGroups,
+      defaultTopK: q.defaultTopK,
+      maxTopK: q.maxTopK,
+      throttle: q.throttle,
+      clients: q.clients,
+      clientDailyQuota: q.clientDailyQuota || undefined,
+      wafRateLimitPer5Minutes: q.wafRateLimitPer5Minutes,
+      logRetention: c.logRetentionDays,
+      encryptionKey: key,
+      alarmTopic: data.alarms.topic,
+      alarms: { error5xxPercent: q.alarm5xxPercent, p95LatencyMs: q.alarmP95LatencyMs },
+    });
+    tagWorkload(this.query, 'query');
   }
 }
 

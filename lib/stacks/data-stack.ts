@@ -6,6 +6,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
+import { ModelGateway } from '../model-gateway';
+import { AuditStore } from '../query-api/audit-store';
 import { acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
 import { VectorDatabase } from '../vector-database';
 import { createReviewQueue, createReviewTopic, WorkBucket } from '../document-pipeline';
@@ -14,6 +16,7 @@ import { AdoptableKey, StageConfig } from '../config';
 import { IngestionQueue } from '../ingestion';
 import { IntakeBucket } from '../intake-bucket';
 import { Network } from '../network';
+import { namePrefix } from './stack-names';
 
 export interface DataStackProps extends StackProps {
   readonly config: StageConfig;
@@ -36,6 +39,10 @@ export class DataStack extends Stack {
   /** Endpoint data capture, in stages that capture. */
   public readonly captureBucket?: WorkBucket;
   public readonly reviewQueue: sqs.Queue;
+  /** The model gateway's table, prompts and guardrail. */
+  public readonly gateway: ModelGateway;
+  /** The query API's append-only audit trail. */
+  public readonly audit: AuditStore;
   public readonly reviewTopic: sns.Topic;
   /** RETAIN in stages that keep data, DESTROY in stages that do not. */
   public readonly dataRemovalPolicy: RemovalPolicy;
@@ -163,6 +170,19 @@ export class DataStack extends Stack {
       });
       tagWorkload(this.captureBucket, 'inference');
     }
+
+    // The read side's state: the gateway's budgets, cache, prompt versions and guardrail; the audit trail.
+    this.gateway = new ModelGateway(this, 'Gateway', { config: c.gateway, namePrefix: namePrefix(c), removalPolicy: this.dataRemovalPolicy, alarmTopic: this.alarms.topic });
+    tagWorkload(this.gateway, 'query');
+    this.audit = new AuditStore(this, 'Audit', {
+      retention: Duration.days(c.query.auditRetentionDays),
+      lockMode: c.query.auditLockMode,
+      // Locked records outlive the stack whatever the stage: deleting them early is what Object Lock forbids.
+      removalPolicy: RemovalPolicy.RETAIN,
+      accessLogBucket: this.intake.accessLogBucket,
+      namePrefix: namePrefix(c),
+    });
+    tagWorkload(this.audit, 'query');
 
     // Documents waiting for a person: task tokens in a queue, reviewers subscribed to a topic.
     const reviewKey = this.ingestionQueue.encryptionKey;

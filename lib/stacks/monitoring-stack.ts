@@ -42,6 +42,7 @@ export class MonitoringStack extends Stack {
         databaseConnections: c.observability.databaseConnections,
       },
     });
+    this.observability.dashboard.addWidgets(...app.query.dashboardWidgets());
   }
 }
 

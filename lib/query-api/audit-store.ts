@@ -1,0 +1,176 @@
+import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as athena from 'aws-cdk-lib/aws-athena';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge } from '../common/acknowledge';
+import { createDataKey } from '../common/keys';
+
+/** The columns of one audit record (lambda/query/query_handler.py writes them; the Glue table reads them). */
+export const AUDIT_COLUMNS: readonly glue.CfnTable.ColumnProperty[] = [
+  { name: 'requestid', type: 'string' },
+  { name: 'time', type: 'string' },
+  { name: 'workflow', type: 'string' },
+  { name: 'principal', type: 'string' },
+  { name: 'tier', type: 'string' },
+  { name: 'groups', type: 'array<string>' },
+  { name: 'question', type: 'string' },
+  { name: 'questionsha256', type: 'string' },
+  { name: 'filters', type: 'map<string,string>' },
+  { name: 'topk', type: 'int' },
+  { name: 'retrieved', type: 'array<struct<chunkid:string,key:string,versionid:string,score:double,tier:string>>' },
+  { name: 'promptversion', type: 'int' },
+  { name: 'model', type: 'string' },
+  { name: 'modelid', type: 'string' },
+  { name: 'tokensin', type: 'int' },
+  { name: 'tokensout', type: 'int' },
+  { name: 'estimatedusd', type: 'double' },
+  { name: 'cache', type: 'string' },
+  { name: 'guardrails', type: 'array<struct<source:string,action:string,blocked:boolean,findings:array<string>>>' },
+  { name: 'answer', type: 'string' },
+  { name: 'degraded', type: 'boolean' },
+  { name: 'degradation', type: 'string' },
+  { name: 'outcome', type: 'string' },
+  { name: 'status', type: 'int' },
+  { name: 'latencyms', type: 'map<string,double>' },
+  { name: 'sourceip', type: 'string' },
+];
+
+/**
+ * The shipped audit queries (Athena, Trino SQL). `:principal`, `:day`, `:key` are Athena execution
+ * parameters (`?` placeholders in order), so the saved queries run as written with `--execution-parameters`.
+ */
+export const AUDIT_QUERIES = {
+  'what-did-a-user-ask-on-a-day': {
+    description: 'What did user X ask on day D: every request of one principal on one day, with its outcome, model, prompt version, tier and answer. Parameters: principal, day (YYYY-MM-DD).',
+    sql: (table: string) => `SELECT time, requestid, workflow, tier, question, outcome, status, model, promptversion, degraded, answer
+FROM ${table}
+WHERE principal = ? AND dt = ?
+ORDER BY time`,
+  },
+  'which-requests-saw-a-document': {
+    description: 'Which requests saw document Y: every request whose retrieved chunks include the document key, with who asked, when, the score and the tier. Parameters: document key, first day, last day (YYYY-MM-DD).',
+    sql: (table: string) => `SELECT a.time, a.requestid, a.principal, a.tier, a.question, r.versionid, r.score, a.outcome
+FROM ${table} a
+CROSS JOIN UNNEST(a.retrieved) AS t(r)
+WHERE r.key = ? AND a.dt BETWEEN ? AND ?
+ORDER BY a.time`,
+  },
+} as const;
+
+export interface AuditStoreProps {
+  /** Object Lock retention of every record. */
+  readonly retention: Duration;
+  /** COMPLIANCE: nobody, the root user included, can delete a record before its retention ends; GOVERNANCE: a principal with s3:BypassGovernanceRetention can. */
+  readonly lockMode: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly removalPolicy: RemovalPolicy;
+  readonly accessLogBucket: s3.IBucket;
+  /** @default - a new customer managed key */
+  readonly encryptionKey?: kms.IKey;
+  /** Glue database and Athena workgroup names. */
+  readonly namePrefix: string;
+}
+
+/**
+ * The audit trail of the query API: one JSON object per request in an S3 bucket with Object Lock
+ * (append-only: a record cannot be overwritten or deleted before its retention ends), KMS, TLS only,
+ * access-logged; a Glue table with partition projection over `audit/dt=YYYY-MM-DD/`, an Athena
+ * workgroup whose results are encrypted, and the saved queries that answer "what did user X ask on
+ * day D" and "which requests saw document Y".
+ */
+export class AuditStore extends Construct {
+  public readonly bucket: s3.Bucket;
+  /** The bucket name as synthesized (pseudo parameters only), for readable least-privilege ARNs in other stacks. */
+  public readonly bucketName: string;
+  public readonly key: kms.IKey;
+  public readonly tableName: string;
+  public readonly databaseName: string;
+  public readonly workgroup: athena.CfnWorkGroup;
+
+  constructor(scope: Construct, id: string, props: AuditStoreProps) {
+    super(scope, id);
+    this.key = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the query audit trail', removalPolicy: props.removalPolicy });
+    const stack = Stack.of(this);
+    this.bucketName = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      bucketName: this.bucketName,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true, // required by Object Lock
+      objectLockEnabled: true,
+      objectLockDefaultRetention: props.lockMode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(props.retention) : s3.ObjectLockRetention.governance(props.retention),
+      serverAccessLogsBucket: props.accessLogBucket,
+      serverAccessLogsPrefix: 'audit/',
+      lifecycleRules: [
+        { id: 'expire-after-retention', expiration: props.retention.plus(Duration.days(1)), noncurrentVersionExpiration: Duration.days(1) },
+        { id: 'athena-results', prefix: 'athena-results/', expiration: Duration.days(30) },
+      ],
+      removalPolicy: props.removalPolicy,
+    });
+    acknowledge(this.bucket, ['cdk-validator-cfnguard::s3_event_notifications_enabled_check'],
+      'Nothing reacts to a new audit record: records are read by the saved Athena queries (who asked what, which requests saw a document). Writes are ' +
+        'recorded in the server access log, and the query function\'s AuditFailures metric counts records that could not be written.');
+    acknowledge(this.bucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
+      'The audit records are locked against deletion (Object Lock) in an S3 bucket that stores every object across at least three Availability Zones; a copy in a second region ' +
+        'would double the place a question and its answer are kept, which the data owner has to approve first. Add replication here when it is.');
+
+    this.databaseName = `${props.namePrefix.replace(/-/g, '_')}_audit`;
+    const database = new glue.CfnDatabase(this, 'Database', { catalogId: stack.account, databaseInput: { name: this.databaseName, description: 'docai query audit trail' } });
+    this.tableName = 'requests';
+    const table = new glue.CfnTable(this, 'Table', {
+      catalogId: stack.account,
+      databaseName: this.databaseName,
+      tableInput: {
+        name: this.tableName,
+        description: 'One row per query API request (lambda/query/query_handler.py)',
+        tableType: 'EXTERNAL_TABLE',
+        partitionKeys: [{ name: 'dt', type: 'string' }],
+        parameters: {
+          classification: 'json',
+          'projection.enabled': 'true',
+          'projection.dt.type': 'date',
+          'projection.dt.format': 'yyyy-MM-dd',
+          'projection.dt.range': '2026-01-01,NOW',
+          'projection.dt.interval': '1',
+          'projection.dt.interval.unit': 'DAYS',
+          'storage.location.template': `s3://${this.bucket.bucketName}/audit/dt=\${dt}/`,
+        },
+        storageDescriptor: {
+          location: `s3://${this.bucket.bucketName}/audit/`,
+          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+          serdeInfo: { serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe', parameters: { 'case.insensitive': 'TRUE', 'ignore.malformed.json': 'FALSE' } },
+          columns: [...AUDIT_COLUMNS],
+        },
+      },
+    });
+    table.addDependency(database);
+
+    this.workgroup = new athena.CfnWorkGroup(this, 'Workgroup', {
+      name: `${props.namePrefix}-audit`,
+      description: 'Audit trail queries: results encrypted with the audit key',
+      recursiveDeleteOption: true,
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        resultConfiguration: {
+          outputLocation: `s3://${this.bucket.bucketName}/athena-results/`,
+          encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.key.keyArn },
+        },
+      },
+    });
+    for (const [name, q] of Object.entries(AUDIT_QUERIES)) {
+      const named = new athena.CfnNamedQuery(this, `Query-${name}`, {
+        name, description: q.description, database: this.databaseName, workGroup: this.workgroup.name, queryString: q.sql(this.tableName),
+      });
+      named.addDependency(this.workgroup);
+      named.addDependency(table);
+    }
+  }
+}
