@@ -82,9 +82,11 @@ def caller_identity(event: dict) -> tuple[str, str, list[str]]:
         principal = claims.get("sub") or claims.get("cognito:username")
         raw = claims.get("cognito:groups") or ""
         groups = [g for g in re.split(r"[\s,\[\]]+", raw if isinstance(raw, str) else " ".join(raw)) if g]
-    elif (ctx.get("identity") or {}).get("userArn"):  # IAM authorization (service callers)
+    elif (ctx.get("identity") or {}).get("userArn") and os.environ.get("IAM_CALLER_TIER") in TIERS:
+        # IAM authorization (service callers, SigV4 verified by API Gateway): one tier for all of them.
         principal = ctx["identity"]["userArn"]
-        groups = [f"iam:{principal}"]
+        groups = ["iam"]
+        mapping = {"iam": os.environ["IAM_CALLER_TIER"]}
     else:
         raise HttpError(401, "unauthenticated", "No verified identity reached the handler: the API must authorize every method")
     tiers = [mapping[g] for g in groups if g in mapping]

@@ -30,6 +30,7 @@ IDENTIFYING = {
     "Bucket", "Key", "VersionId", "Range", "QueueUrl", "TopicArn", "stateMachineArn", "executionArn", "name", "taskToken",
     "EndpointName", "InferenceComponentName", "TargetVariant", "SecretId", "DBHostname", "Port", "DBUsername", "Region",
     "Namespace", "TableName", "Name", "ServiceCode", "QuotaCode", "FunctionName", "logGroupName", "ContinuationToken", "Prefix",
+    "modelId", "guardrailIdentifier", "guardrailVersion",
 }
 
 _lock = threading.Lock()
@@ -51,7 +52,13 @@ def _calling_function() -> Optional[str]:
 
 
 def _identifying(params: dict) -> dict:
-    return {k: v for k, v in params.items() if k in IDENTIFYING and isinstance(v, (str, int, bool))}
+    out = {k: v for k, v in params.items() if k in IDENTIFYING and isinstance(v, (str, int, bool))}
+    # TransactWriteItems names its table inside each item; one table per transaction in this project.
+    for item in params.get("TransactItems") or []:
+        for action in item.values():
+            if isinstance(action, dict) and isinstance(action.get("TableName"), str):
+                out.setdefault("TableName", action["TableName"])
+    return out
 
 
 class CallRecorder:

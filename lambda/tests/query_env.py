@@ -38,7 +38,8 @@ def load_corpus(conn) -> None:
 
 def query_environment(models_url: str, config: dict | None = None) -> dict:
     return {
-        **environment(config or gateway_config(), models_url),
+        # The chain of the presets (Bedrock): the stages deploy no generation endpoint.
+        **environment(config or gateway_config(models=["bedrock-haiku"]), models_url),
         "EMBEDDING_ENDPOINT": "docai-test-embed", "EMBEDDING_DIMENSION": str(DIM), "RETRIEVE_FUNCTION": RETRIEVE_FUNCTION,
         "AUDIT_BUCKET": AUDIT_BUCKET, "TIER_GROUPS": json.dumps(TIER_GROUPS), "DEFAULT_TOP_K": "4", "MAX_TOP_K": "20",
         "WORKFLOW": "query", "DB_HOST": DB_HOST, "DB_PORT": "5432", "DB_NAME": "docai",

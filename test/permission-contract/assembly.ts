@@ -175,6 +175,20 @@ export class ContractAssembly {
         const name = named('LogGroupName');
         return ({ Ref: name, Arn: arn('logs', `log-group:${name}:*`) } as Record<string, string>)[attr] ?? this.unknown(r, attr);
       }
+      case 'AWS::DynamoDB::Table': {
+        const name = named('TableName');
+        return ({ Ref: name, Arn: arn('dynamodb', `table/${name}`) } as Record<string, string>)[attr] ?? this.unknown(r, attr);
+      }
+      case 'AWS::SSM::Parameter': {
+        const name = named('Name');
+        return ({ Ref: name, Type: String(p.Type ?? 'String'), Value: String(this.resolve(r.stack, p.Value)) } as Record<string, string>)[attr] ?? this.unknown(r, attr);
+      }
+      case 'AWS::Bedrock::Guardrail': {
+        const guardrailId = hash12(id);
+        return ({ Ref: arn('bedrock', `guardrail/${guardrailId}`), GuardrailArn: arn('bedrock', `guardrail/${guardrailId}`), GuardrailId: guardrailId, Version: 'DRAFT' } as Record<string, string>)[attr] ?? this.unknown(r, attr);
+      }
+      case 'AWS::Bedrock::GuardrailVersion':
+        return ({ Version: '1', GuardrailId: String(this.resolve(r.stack, p.GuardrailIdentifier)) } as Record<string, string>)[attr] ?? this.unknown(r, attr);
       case 'AWS::EC2::SecurityGroup':
         return ({ Ref: `sg-${hash12(id)}`, GroupId: `sg-${hash12(id)}` } as Record<string, string>)[attr] ?? this.unknown(r, attr);
       default:

@@ -3,7 +3,7 @@ import { Binding } from './recorded-calls';
 /**
  * What the names the Python tests use stand for in the synthesized app. The tests' moto bucket
  * `docai-intake` plays the intake bucket, and so on (see lambda/tests/pipeline_worker.py,
- * lambda/tests/test_ingestion.py, lambda/tests/test_migrations_handler.py). Every construct path
+ * lambda/tests/test_ingestion.py, lambda/tests/test_migrations_handler.py, lambda/tests/query_env.py, lambda/tests/gateway_env.py). Every construct path
  * must exist in the assembly: a binding that points nowhere fails the contract.
  */
 export const TEST_BINDINGS: readonly Binding[] = [
@@ -12,5 +12,10 @@ export const TEST_BINDINGS: readonly Binding[] = [
   { testValue: 'arn:aws:states:us-east-1:123456789012:stateMachine:pipeline', stack: '-app', path: 'Pipeline/StateMachine', type: 'AWS::StepFunctions::StateMachine' },
   { testValue: 'docai-test-embed', stack: '-inference', path: 'Embedding/Endpoint', type: 'AWS::SageMaker::Endpoint' },
   { testValue: 'docai-test-db.cluster.local', stack: '-data', path: 'VectorDb/Instance', type: 'AWS::RDS::DBInstance' },
+  { testValue: 'docai-test-gateway', stack: '-data', path: 'Gateway/Table', type: 'AWS::DynamoDB::Table' },
+  { testValue: '/docai/test/prompts/answer', stack: '-data', path: 'Gateway/PromptAnswer', type: 'AWS::SSM::Parameter' },
+  { testValue: 'gr0test1', stack: '-data', path: 'Gateway/Guardrail', type: 'AWS::Bedrock::Guardrail' },
+  { testValue: 'docai-test-audit', stack: '-data', path: 'Audit/Bucket', type: 'AWS::S3::Bucket' },
+  { testValue: 'docai-test-retrieve', stack: '-app', path: 'Query/Retrieve', type: 'AWS::Lambda::Function' },
   { testValue: 'docai-test-db-master', stack: '-data', path: 'VectorDb/Instance/Secret', type: 'AWS::SecretsManager::Secret' },
 ];

@@ -56,6 +56,9 @@ export const KMS_REQUIREMENTS: readonly KmsRequirement[] = [
   { service: 'sns', operation: 'Publish', kmsActions: ['kms:GenerateDataKey', 'kms:Decrypt'], source: SNS_KMS },
   // Secrets Manager: reading a secret value decrypts with the secret's key (context SecretARN).
   { service: 'secretsmanager', operation: 'GetSecretValue', kmsActions: ['kms:Decrypt'], encryptionContextKey: 'SecretARN', source: SM_KMS },
+  // DynamoDB with a customer managed key: DynamoDB decrypts the table key with the caller's permission
+  // (kms:ViaService dynamodb) when the table is read or written.
+  ...['GetItem', 'PutItem', 'UpdateItem'].map((operation) => ({ service: 'dynamodb', operation, kmsActions: ['kms:Decrypt'], source: 'https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.howitworks.html' })),
   // CloudWatch Logs encrypts with its own service principal's grant; callers need no key permission.
   { service: 'logs', operation: 'PutLogEvents', kmsActions: [], source: 'https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html' },
 ];

@@ -97,6 +97,33 @@ export function mapCall(assembly: ContractAssembly, call: RecordedCall, bindings
       const { account, region, partition } = assembly.env(db.stack);
       return { service: 'rds-db', operation: 'connect', action: 'rds-db:connect', resource: `arn:${partition}:rds-db:${region}:${account}:dbuser:${assembly.attribute(db, 'DbiResourceId')}/${p.DBUsername}` };
     }
+    case 'dynamodb:GetItem': case 'dynamodb:PutItem': case 'dynamodb:UpdateItem': case 'dynamodb:TransactWriteItems': {
+      // Each action inside TransactWriteItems is authorized as its own operation (an Update as
+      // dynamodb:UpdateItem): https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
+      const table = bound(p.TableName, 'AWS::DynamoDB::Table');
+      const op = call.operation === 'TransactWriteItems' ? 'UpdateItem' : call.operation;
+      return { service: 'dynamodb', operation: op, action: `dynamodb:${op}`, resource: assembly.arn(table), target: table };
+    }
+    case 'ssm:GetParameter': {
+      // `name:version` selects a version; IAM authorizes the parameter's ARN.
+      const name = String(p.Name).replace(/:\d+$/, '');
+      const param = bound(name, 'AWS::SSM::Parameter');
+      const { account, region, partition } = assembly.env(param.stack);
+      return { service: 'ssm', operation: call.operation, action: 'ssm:GetParameter', resource: `arn:${partition}:ssm:${region}:${account}:parameter${assembly.ref(param)}`, target: param };
+    }
+    case 'bedrock-runtime:Converse': {
+      // Converse is authorized as bedrock:InvokeModel on the foundation model (Bedrock API reference, Converse).
+      const { region, partition } = assembly.env(functionForCaller(assembly, call.caller).stack);
+      return { service: 'bedrock', operation: call.operation, action: 'bedrock:InvokeModel', resource: `arn:${partition}:bedrock:${region}::foundation-model/${p.modelId}` };
+    }
+    case 'bedrock-runtime:ApplyGuardrail': {
+      const guardrail = bound(p.guardrailIdentifier, 'AWS::Bedrock::Guardrail');
+      return { service: 'bedrock', operation: call.operation, action: 'bedrock:ApplyGuardrail', resource: assembly.attribute(guardrail, 'GuardrailArn'), target: guardrail };
+    }
+    case 'lambda:Invoke': {
+      const fn = bound(p.FunctionName, 'AWS::Lambda::Function');
+      return { service: 'lambda', operation: call.operation, action: 'lambda:InvokeFunction', resource: assembly.arn(fn), target: fn };
+    }
     default:
       throw new Error(`${call.caller} calls ${call.service}:${call.operation}, which test/permission-contract/recorded-calls.ts cannot map to an IAM action yet: add it`);
   }
