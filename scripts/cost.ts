@@ -21,6 +21,10 @@ const CLI: Cli = {
     'chunks-per-second': { type: 'string', value: '<n>', description: 'chunks one GPU instance embeds per second (npm run bench:pipeline measures the CPU side)', default: '200' },
     'cold-start-minutes': { type: 'string', value: '<min>', description: 'minutes a scaled-to-zero endpoint takes to serve', default: '6' },
     'scale-in-detect-minutes': { type: 'string', value: '<min>', description: 'minutes of no traffic before copies scale in (before the cooldown)', default: '15' },
+    'queries-per-day': { type: 'string', value: '<n>', description: 'questions asked per day (POST /query); 10x scales it too', default: '500' },
+    'prompt-tokens': { type: 'string', value: '<n>', description: 'prompt tokens per answer (instructions + chunks + question)', default: '2800' },
+    'answer-tokens': { type: 'string', value: '<n>', description: 'answer tokens', default: '300' },
+    'cache-hit-percent': { type: 'string', value: '<pct>', description: 'percent of questions answered from the cache', default: '10' },
     context: CONTEXT_FLAG,
   },
 };
@@ -34,6 +38,10 @@ const FLAG_OF: Record<keyof WorkloadAssumptions, string> = {
   chunksPerSecondPerInstance: '--chunks-per-second',
   coldStartMinutes: '--cold-start-minutes',
   scaleInDetectMinutes: '--scale-in-detect-minutes',
+  queriesPerDay: '--queries-per-day',
+  promptTokensPerQuery: '--prompt-tokens',
+  answerTokensPerQuery: '--answer-tokens',
+  cacheHitPercent: '--cache-hit-percent',
 };
 
 runCli(() => {
@@ -61,9 +69,9 @@ runCli(() => {
   problems.push(...assumptionProblems(given as WorkloadAssumptions, (f) => FLAG_OF[f]));
   if (problems.length) throw new CliError(`${CLI.name}: ${problems.join('; ')}`);
 
-  const { docsPerDay = 1000, ...extra } = given;
-  const idle = estimateMonthlyCost(config, { ...extra, docsPerDay: 0 });
-  const base = estimateMonthlyCost(config, { ...extra, docsPerDay });
-  const tenX = estimateMonthlyCost(config, { ...extra, docsPerDay: docsPerDay * 10 });
+  const { docsPerDay = 1000, queriesPerDay = 500, ...extra } = given;
+  const idle = estimateMonthlyCost(config, { ...extra, docsPerDay: 0, queriesPerDay: 0 });
+  const base = estimateMonthlyCost(config, { ...extra, docsPerDay, queriesPerDay });
+  const tenX = estimateMonthlyCost(config, { ...extra, docsPerDay: docsPerDay * 10, queriesPerDay: queriesPerDay * 10 });
   console.log(formatEstimate(config, base, tenX, idle));
 });

@@ -26,6 +26,16 @@ export const PRICES = {
   s3PutPer1k: 0.005,
   s3GetPer1k: 0.0004,
   xrayPerMillionTraces: 5.0,
+  // The read side (docs/prices.md, "weak": one or two secondary sources, collected 2026-11).
+  apiGatewayRestPerMillion: 3.5,
+  wafWebAclMonth: 5.0,
+  wafRuleMonth: 1.0,
+  wafPerMillionRequests: 0.6,
+  dynamodbPerMillionWriteUnits: 0.625,
+  dynamodbPerMillionReadUnits: 0.125,
+  /** Bedrock Guardrails per 1,000 text units (1,000 characters): content filters incl. prompt attack, and sensitive information. */
+  guardrailContentPer1kTextUnits: 0.15,
+  guardrailPiiPer1kTextUnits: 0.1,
 } as const;
 
 const HOURS_PER_MONTH = 730;
@@ -50,6 +60,14 @@ export interface WorkloadAssumptions {
    * an assumption of this estimate, measured on a real endpoint before relying on it. @default 15
    */
   readonly scaleInDetectMinutes?: number;
+  /** Questions asked per day through POST /query. @default 500 */
+  readonly queriesPerDay?: number;
+  /** Prompt tokens per answer (instructions + retrieved chunks + question). @default 2800 */
+  readonly promptTokensPerQuery?: number;
+  /** Answer tokens. @default 300 */
+  readonly answerTokensPerQuery?: number;
+  /** Percent of questions answered from the cache. @default 10 */
+  readonly cacheHitPercent?: number;
 }
 
 export interface CostLine {
@@ -74,6 +92,8 @@ export interface CostEstimate {
   readonly usagePer1000DocsUsd: number;
   /** Total monthly cost divided by thousands of documents processed in the month. */
   readonly allInPer1000DocsUsd: number;
+  /** Usage cost of the read side per 1,000 questions (API, WAF requests, functions, tokens, guardrails, DynamoDB, audit). */
+  readonly per1000QueriesUsd: number;
 }
 
 /** Per endpoint: 5 alarms to the topic; scaling to zero adds the no-capacity alarm and the scale-out-from-zero step alarm. */
@@ -88,12 +108,14 @@ export function fixedResources(c: StageConfig) {
     endpointAzs: c.network.interfaceEndpointsInEveryAz ? c.network.maxAzs : 1,
     // data: alarm topic, flow logs, ingestion queues, intake, database, operations; app stack; cost: alert
     // topic, and the tag activation's logs when the stage activates cost-allocation tags
-    kmsKeys: 8 + (c.budget.activateCostAllocationTags ? 1 : 0),
+    // + the model gateway's and the audit trail's keys
+    kmsKeys: 10 + (c.budget.activateCostAllocationTags ? 1 : 0),
     secrets: 1,
     dashboards: 1,
     // ingestion (2) + review DLQ and async failures (2) + per endpoint (endpointAlarms) + observability
     // (5 + composite); test/cost/estimate.test.ts counts them in the synthesized app
-    alarms: 4 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + 6,
+    // + query API (5xx rate, p95 latency) + one budget alarm per gateway workflow
+    alarms: 4 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + 6 + 2 + Object.keys(c.gateway.workflows).length,
     // Application Auto Scaling creates two alarms (high, low) per target-tracking policy at deploy
     // time; they are billed like any alarm but are not in the templates. Per endpoint: invocations
     // per copy, plus GPU utilization when always on.
@@ -155,7 +177,10 @@ function endpointCost(name: string, e: { instanceType: string; scaling: string; 
   return { service: 'SageMaker', item, idleUsd: idle, usageUsd: usage, confidence: type.priceConfidence };
 }
 
-export const DEFAULT_ASSUMPTIONS = { docMb: 0.5, chunksPerDoc: 30, activeHoursPerDay: 8, chunksPerSecondPerInstance: 200, coldStartMinutes: 6, scaleInDetectMinutes: 15 } as const;
+export const DEFAULT_ASSUMPTIONS = {
+  docMb: 0.5, chunksPerDoc: 30, activeHoursPerDay: 8, chunksPerSecondPerInstance: 200, coldStartMinutes: 6, scaleInDetectMinutes: 15,
+  queriesPerDay: 500, promptTokensPerQuery: 2800, answerTokensPerQuery: 300, cacheHitPercent: 10,
+} as const;
 
 /** The valid range of each assumption: [min, max, min exclusive]. */
 export const ASSUMPTION_RANGES: Record<keyof WorkloadAssumptions, { min: number; max: number; minExclusive?: boolean; integer?: boolean; what: string }> = {
@@ -166,6 +191,10 @@ export const ASSUMPTION_RANGES: Record<keyof WorkloadAssumptions, { min: number;
   chunksPerSecondPerInstance: { min: 0, max: 1_000_000, minExclusive: true, what: 'chunks one GPU instance embeds per second' },
   coldStartMinutes: { min: 0, max: 120, what: 'minutes a scaled-to-zero endpoint takes to serve' },
   scaleInDetectMinutes: { min: 0, max: 120, what: 'minutes of no traffic before copies scale in' },
+  queriesPerDay: { min: 0, max: 100_000_000, what: 'questions asked per day' },
+  promptTokensPerQuery: { min: 1, max: 200_000, what: 'prompt tokens per answer' },
+  answerTokensPerQuery: { min: 1, max: 8192, what: 'answer tokens' },
+  cacheHitPercent: { min: 0, max: 100, what: 'percent of questions answered from the cache' },
 };
 
 /** One message per assumption out of its range, named as `name(field)` says (a CLI flag, say). */
@@ -218,8 +247,12 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   add('CloudWatch Logs', 'JSON logs and EMF metrics (~20 KB per document), stored a year', 0, (docsMonth * 20e3 / 1e9) * (P.logsIngestGb + P.logsStoreGbMonth * 6));
   add('X-Ray', 'traces (one per invocation)', 0, docsMonth * (6 + embedCalls) * (P.xrayPerMillionTraces / 1e6));
 
+  const readSide = queryCost(c, a);
+  lines.push(...readSide);
+
   const idleTotalUsd = lines.reduce((s, l) => s + l.idleUsd, 0);
   const usage = lines.reduce((s, l) => s + l.usageUsd, 0);
+  const queryThousands = (a.queriesPerDay * DAYS_PER_MONTH) / 1000;
   const thousands = docsMonth / 1000;
   return {
     stage: c.stage,
@@ -228,9 +261,36 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
     lines,
     idleTotalUsd,
     totalUsd: idleTotalUsd + usage,
-    usagePer1000DocsUsd: thousands > 0 ? usage / thousands : 0,
+    // The write side only: questions are priced per 1,000 questions below.
+    usagePer1000DocsUsd: thousands > 0 ? (usage - readSide.reduce((t, l) => t + l.usageUsd, 0)) / thousands : 0,
     allInPer1000DocsUsd: thousands > 0 ? (idleTotalUsd + usage) / thousands : 0,
+    per1000QueriesUsd: queryThousands > 0 ? readSide.reduce((s, l) => s + l.usageUsd, 0) / queryThousands : 0,
   };
+}
+
+/** The read side: API Gateway, WAF, Cognito, the query and retrieve functions, model tokens, guardrails, DynamoDB, the audit trail. */
+function queryCost(c: StageConfig, a: Required<WorkloadAssumptions>): CostLine[] {
+  const P = PRICES;
+  const q = a.queriesPerDay * DAYS_PER_MONTH;
+  const answered = q * (1 - a.cacheHitPercent / 100);
+  const lines: CostLine[] = [];
+  const add = (service: string, item: string, idleUsd: number, usageUsd: number, confidence: PriceConfidence = 'weak') => lines.push({ service, item, idleUsd, usageUsd, confidence });
+  add('API Gateway', 'REST API requests', 0, q * (P.apiGatewayRestPerMillion / 1e6));
+  add('WAF', 'web ACL, 3 rules (2 AWS managed groups, rate limit), requests', P.wafWebAclMonth + 3 * P.wafRuleMonth, q * (P.wafPerMillionRequests / 1e6));
+  add('Cognito', 'user pool: up to 10,000 monthly active users free (Essentials)', 0, 0);
+  // query: ~1.5 s at 1 GB (waits on the model); retrieve: ~0.2 s at 0.5 GB
+  add('Lambda', 'query and retrieve functions (arm64)', 0, q * ((1.5 * 1 + 0.2 * 0.5) * P.lambdaArmGbSecond + 2 * (P.lambdaPerMillionRequests / 1e6)), 'good');
+  const primary = c.gateway.models[c.gateway.workflows.answer.models[0]];
+  const tokenUsd = (a.promptTokensPerQuery * primary.usdPerMillionInputTokens + a.answerTokensPerQuery * primary.usdPerMillionOutputTokens) / 1e6;
+  add(primary.provider === 'bedrock' ? 'Bedrock' : 'SageMaker', `${primary.modelId}: ${a.promptTokensPerQuery} + ${a.answerTokensPerQuery} tokens per answer, ${a.cacheHitPercent}% from cache`, 0, answered * tokenUsd);
+  // One text unit (1,000 characters) each for question and answer, both policies.
+  add('Bedrock Guardrails', 'question and answer screened (content filters + personal data)', 0, q * 2 * (P.guardrailContentPer1kTextUnits + P.guardrailPiiPer1kTextUnits) / 1000);
+  // Per answered question: a 3-item transaction (2 write units each), 3 settles, 1 cache write; 1 cache read per question.
+  add('DynamoDB', 'gateway table on demand (budgets, cache)', 0, answered * 10 * (P.dynamodbPerMillionWriteUnits / 1e6) + q * (P.dynamodbPerMillionReadUnits / 1e6));
+  // One ~4 KB record per request, kept for the stage's retention: the month's records and their PUTs.
+  add('S3', `audit trail (~4 KB per request, kept ${c.query.auditRetentionDays} days)`, 0, (q * 4e3 / 1e9) * P.s3GbMonth * Math.min(12, c.query.auditRetentionDays / 30) / 2 + q * (P.s3PutPer1k / 1000), 'good');
+  add('CloudWatch Logs', 'API access logs, function logs and EMF (~6 KB per request)', 0, (q * 6e3 / 1e9) * (P.logsIngestGb + P.logsStoreGbMonth * 6), 'good');
+  return lines;
 }
 
 export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEstimate, idle: CostEstimate): string {
@@ -247,6 +307,7 @@ export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEst
     ...rows.map((r) => `${r[0].padEnd(w)}  ${r[1].padStart(10)}  ${r[2].padStart(10)}  ${r[3].padStart(10)}`),
     `${'TOTAL'.padEnd(w)}  ${usd(idle.totalUsd).padStart(10)}  ${usd(base.totalUsd).padStart(10)}  ${usd(tenX.totalUsd).padStart(10)}`,
     '',
+    `Cost per 1,000 questions (read side: API, WAF, functions, ${c.gateway.workflows.answer.models[0]} tokens, guardrails, DynamoDB, audit): ${usd(base.per1000QueriesUsd)} USD at ${base.assumptions.queriesPerDay.toLocaleString('en-US')} questions/day.`,
     `Cost per 1,000 documents: usage ${usd(base.usagePer1000DocsUsd)} USD at load, ${usd(tenX.usagePer1000DocsUsd)} at 10x; all-in (with the idle floor) ${usd(base.allInPer1000DocsUsd)} at load, ${usd(tenX.allInPer1000DocsUsd)} at 10x.`,
     `* weak price source (one or two secondary sources). Not included: data transfer, support plans, free tiers (counted at full price).`,
     '',
@@ -257,7 +318,7 @@ export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEst
 
 export function assumptionText(a: Required<WorkloadAssumptions>): string {
   return `${a.docMb} MB and ${a.chunksPerDoc} chunks per document, documents arriving ${a.activeHoursPerDay} hours a day, ${a.chunksPerSecondPerInstance} chunks/s per GPU instance, ` +
-    `${a.coldStartMinutes} min cold start and ${a.scaleInDetectMinutes} min until scale-in is detected`;
+    `${a.coldStartMinutes} min cold start and ${a.scaleInDetectMinutes} min until scale-in is detected; ${a.queriesPerDay} questions a day, ${a.promptTokensPerQuery} prompt + ${a.answerTokensPerQuery} answer tokens, ${a.cacheHitPercent}% cache hits`;
 }
 
 /** The stage's monthly budget against each estimate; says OVER where an estimate exceeds it. */

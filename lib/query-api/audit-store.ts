@@ -150,7 +150,7 @@ export class AuditStore extends Construct {
         },
       },
     });
-    table.addDependency(database);
+    table.node.addDependency(database);
 
     this.workgroup = new athena.CfnWorkGroup(this, 'Workgroup', {
       name: `${props.namePrefix}-audit`,
@@ -169,8 +169,7 @@ export class AuditStore extends Construct {
       const named = new athena.CfnNamedQuery(this, `Query-${name}`, {
         name, description: q.description, database: this.databaseName, workGroup: this.workgroup.name, queryString: q.sql(this.tableName),
       });
-      named.addDependency(this.workgroup);
-      named.addDependency(table);
+      named.node.addDependency(this.workgroup, table);
     }
   }
 }

@@ -110,9 +110,13 @@ export class QueryApi extends Construct {
     // The function itself, not its versions/aliases (grantInvoke would add `<arn>:*`).
     this.queryFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.retrieveFunction.functionArn] }));
     props.gateway.grantUse(this.queryFunction, { workflows: ['answer'], generation: props.generation });
+    // With inference components the call names the component too, and both ARNs are authorized (as for the pipeline's Embed step).
     this.queryFunction.addToRolePolicy(new iam.PolicyStatement({
       actions: ['sagemaker:InvokeEndpoint'],
-      resources: [`arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:endpoint/${props.embedding.endpointName.toLowerCase()}`],
+      resources: [
+        stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: props.embedding.endpointName.toLowerCase() }),
+        ...(props.embedding.inferenceComponentName ? [stack.formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: props.embedding.inferenceComponentName.toLowerCase() })] : []),
+      ],
     }));
     // Append-only: the function may write records, never read, overwrite-protect-bypass or delete them.
     grantObjects(this.queryFunction, { bucketName: props.audit.bucketName, keyPattern: 'audit/*', actions: S3_OBJECT_ACTIONS.write,

@@ -32,6 +32,10 @@ const ACCOUNT_UNIQUE: Record<string, string[]> = {
   'AWS::KMS::Alias': ['AliasName'],
   'AWS::EC2::SecurityGroup': ['GroupName'],
   'AWS::Lambda::LayerVersion': ['LayerName'],
+  'AWS::Bedrock::Guardrail': ['Name'],
+  'AWS::SSM::Parameter': ['Name'],
+  'AWS::Athena::WorkGroup': ['Name'],
+  'AWS::Glue::Database': ['DatabaseInput.Name'],
 };
 
 /** `*Name` properties that are not the resource's own account-unique name, with why. */
@@ -51,6 +55,9 @@ const NOT_A_RESOURCE_NAME = new Set([
   'BucketName', // on the auto-delete custom resource: a reference to the bucket
   'DBParameterGroupName', 'DBSubnetGroupName', // on a DB instance: references to its groups
   'DisplayName', // an SNS topic's display name is not unique
+  'DatabaseName', // on a Glue table: a reference to its database
+  'StageName', // an API Gateway stage: unique within its API only
+  'GroupName', // (other types than SecurityGroup) a Cognito group: unique within its user pool
 ]);
 
 const WORLD = [['docai', 'pilot'], ['docai', 'production'], ['acme-rag', 'pilot'], ['acme-rag', 'production']] as const;

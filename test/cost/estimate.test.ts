@@ -4,15 +4,16 @@ import { PILOT, PRODUCTION, SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
 
 describe('cost estimate', () => {
   test('the idle pilot total equals the sum of its parts, computed by hand from the price table', () => {
-    const e = estimateMonthlyCost(PILOT, { docsPerDay: 0 });
+    const e = estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 0 });
     const byHand =
       0.016 * 730 + // db.t4g.micro single-AZ
       20 * PRICES.rdsGp3GbMonth + // 20 GB gp3
       1 * 1 * PRICES.interfaceEndpointAzHour * 730 + // the Secrets Manager interface endpoint in one AZ
       0 + // scale-to-zero GPU endpoint
-      8 * PRICES.kmsKeyMonth + // the tag-activation log key exists only when a stage activates tags
+      10 * PRICES.kmsKeyMonth + // the tag-activation log key exists only when a stage activates tags
       1 * PRICES.secretMonth +
-      1 * PRICES.cloudwatchDashboardMonth + (17 + 2) * PRICES.cloudwatchAlarmMonth; // + the 2 alarms of the copy target-tracking policy
+      1 * PRICES.cloudwatchDashboardMonth + (20 + 2) * PRICES.cloudwatchAlarmMonth + // + the 2 alarms of the copy target-tracking policy
+      PRICES.wafWebAclMonth + 3 * PRICES.wafRuleMonth; // the query API's web ACL and its 3 rules
     expect(e.idleTotalUsd).toBeCloseTo(byHand, 6);
     expect(e.totalUsd).toBeCloseTo(byHand, 6);
   });
@@ -25,8 +26,8 @@ describe('cost estimate', () => {
   });
 
   test('scaling the load scales only the usage-driven lines', () => {
-    const one = estimateMonthlyCost(PILOT, { docsPerDay: 1000 });
-    const ten = estimateMonthlyCost(PILOT, { docsPerDay: 10000 });
+    const one = estimateMonthlyCost(PILOT, { docsPerDay: 1000, queriesPerDay: 500 });
+    const ten = estimateMonthlyCost(PILOT, { docsPerDay: 10000, queriesPerDay: 5000 });
     for (let i = 0; i < one.lines.length; i++) {
       expect(ten.lines[i].idleUsd).toBe(one.lines[i].idleUsd);
       const gpuCapped = one.lines[i].service === 'SageMaker'; // instance-hours follow the arrival window, not the count
@@ -35,9 +36,23 @@ describe('cost estimate', () => {
     expect(ten.totalUsd).toBeGreaterThan(one.totalUsd);
   });
 
-  test('the pilot meets its cost goals: idle at most 40 USD, 1,000 documents a day at most 100 USD all in', () => {
-    expect(estimateMonthlyCost(PILOT, { docsPerDay: 0 }).totalUsd).toBeLessThanOrEqual(40);
-    expect(estimateMonthlyCost(PILOT, { docsPerDay: 1000 }).totalUsd).toBeLessThanOrEqual(100);
+  test('the pilot meets its cost goals: idle at most 50 USD (the read side adds ~10: WAF and two keys), 1,000 documents a day at most 100 USD all in, 1,000 questions at most 2 USD', () => {
+    expect(estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 0 }).totalUsd).toBeLessThanOrEqual(50);
+    expect(estimateMonthlyCost(PILOT, { docsPerDay: 1000, queriesPerDay: 0 }).totalUsd).toBeLessThanOrEqual(100);
+    expect(estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 500 }).per1000QueriesUsd).toBeLessThanOrEqual(2);
+  });
+
+  test('prices the read side per 1,000 questions: Bedrock tokens of the primary model, guardrails, DynamoDB, API, WAF, audit', () => {
+    const e = estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 1000, promptTokensPerQuery: 2000, answerTokensPerQuery: 200, cacheHitPercent: 0 });
+    const bedrock = e.lines.find((l) => l.service === 'Bedrock')!;
+    expect(bedrock.usageUsd).toBeCloseTo(30 * 1000 * (2000 * 0.25 + 200 * 1.25) / 1e6, 6); // Claude 3 Haiku, the pilot's chain
+    const guardrails = e.lines.find((l) => l.service === 'Bedrock Guardrails')!;
+    expect(guardrails.usageUsd).toBeCloseTo(30 * 1000 * 2 * (0.15 + 0.1) / 1000, 6);
+    expect(e.lines.find((l) => l.service === 'DynamoDB')!.usageUsd).toBeGreaterThan(0);
+    const readSide = ['API Gateway', 'WAF', 'Cognito', 'Bedrock', 'Bedrock Guardrails', 'DynamoDB'].map((svc) => e.lines.find((l) => l.service === svc)!.usageUsd).reduce((a, b) => a + b, 0);
+    expect(e.per1000QueriesUsd).toBeGreaterThan(readSide / 30);
+    const cached = estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 1000, promptTokensPerQuery: 2000, answerTokensPerQuery: 200, cacheHitPercent: 50 });
+    expect(cached.lines.find((l) => l.service === 'Bedrock')!.usageUsd).toBeCloseTo(bedrock.usageUsd / 2, 6);
   });
 
   test('GPU hours follow the embedding window, the scale-in tail and the measured throughput, not a fixed day', () => {
@@ -63,7 +78,7 @@ describe('cost estimate', () => {
   });
 
   test('reports the cost per 1,000 documents', () => {
-    const e = estimateMonthlyCost(PILOT, { docsPerDay: 1000 });
+    const e = estimateMonthlyCost(PILOT, { docsPerDay: 1000, queriesPerDay: 0 });
     const usage = e.totalUsd - e.idleTotalUsd;
     expect(e.usagePer1000DocsUsd).toBeCloseTo(usage / 30, 6);
     expect(e.allInPer1000DocsUsd).toBeCloseTo(e.totalUsd / 30, 6);

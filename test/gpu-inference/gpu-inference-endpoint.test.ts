@@ -89,11 +89,16 @@ describe.each(['pilot', 'production'])('%s endpoint, both modes', (stage) => {
     expect(cfg.Properties.KmsKeyId).toBeUndefined(); // ml.g5.xlarge: NVMe instance storage only
   });
 
-  test('the pipeline may invoke exactly this endpoint', () => {
+  test('the pipeline and the query function may invoke exactly this endpoint and its inference component', () => {
     const app = synthStage(stage).templates[`docai-${stage}-app`].toJSON();
     const invoke = Object.values(app.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::IAM::ManagedPolicy').flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Action === 'sagemaker:InvokeEndpoint');
-    expect(invoke).toHaveLength(1);
-    expect(JSON.stringify(invoke[0].Resource)).toContain(`endpoint/docai-${stage}-embed`);
+    expect(invoke).toHaveLength(2); // Embed, query
+    for (const s of invoke) {
+      const resources = [s.Resource].flat().map((r: unknown) => JSON.stringify(r));
+      expect(resources).toHaveLength(2);
+      expect(resources[0]).toContain(`:endpoint/docai-${stage}-embed"`);
+      expect(resources[1]).toContain(`:inference-component/docai-${stage}-embed-ic"`);
+    }
   });
 });
 

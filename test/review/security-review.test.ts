@@ -60,7 +60,7 @@ describe('security review of the synthesized pilot', () => {
     // Not on a customer key, both acknowledged: the access-log bucket (S3 log delivery needs SSE-S3) and
     // the GPU endpoint config (instance types with NVMe instance storage refuse a KMS volume key).
     expect(stores.filter((e) => !e.customerManaged).map((e) => e.path).sort()).toEqual(['Embedding/Config', 'Intake/AccessLogs']);
-    const dataStores = templates.flatMap((t) => Object.values<any>(t.Resources).filter((r) => /^AWS::(S3::Bucket|SQS::Queue|SNS::Topic|RDS::DBInstance|Logs::LogGroup|SecretsManager::Secret)$/.test(r.Type)));
+    const dataStores = templates.flatMap((t) => Object.values<any>(t.Resources).filter((r) => /^AWS::(S3::Bucket|SQS::Queue|SNS::Topic|RDS::DBInstance|Logs::LogGroup|SecretsManager::Secret|DynamoDB::Table)$/.test(r.Type)));
     expect(stores.filter((e) => e.type !== 'AWS::Lambda::Function' && e.type !== 'AWS::StepFunctions::StateMachine' && e.type !== 'AWS::SageMaker::EndpointConfig')).toHaveLength(dataStores.length);
   });
 
