@@ -154,3 +154,56 @@ def test_without_its_audit_record_a_request_is_not_answered(api):
     boto3.client("s3", region_name="us-east-1").delete_bucket(Bucket=AUDIT_BUCKET)
     status, body, _ = call("/search", {"question": "hours"})
     assert status == 500 and body["error"] == "audit_unavailable"
+
+
+# --- the shipped audit queries, run on records the handler wrote -------------------------------
+
+REPO = __import__("os").path.dirname(__import__("os").path.dirname(__import__("os").path.dirname(__import__("os").path.abspath(__file__))))
+QUERIES = __import__("os").path.join(REPO, "lib", "query-api", "queries")
+COLUMNS = json.load(open(__import__("os").path.join(REPO, "lib", "query-api", "audit-columns.json")))["columns"]
+
+
+def shipped_query(name):
+    text = open(__import__("os").path.join(QUERIES, f"{name}.sql")).read()
+    return "\n".join(l for l in text.splitlines() if not l.startswith("--"))
+
+
+def download_audit(tmp_path):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for o in s3.list_objects_v2(Bucket=AUDIT_BUCKET)["Contents"]:
+        target = tmp_path / o["Key"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=AUDIT_BUCKET, Key=o["Key"])["Body"].read())
+    return tmp_path / "audit"
+
+
+def test_the_record_has_exactly_the_columns_of_the_athena_table(api):
+    call("/query", {"question": "When are invoices paid?"})
+    [record] = audit_records()
+    assert sorted(k.lower() for k in record) == sorted(c["name"] for c in COLUMNS)
+    retrieved_type = next(c["type"] for c in COLUMNS if c["name"] == "retrieved")
+    assert sorted(k.lower() for k in record["retrieved"][0]) == sorted(f.split(":")[0] for f in retrieved_type[len("array<struct<"):-2].split(","))
+
+
+def test_the_shipped_audit_queries_answer_who_asked_what_and_who_saw_a_document(api, tmp_path):
+    import duckdb
+    from datetime import datetime, timezone
+
+    call("/query", {"question": "When are invoices paid?"}, sub="user-alice", request_id="r-1")
+    call("/search", {"question": "opening hours"}, sub="user-alice", groups="docai-tier-public", request_id="r-2")
+    call("/search", {"question": "executive salaries", "topK": 1}, sub="user-bob", groups="docai-tier-confidential", request_id="r-3")
+    call("/search", {"question": "invoice payment terms", "topK": 10}, sub="user-carol", groups="docai-tier-internal", request_id="r-4")
+    root = download_audit(tmp_path)
+    day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    db = duckdb.connect()
+    # The Glue table: JSON records under audit/dt=YYYY-MM-DD/ (partition projection on dt).
+    db.execute(f"CREATE VIEW requests AS SELECT * FROM read_json_auto('{root}/*/*.json', hive_partitioning = true, union_by_name = true)")
+
+    asked = db.execute(shipped_query("what-did-a-user-ask-on-a-day"), ["user-alice", day]).fetchall()
+    assert [(r[1], r[4]) for r in asked] == [("r-1", "When are invoices paid?"), ("r-2", "opening hours")]
+    assert db.execute(shipped_query("what-did-a-user-ask-on-a-day"), ["user-alice", "2020-01-01"]).fetchall() == []
+
+    saw = db.execute(shipped_query("which-requests-saw-a-document"), ["hr/executive-salaries.xlsx", day, day]).fetchall()
+    assert [(r[1], r[2], r[3]) for r in saw] == [("r-3", "user-bob", "confidential")]  # never the public or internal callers
+    saw_policy = {r[1] for r in db.execute(shipped_query("which-requests-saw-a-document"), ["finance/payment-policy.pdf", day, day]).fetchall()}
+    assert saw_policy == {"r-1", "r-4"}

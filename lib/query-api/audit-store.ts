@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -6,58 +8,21 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge } from '../common/acknowledge';
 import { createDataKey } from '../common/keys';
+import auditColumns from './audit-columns.json';
 
 /** The columns of one audit record (lambda/query/query_handler.py writes them; the Glue table reads them). */
-export const AUDIT_COLUMNS: readonly glue.CfnTable.ColumnProperty[] = [
-  { name: 'requestid', type: 'string' },
-  { name: 'time', type: 'string' },
-  { name: 'workflow', type: 'string' },
-  { name: 'principal', type: 'string' },
-  { name: 'tier', type: 'string' },
-  { name: 'groups', type: 'array<string>' },
-  { name: 'question', type: 'string' },
-  { name: 'questionsha256', type: 'string' },
-  { name: 'filters', type: 'map<string,string>' },
-  { name: 'topk', type: 'int' },
-  { name: 'retrieved', type: 'array<struct<chunkid:string,key:string,versionid:string,score:double,tier:string>>' },
-  { name: 'promptversion', type: 'int' },
-  { name: 'model', type: 'string' },
-  { name: 'modelid', type: 'string' },
-  { name: 'tokensin', type: 'int' },
-  { name: 'tokensout', type: 'int' },
-  { name: 'estimatedusd', type: 'double' },
-  { name: 'cache', type: 'string' },
-  { name: 'guardrails', type: 'array<struct<source:string,action:string,blocked:boolean,findings:array<string>>>' },
-  { name: 'answer', type: 'string' },
-  { name: 'degraded', type: 'boolean' },
-  { name: 'degradation', type: 'string' },
-  { name: 'outcome', type: 'string' },
-  { name: 'status', type: 'int' },
-  { name: 'latencyms', type: 'map<string,double>' },
-  { name: 'sourceip', type: 'string' },
-];
+export const AUDIT_COLUMNS: readonly glue.CfnTable.ColumnProperty[] = auditColumns.columns;
 
-/**
- * The shipped audit queries (Athena, Trino SQL). `:principal`, `:day`, `:key` are Athena execution
- * parameters (`?` placeholders in order), so the saved queries run as written with `--execution-parameters`.
- */
-export const AUDIT_QUERIES = {
-  'what-did-a-user-ask-on-a-day': {
-    description: 'What did user X ask on day D: every request of one principal on one day, with its outcome, model, prompt version, tier and answer. Parameters: principal, day (YYYY-MM-DD).',
-    sql: (table: string) => `SELECT time, requestid, workflow, tier, question, outcome, status, model, promptversion, degraded, answer
-FROM ${table}
-WHERE principal = ? AND dt = ?
-ORDER BY time`,
-  },
-  'which-requests-saw-a-document': {
-    description: 'Which requests saw document Y: every request whose retrieved chunks include the document key, with who asked, when, the score and the tier. Parameters: document key, first day, last day (YYYY-MM-DD).',
-    sql: (table: string) => `SELECT a.time, a.requestid, a.principal, a.tier, a.question, r.versionid, r.score, a.outcome
-FROM ${table} a
-CROSS JOIN UNNEST(a.retrieved) AS t(r)
-WHERE r.key = ? AND a.dt BETWEEN ? AND ?
-ORDER BY a.time`,
-  },
-} as const;
+/** The shipped audit queries (Athena, Trino SQL) in lib/query-api/queries: `?` placeholders are Athena execution parameters, in order. */
+export const AUDIT_QUERIES_DIR = path.join(__dirname, 'queries');
+
+export function auditQueries(): Record<string, { description: string; sql: string }> {
+  return Object.fromEntries(fs.readdirSync(AUDIT_QUERIES_DIR).filter((f) => f.endsWith('.sql')).sort().map((f) => {
+    const lines = fs.readFileSync(path.join(AUDIT_QUERIES_DIR, f), 'utf8').split('\n');
+    const description = lines.filter((l) => l.startsWith('--')).map((l) => l.replace(/^--\s?/, '')).join(' ');
+    return [f.replace(/\.sql$/, ''), { description, sql: lines.filter((l) => !l.startsWith('--')).join('\n').trim() }];
+  }));
+}
 
 export interface AuditStoreProps {
   /** Object Lock retention of every record. */
@@ -165,9 +130,9 @@ export class AuditStore extends Construct {
         },
       },
     });
-    for (const [name, q] of Object.entries(AUDIT_QUERIES)) {
+    for (const [name, q] of Object.entries(auditQueries())) {
       const named = new athena.CfnNamedQuery(this, `Query-${name}`, {
-        name, description: q.description, database: this.databaseName, workGroup: this.workgroup.name, queryString: q.sql(this.tableName),
+        name, description: q.description.slice(0, 1024), database: this.databaseName, workGroup: this.workgroup.name, queryString: q.sql,
       });
       named.node.addDependency(this.workgroup, table);
     }

@@ -71,10 +71,19 @@ describe('npm run cost', () => {
     expect(script('cost', '--doc-mb', 'big').err).toContain('--doc-mb: received "big", which is not a number');
   });
 
+  test('the read side: question flags are validated and the cost per 1,000 questions is printed', () => {
+    expect(script('cost', '--cache-hit-percent', '120').err).toContain('--cache-hit-percent: received 120; expected percent of questions answered from the cache, a number from 0 to 100');
+    const r = script('cost', '--queries-per-day', '2000', '--prompt-tokens', '1000');
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/Cost per 1,000 questions \(read side: .*\): \d+\.\d\d USD at 2,000 questions\/day\./);
+    expect(r.out).toContain('anthropic.claude-3-haiku-20240307-v1:0: 1000 + 300 tokens per answer, 10% from cache');
+  });
+
   test('prints the assumptions it really used and compares each total with the stage budget', () => {
     const r = script('cost', '--docs-per-day', '500', '--chunks-per-doc', '12', '--active-hours', '4', '--doc-mb', '2', '-c', 'monthlyBudgetUsd=50');
     expect(r.status).toBe(0);
-    expect(r.out).toContain('Assumptions used: 2 MB and 12 chunks per document, documents arriving 4 hours a day, 200 chunks/s per GPU instance, 6 min cold start and 15 min until scale-in is detected.');
+    expect(r.out).toContain('Assumptions used: 2 MB and 12 chunks per document, documents arriving 4 hours a day, 200 chunks/s per GPU instance, 6 min cold start and 15 min until scale-in is detected; ' +
+      '500 questions a day, 2800 prompt + 300 answer tokens, 10% cache hits.');
     expect(r.out).toContain('Latency this costs: a document waits up to 12 h 6 min (one window and the cold start) before it is searchable.');
     const budget = r.out.split('\n').find((l) => l.startsWith('Budget of stage "pilot": 50.00 USD/month'))!;
     expect(budget).toBeDefined();

@@ -1,0 +1,192 @@
+"""The query API, locally, for the load test (npm run load): the real query and retrieve handlers
+behind an HTTP adapter that plays API Gateway and the Cognito authorizer, against PGlite + pgvector
+holding N chunks, moto (S3 audit bucket, DynamoDB gateway table, SSM prompts) and the local model
+service (embedding endpoint, Bedrock, guardrail) with a configurable latency and failure rate.
+
+    .venv/bin/python bench/query_server.py --port 8787 --chunks 10000 --model-latency-ms 300 --failure-rate 0.01
+
+Prints "ready <url>" when it serves. GET /_stats: per-step latencies (from the handler's own EMF
+Latency.* metrics) and status counts since the last POST /_reset.
+
+Concurrency model: handler invocations run on threads (as concurrent Lambda instances would); the
+retrieve function's database calls are serialized, because PGlite is one PostgreSQL backend. Numbers
+therefore compare changes on this machine; they are not Lambda + RDS numbers.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAMBDA = os.path.join(HERE, "..", "lambda")
+sys.path[:0] = [os.path.join(HERE, "..", "scripts"), os.path.join(LAMBDA, "shared"), os.path.join(LAMBDA, "migrations"), os.path.join(LAMBDA, "query"), os.path.join(LAMBDA, "tests")]
+
+from cli_args import StrictParser  # noqa: E402
+
+STEPS = ("embed", "retrieve", "generate", "audit", "total")
+
+
+class EmfCollector(io.TextIOBase):
+    """Stands in for stdout: keeps the handler's Latency.<step> metrics and passes nothing through."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with getattr(self, "lock", threading.Lock()):
+            self.latency: dict[str, list[float]] = {s: [] for s in STEPS}
+            self.workflows: dict[str, int] = {}
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if "Latency.total" in doc:
+                with self.lock:
+                    self.workflows[doc.get("Workflow", "?")] = self.workflows.get(doc.get("Workflow", "?"), 0) + 1
+                    for s in STEPS:
+                        if f"Latency.{s}" in doc:
+                            self.latency[s].append(float(doc[f"Latency.{s}"]))
+        return len(text)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    return round(v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))], 1)
+
+
+def main() -> None:
+    ap = StrictParser(prog="bench/query_server.py", description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--port", type=int, default=8787)
+    ap.add_argument("--chunks", type=int, default=10_000, help="chunks in the vector store")
+    ap.add_argument("--dim", type=int, default=384, help="embedding dimension")
+    ap.add_argument("--model-latency-ms", type=float, default=300, help="latency of each answer from the model")
+    ap.add_argument("--embed-latency-ms", type=float, default=15, help="latency of each embedding call")
+    ap.add_argument("--failure-rate", type=float, default=0.0, help="share of model calls that fail with a 5xx (retried, then fallback)")
+    a = ap.parse_args()
+
+    from moto import mock_aws
+
+    import query_handler
+    import retrieve_handler
+    from docai_shared import db
+    from docai_shared.db import ChunkRecord, DocumentVersion, upsert_document
+    from gateway_env import create_state, env_vars, gateway_config
+    from local_models import LocalModels, embed
+    from migrations_runner import apply_migrations
+    from pglite import connect, pglite_server
+    from query_env import AUDIT_BUCKET, DB_HOST, RETRIEVE_FUNCTION, query_environment
+
+    db_lock = threading.Lock()
+
+    def retrieve(event, context):
+        with db_lock:  # one PGlite backend
+            return retrieve_handler.handler(event, context)
+
+    rnd = random.Random(7)
+    words = ("invoice payment contract supplier renewal audit policy salary merger office hours travel expense approval security "
+             "incident backup retention privacy customer onboarding training laptop vacation benefit budget forecast").split()
+    tiers = ("public", "internal", "confidential", "restricted")
+    started = time.time()
+    with pglite_server() as port, mock_aws(), LocalModels(dimension=a.dim, functions={RETRIEVE_FUNCTION: retrieve}) as models:
+        conn = connect(port)
+        apply_migrations(conn, {"EMBEDDING_DIMENSION": a.dim, "HNSW_M": 16, "HNSW_EF_CONSTRUCTION": 64})
+        per_doc = 50
+        for d in range((a.chunks + per_doc - 1) // per_doc):
+            chunks = []
+            for i in range(min(per_doc, a.chunks - d * per_doc)):
+                text = " ".join(rnd.choice(words) for _ in range(60))
+                chunks.append(ChunkRecord(i, text, 60, embed(text, a.dim), {"page": i // 5 + 1, "heading": f"Section {i // 5 + 1}"}))
+            upsert_document(conn, DocumentVersion("docai-intake", f"corpus/doc-{d}.pdf", "v1", "01", tiers[d % 4], document_type=rnd.choice(["contract", "invoice", "policy"])), chunks, role="docai_writer")
+        conn.run("ANALYZE chunks")
+        load_s = time.time() - started
+
+        def connect_reader(host, port_, user, password, database, tls="verify-full"):
+            return conn
+
+        db.connect_with_password = connect_reader
+        import boto3
+
+        create_state()
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=AUDIT_BUCKET, ObjectLockEnabledForBucket=True)
+        models.behaviour["converse"].latency_s = a.model_latency_ms / 1000
+        models.behaviour["converse"].failure_rate = a.failure_rate
+        models.behaviour["converse"].failure = "unavailable"
+        models.behaviour["sagemaker"].latency_s = a.embed_latency_ms / 1000
+        collector = EmfCollector()
+
+        class Context:
+            def get_remaining_time_in_millis(self) -> int:
+                return 28_000
+
+        class Api(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body: str, headers: dict | None = None) -> None:
+                raw = body.encode()
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", "Content-Length": str(len(raw)), **(headers or {})}.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                try:
+                    self.wfile.write(raw)
+                except (BrokenPipeError, ConnectionResetError):  # the load generator closed the connection at the end of a run
+                    pass
+
+            def do_GET(self):
+                if self.path != "/_stats":
+                    return self._send(404, "{}")
+                with collector.lock:
+                    stats = {s: {"n": len(v), "p50": percentile(v, 50), "p95": percentile(v, 95), "p99": percentile(v, 99)} for s, v in collector.latency.items()}
+                    self._send(200, json.dumps({"steps": stats, "workflows": collector.workflows}))
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if self.path == "/_reset":
+                    collector.reset()
+                    return self._send(200, "{}")
+                path = self.path.split("?")[0].replace("/v1", "")
+                if path not in ("/query", "/search"):
+                    return self._send(404, json.dumps({"message": "Missing Authentication Token"}))
+                # The Cognito authorizer's part: verified claims (here from test headers).
+                claims = {"sub": self.headers.get("X-Test-Sub", "load-user"), "cognito:groups": self.headers.get("X-Test-Groups", "docai-tier-internal")}
+                event = {"resource": path, "path": path, "httpMethod": "POST", "body": body,
+                         "requestContext": {"requestId": f"load-{time.monotonic_ns()}", "authorizer": {"claims": claims}, "identity": {"sourceIp": "127.0.0.1"}}}
+                out = query_handler.handler(event, Context())
+                self._send(out["statusCode"], out["body"], {k: v for k, v in out["headers"].items() if k != "Content-Type"})
+
+        config = gateway_config(models=["bedrock-haiku"], cacheTtlSeconds=3600, budget={"dailyTokens": 0, "monthlyTokens": 0, "callerDailyTokens": 0})
+        with env_vars({**query_environment(models.url, config), "EMBEDDING_DIMENSION": str(a.dim)}):
+            query_handler._clients.clear()
+            query_handler._gateway = None
+            server = ThreadingHTTPServer(("127.0.0.1", a.port), Api)
+            server.daemon_threads = True
+            server.request_queue_size = 1024
+            real_stdout = sys.stdout
+            sys.stdout = collector  # the handlers' EMF and logs go to the collector
+            real_stdout.write(f"ready http://127.0.0.1:{server.server_address[1]} chunks={a.chunks} dim={a.dim} load_seconds={load_s:.1f}\n")
+            real_stdout.flush()
+            try:
+                server.serve_forever(poll_interval=0.1)
+            except KeyboardInterrupt:
+                pass
+
+
+if __name__ == "__main__":
+    main()
