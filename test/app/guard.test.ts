@@ -47,8 +47,8 @@ describe.each(['pilot', 'production'])('Control Tower guard rules on the %s stag
             // CDK's own handlers: custom-resource providers, and the AwsCustomResource singleton (fixed id AWS679f53fac002430cb0da5b7982bd2287)
             const cdkHandler = /^Custom[A-Za-z0-9]+CustomResourceProviderHandler/.test(id) || /^AWS679f53fac002430cb0da5b7982bd2287/.test(id);
             const crossStack = Array.isArray(subnets) && subnets.length > 0 && subnets.every((s: any) => 'Fn::GetStackOutput' in s || 'Fn::ImportValue' in s);
-            // ingestion and Embed run outside the VPC unless the stage sets network.privateLinkForAwsApis
-            const apiOnly = !subnets && /^(IngestionFunction|PipelineEmbed)[A-F0-9]{8}$/.test(id);
+            // ingestion, Embed and the query function run outside the VPC unless the stage sets network.privateLinkForAwsApis
+            const apiOnly = !subnets && /^(IngestionFunction|PipelineEmbed|Query)[A-F0-9]{8}$/.test(id);
             expect({ id, cdkHandler, crossStack, apiOnly }).toEqual({ id, cdkHandler, crossStack: !cdkHandler && !apiOnly, apiOnly: !cdkHandler && !crossStack });
           }
         }
