@@ -126,6 +126,7 @@ export const PILOT: StageConfig = {
     ProductionEndpointMinimum: 'Pilot: the GPU endpoint scales to zero when idle (0 USD idle); the first requests after idle wait ~5 minutes, which the pipeline retries through.',
     DatabaseMultiAz: 'Pilot: single-AZ database to halve its cost; an AZ outage pauses the pilot until restore.',
     DatabaseBackupsProduction: 'Pilot: 7 days of point-in-time recovery instead of 35 in production; everything the database holds can be rebuilt by re-ingesting the versioned intake bucket.',
+    AuditTrailLocked: 'Pilot: audit records are locked for a year in GOVERNANCE mode, so test questions can be purged by an administrator with s3:BypassGovernanceRetention; production locks them in COMPLIANCE mode for seven years.',
   },
 };
 

@@ -2,7 +2,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import { CfnMethod, CfnMethodProps, CfnRestApi, CfnStage, CfnStageProps } from 'aws-cdk-lib/aws-apigateway';
 import { CfnScalableTarget } from 'aws-cdk-lib/aws-applicationautoscaling';
+import { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
+import { CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { CfnBudget } from 'aws-cdk-lib/aws-budgets';
 import { CfnAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { CfnInternetGateway } from 'aws-cdk-lib/aws-ec2';
@@ -142,6 +145,29 @@ const FIXTURES: Record<string, Fixture> = {
     const heard = topic('Heard');
     new CfnSubscription(s, 'OnCall', { topicArn: heard.ref, protocol: 'email', endpoint: 'oncall@example.com' });
     return { compliant: [heard], nonCompliant: [topic('Unheard')] };
+  },
+  QueryApiProtected: (s) => {
+    const api = new CfnRestApi(s, 'Api', { name: 'api' });
+    const method = (id: string, props: Partial<CfnMethodProps>) => new CfnMethod(s, id, { restApiId: api.ref, resourceId: api.attrRootResourceId, httpMethod: 'POST', authorizationType: 'COGNITO_USER_POOLS', requestValidatorId: 'v1', ...props });
+    const stage = (id: string, name: string, props: Partial<CfnStageProps> = {}) =>
+      new CfnStage(s, id, { restApiId: api.ref, stageName: name, tracingEnabled: true, accessLogSetting: { destinationArn: 'arn:aws:logs:eu-west-1:111111111111:log-group:access', format: '$context.requestId' }, ...props });
+    const guarded = stage('Guarded', 'v1');
+    new CfnWebACLAssociation(s, 'Waf', { webAclArn: 'arn:aws:wafv2:eu-west-1:111111111111:regional/webacl/x/1', resourceArn: `arn:aws:apigateway:eu-west-1::/restapis/${api.ref}/stages/${guarded.ref}` });
+    return {
+      compliant: [method('Authorized', {}), guarded],
+      nonCompliant: [method('Open', { authorizationType: 'NONE' }), method('Unvalidated', { requestValidatorId: undefined }), stage('NoWaf', 'v2'), stage('Untraced', 'v3', { tracingEnabled: false })],
+    };
+  },
+  AuditTrailLocked: (s) => {
+    const locked = (id: string, mode: string, days: number) => new CfnBucket(s, id, { objectLockEnabled: true, objectLockConfiguration: { objectLockEnabled: 'Enabled', rule: { defaultRetention: { mode, days } } } });
+    return { compliant: [locked('SevenYears', 'COMPLIANCE', 2557), new CfnBucket(s, 'LockWithoutRetention', { objectLockEnabled: true })], nonCompliant: [locked('Governance', 'GOVERNANCE', 365), locked('Short', 'COMPLIANCE', 30)] };
+  },
+  GatewayStateRecoverable: (s) => {
+    const table = (id: string, pitr: boolean, key?: string) => new CfnTable(s, id, {
+      keySchema: [{ attributeName: 'pk', keyType: 'HASH' }], attributeDefinitions: [{ attributeName: 'pk', attributeType: 'S' }], billingMode: 'PAY_PER_REQUEST',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: pitr }, sseSpecification: { sseEnabled: true, sseType: 'KMS', kmsMasterKeyId: key },
+    });
+    return { compliant: [table('Recoverable', true, 'arn:aws:kms:eu-west-1:111111111111:key/abc')], nonCompliant: [table('NoPitr', false, 'arn:aws:kms:eu-west-1:111111111111:key/abc'), table('AwsOwnedKey', true)] };
   },
 };
 

@@ -1,5 +1,8 @@
 import { ReadinessRule } from '../rule';
 import { AlarmTopicSubscribed } from './alarm-topic-subscribed';
+import { AuditTrailLocked } from './audit-trail-locked';
+import { GatewayStateRecoverable } from './gateway-state-recoverable';
+import { QueryApiProtected } from './query-api-protected';
 import { BudgetExists } from './budget-exists';
 import { CostAllocationTags } from './cost-allocation-tags';
 import { CustomerManagedKeys } from './customer-managed-keys';
@@ -21,11 +24,11 @@ import { VisibilityTimeoutSixTimes } from './visibility-timeout';
 export const READINESS_RULES: ReadinessRule[] = [
   GpuInstanceForGpuContainer, EndpointAutoscaling, ProductionEndpointMinimum, LambdaExplicitLimits, IngestionConcurrencyLimit,
   QueueDlqAlarmed, VisibilityTimeoutSixTimes, StateMachineRetryCatch, IntakeVersioningLifecycle, DatabaseBackups, DatabaseBackupsProduction, DatabaseMultiAz, LogRetentionSet,
-  CustomerManagedKeys, NoPublicEndpoints, CostAllocationTags, BudgetExists, AlarmTopicSubscribed,
+  CustomerManagedKeys, NoPublicEndpoints, CostAllocationTags, BudgetExists, AlarmTopicSubscribed, QueryApiProtected, AuditTrailLocked, GatewayStateRecoverable,
 ];
 
 export {
-  AlarmTopicSubscribed, BudgetExists, CostAllocationTags, CustomerManagedKeys, DatabaseBackups, DatabaseBackupsProduction, DatabaseMultiAz, EndpointAutoscaling,
+  AlarmTopicSubscribed, AuditTrailLocked, GatewayStateRecoverable, QueryApiProtected, BudgetExists, CostAllocationTags, CustomerManagedKeys, DatabaseBackups, DatabaseBackupsProduction, DatabaseMultiAz, EndpointAutoscaling,
   GpuInstanceForGpuContainer, IngestionConcurrencyLimit, IntakeVersioningLifecycle, LambdaExplicitLimits, LogRetentionSet, NoPublicEndpoints,
   ProductionEndpointMinimum, QueueDlqAlarmed, StateMachineRetryCatch, VisibilityTimeoutSixTimes,
 };

@@ -10,7 +10,7 @@ export const NoPublicEndpoints: ReadinessRule = {
   category: 'security-and-cost',
   level: NagMessageLevel.ERROR,
   info: 'A resource is reachable from the internet (public database, internet gateway, public subnet, open function URL, bucket without a full public-access block).',
-  explanation: 'Nothing in this system serves the internet: documents arrive in S3 through IAM, everything else talks over private networking.',
+  explanation: 'Nothing in this system serves the internet except the query API, which authenticates every caller behind a WAF (QueryApiProtected): documents arrive in S3 through IAM, everything else talks over private networking.',
   check: (node) => {
     if (node instanceof CfnDBInstance) return resolve(node, node.publiclyAccessible) === true ? NON_COMPLIANT : COMPLIANT;
     if (node instanceof CfnInternetGateway) return NON_COMPLIANT;
