@@ -30,6 +30,7 @@ from docai_shared.embeddings import EmbeddingClient
 from docai_shared.errors import EndpointNotReady, TransientError
 from docai_shared.gateway import AnswerRequest, BudgetExceeded, Deadline, GatewayConfig, GuardrailUnavailable, ModelGateway
 from docai_shared.gateway.providers import client_config
+from docai_shared.gateway.resilience import CircuitBreaker, RetryPolicy, call_with_retries
 from docai_shared.observability import Logger, Metrics
 
 TIERS = ("public", "internal", "confidential", "restricted")
@@ -135,9 +136,15 @@ def parse_request(event: dict) -> dict:
 
 # --- steps -----------------------------------------------------------------------------------
 
-def embed_question(question: str) -> list[float]:
+_EMBED_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.1, max_delay_s=1.0)
+_EMBED_BREAKER = CircuitBreaker("embedding", failure_threshold=5, open_s=30)
+
+
+def embed_question(question: str, attempts: list) -> list[float]:
+    """The question's vector from the embedding endpoint, with the gateway's retry policy and a breaker
+    (throttling and 5xx are retried; a scaling-from-zero endpoint is not waited for here)."""
     embedder = EmbeddingClient(client("sagemaker-runtime"), os.environ["EMBEDDING_ENDPOINT"], os.environ.get("EMBEDDING_INFERENCE_COMPONENT") or None, int(os.environ["EMBEDDING_DIMENSION"]))
-    return embedder.embed([question])[0]
+    return call_with_retries("embedding", lambda: embedder.embed([question])[0], _EMBED_RETRY, _EMBED_BREAKER, Deadline.after(8), attempts)
 
 
 def retrieve(tier: str, embedding: list[float], k: int, filters: dict) -> list[dict]:
@@ -191,10 +198,15 @@ def handler(event: dict, context: Any = None) -> dict:
         audit.update(principal=principal, tier=tier, groups=groups)
         req = parse_request(event)
         audit.update(question=req["question"], questionSha256=hashlib.sha256(req["question"].encode()).hexdigest(), filters=req["filters"], topK=req["k"])
+        embed_attempts: list = []
         try:
-            vector = _timed(latency, "embed", lambda: embed_question(req["question"]))
+            vector = _timed(latency, "embed", lambda: embed_question(req["question"], embed_attempts))
         except EndpointNotReady:
             raise HttpError(503, "warming_up", "The search model is starting (it scales to zero when idle); retry in about 5 minutes.", retryAfterSeconds=300)
+        except TransientError:
+            raise HttpError(503, "search_unavailable", "The search model is not answering; retry in a minute.", retryAfterSeconds=60)
+        finally:
+            audit["attempts"] = [a.__dict__ for a in embed_attempts]
         hits = _timed(latency, "retrieve", lambda: retrieve(tier, vector, req["k"], req["filters"]))
         audit["retrieved"] = [{"chunkId": h["chunkId"], "key": h["key"], "versionId": h["versionId"], "score": h["score"], "tier": h["tier"]} for h in hits]
         citations = [{"index": i, "key": h["key"], "versionId": h["versionId"], "page": h["page"], "heading": h["heading"], "score": h["score"]} for i, h in enumerate(hits, start=1)]
@@ -207,7 +219,7 @@ def handler(event: dict, context: Any = None) -> dict:
             deadline = Deadline.after(min(gw.config.timeout_s, max(1.0, remaining)))
             result = _timed(latency, "generate", lambda: gw.answer(AnswerRequest("answer", req["question"], tier, principal, req["filters"], hits), deadline))
             audit.update(promptVersion=result.prompt_version, model=result.model, modelId=result.model_id, tokensIn=result.tokens_in, tokensOut=result.tokens_out,
-                         estimatedUsd=result.estimated_usd, cache=result.cache, guardrails=result.guardrails, attempts=result.attempts, answer=result.answer,
+                         estimatedUsd=result.estimated_usd, cache=result.cache, guardrails=result.guardrails, attempts=audit["attempts"] + result.attempts, answer=result.answer,
                          degraded=result.degraded, degradation=result.degradation, outcome=result.outcome)
             latency.update({f"gateway.{k}": v for k, v in result.latency_ms.items()})
             if result.outcome == "blocked":
@@ -221,7 +233,7 @@ def handler(event: dict, context: Any = None) -> dict:
                 metrics.add("DegradedAnswers", 1)
     except HttpError as e:
         status, body = e.status, {"requestId": request_id, **e.body()}
-        if e.status == 503 and "retryAfterSeconds" in e.extra:
+        if "retryAfterSeconds" in e.extra:
             headers["Retry-After"] = str(e.extra["retryAfterSeconds"])
         audit["outcome"] = e.code
     except BudgetExceeded as e:

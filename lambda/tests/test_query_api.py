@@ -207,3 +207,19 @@ def test_the_shipped_audit_queries_answer_who_asked_what_and_who_saw_a_document(
     assert [(r[1], r[2], r[3]) for r in saw] == [("r-3", "user-bob", "confidential")]  # never the public or internal callers
     saw_policy = {r[1] for r in db.execute(shipped_query("which-requests-saw-a-document"), ["finance/payment-policy.pdf", day, day]).fetchall()}
     assert saw_policy == {"r-1", "r-4"}
+
+
+def test_a_throttled_embedding_call_is_retried_and_its_attempts_audited(api):
+    models, _ = api
+    models.behaviour["sagemaker"].script = ["throttle"]
+    status, body, _ = call("/search", {"question": "hours"})
+    assert status == 200
+    assert [a["outcome"] for a in audit_records()[0]["attempts"]] == ["throttled", "ok"]
+
+
+def test_an_embedding_endpoint_that_keeps_failing_is_a_clear_503(api):
+    models, _ = api
+    models.behaviour["sagemaker"].script = ["error", "error", "error"]
+    status, body, headers = call("/search", {"question": "hours"})
+    assert status == 503 and body["error"] == "search_unavailable" and headers["Retry-After"] == "60"
+    assert [a["outcome"] for a in audit_records()[0]["attempts"]] == ["transient"] * 3
