@@ -313,7 +313,11 @@ export class QueryApi extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Gateway: cache hits/misses, fallbacks, guardrail blocks, budget rejections',
         left: ['CacheHits', 'CacheMisses', 'Fallbacks', 'Degraded', 'GuardrailBlocks', 'BudgetRejections'].map((m) => custom(m, 'answer', 'Sum')),
-        right: [custom('BudgetUsedPercent', 'answer', 'Maximum')],
+        right: [
+          new cloudwatch.MathExpression({ expression: '100 * h / MAX([h + m, 1])', usingMetrics: { h: custom('CacheHits', 'answer', 'Sum'), m: custom('CacheMisses', 'answer', 'Sum') }, label: 'cache hit ratio %', period: Duration.minutes(5) }),
+          custom('BudgetUsedPercent', 'answer', 'Maximum', 'budget used %'),
+        ],
+        rightYAxis: { min: 0, max: 100, label: '%' },
         width: 8,
       }),
     ];

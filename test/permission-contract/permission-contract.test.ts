@@ -99,6 +99,23 @@ describe.each(STAGES)('permission contract, %s stage', (stage) => {
 });
 
 describe('the contract fails when a grant is missing', () => {
+  test('without its guardrail statement, the query function\'s ApplyGuardrail is denied; every other gateway call stays allowed', async () => {
+    const assembly = contractAssembly('pilot');
+    const calls = contractCalls(assembly, readRecording('pytest').filter((c) => c.caller.startsWith('query_handler.')), TEST_BINDINGS);
+    const actions = new Set(calls.map((c) => c.action));
+    for (const a of ['bedrock:ApplyGuardrail', 'bedrock:InvokeModel', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'ssm:GetParameter', 'lambda:InvokeFunction', 's3:PutObject', 'sagemaker:InvokeEndpoint']) expect(actions).toContain(a);
+    const strip = (call: (typeof calls)[number]) => ({
+      ...call,
+      principal: {
+        ...call.principal,
+        identityPolicies: call.principal.identityPolicies.map((p) => ({ ...p, policy: { ...p.policy, Statement: [p.policy.Statement].flat().filter((s: any) => ![s.Action].flat().includes('bedrock:ApplyGuardrail')) } })),
+      },
+    });
+    const denied = (await evaluateAll(assembly, calls.map(strip))).map(describeDenial);
+    expect(denied.length).toBeGreaterThan(0);
+    for (const d of denied) expect(d).toMatch(/needs bedrock:ApplyGuardrail on arn:aws:bedrock:/);
+  });
+
   test('without its KMS statement, the ingestion function\'s StartExecution on the encrypted state machine is denied, naming the key', async () => {
     const assembly = contractAssembly('pilot');
     const [call] = contractCalls(assembly, readRecording('pytest').filter((c) => c.caller.startsWith('ingestion_handler.')), TEST_BINDINGS);
