@@ -9,7 +9,8 @@ Prints "ready <url>" when it serves. GET /_stats: per-step latencies (from the h
 Latency.* metrics) and status counts since the last POST /_reset.
 
 Concurrency model: handler invocations run on threads (as concurrent Lambda instances would); the
-retrieve function's database calls are serialized, because PGlite is one PostgreSQL backend. Numbers
+retrieve function's database calls are serialized, because PGlite is one PostgreSQL backend, and so
+are the calls moto answers (its in-memory backends are not thread-safe). Numbers
 therefore compare changes on this machine; they are not Lambda + RDS numbers.
 """
 from __future__ import annotations
@@ -52,6 +53,8 @@ class EmfCollector(io.TextIOBase):
                 doc = json.loads(line)
             except ValueError:
                 continue
+            if doc.get("level") == "ERROR":  # the handlers' error logs: shown, they explain 5xx in the run
+                sys.__stderr__.write(line + "\n")
             if "Latency.total" in doc:
                 with self.lock:
                     self.workflows[doc.get("Workflow", "?")] = self.workflows.get(doc.get("Workflow", "?"), 0) + 1
@@ -79,6 +82,18 @@ def main() -> None:
     a = ap.parse_args()
 
     from moto import mock_aws
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    # moto's in-memory backends are not thread-safe (a transaction deep-copies a table another thread
+    # is writing): one AWS call at a time. Each takes well under a millisecond, as DynamoDB and S3 do not.
+    moto_lock = threading.Lock()
+    moto_call = BotocoreStubber.__call__
+
+    def serialized(self, event_name, request, **kwargs):
+        with moto_lock:
+            return moto_call(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = serialized
 
     import query_handler
     import retrieve_handler

@@ -83,11 +83,12 @@ def caller_identity(event: dict) -> tuple[str, str, list[str]]:
         principal = claims.get("sub") or claims.get("cognito:username")
         raw = claims.get("cognito:groups") or ""
         groups = [g for g in re.split(r"[\s,\[\]]+", raw if isinstance(raw, str) else " ".join(raw)) if g]
-    elif (ctx.get("identity") or {}).get("userArn") and os.environ.get("IAM_CALLER_TIER") in TIERS:
-        # IAM authorization (service callers, SigV4 verified by API Gateway): one tier for all of them.
+    elif (ctx.get("identity") or {}).get("userArn"):
+        # IAM authorization (service callers, SigV4 verified by API Gateway): one tier for all of them,
+        # IAM_CALLER_TIER (set by the construct with authorization 'iam'); none set, no access.
         principal = ctx["identity"]["userArn"]
-        groups = ["iam"]
-        mapping = {"iam": os.environ["IAM_CALLER_TIER"]}
+        groups = ["iam"] if os.environ.get("IAM_CALLER_TIER") in TIERS else []
+        mapping = {"iam": os.environ.get("IAM_CALLER_TIER", "")}
     else:
         raise HttpError(401, "unauthenticated", "No verified identity reached the handler: the API must authorize every method")
     tiers = [mapping[g] for g in groups if g in mapping]
@@ -245,7 +246,9 @@ def handler(event: dict, context: Any = None) -> dict:
         audit["outcome"] = "guardrail_unavailable"
         log.error("guardrail unavailable", requestId=request_id, error=str(e))
     except Exception as e:  # unexpected: 500, recorded, the audit record still written
-        log.error("request failed", requestId=request_id, error=f"{type(e).__name__}: {e}")
+        import traceback
+
+        log.error("request failed", requestId=request_id, error=f"{type(e).__name__}: {e}", trace=traceback.format_exc()[-3000:])
         audit["outcome"] = "error"
     latency["total"] = round((time.monotonic() - started) * 1000, 1)
     audit["status"] = status

@@ -223,3 +223,16 @@ def test_an_embedding_endpoint_that_keeps_failing_is_a_clear_503(api):
     status, body, headers = call("/search", {"question": "hours"})
     assert status == 503 and body["error"] == "search_unavailable" and headers["Retry-After"] == "60"
     assert [a["outcome"] for a in audit_records()[0]["attempts"]] == ["transient"] * 3
+
+
+def test_an_iam_authorized_service_caller_gets_the_configured_tier_and_nothing_else(api, monkeypatch):
+    _, logins = api
+    event = api_event("/search", {"question": "merger", "topK": 10}, groups=None)
+    event["requestContext"] = {"requestId": "svc-1", "identity": {"userArn": "arn:aws:sts::111122223333:assumed-role/reporting/job", "sourceIp": "10.0.0.1"}}
+    out = query_handler.handler(event)
+    assert out["statusCode"] == 403  # IAM callers have no tier until the stage names one
+    monkeypatch.setenv("IAM_CALLER_TIER", "internal")
+    out = query_handler.handler(event)
+    body = json.loads(out["body"])
+    assert out["statusCode"] == 200 and logins == ["docai_reader_internal"]
+    assert "board/merger-plan.docx" not in {r["key"] for r in body["results"]}

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -173,6 +173,8 @@ export class QueryApi extends Construct {
           accessTokenValidity: Duration.hours(1), idTokenValidity: Duration.hours(1), refreshTokenValidity: Duration.days(1),
         });
       }
+      new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId, description: 'Query API users: add each to one tier group (aws cognito-idp admin-add-user-to-group)' });
+      if (this.userPoolClient) new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId, description: 'App client for sign-in (SRP); the ID token goes in the Authorization header' });
     } else {
       this.userPool = props.userPool ?? cognito.UserPool.fromUserPoolId(this, 'NoPool', 'none');
       this.queryFunction.addEnvironment('IAM_CALLER_TIER', props.iamCallerTier ?? 'public');
