@@ -71,7 +71,14 @@ def percentile(values: list[float], p: float) -> float | None:
     return round(v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))], 1)
 
 
+def _exit_on_sigterm(signum, frame):  # npm run load stops the server with SIGTERM: unwind, so PGlite stops too
+    raise SystemExit(0)
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     ap = StrictParser(prog="bench/query_server.py", description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--port", type=int, default=8787)
     ap.add_argument("--chunks", type=int, default=10_000, help="chunks in the vector store")
@@ -199,8 +206,10 @@ def main() -> None:
             real_stdout.flush()
             try:
                 server.serve_forever(poll_interval=0.1)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, SystemExit):
                 pass
+            finally:
+                server.server_close()
 
 
 if __name__ == "__main__":

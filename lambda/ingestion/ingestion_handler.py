@@ -6,7 +6,9 @@ Each SQS message holds an S3 event notification. For every record:
   path;
 - the execution name is derived from bucket, key, version id and action, so a duplicate delivery
   meets ``ExecutionAlreadyExists`` and counts as success: at-least-once delivery becomes
-  exactly-once processing per version;
+  exactly-once processing per version; when every execution of the event ended unsuccessfully, the
+  delivery replays it (``<name>-r<n>``, at most MAX_REPLAYS times): that is how a failed document is
+  replayed (scripts/replay.py re-sends its event);
 - the S3 ``sequencer`` travels with the input, so the store step can reject an older version that
   arrives after a newer one.
 
@@ -132,13 +134,41 @@ def parse_message(body: str) -> list[DocumentChange]:
     return changes
 
 
+MAX_REPLAYS = 3
+_ENDED_UNSUCCESSFULLY = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def replay_name(name: str, attempt: int) -> str:
+    """The execution name of replay ``attempt`` (1, 2, ...) of an event: the first name plus ``-r<n>``."""
+    return name if attempt == 0 else f"{name}-r{attempt}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
 def start_execution(sfn: Any, state_machine_arn: str, change: DocumentChange) -> str:
-    """Starts the execution; returns "started" or "duplicate" (already exists: success)."""
-    try:
-        sfn.start_execution(stateMachineArn=state_machine_arn, name=execution_name(change), input=json.dumps(change.pipeline_input(), sort_keys=True))
-        return "started"
-    except sfn.exceptions.ExecutionAlreadyExists:
-        return "duplicate"
+    """Starts the execution; returns "started", "duplicate" (an execution of this event is running or
+    succeeded: success, nothing to do), "replayed" (every earlier execution of this event failed, timed
+    out or was aborted: a new one is started, named ``<name>-r<n>``, marked ``replay``), or
+    "replay-limit" (MAX_REPLAYS replays failed already: the event is dropped as processed, the
+    document stays recorded failed).
+
+    So a document that failed is replayed by delivering its event again (redrive, or
+    scripts/replay.py), while a duplicate delivery of a live event stays harmless.
+    """
+    base = execution_name(change)
+    for attempt in range(MAX_REPLAYS + 1):
+        name = replay_name(base, attempt)
+        payload = {**change.pipeline_input(), **({"replay": attempt} if attempt else {})}
+        try:
+            sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, sort_keys=True))
+            return "replayed" if attempt else "started"
+        except sfn.exceptions.ExecutionAlreadyExists:
+            status = sfn.describe_execution(executionArn=execution_arn(state_machine_arn, name))["status"]
+            if status not in _ENDED_UNSUCCESSFULLY:
+                return "duplicate"
+    return "replay-limit"
 
 
 def process_batch(records: Iterable[dict], sfn: Any, state_machine_arn: str, log: Logger, metrics: Metrics) -> dict:
@@ -165,7 +195,7 @@ def process_batch(records: Iterable[dict], sfn: Any, state_machine_arn: str, log
                 failures.append({"itemIdentifier": message_id})
                 break
             clog.info("pipeline execution " + outcome, action=change.action, sequencer=change.sequencer, execution=execution_name(change))
-            metrics.add("ExecutionsStarted" if outcome == "started" else "DuplicateEvents", 1)
+            metrics.add({"started": "ExecutionsStarted", "replayed": "Replays", "replay-limit": "ReplayLimitReached"}.get(outcome, "DuplicateEvents"), 1)
     metrics.flush()
     return {"batchItemFailures": failures}
 

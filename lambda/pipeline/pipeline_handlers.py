@@ -81,8 +81,18 @@ def _version_args(event: dict) -> dict:
     return {"VersionId": event["versionId"]} if event.get("versionId") else {}
 
 
+def workflow_of(event: dict) -> str:
+    """The Workflow dimension of a run's metrics: a re-embedding (backfill) and a replay of a failed
+    document are told apart from first ingestion, so their documents and spend are counted apart."""
+    if event.get("reembed"):
+        return "backfill"
+    if event.get("replay"):
+        return "replay"
+    return os.environ.get("WORKFLOW", "ingest")
+
+
 def _timed(step: str, event: dict, fn: Callable[[Logger, Metrics], dict]) -> dict:
-    log, metrics = _log(event, step), Metrics(os.environ.get("WORKFLOW", "ingest"))
+    log, metrics = _log(event, step), Metrics(workflow_of(event))
     start = time.perf_counter()
     try:
         return fn(log, metrics)

@@ -134,16 +134,49 @@ def test_duplicate_delivery_is_harmless(sfn):
     assert [l for l in logs if "_aws" in l][0]["ExecutionsStarted"] == 2
 
 
-def test_duplicate_delivery_after_the_execution_finished_counts_as_success(sfn):
+def test_duplicate_delivery_after_the_execution_succeeded_counts_as_success(sfn, monkeypatch):
     client, _ = sfn
     body = s3_message(s3_record("ObjectCreated:Put", "a.pdf", version_id="v1"))
     run(sfn, [sqs_record(body, "m1")])
     [ex] = executions(sfn)
     client.stop_execution(executionArn=ex["executionArn"])  # closed: a new start now raises ExecutionAlreadyExists
+    real = client.describe_execution
+    monkeypatch.setattr(client, "describe_execution", lambda **kw: {**real(**kw), "status": "SUCCEEDED"})  # moto cannot finish one
     result, logs = run(sfn, [sqs_record(body, "m1-redelivered")])
     assert result == {"batchItemFailures": []}
     assert len(executions(sfn)) == 1
     assert [l for l in logs if "_aws" in l][0]["DuplicateEvents"] == 1
+
+
+def test_a_failed_document_is_replayed_by_delivering_its_event_again_and_duplicates_stay_harmless(sfn, monkeypatch):
+    client, arn = sfn
+    body = s3_message(s3_record("ObjectCreated:Put", "scan.pdf", version_id="v1"))
+    run(sfn, [sqs_record(body, "m1")])
+    [first] = executions(sfn)
+    failed = {first["executionArn"]}
+    real = client.describe_execution
+    monkeypatch.setattr(client, "describe_execution", lambda **kw: {**real(**kw), **({"status": "FAILED"} if kw["executionArn"] in failed else {})})
+    client.stop_execution(executionArn=first["executionArn"])
+
+    result, logs = run(sfn, [sqs_record(body, "redrive-1")])  # the redriven event
+    assert result == {"batchItemFailures": []}
+    names = sorted(e["name"] for e in executions(sfn))
+    assert names == [first["name"], first["name"] + "-r1"]
+    replay = next(e for e in executions(sfn) if e["name"].endswith("-r1"))
+    assert json.loads(client.describe_execution(executionArn=replay["executionArn"])["input"])["replay"] == 1
+    assert [l for l in logs if "_aws" in l][0]["Replays"] == 1
+    # a duplicate of the redriven event while the replay runs: nothing new
+    run(sfn, [sqs_record(body, "redrive-1-again")])
+    assert len(executions(sfn)) == 2
+    # the replay fails too: the next delivery replays again, up to MAX_REPLAYS, then stops
+    for n in (1, 2, 3):
+        ex = next(e for e in executions(sfn) if e["name"].endswith(f"-r{n}"))
+        client.stop_execution(executionArn=ex["executionArn"])
+        failed.add(ex["executionArn"])
+        run(sfn, [sqs_record(body, f"redrive-{n + 1}")])
+    assert len(executions(sfn)) == 4  # the first and three replays
+    _, logs = run(sfn, [sqs_record(body, "redrive-5")])
+    assert [l for l in logs if "_aws" in l][0]["ReplayLimitReached"] == 1
 
 
 def test_a_delete_marker_starts_the_delete_path(sfn):
@@ -181,3 +214,29 @@ def test_a_failing_start_is_retried_through_sqs_not_lost(sfn):
     out = io.StringIO()
     result = process_batch([sqs_record(s3_message(s3_record("ObjectCreated:Put", "a.pdf")), "m1")], Throttling(), arn, Logger("i", stream=out), Metrics("ingestion", stream=out))
     assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+
+
+def test_scripts_replay_re_sends_the_failed_executions_event_and_ingestion_replays_it(sfn):
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location("replay", os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "replay.py"))
+    replay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replay)
+    client, arn = sfn
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = sqs.create_queue(QueueName="ingestion")["QueueUrl"]
+    body = s3_message(s3_record("ObjectCreated:Put", "in/annual+report+%C3%BCber.pdf", version_id="v7"))
+    run(sfn, [sqs_record(body, "m1")])
+    [first] = executions(sfn)
+    with pytest.raises(SystemExit, match="is RUNNING"):
+        replay.replay(client, sqs, first["executionArn"], queue)  # a live execution is not replayed
+    client.stop_execution(executionArn=first["executionArn"])
+    replay.replay(client, sqs, first["executionArn"], queue)
+    [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
+    # the re-sent event is the same change (same key after S3's form encoding, version, sequencer)
+    assert parse_message(message["Body"]) == parse_message(body)
+    run(sfn, [sqs_record(message["Body"], message["MessageId"])])
+    replayed = next(e for e in executions(sfn) if e["name"].endswith("-r1"))
+    original = json.loads(client.describe_execution(executionArn=first["executionArn"])["input"])
+    assert json.loads(client.describe_execution(executionArn=replayed["executionArn"])["input"]) == {**original, "replay": 1}

@@ -31,3 +31,13 @@ def test_logger_binds_correlation_id():
     log.info("started", step="x")
     rec = json.loads(out.getvalue())
     assert rec == {"timestamp": 1.0, "level": "INFO", "service": "ingestion", "message": "started", "correlation_id": "s3://b/k.pdf#v1", "step": "x"}
+
+
+def test_backfill_and_replay_runs_are_counted_under_their_own_workflow(capsys, monkeypatch):
+    import pipeline_handlers
+
+    monkeypatch.setenv("WORKFLOW", "ingest")
+    for event, expected in (({}, "ingest"), ({"reembed": True}, "backfill"), ({"replay": True}, "replay")):
+        pipeline_handlers._timed("Store", {"bucket": "b", "key": "k.pdf", "versionId": "v1", **event}, lambda log, m: (m.add("DocumentsProcessed", 1), {})[1])
+        lines = [json.loads(l) for l in capsys.readouterr().out.splitlines() if '"_aws"' in l]
+        assert [(l["Workflow"], l["Step"], l["DocumentsProcessed"]) for l in lines] == [(expected, "Store", 1)]

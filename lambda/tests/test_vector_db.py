@@ -160,6 +160,23 @@ def test_a_failure_is_recorded_and_stale_chunks_removed(migrated):
     assert document_status(conn, "intake", "f.pdf")["status"] == "stored"
 
 
+def test_a_failing_re_run_of_the_stored_version_keeps_its_chunks(migrated):
+    # A re-embed (backfill) or replay of the stored version fails: the chunks it would have replaced
+    # still describe the object, so they stay searchable and only the error is recorded.
+    conn, _ = migrated
+    upsert_document(conn, doc("r.pdf", "v1", "0100"), chunks(4), role=W)
+    assert record_failure(conn, "intake", "r.pdf", "v1", "0100", "EndpointNotReady: no capacity", role=W) == "kept"
+    st = document_status(conn, "intake", "r.pdf")
+    assert (st["status"], st["chunk_count"], st["version_id"]) == ("stored", 4, "v1")
+    assert "EndpointNotReady" in st["error"] and count_chunks(conn, "r.pdf") == 4
+    # ... and a later successful re-embed clears the error
+    upsert_document(conn, doc("r.pdf", "v1", "0100"), chunks(4, seed=9), role=W, force=True)
+    assert document_status(conn, "intake", "r.pdf")["error"] is None
+    # a failure of a newer version still removes the old chunks (they no longer describe the object)
+    assert record_failure(conn, "intake", "r.pdf", "v2", "0200", "UnsupportedDocument: encrypted", role=W) == "recorded"
+    assert count_chunks(conn, "r.pdf") == 0
+
+
 def test_upsert_rolls_back_whole_on_error(migrated):
     conn, _ = migrated
     upsert_document(conn, doc("rb.pdf", "v1", "0100"), chunks(2), role=W)

@@ -1,4 +1,6 @@
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration, Fn, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -82,7 +84,15 @@ export class IngestionFunction extends Construct {
       ...(props.placement.apiOnlyFunctionsInVpc === false ? { outsideVpc: { reason: 'the ingestion function only reads SQS events (delivered by Lambda) and calls Step Functions StartExecution.' } } : {}),
     });
     props.stateMachine.grantStartExecution(this.function);
-    if (props.stateMachineKey) grantStateMachineDataKey(this.function, props.stateMachineKey, props.stateMachine.stateMachineArn);
+    // A redelivered event whose execution exists: DescribeExecution tells a running or succeeded one
+    // (a harmless duplicate) from one that failed (replayed as <name>-r<n>). Executions of this state machine only.
+    const stack = Stack.of(this);
+    const executions = Fn.join('', ['arn:', stack.partition, ':states:', stack.region, ':', stack.account, ':execution:', Fn.select(6, Fn.split(':', props.stateMachine.stateMachineArn)), ':*']);
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }));
+    acknowledge(this.function.role!, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(executions))}]`],
+      'Describing executions of the document pipeline only (their names are derived from each event at run time): a redelivered event whose execution exists ' +
+        'is a harmless duplicate when that execution runs or succeeded, and a replay when it failed.');
+    if (props.stateMachineKey) grantStateMachineDataKey(this.function, props.stateMachineKey, props.stateMachine.stateMachineArn, { readExecutions: true });
 
     this.eventSource = new SqsEventSource(props.queue.queue, {
       batchSize: props.batchSize ?? 10,

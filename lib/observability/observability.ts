@@ -63,7 +63,7 @@ export class Observability extends Construct {
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
     const th = props.thresholds ?? {};
-    const workflows = props.workflows ?? ['ingest', 'backfill'];
+    const workflows = props.workflows ?? ['ingest', 'backfill', 'replay'];
     const period = Duration.minutes(5);
     const custom = (name: string, dims: Record<string, string>, statistic = 'Sum', label?: string) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: dims, statistic, period, label });

@@ -60,11 +60,19 @@ describe.each(['pilot', 'production'])('ingestion in the %s stage', (stage) => {
     });
   });
 
-  test('the function may start executions of the pipeline and nothing else in Step Functions', () => {
+  test('the function may start executions of the pipeline, describe executions of the pipeline, and nothing else in Step Functions', () => {
     const policies = Object.values(app().findResources('AWS::IAM::ManagedPolicy')).filter((p: any) => JSON.stringify(p.Properties.Roles ?? []).includes('IngestionFunctionServiceRole'));
     const statements = policies.flatMap((p: any) => p.Properties.PolicyDocument.Statement);
     const states = statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('states:')));
-    expect(states).toEqual([expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: expect.stringMatching(/^Pipeline/) } })]);
+    expect(states).toEqual([
+      expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: expect.stringMatching(/^Pipeline/) } }),
+      expect.objectContaining({ Action: 'states:DescribeExecution' }),
+    ]);
+    // executions of the pipeline state machine only: :execution:<its name>:*
+    const describe = JSON.stringify(states[1].Resource);
+    expect(describe).toContain(':execution:');
+    expect(describe).toMatch(/"Fn::Select":\[6,\{"Fn::Split":\[":",\{"Ref":"PipelineStateMachine[0-9A-F]{8}"\}\]\}\]/);
+    expect(describe).toContain('":*"');
   });
 
   test('alarms on any dead-letter message and on old messages go to the alarm topic', () => {

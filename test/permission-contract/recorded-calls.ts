@@ -81,6 +81,13 @@ export function mapCall(assembly: ContractAssembly, call: RecordedCall, bindings
       const sm = bound(p.stateMachineArn, 'AWS::StepFunctions::StateMachine');
       return { service: 'states', operation: call.operation, action: 'states:StartExecution', resource: assembly.arn(sm), target: sm };
     }
+    case 'stepfunctions:DescribeExecution': {
+      // arn:...:execution:<state machine name>:<execution name>: authorized on the execution.
+      const [, machineArn, name] = /^(.*):execution:([^:]+:[^:]+)$/.exec(String(p.executionArn))!;
+      const [machineName, executionName] = name.split(':');
+      const sm = bound(`${machineArn}:stateMachine:${machineName}`, 'AWS::StepFunctions::StateMachine');
+      return { service: 'states', operation: call.operation, action: 'states:DescribeExecution', resource: `${assembly.arn(sm).replace(':stateMachine:', ':execution:')}:${executionName}`, target: sm };
+    }
     case 'sagemaker-runtime:InvokeEndpoint': {
       const ep = bound(p.EndpointName, 'AWS::SageMaker::Endpoint');
       return { service: 'sagemaker', operation: call.operation, action: 'sagemaker:InvokeEndpoint', resource: assembly.ref(ep), target: ep };

@@ -230,7 +230,11 @@ def record_failure(conn: Any, bucket: str, key: str, version_id: str | None, seq
     """Marks the document failed (or in review) with the error, and removes the previous version's
     chunks: they no longer describe the object and must not be served (its tier may have changed).
 
-    Returns "recorded", or "superseded" when a newer version is already recorded (nothing changes).
+    A failed run of the version that is already stored (a re-embed after a model change, a replay)
+    keeps that version's chunks and status: they still describe the object exactly, and the new ones
+    never arrived. Only the error is recorded ("kept").
+
+    Returns "recorded", "kept", or "superseded" when a newer version is already recorded (nothing changes).
     """
     if status not in ("failed", "review"):
         raise ValueError(f"status must be failed or review, received {status!r}")
@@ -245,9 +249,13 @@ def record_failure(conn: Any, bucket: str, key: str, version_id: str | None, seq
             )
             if row is None:
                 return "recorded"
-        doc_id, seq = row[0], row[1]
-        if compare_sequencers(sequencer, seq) < 0:
+        doc_id, seq, stored_version, stored_status = row[0], row[1], row[2], row[4]
+        order = compare_sequencers(sequencer, seq)
+        if order < 0:
             return "superseded"
+        if order == 0 and stored_status == "stored" and stored_version == version_id:
+            conn.run("UPDATE documents SET error = :e, updated_at = now() WHERE id = :id", e=f"last re-run failed, stored chunks kept: {error}"[:4000], id=doc_id)
+            return "kept"
         conn.run(
             "UPDATE documents SET version_id = :v, sequencer = :s, status = :st, error = :e, chunk_count = 0, updated_at = now() WHERE id = :id",
             v=version_id, s=sequencer, st=status, e=error[:4000], id=doc_id,
