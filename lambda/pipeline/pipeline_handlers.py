@@ -251,15 +251,40 @@ def store_handler(event: dict, context: Any = None) -> dict:
     return _timed("Store", event, run)
 
 
+def _current_version(bucket: str, key: str) -> str | None:
+    """The version S3 serves for the key now, or None when it serves nothing (no version left, or a
+    delete marker on top)."""
+    try:
+        head = client("s3").head_object(Bucket=bucket, Key=key)
+    except Exception as e:
+        code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
+        if code in ("404", "NoSuchKey", "NotFound", "405", "MethodNotAllowed"):
+            return None
+        raise _s3_error(e, f"s3://{bucket}/{key}") from e
+    return head.get("VersionId") or "null"
+
+
 def delete_handler(event: dict, context: Any = None) -> dict:
     def run(log: Logger, metrics: Metrics) -> dict:
         # A delete marker hides the object; a permanent delete removes one version, which matters
         # only if it is the stored one.
-        only = None if event.get("eventName", "").endswith("DeleteMarkerCreated") else event.get("versionId")
-        outcome = db.delete_document(db_connection(), event["bucket"], event["key"], event["sequencer"], only_version=only)
+        marker = event.get("eventName", "").endswith("DeleteMarkerCreated")
+        only = None if marker else event.get("versionId")
+        conn = db_connection()
+        outcome = db.delete_document(conn, event["bucket"], event["key"], event["sequencer"], only_version=only)
         metrics.add("DocumentsDeleted", 1 if outcome == "deleted" else 0)
-        log.info("delete", outcome=outcome)
-        return {"outcome": outcome}
+        result: dict = {"outcome": outcome}
+        if not marker and outcome in ("deleted", "other-version"):
+            # A version was removed for good: S3 may now serve another one (the previous version, or
+            # the object again after its delete marker was removed). Index what S3 serves now, in
+            # this execution (the state machine's Reindex path), ordered by this delete's sequencer.
+            current = _current_version(event["bucket"], event["key"])
+            stored = db.document_status(conn, event["bucket"], event["key"]) or {}
+            if current is not None and not (stored.get("status") == "stored" and stored.get("version_id") == current):
+                result["reindex"] = {"versionId": current}
+                metrics.add("DocumentsReindexed", 1)
+        log.info("delete", **result)
+        return result
 
     return _timed("Delete", event, run)
 

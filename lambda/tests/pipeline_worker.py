@@ -117,6 +117,15 @@ def op_put(req):
     return {"versionId": r.get("VersionId")}
 
 
+def op_delete_marker(req):
+    return {"versionId": s3.delete_object(Bucket="docai-intake", Key=req["key"]).get("VersionId")}
+
+
+def op_delete_version(req):
+    s3.delete_object(Bucket="docai-intake", Key=req["key"], VersionId=req["versionId"])
+    return {}
+
+
 def op_call(req):
     fn = getattr(pipeline_handlers, req["handler"])
     pipeline_handlers._db_conn = None  # every invocation connects as a cold start would, so each one's IAM login is recorded
@@ -142,7 +151,7 @@ def op_put_work(req):
     return {}
 
 
-OPS = {"put": op_put, "call": op_call, "status": op_status, "endpoint": op_endpoint, "put_work": op_put_work}
+OPS = {"put": op_put, "call": op_call, "status": op_status, "endpoint": op_endpoint, "put_work": op_put_work, "delete_version": op_delete_version, "delete_marker": op_delete_marker}
 
 ANSWERS.write(json.dumps({"ready": True}) + "\n")
 ANSWERS.flush()

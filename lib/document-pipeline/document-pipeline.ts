@@ -180,6 +180,9 @@ export class DocumentPipeline extends Construct {
     });
     const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 1024, db: true });
     const deleteFn = fn('Delete', 'delete_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
+    // After a version is removed for good: which version S3 serves now (HeadObject without a version: s3:GetObject; no data is read).
+    grantObjects(deleteFn, { bucketName: props.intake.bucketName, keyPattern: '*', actions: ['s3:GetObject'],
+      why: 'after a permanent version delete, HeadObject finds the version S3 serves now (any uploaded key; metadata only, no object data, no KMS).' });
     const reviewFn = fn('MarkForReview', 'mark_for_review_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
     const failFn = fn('RecordFailure', 'record_failure_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
 
@@ -270,8 +273,17 @@ export class DocumentPipeline extends Construct {
     for (const t of [validate, extract, chunk, store, del]) toFailure(t);
     toFailure(embedAll);
 
+    // A version removed for good can leave S3 serving another one: index that version in this run
+    // (the delete's sequencer orders it after the tombstone the delete left).
+    const reindex = new sfn.Pass(this, 'ReindexCurrentVersion', {
+      comment: 'S3 serves another version after this delete: run the upsert path for it',
+      parameters: { action: 'upsert', 'bucket.$': '$.bucket', 'key.$': '$.key', 'versionId.$': '$.deleted.reindex.versionId', 'sequencer.$': '$.sequencer', eventName: 'Reindex', 'meta.$': '$.meta', 'deleted.$': '$.deleted' },
+    });
+    const afterDelete = new sfn.Choice(this, 'ServesAnotherVersion')
+      .when(sfn.Condition.isPresent('$.deleted.reindex.versionId'), reindex.next(validate))
+      .otherwise(done);
     const route = new sfn.Choice(this, 'Route')
-      .when(sfn.Condition.stringEquals('$.action', 'delete'), del.next(done))
+      .when(sfn.Condition.stringEquals('$.action', 'delete'), del.next(afterDelete))
       .otherwise(validate.next(extract).next(chunk).next(
         props.embedBatchWindow
           ? new sfn.Wait(this, 'WaitForEmbedWindow', { comment: 'Until the next embedding window (Chunk computed it): the endpoint scales out once per window', time: sfn.WaitTime.timestampPath('$.chunked.embedNotBefore') }).next(embedAll)

@@ -243,6 +243,37 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     expect(s.chunks).toEqual([]);
   });
 
+  test('permanently deleting the current version indexes the version S3 serves now, and removing a delete marker brings the document back', async () => {
+    const v1 = await upload('policies/handbook.txt', text(12, 'Original'), { metadata: { 'access-tier': 'internal' } });
+    expect((await run(event('policies/handbook.txt', v1, '0100'))).status).toBe('SUCCEEDED');
+    const v2 = await upload('policies/handbook.txt', text(12, 'Revised'), { metadata: { 'access-tier': 'internal' } });
+    expect((await run(event('policies/handbook.txt', v2, '0200'))).status).toBe('SUCCEEDED');
+    await worker.request({ op: 'delete_version', key: 'policies/handbook.txt', versionId: v2 });
+    const r = await run(event('policies/handbook.txt', v2, '0300', 'delete', 'ObjectRemoved:Delete'));
+    expect(r.status).toBe('SUCCEEDED');
+    expect(r.output.deleted).toEqual({ outcome: 'deleted', reindex: { versionId: v1 } });
+    let s = await status('policies/handbook.txt');
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v1 }));
+    expect(s.chunks.join(' ')).toContain('Original sentence number 11');
+    expect(s.chunks.join(' ')).not.toContain('Revised');
+    // a delete marker hides it; permanently removing the marker makes S3 serve v1 again
+    const marker = (await worker.request({ op: 'delete_marker', key: 'policies/handbook.txt' })).versionId;
+    expect((await run(event('policies/handbook.txt', marker, '0400', 'delete', 'ObjectRemoved:DeleteMarkerCreated'))).status).toBe('SUCCEEDED');
+    expect((await status('policies/handbook.txt')).status.status).toBe('deleted');
+    await worker.request({ op: 'delete_version', key: 'policies/handbook.txt', versionId: marker });
+    const back = await run(event('policies/handbook.txt', marker, '0500', 'delete', 'ObjectRemoved:Delete'));
+    expect(back.output.deleted).toEqual({ outcome: 'other-version', reindex: { versionId: v1 } });
+    s = await status('policies/handbook.txt');
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v1 }));
+    // removing an old version that is not served changes nothing
+    const v3 = await upload('policies/handbook.txt', text(5, 'Third'), { metadata: { 'access-tier': 'internal' } });
+    expect((await run(event('policies/handbook.txt', v3, '0600'))).status).toBe('SUCCEEDED');
+    await worker.request({ op: 'delete_version', key: 'policies/handbook.txt', versionId: v1 });
+    const old = await run(event('policies/handbook.txt', v1, '0700', 'delete', 'ObjectRemoved:Delete'));
+    expect(old.output.deleted).toEqual({ outcome: 'other-version' });
+    expect((await status('policies/handbook.txt')).status.version_id).toBe(v3);
+  });
+
   test('a bad document ends in RecordFailure with status failed, and nothing is stored', async () => {
     const v = await upload('scans/fake.pdf', Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256)));
     const r = await run(event('scans/fake.pdf', v, '0100'));
