@@ -75,7 +75,9 @@ describe('security review of the synthesized pilot', () => {
   test('includes the guard results and the readiness summary', () => {
     expect(review.guard).toMatchObject({ conclusion: 'success', open: [] });
     expect(md).toContain('## Control Tower guard results');
-    expect(md).toMatch(/\| data \| \*\*partially ready\*\* \| DatabaseBackupsProduction \(warning\), DatabaseMultiAz \(warning\) \|/);
+    expect(md).toMatch(/\| data \| \*\*partially ready\*\* \| DatabaseBackupsProduction \(warning\), DatabaseMultiAz \(warning\), AuditTrailLocked \(warning\) \|/);
+    // the one internet-facing resource is named for the reviewer (and nothing else is exposed)
+    expect(md).toMatch(/\| internet exposure \(gateways, public subnets, public endpoints, open ingress\) \| API Gateway REST API Query\/Api \(QueryApi[0-9A-F]{8}\) \|/);
     expect(md).toMatch(/\| security-and-cost \| \*\*ready\*\* \| - \|/);
   });
 });
