@@ -3,7 +3,7 @@
 Each SQS message holds an S3 event notification. For every record:
 - ``s3:TestEvent`` and folder placeholders (keys ending in ``/``) are ignored;
 - ObjectCreated starts the pipeline's upsert path, ObjectRemoved (delete or delete marker) its delete
-  path;
+  path, ObjectTagging (tags put or deleted) its retag path (the access tier may come from a tag);
 - the execution name is derived from bucket, key, version id and action, so a duplicate delivery
   meets ``ExecutionAlreadyExists`` and counts as success: at-least-once delivery becomes
   exactly-once processing per version; when every execution of the event ended unsuccessfully, the
@@ -70,7 +70,10 @@ def execution_name(change: DocumentChange) -> str:
     characters, so the identity is hashed. For unversioned deletes the sequencer keeps distinct
     deletes of the same key distinct.
     """
-    identity = json.dumps([change.bucket, change.key, change.version_id or f"seq:{change.sequencer}", change.action], ensure_ascii=False)
+    version = change.version_id or f"seq:{change.sequencer}"
+    if change.action == "retag":  # one version can be re-tagged many times: each change is its own run
+        version = f"{change.version_id}@{change.sequencer}"
+    identity = json.dumps([change.bucket, change.key, version, change.action], ensure_ascii=False)
     digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()
     name = f"{change.action}-{digest}"
     assert len(name) <= EXECUTION_NAME_MAX and _VALID_NAME.match(name)
@@ -108,6 +111,8 @@ def parse_message(body: str) -> list[DocumentChange]:
             action = "upsert"
         elif event_name.startswith("ObjectRemoved:"):
             action = "delete"
+        elif event_name.startswith("ObjectTagging:"):
+            action = "retag"  # the access tier may come from a tag
         else:
             continue  # other S3 event types are not routed here; nothing to do
         bucket = str(_require(rec, "s3", "bucket", "name"))

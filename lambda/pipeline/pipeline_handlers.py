@@ -289,6 +289,26 @@ def delete_handler(event: dict, context: Any = None) -> dict:
     return _timed("Delete", event, run)
 
 
+def retier_handler(event: dict, context: Any = None) -> dict:
+    """A tag change of a stored version: its access tier from metadata and the new tags (metadata
+    wins, as at ingestion), applied to the document and its chunks without re-embedding."""
+
+    def run(log: Logger, metrics: Metrics) -> dict:
+        s3 = client("s3")
+        try:
+            head = s3.head_object(Bucket=event["bucket"], Key=event["key"], **_version_args(event))
+            tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=event["bucket"], Key=event["key"], **_version_args(event)).get("TagSet", [])}
+        except Exception as e:
+            raise _s3_error(e, f"reading the tags of s3://{event['bucket']}/{event['key']}") from e
+        tier = document_metadata(head.get("Metadata", {}), tags)["accessTier"]
+        outcome = db.retier_document(db_connection(), event["bucket"], event["key"], event.get("versionId"), event["sequencer"], tier)
+        metrics.add("DocumentsRetiered", 1 if outcome == "retiered" else 0)
+        log.info("retag", outcome=outcome, accessTier=tier)
+        return {"outcome": outcome, "accessTier": tier}
+
+    return _timed("Retier", event, run)
+
+
 def mark_for_review_handler(event: dict, context: Any = None) -> dict:
     def run(log: Logger, metrics: Metrics) -> dict:
         cause = _cause(event.get("error"))
@@ -343,5 +363,5 @@ def backfill_item_handler(event: dict, context: Any = None) -> dict:
 
 __all__ = [
     "validate_handler", "extract_handler", "chunk_handler", "embed_handler", "store_handler", "delete_handler",
-    "mark_for_review_handler", "record_failure_handler", "backfill_item_handler", "document_metadata", "StaleVersion",
+    "mark_for_review_handler", "record_failure_handler", "backfill_item_handler", "retier_handler", "document_metadata", "StaleVersion",
 ]

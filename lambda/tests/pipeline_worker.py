@@ -117,6 +117,11 @@ def op_put(req):
     return {"versionId": r.get("VersionId")}
 
 
+def op_put_tags(req):
+    s3.put_object_tagging(Bucket="docai-intake", Key=req["key"], VersionId=req["versionId"], Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in req["tags"].items()]})
+    return {}
+
+
 def op_delete_marker(req):
     return {"versionId": s3.delete_object(Bucket="docai-intake", Key=req["key"]).get("VersionId")}
 
@@ -151,7 +156,7 @@ def op_put_work(req):
     return {}
 
 
-OPS = {"put": op_put, "call": op_call, "status": op_status, "endpoint": op_endpoint, "put_work": op_put_work, "delete_version": op_delete_version, "delete_marker": op_delete_marker}
+OPS = {"put": op_put, "call": op_call, "status": op_status, "endpoint": op_endpoint, "put_work": op_put_work, "delete_version": op_delete_version, "delete_marker": op_delete_marker, "put_tags": op_put_tags}
 
 ANSWERS.write(json.dumps({"ready": True}) + "\n")
 ANSWERS.flush()

@@ -240,3 +240,14 @@ def test_scripts_replay_re_sends_the_failed_executions_event_and_ingestion_repla
     replayed = next(e for e in executions(sfn) if e["name"].endswith("-r1"))
     original = json.loads(client.describe_execution(executionArn=first["executionArn"])["input"])
     assert json.loads(client.describe_execution(executionArn=replayed["executionArn"])["input"]) == {**original, "replay": 1}
+
+
+def test_a_tag_change_starts_the_retag_path_and_each_change_is_its_own_run(sfn):
+    body1 = s3_message(s3_record("ObjectTagging:Put", "a.pdf", version_id="v1", sequencer="00A1"))
+    body2 = s3_message(s3_record("ObjectTagging:Put", "a.pdf", version_id="v1", sequencer="00A2"))
+    [change] = parse_message(body1)
+    assert change.action == "retag" and change.version_id == "v1"
+    run(sfn, [sqs_record(body1, "t1"), sqs_record(body2, "t2"), sqs_record(body1, "t1-again")])
+    names = sorted(e["name"] for e in executions(sfn))
+    assert len(names) == 2 and all(n.startswith("retag-") for n in names)  # two changes, one duplicate
+    assert parse_message(s3_message(s3_record("ObjectTagging:Delete", "a.pdf", version_id="v1")))[0].action == "retag"

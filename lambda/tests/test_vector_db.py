@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 
 from docai_shared.db import (
+    retier_document,
     ChunkRecord, DocumentVersion, compare_sequencers, delete_document, document_status, explain_search,
     purge_document, record_failure, search, upsert_document,
 )
@@ -52,9 +53,9 @@ def count_chunks(conn, key: str) -> int:
 
 def test_migrations_apply_from_empty_and_reapply_as_no_op(migrated):
     conn, first = migrated
-    assert first == ["0001_extension_and_tiers", "0002_documents_and_chunks", "0003_indexes", "0004_roles_and_row_level_security"]
+    assert first == ["0001_extension_and_tiers", "0002_documents_and_chunks", "0003_indexes", "0004_roles_and_row_level_security", "0005_tags_sequencer"]
     assert apply_migrations(conn, PARAMS) == []
-    assert conn.run("SELECT count(*) FROM schema_migrations")[0][0] == 4
+    assert conn.run("SELECT count(*) FROM schema_migrations")[0][0] == 5
     assert conn.run("SELECT extversion FROM pg_extension WHERE extname = 'vector'")[0][0] >= "0.8"
     # the embedding column has the dimension from the parameters
     assert conn.run("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'")[0][0] == f"vector({DIM})"
@@ -75,11 +76,11 @@ def test_a_failing_migration_rolls_back_and_records_nothing(migrated, tmp_path):
     import migrations_runner
     sql_dir = tmp_path / "sql"
     shutil.copytree(migrations_runner.SQL_DIR, sql_dir)
-    (sql_dir / "0005_broken.sql").write_text("CREATE TABLE half_done (id int); SELECT * FROM no_such_table;")
-    with pytest.raises(MigrationError, match="0005_broken failed and was rolled back"):
+    (sql_dir / "0099_broken.sql").write_text("CREATE TABLE half_done (id int); SELECT * FROM no_such_table;")
+    with pytest.raises(MigrationError, match="0099_broken failed and was rolled back"):
         apply_migrations(conn, PARAMS, str(sql_dir))
     assert conn.run("SELECT to_regclass('half_done')")[0][0] is None
-    assert conn.run("SELECT count(*) FROM schema_migrations WHERE version = 5")[0][0] == 0
+    assert conn.run("SELECT count(*) FROM schema_migrations WHERE version = 99")[0][0] == 0
 
 
 def test_parameters_are_validated_before_any_sql():
@@ -175,6 +176,23 @@ def test_a_failing_re_run_of_the_stored_version_keeps_its_chunks(migrated):
     # a failure of a newer version still removes the old chunks (they no longer describe the object)
     assert record_failure(conn, "intake", "r.pdf", "v2", "0200", "UnsupportedDocument: encrypted", role=W) == "recorded"
     assert count_chunks(conn, "r.pdf") == 0
+
+
+def test_a_tag_change_re_tiers_the_document_and_its_chunks_and_readers_follow(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("t.pdf", "v1", "0100", tier="internal"), chunks(3), role=W)
+    visible = lambda role: _as_role(conn, role, "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.key = 't.pdf'")[0][0]
+    assert visible("docai_reader_internal") == 3
+    assert retier_document(conn, "intake", "t.pdf", "v1", "0150", "restricted", role=W) == "retiered"
+    assert visible("docai_reader_internal") == 0 and visible("docai_reader_restricted") == 3
+    assert document_status(conn, "intake", "t.pdf")["access_tier"] == "restricted"
+    # an older tag change delivered late changes nothing; the same tier again is "unchanged"
+    assert retier_document(conn, "intake", "t.pdf", "v1", "0120", "public", role=W) == "stale"
+    assert retier_document(conn, "intake", "t.pdf", "v1", "0160", "restricted", role=W) == "unchanged"
+    assert visible("docai_reader_internal") == 0
+    # a tag change of another version (or of a document not stored) is left to the pipeline's own read of the tags
+    assert retier_document(conn, "intake", "t.pdf", "v0", "0170", "public", role=W) == "not-stored"
+    assert retier_document(conn, "intake", "never.pdf", "v1", "0100", "public", role=W) == "not-stored"
 
 
 def test_upsert_rolls_back_whole_on_error(migrated):

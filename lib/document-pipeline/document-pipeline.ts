@@ -185,10 +185,13 @@ export class DocumentPipeline extends Construct {
       why: 'after a permanent version delete, HeadObject finds the version S3 serves now (any uploaded key; metadata only, no object data, no KMS).' });
     const reviewFn = fn('MarkForReview', 'mark_for_review_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
     const failFn = fn('RecordFailure', 'record_failure_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
+    // A tag change: the access tier of the stored version and its chunks, without re-embedding.
+    const retierFn = fn('Retier', 'retier_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
 
     // Least privilege per step: exact actions, work-bucket access limited to runs/*.
     props.intake.grantReadDocuments(validateFn);
     props.intake.grantReadDocuments(extractFn, { tags: true });
+    props.intake.grantReadDocuments(retierFn, { tags: true });
     const work = props.workBucket;
     const why = 'each execution writes under runs/<execution name>/, a name known only at run time.';
     const workObjects = (f: DocaiFunction, actions: readonly string[], keyPattern = 'runs/*') => {
@@ -229,6 +232,7 @@ export class DocumentPipeline extends Construct {
     const embed = this.task('Embed', embedFn, '$.embeddedBatch');
     const store = this.task('Store', storeFn, '$.stored');
     const del = this.task('DeleteDocument', deleteFn, '$.deleted');
+    const retier = this.task('Retier', retierFn, '$.retiered');
 
     const embedAll = new sfn.Map(this, 'EmbedBatches', {
       itemsPath: '$.chunked.batches',
@@ -266,11 +270,13 @@ export class DocumentPipeline extends Construct {
       .otherwise(recordFailure);
     markReview.next(notify).next(waitForReview).next(decision);
 
-    for (const t of [validate, extract, chunk, store, del]) {
+    for (const t of [validate, extract, chunk, store, del, retier]) {
       t.addCatch(superseded, { errors: [...PIPELINE_ERRORS.stale], resultPath: '$.error' });
     }
     extract.addCatch(markReview, { errors: [...PIPELINE_ERRORS.needsReview], resultPath: '$.error' });
-    for (const t of [validate, extract, chunk, store, del]) toFailure(t);
+    // A retag that fails ends in RecordFailure too: the document is marked failed and its chunks are
+    // removed, rather than served under a tier that may no longer be right (fail closed).
+    for (const t of [validate, extract, chunk, store, del, retier]) toFailure(t);
     toFailure(embedAll);
 
     // A version removed for good can leave S3 serving another one: index that version in this run
@@ -284,6 +290,7 @@ export class DocumentPipeline extends Construct {
       .otherwise(done);
     const route = new sfn.Choice(this, 'Route')
       .when(sfn.Condition.stringEquals('$.action', 'delete'), del.next(afterDelete))
+      .when(sfn.Condition.stringEquals('$.action', 'retag'), retier.next(done))
       .otherwise(validate.next(extract).next(chunk).next(
         props.embedBatchWindow
           ? new sfn.Wait(this, 'WaitForEmbedWindow', { comment: 'Until the next embedding window (Chunk computed it): the endpoint scales out once per window', time: sfn.WaitTime.timestampPath('$.chunked.embedNotBefore') }).next(embedAll)

@@ -13,7 +13,8 @@ export interface IntakeBucketProps {
    */
   readonly encryptionKey?: kms.IKey;
   /**
-   * Queue that receives ObjectCreated and ObjectRemoved (including delete-marker) notifications.
+   * Queue that receives ObjectCreated, ObjectRemoved (including delete-marker) and ObjectTagging
+   * notifications (a tag change can change a document's access tier).
    * @default - no notifications
    */
   readonly eventQueue?: sqs.IQueue;
@@ -191,7 +192,7 @@ export class IntakeBucket extends Construct {
       // ObjectRemoved:* covers permanent deletes and delete markers.
       cfnBucket.notificationConfiguration = {
         ...(cfnBucket.notificationConfiguration as object),
-        queueConfigurations: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'].map((event) => ({ event, queue: props.eventQueue!.queueArn })),
+        queueConfigurations: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*', 's3:ObjectTagging:*'].map((event) => ({ event, queue: props.eventQueue!.queueArn })),
       };
       // S3 checks it may send to the queue (with an s3:TestEvent) when the configuration is set.
       if (policyDependable) this.bucket.node.addDependency(policyDependable);

@@ -153,7 +153,7 @@ describe('document pipeline, end to end on the synthesized definition', () => {
   async function run(input: Record<string, unknown>) {
     const sm = new StateMachine(definition, { validationOptions: { checkPaths: false, checkArn: false } });
     const name = `run-${++runs}`;
-    const noWait = Object.fromEntries(['Validate', 'Extract', 'Chunk', 'Embed', 'Store', 'DeleteDocument', 'RecordFailure', 'MarkForReview', 'NotifyReviewer', 'WaitForReview'].map((s) => [s, 0]));
+    const noWait = Object.fromEntries(['Validate', 'Extract', 'Chunk', 'Embed', 'Store', 'DeleteDocument', 'Retier', 'RecordFailure', 'MarkForReview', 'NotifyReviewer', 'WaitForReview'].map((s) => [s, 0]));
     const execution = sm.run(input, {
       context: { Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:pipeline:${name}`, Name: name, Input: input, StartTime: new Date().toISOString() }, Task: { Token: `token-${name}` } },
       overrides: {
@@ -167,6 +167,7 @@ describe('document pipeline, end to end on the synthesized definition', () => {
           Embed: worker.handler('embed_handler'),
           Store: worker.handler('store_handler'),
           DeleteDocument: worker.handler('delete_handler'),
+          Retier: worker.handler('retier_handler'),
           RecordFailure: worker.handler('record_failure_handler'),
           MarkForReview: worker.handler('mark_for_review_handler'),
           NotifyReviewer: async () => ({}),
@@ -274,6 +275,25 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     expect((await status('policies/handbook.txt')).status.version_id).toBe(v3);
   });
 
+  test('re-tagging a stored version re-tiers it and its chunks without re-embedding', async () => {
+    const v = await upload('hr/review-2026.txt', text(8, 'Review'), { tags: { 'access-tier': 'internal' } });
+    expect((await run(event('hr/review-2026.txt', v, '0100'))).status).toBe('SUCCEEDED');
+    expect((await status('hr/review-2026.txt')).status.access_tier).toBe('internal');
+    const calls = (await worker.request({ op: 'endpoint' })).calls;
+    await worker.request({ op: 'put_tags', key: 'hr/review-2026.txt', versionId: v, tags: { 'access-tier': 'restricted' } });
+    const r = await run(event('hr/review-2026.txt', v, '0200', 'retag', 'ObjectTagging:Put'));
+    expect(r.status).toBe('SUCCEEDED');
+    expect(r.output.retiered).toEqual({ outcome: 'retiered', accessTier: 'restricted' });
+    const s = await status('hr/review-2026.txt');
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v, access_tier: 'restricted' }));
+    expect((await worker.request({ op: 'endpoint' })).calls).toBe(calls); // nothing embedded again
+    // an invalid tier in a tag is a recorded failure: the document is no longer served (fail closed)
+    await worker.request({ op: 'put_tags', key: 'hr/review-2026.txt', versionId: v, tags: { 'access-tier': 'top-secret' } });
+    const bad = await run(event('hr/review-2026.txt', v, '0300', 'retag', 'ObjectTagging:Put'));
+    expect(bad.status).toBe('FAILED');
+    expect((await status('hr/review-2026.txt')).chunks).toEqual([]);
+  });
+
   test('a bad document ends in RecordFailure with status failed, and nothing is stored', async () => {
     const v = await upload('scans/fake.pdf', Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256)));
     const r = await run(event('scans/fake.pdf', v, '0100'));
@@ -326,7 +346,7 @@ describe('document pipeline, end to end on the synthesized definition', () => {
   // Runs last in this file: the calls of every test above, against what the pilot and production grant.
   test.each(['pilot', 'production'])('every AWS call the handlers made above is allowed by the %s templates (IAM, resource and KMS key policies)', async (stage) => {
     const calls = readRecordedCalls(CALL_LOG);
-    const handlers = ['validate_handler', 'extract_handler', 'chunk_handler', 'embed_handler', 'store_handler', 'delete_handler', 'record_failure_handler', 'mark_for_review_handler', 'backfill_item_handler'];
+    const handlers = ['validate_handler', 'extract_handler', 'chunk_handler', 'embed_handler', 'store_handler', 'delete_handler', 'record_failure_handler', 'mark_for_review_handler', 'backfill_item_handler', 'retier_handler'];
     expect(handlers.filter((h) => !calls.some((c) => c.caller === `pipeline_handlers.${h}`))).toEqual([]);
     const denied = await deniedRecordedCalls(contractAssembly(stage), calls);
     expect(denied).toEqual([]);

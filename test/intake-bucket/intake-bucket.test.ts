@@ -59,12 +59,14 @@ describe('IntakeBucket in the pilot data stack', () => {
     ]));
   });
 
-  test('sends ObjectCreated and ObjectRemoved (delete markers included) to the ingestion queue, which allows only this bucket', () => {
+  test('sends ObjectCreated, ObjectRemoved (delete markers included) and ObjectTagging to the ingestion queue, which allows only this bucket', () => {
     const [, bucket] = intakeOf(t());
     const queueRef = { Ref: Match.stringLikeRegexp("^IngestionQueue[0-9A-F]{8}$") };
     expect(bucket.Properties.NotificationConfiguration.QueueConfigurations).toEqual([
       { Event: 's3:ObjectCreated:*', Queue: { 'Fn::GetAtt': [expect.stringMatching(/^IngestionQueue[0-9A-F]{8}$/), 'Arn'] } },
       { Event: 's3:ObjectRemoved:*', Queue: { 'Fn::GetAtt': [expect.stringMatching(/^IngestionQueue[0-9A-F]{8}$/), 'Arn'] } },
+      // a tag can carry the access tier: its changes must reach the pipeline (retag path)
+      { Event: 's3:ObjectTagging:*', Queue: { 'Fn::GetAtt': [expect.stringMatching(/^IngestionQueue[0-9A-F]{8}$/), 'Arn'] } },
     ]);
     expect(bucket.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^IngestionQueuePolicy/)]));
     t().hasResourceProperties('AWS::SQS::QueuePolicy', {

@@ -29,7 +29,7 @@ describe.each(STAGES)('permission contract, %s stage', (stage) => {
     // Which deployed function each pytest call ran as (the same attribution the contract uses).
     const covered = new Set(readRecording('pytest').map((c) => functionForCaller(assembly, c.caller).logicalId));
     // The pipeline handlers' calls are checked by test/document-pipeline/pipeline-e2e.test.ts against both stages.
-    const e2e = ['validate_handler', 'extract_handler', 'chunk_handler', 'embed_handler', 'store_handler', 'delete_handler', 'record_failure_handler', 'mark_for_review_handler', 'backfill_item_handler'].map((h) => `pipeline_handlers.${h}`);
+    const e2e = ['validate_handler', 'extract_handler', 'chunk_handler', 'embed_handler', 'store_handler', 'delete_handler', 'record_failure_handler', 'mark_for_review_handler', 'backfill_item_handler', 'retier_handler'].map((h) => `pipeline_handlers.${h}`);
     const uncovered = python.filter((f) => !covered.has(f.logicalId) && !e2e.includes(String(f.properties.Handler))).map((f) => String(f.properties.Handler));
     expect(uncovered).toEqual([]);
   });

@@ -294,6 +294,27 @@ def delete_document(conn: Any, bucket: str, key: str, sequencer: str, only_versi
         return "deleted"
 
 
+def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, sequencer: str, access_tier: str, role: str | None = None) -> str:
+    """Applies a tag change of the stored version: the document's and every chunk's access tier, in one
+    transaction, without re-embedding. Returns "retiered", "unchanged" (same tier), "stale" (an
+    equal or newer tag change is applied already), or "not-stored" (the event is about another
+    version, or the document is not stored: the pipeline reads the tags when it stores a version)."""
+    if access_tier not in ACCESS_TIERS:
+        raise ValueError(f"access_tier {access_tier!r} is not one of {ACCESS_TIERS}")
+    with transaction(conn, role):
+        rows = conn.run("SELECT id, version_id, status, access_tier, sequencer, tags_sequencer FROM documents WHERE bucket = :b AND key = :k FOR UPDATE", b=bucket, k=key)
+        if not rows or rows[0][2] != "stored" or rows[0][1] != version_id:
+            return "not-stored"
+        doc_id, _, _, tier, seq, tags_seq = rows[0]
+        if compare_sequencers(sequencer, tags_seq or seq) <= 0:
+            return "stale"
+        conn.run("UPDATE documents SET access_tier = :a, tags_sequencer = :s, updated_at = now() WHERE id = :id", a=access_tier, s=sequencer, id=doc_id)
+        if tier == access_tier:
+            return "unchanged"
+        conn.run("UPDATE chunks SET access_tier = :a WHERE document_id = :id", a=access_tier, id=doc_id)
+        return "retiered"
+
+
 def purge_document(conn: Any, bucket: str, key: str, role: str | None = None) -> int:
     """Deletes the document row itself; its chunks go with it (ON DELETE CASCADE). Returns rows deleted."""
     with transaction(conn, role):
