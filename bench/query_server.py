@@ -110,7 +110,7 @@ def main() -> None:
     from local_models import LocalModels, embed
     from migrations_runner import apply_migrations
     from pglite import connect, pglite_server
-    from query_env import AUDIT_BUCKET, DB_HOST, RETRIEVE_FUNCTION, query_environment
+    from query_env import AUDIT_BUCKET, DB_HOST, MODEL, RETRIEVE_FUNCTION, query_environment
 
     db_lock = threading.Lock()
 
@@ -132,7 +132,7 @@ def main() -> None:
             for i in range(min(per_doc, a.chunks - d * per_doc)):
                 text = " ".join(rnd.choice(words) for _ in range(60))
                 chunks.append(ChunkRecord(i, text, 60, embed(text, a.dim), {"page": i // 5 + 1, "heading": f"Section {i // 5 + 1}"}))
-            upsert_document(conn, DocumentVersion("docai-intake", f"corpus/doc-{d}.pdf", "v1", "01", tiers[d % 4], document_type=rnd.choice(["contract", "invoice", "policy"])), chunks, role="docai_writer")
+            upsert_document(conn, DocumentVersion("docai-intake", f"corpus/doc-{d}.pdf", "v1", "01", tiers[d % 4], document_type=rnd.choice(["contract", "invoice", "policy"])), chunks, role="docai_writer", embedding_model=MODEL)
         conn.run("ANALYZE chunks")
         load_s = time.time() - started
 

@@ -15,6 +15,7 @@ import urllib.request
 from typing import Any
 
 from docai_shared.observability import Logger
+from docai_shared.db import label_unrecorded_models
 from migrations_runner import apply_migrations
 
 log = Logger("migrations")
@@ -55,11 +56,18 @@ def handle(event: dict) -> tuple[str, dict]:
     props = event.get("ResourceProperties", {})
     params = {k: props.get(k) for k in ("EMBEDDING_DIMENSION", "HNSW_M", "HNSW_EF_CONSTRUCTION")}
     conn = master_connection()
+    labelled = 0
     try:
         applied = apply_migrations(conn, params)
+        # Chunks stored before the model was recorded were embedded by the model the stage has now
+        # (upgrade to this version before changing the model: README).
+        if "0006_embedding_model" in applied and props.get("EMBEDDING_MODEL"):
+            conn.run("BEGIN")
+            labelled = label_unrecorded_models(conn, props["EMBEDDING_MODEL"])
+            conn.run("COMMIT")
     finally:
         conn.close()
-    return f"{request}: applied {len(applied)} migration(s)", {"Applied": ",".join(applied) or "none"}
+    return f"{request}: applied {len(applied)} migration(s), labelled {labelled} chunk(s) with their model", {"Applied": ",".join(applied) or "none"}
 
 
 def handler(event: dict, context: Any) -> None:

@@ -243,7 +243,7 @@ def store_handler(event: dict, context: Any = None) -> dict:
             access_tier=meta["accessTier"], content_hash=event["extracted"]["contentHash"], document_type=meta.get("documentType"),
             document_date=date.fromisoformat(meta["documentDate"]) if meta.get("documentDate") else None, business_unit=meta.get("businessUnit"),
         )
-        outcome = db.upsert_document(db_connection(), doc, records, force=bool(event.get("reembed")))
+        outcome = db.upsert_document(db_connection(), doc, records, force=bool(event.get("reembed")), embedding_model=os.environ.get("EMBEDDING_MODEL") or None)
         metrics.add("DocumentsProcessed", 1)
         log.info("stored", outcome=outcome, chunks=len(records))
         return {"outcome": outcome, "chunks": len(records)}

@@ -42,7 +42,8 @@ def handler(event: dict, context: Any = None) -> dict:
     try:
         # Logged in as the tier's role; SET LOCAL ROLE to the same role is a second, independent
         # guard (it cannot widen anything: the role is chosen from the fixed list in db.py).
-        hits = db.search(_connection(tier), event["embedding"], k=k, role=f"docai_reader_{tier}", **filters)
+        # Only chunks the question's model embedded: vectors of two models are not comparable.
+        hits = db.search(_connection(tier), event["embedding"], k=k, role=f"docai_reader_{tier}", embedding_model=os.environ.get("EMBEDDING_MODEL") or None, **filters)
     except Exception:
         _connections.pop(tier, None)  # a broken connection is not reused
         raise

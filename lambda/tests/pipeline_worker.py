@@ -100,7 +100,8 @@ apply_migrations(conn, {"EMBEDDING_DIMENSION": DIM, "HNSW_M": 16, "HNSW_EF_CONST
 conn.run('SET ROLE "docai_writer"')  # as deployed: the pipeline logs in as the writer role, not the master user
 # As deployed, handlers connect with db.connect_from_env -> connect_iam (a signed IAM token for DB_USER);
 # only the TLS connection to RDS is replaced by the PGlite connection.
-os.environ.update({"DB_HOST": "docai-test-db.cluster.local", "DB_PORT": "5433", "DB_NAME": "docai", "DB_USER": "docai_writer", "AWS_REGION": "us-east-1"})
+os.environ.update({"DB_HOST": "docai-test-db.cluster.local", "DB_PORT": "5433", "DB_NAME": "docai", "DB_USER": "docai_writer", "AWS_REGION": "us-east-1",
+                   "EMBEDDING_MODEL": "BAAI/bge-base-en-v1.5"})
 
 
 def _pglite_instead_of_rds(host, port, user, password, database, tls="verify-full"):

@@ -16,6 +16,7 @@ from gateway_env import REGION, create_state, environment, gateway_config
 from local_models import embed
 
 DIM = 64
+MODEL = "BAAI/bge-base-en-v1.5"
 AUDIT_BUCKET = "docai-test-audit"
 RETRIEVE_FUNCTION = "docai-test-retrieve"
 DB_HOST = "docai-test-db.cluster.local"
@@ -33,7 +34,7 @@ def load_corpus(conn) -> None:
     for i, (key, tier, heading, text) in enumerate(CORPUS):
         body = f"{heading}\n{text}"
         upsert_document(conn, DocumentVersion("docai-intake", key, f"v{i}", f"0{i}", tier, document_type=key.split("/")[0], document_date=date(2026, 1 + i, 1)),
-                        [ChunkRecord(0, body, len(body.split()), embed(body, DIM), {"page": 1, "heading": heading})], role="docai_writer")
+                        [ChunkRecord(0, body, len(body.split()), embed(body, DIM), {"page": 1, "heading": heading})], role="docai_writer", embedding_model=MODEL)
 
 
 def query_environment(models_url: str, config: dict | None = None) -> dict:
@@ -42,7 +43,7 @@ def query_environment(models_url: str, config: dict | None = None) -> dict:
         **environment(config or gateway_config(models=["bedrock-haiku"]), models_url),
         "EMBEDDING_ENDPOINT": "docai-test-embed", "EMBEDDING_INFERENCE_COMPONENT": "docai-test-embed-ic", "EMBEDDING_DIMENSION": str(DIM), "RETRIEVE_FUNCTION": RETRIEVE_FUNCTION,
         "AUDIT_BUCKET": AUDIT_BUCKET, "TIER_GROUPS": json.dumps(TIER_GROUPS), "DEFAULT_TOP_K": "4", "MAX_TOP_K": "20",
-        "WORKFLOW": "query", "DB_HOST": DB_HOST, "DB_PORT": "5432", "DB_NAME": "docai",
+        "WORKFLOW": "query", "EMBEDDING_MODEL": MODEL, "DB_HOST": DB_HOST, "DB_PORT": "5432", "DB_NAME": "docai",
     }
 
 

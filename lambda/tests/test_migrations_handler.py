@@ -102,3 +102,28 @@ def test_create_reads_the_master_secret_and_connects_with_it(port, monkeypatch):
     [(_, _, body)] = rec.requests
     assert body["Status"] == "SUCCESS", body["Reason"]
     assert seen == {"host": "docai-test-db.cluster.local", "port": 5433, "user": "docai_master", "password": "s3cret", "database": "docai", "tls": "verify-full"}
+
+
+def test_upgrading_to_recorded_models_labels_the_chunks_already_stored_with_the_stages_model(monkeypatch, tmp_path):
+    import shutil
+
+    import migrations_runner
+
+    with pglite_server() as fresh:
+        conn = connect(fresh)
+        before = tmp_path / "sql"
+        shutil.copytree(migrations_runner.SQL_DIR, before)
+        (before / "0006_embedding_model.sql").unlink()  # the schema as deployed before this version
+        migrations_runner.apply_migrations(conn, {"EMBEDDING_DIMENSION": 4, "HNSW_M": 16, "HNSW_EF_CONSTRUCTION": 64}, str(before))
+        conn.run("INSERT INTO documents (bucket, key, version_id, sequencer, access_tier, status, chunk_count) VALUES ('b', 'old.pdf', 'v1', '01', 'internal', 'stored', 1)")
+        conn.run("INSERT INTO chunks (document_id, chunk_index, text, token_count, embedding, access_tier) SELECT id, 0, 'old', 1, '[1,0,0,0]', 'internal' FROM documents WHERE key = 'old.pdf'")
+        event = {**EVENT, "RequestType": "Update", "PhysicalResourceId": "docai-schema-migrations",
+                 "ResourceProperties": {**EVENT["ResourceProperties"], "EMBEDDING_MODEL": "BAAI/bge-base-en-v1.5"}}
+        [(_, _, body)] = run(event, fresh, monkeypatch, connect_fn=lambda: connect(fresh))
+        assert body["Status"] == "SUCCESS" and body["Data"]["Applied"] == "0006_embedding_model"
+        assert "labelled 1 chunk(s)" in body["Reason"]
+        assert conn.run("SELECT embedding_model FROM chunks") == [["BAAI/bge-base-en-v1.5"]]
+        # the next deploy (a model change, say) labels nothing: new chunks carry their model
+        [(_, _, body)] = run(event, fresh, monkeypatch, connect_fn=lambda: connect(fresh))
+        assert body["Data"]["Applied"] == "none" and "labelled 0" in body["Reason"]
+        conn.close()

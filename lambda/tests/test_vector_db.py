@@ -53,9 +53,9 @@ def count_chunks(conn, key: str) -> int:
 
 def test_migrations_apply_from_empty_and_reapply_as_no_op(migrated):
     conn, first = migrated
-    assert first == ["0001_extension_and_tiers", "0002_documents_and_chunks", "0003_indexes", "0004_roles_and_row_level_security", "0005_tags_sequencer"]
+    assert first == ["0001_extension_and_tiers", "0002_documents_and_chunks", "0003_indexes", "0004_roles_and_row_level_security", "0005_tags_sequencer", "0006_embedding_model"]
     assert apply_migrations(conn, PARAMS) == []
-    assert conn.run("SELECT count(*) FROM schema_migrations")[0][0] == 5
+    assert conn.run("SELECT count(*) FROM schema_migrations")[0][0] == 6
     assert conn.run("SELECT extversion FROM pg_extension WHERE extname = 'vector'")[0][0] >= "0.8"
     # the embedding column has the dimension from the parameters
     assert conn.run("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'")[0][0] == f"vector({DIM})"
@@ -193,6 +193,33 @@ def test_a_tag_change_re_tiers_the_document_and_its_chunks_and_readers_follow(mi
     # a tag change of another version (or of a document not stored) is left to the pipeline's own read of the tags
     assert retier_document(conn, "intake", "t.pdf", "v0", "0170", "public", role=W) == "not-stored"
     assert retier_document(conn, "intake", "never.pdf", "v1", "0100", "public", role=W) == "not-stored"
+
+
+def test_a_search_compares_only_vectors_of_the_questions_model(migrated):
+    # During a backfill to a new model both models' vectors are in the table; distances across
+    # models mean nothing, so a search sees only the chunks of the model that embedded the question.
+    conn, _ = migrated
+    q = vec(424242)
+    upsert_document(conn, doc("m/old.pdf", "v1", "0100"), [ChunkRecord(0, "old model", 2, q)], role=W, embedding_model="model-a")
+    upsert_document(conn, doc("m/new.pdf", "v1", "0100"), [ChunkRecord(0, "new model", 2, vec(1))], role=W, embedding_model="model-b")
+    keys = lambda model: {h.key for h in search(conn, q, k=50, role="docai_reader_restricted", embedding_model=model) if h.key.startswith("m/")}
+    assert keys("model-b") == {"m/new.pdf"}  # the identical vector of model A is not returned
+    assert keys("model-a") == {"m/old.pdf"}
+    assert keys(None) == {"m/old.pdf", "m/new.pdf"}
+    # a re-embed replaces a document's chunks with the new model's, in one transaction
+    upsert_document(conn, doc("m/old.pdf", "v1", "0100"), [ChunkRecord(0, "old model", 2, q)], role=W, force=True, embedding_model="model-b")
+    assert keys("model-b") == {"m/old.pdf", "m/new.pdf"} and keys("model-a") == set()
+
+
+def test_chunks_stored_before_models_were_recorded_are_labelled_once(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("m/legacy.pdf", "v1", "0100"), chunks(2), role=W)  # no model: as before migration 0006
+    from docai_shared.db import label_unrecorded_models
+    conn.run("BEGIN")
+    labelled = label_unrecorded_models(conn, "BAAI/bge-base-en-v1.5")
+    conn.run("COMMIT")
+    assert labelled >= 2
+    assert conn.run("SELECT count(*) FROM chunks WHERE embedding_model IS NULL")[0][0] == 0
 
 
 def test_upsert_rolls_back_whole_on_error(migrated):

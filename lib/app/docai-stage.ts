@@ -44,6 +44,7 @@ export function createDocaiStacks(scope: Construct, config: StageConfig, opts: {
       endpointName: inference.embedding.endpointName,
       inferenceComponentName: inference.embedding.inferenceComponentName,
       dimension: config.embedding.dimension,
+      modelId: config.embedding.modelId,
     },
     generation: inference.generation ? { endpointName: inference.generation.endpointName, inferenceComponentName: inference.generation.inferenceComponentName } : undefined,
     description: `docai-blueprint ${config.stage}: stateless application (ingestion, pipeline, query API, migrations)`,

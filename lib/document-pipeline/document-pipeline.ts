@@ -20,6 +20,8 @@ export interface EmbeddingEndpointRef {
   /** Set when the endpoint hosts inference components (scale-to-zero mode): calls must name it. */
   readonly inferenceComponentName?: string;
   readonly dimension: number;
+  /** The model the endpoint serves: recorded with every chunk, so searches compare vectors of one model. */
+  readonly modelId?: string;
 }
 
 /** Error names (Python exception classes) the state machine routes on. */
@@ -178,7 +180,7 @@ export class DocumentPipeline extends Construct {
       // interface endpoint (7.30 USD a month per AZ at list price); outside the VPC it needs none.
       outsideVpc: { reason: 'Embed only reads chunks from the work bucket and calls the SageMaker runtime (InvokeEndpoint).' },
     });
-    const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 1024, db: true });
+    const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 1024, db: true, env: props.embedding.modelId ? { EMBEDDING_MODEL: props.embedding.modelId } : {} });
     const deleteFn = fn('Delete', 'delete_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
     // After a version is removed for good: which version S3 serves now (HeadObject without a version: s3:GetObject; no data is read).
     grantObjects(deleteFn, { bucketName: props.intake.bucketName, keyPattern: '*', actions: ['s3:GetObject'],

@@ -26,7 +26,7 @@ export interface QueryApiProps {
   readonly gateway: ModelGateway;
   readonly audit: AuditStore;
   /** The embedding endpoint the question is embedded with (the same model as the documents). */
-  readonly embedding: { readonly endpointName: string; readonly inferenceComponentName?: string; readonly dimension: number };
+  readonly embedding: { readonly endpointName: string; readonly inferenceComponentName?: string; readonly dimension: number; readonly modelId?: string };
   readonly generation?: GenerationEndpointRef;
   /** A user pool of the caller's; @default - the construct creates one (MFA required, groups per tier) */
   readonly userPool?: cognito.IUserPool;
@@ -83,7 +83,11 @@ export class QueryApi extends Construct {
     this.retrieveFunction = new DocaiFunction(this, 'Retrieve', {
       folder: 'query', index: 'retrieve_handler.py', description: 'Query API: vector search as the caller\'s tier (row-level security)',
       timeout: Duration.seconds(10), memorySize: 512, workflow: 'query',
-      environment: withoutUser(props.database.connectionEnvironment(DATABASE_ROLES.reader('public'))),
+      environment: {
+        ...withoutUser(props.database.connectionEnvironment(DATABASE_ROLES.reader('public'))),
+        // Only chunks of the model that embeds the questions are searched.
+        ...(props.embedding.modelId ? { EMBEDDING_MODEL: props.embedding.modelId } : {}),
+      },
       ...props.placement, securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup],
     });
     // Reader users only: the query path can never log in as the writer.

@@ -134,6 +134,7 @@ export class DataStack extends Stack {
         deadLetterQueue: this.asyncFailures,
       },
       embeddingDimension: c.embedding.dimension,
+      embeddingModel: c.embedding.modelId,
       instanceType: new ec2.InstanceType(d.instanceClass.replace(/^db\./, '')),
       allocatedStorage: d.allocatedStorageGiB,
       maxAllocatedStorage: d.maxAllocatedStorageGiB,

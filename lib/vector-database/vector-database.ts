@@ -34,6 +34,12 @@ export interface VectorDatabaseProps {
   readonly migrationsPlacement: FunctionPlacement;
   /** Dimension of the embedding vectors (`vector(<dim>)`). */
   readonly embeddingDimension: number;
+  /**
+   * The embedding model id: chunks stored before the model was recorded per chunk (schema migration
+   * 0006) are labelled with it when that migration is applied.
+   * @default - not labelled (searches that name a model skip those chunks until they are re-embedded)
+   */
+  readonly embeddingModel?: string;
   /** @default - m 16, efConstruction 64 */
   readonly hnsw?: HnswIndexOptions;
   /** @default db.t4g.micro */
@@ -225,6 +231,7 @@ export class VectorDatabase extends Construct {
       resourceType: 'Custom::DocaiSchemaMigrations',
       properties: {
         EMBEDDING_DIMENSION: String(dim),
+        ...(props.embeddingModel ? { EMBEDDING_MODEL: props.embeddingModel } : {}),
         HNSW_M: String(m),
         HNSW_EF_CONSTRUCTION: String(efConstruction),
         // Any change to the SQL files changes this, so CloudFormation sends an Update.

@@ -178,8 +178,10 @@ def _claim_row(conn: Any, bucket: str, key: str, insert_sql: str, **params: Any)
     return None, _lock_row(conn, bucket, key)
 
 
-def upsert_document(conn: Any, doc: DocumentVersion, chunks: Sequence[ChunkRecord], role: str | None = None, force: bool = False) -> str:
+def upsert_document(conn: Any, doc: DocumentVersion, chunks: Sequence[ChunkRecord], role: str | None = None, force: bool = False,
+                    embedding_model: str | None = None) -> str:
     """Stores a document version and its chunks in one transaction, replacing the previous version's.
+    ``embedding_model`` names the model that embedded the chunks (search compares only those).
 
     Returns "stored", or "unchanged" when this very version is already stored (a duplicate run).
     ``force`` re-stores the same version anyway (re-embedding after a model change).
@@ -216,10 +218,10 @@ def upsert_document(conn: Any, doc: DocumentVersion, chunks: Sequence[ChunkRecor
             # One statement for all chunks (arrays unnested server-side): one round trip per document.
             conn.run(
                 "INSERT INTO chunks (document_id, chunk_index, text, token_count, embedding, access_tier, document_type, document_date,"
-                " business_unit, metadata) SELECT :id, u.i, u.x, u.n, cast(u.e as vector), :a, :t, :d, :u, cast(u.m as jsonb)"
+                " business_unit, metadata, embedding_model) SELECT :id, u.i, u.x, u.n, cast(u.e as vector), :a, :t, :d, :u, cast(u.m as jsonb), :model"
                 " FROM unnest(cast(:idx as integer[]), cast(:texts as text[]), cast(:tokens as integer[]), cast(:embs as text[]), cast(:metas as text[]))"
                 " AS u(i, x, n, e, m)",
-                id=doc_id, a=doc.access_tier, t=doc.document_type, d=doc.document_date, u=doc.business_unit,
+                id=doc_id, a=doc.access_tier, t=doc.document_type, d=doc.document_date, u=doc.business_unit, model=embedding_model,
                 idx=[c.index for c in chunks], texts=[c.text for c in chunks], tokens=[c.token_count for c in chunks],
                 embs=[vector_literal(c.embedding) for c in chunks], metas=[json.dumps(c.metadata) for c in chunks],
             )
@@ -315,6 +317,12 @@ def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, se
         return "retiered"
 
 
+def label_unrecorded_models(conn: Any, embedding_model: str) -> int:
+    """Names the model of chunks stored before models were recorded (migration 0006): the stage's
+    model at the time the migration is applied. Returns the rows labelled."""
+    return len(conn.run("UPDATE chunks SET embedding_model = :m WHERE embedding_model IS NULL RETURNING 1", m=embedding_model))
+
+
 def purge_document(conn: Any, bucket: str, key: str, role: str | None = None) -> int:
     """Deletes the document row itself; its chunks go with it (ON DELETE CASCADE). Returns rows deleted."""
     with transaction(conn, role):
@@ -333,8 +341,11 @@ def document_status(conn: Any, bucket: str, key: str) -> dict | None:
 
 # --- reads -------------------------------------------------------------------------------------
 
-def _search_sql(filters: dict) -> tuple[str, dict]:
+def _search_sql(filters: dict, embedding_model: str | None = None) -> tuple[str, dict]:
     where, params = [], {}
+    if embedding_model is not None:
+        where.append("c.embedding_model = :embedding_model")
+        params["embedding_model"] = embedding_model
     for name, value in filters.items():
         if value is None:
             continue
@@ -356,14 +367,16 @@ def _search_sql(filters: dict) -> tuple[str, dict]:
     return sql, params
 
 
-def search(conn: Any, embedding: Sequence[float], k: int = 10, role: str | None = None, ef_search: int = 100, **filters: Any) -> list[SearchHit]:
+def search(conn: Any, embedding: Sequence[float], k: int = 10, role: str | None = None, ef_search: int = 100, embedding_model: str | None = None,
+           **filters: Any) -> list[SearchHit]:
     """Top-k chunks by cosine distance, filtered by metadata; the access tier is enforced by the
-    database (row-level security on the reader role), not by this query."""
+    database (row-level security on the reader role), not by this query. ``embedding_model``: only
+    chunks that model embedded (the model of the question's vector)."""
     if not (1 <= int(k) <= 1000):
         raise ValueError(f"k must be from 1 to 1000, received {k}")
     if not (1 <= int(ef_search) <= 1000):
         raise ValueError(f"ef_search must be from 1 to 1000, received {ef_search}")
-    sql, params = _search_sql(filters)
+    sql, params = _search_sql(filters, embedding_model)
     with transaction(conn, role):
         conn.run("SET LOCAL hnsw.iterative_scan = relaxed_order")
         conn.run(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
