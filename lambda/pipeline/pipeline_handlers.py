@@ -22,7 +22,7 @@ from typing import Any, Callable
 from chunking import chunk_sections, content_hash
 from docai_shared import db
 from docai_shared.embeddings import EmbeddingClient, batches
-from docai_shared.errors import InvalidMetadata, PermanentError, StaleVersion, TransientError
+from docai_shared.errors import DocumentLimitExceeded, InvalidMetadata, PermanentError, StaleVersion, TransientError
 from docai_shared.observability import Logger, Metrics, correlation_id
 from extraction import SNIFF_BYTES, Extracted, Section, extract, validate
 
@@ -199,6 +199,12 @@ def chunk_handler(event: dict, context: Any = None) -> dict:
         chunks = chunk_sections(sections, int(env("CHUNK_TOKENS")), int(env("CHUNK_OVERLAP_TOKENS")))
         if not chunks:
             raise PermanentError("no chunks: the document has no text")
+        batch_size = int(env("EMBED_BATCH_SIZE"))
+        max_batches = int(os.environ.get("MAX_EMBED_BATCHES") or 2000)
+        if -(-len(chunks) // batch_size) > max_batches:
+            # Their keys travel in the execution's state (256 KiB): fail here, recorded, not in Step Functions.
+            raise DocumentLimitExceeded(f"the document makes {len(chunks)} chunks, more than {max_batches} embedding batches of {batch_size} "
+                                        f"(MAX_EMBED_BATCHES): split the document, or raise pipeline.embedBatchSize")
         keys = []
         for i, batch in enumerate(batches(chunks, int(env("EMBED_BATCH_SIZE")))):
             key = _work_key(event, f"chunks/{i:05d}.json")

@@ -150,3 +150,26 @@ def test_the_heading_travels_into_the_embedded_text():
 def test_bad_chunk_settings_are_refused():
     with pytest.raises(ValueError):
         chunk_sections([Section("a")], 10, 10)
+
+
+def test_a_document_with_more_batches_than_the_state_can_carry_is_a_named_permanent_error(monkeypatch):
+    import json as _json
+
+    import boto3
+    from moto import mock_aws
+
+    import pipeline_handlers
+    from docai_shared.errors import DocumentLimitExceeded
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="docai-work")
+        s3.put_object(Bucket="docai-work", Key="runs/r1/extracted.json", Body=_json.dumps({"sections": [{"text": "word " * 5000, "page": 1, "heading": None}]}))
+        monkeypatch.setitem(pipeline_handlers._clients, "s3", s3)
+        for k, v in {"WORK_BUCKET": "docai-work", "CHUNK_TOKENS": "100", "CHUNK_OVERLAP_TOKENS": "0", "EMBED_BATCH_SIZE": "1", "MAX_EMBED_BATCHES": "20"}.items():
+            monkeypatch.setenv(k, v)
+        event = {"bucket": "docai-intake", "key": "big.txt", "versionId": "v1", "meta": {"runId": "r1"}, "extracted": {"extractedKey": "runs/r1/extracted.json"}}
+        with pytest.raises(DocumentLimitExceeded, match=r"makes 50 chunks, more than 20 embedding batches of 1"):
+            pipeline_handlers.chunk_handler(event)
+        monkeypatch.setenv("MAX_EMBED_BATCHES", "50")
+        assert len(pipeline_handlers.chunk_handler(event)["batches"]) == 50

@@ -24,6 +24,9 @@ export interface EmbeddingEndpointRef {
   readonly modelId?: string;
 }
 
+/** Embedding batches one document may have: their work-bucket keys travel in the state (256 KiB). */
+export const MAX_EMBED_BATCHES = 2000;
+
 /** Error names (Python exception classes) the state machine routes on. */
 export const PIPELINE_ERRORS = {
   transient: ['TransientError', 'Throttled'],
@@ -127,6 +130,16 @@ export class DocumentPipeline extends Construct {
       throw new Error(`DocumentPipeline: the work bucket expires objects after ${props.workBucket.expiration.toHours()} h, but a run can last ${longestRun} h ` +
         '(human review timeout + embedding window + one day of processing and retries). Create the WorkBucket with a longer expiration.');
     }
+    // The Chunk result carries one work-bucket key per embedding batch (~100 bytes each) through the
+    // state, which Step Functions caps at 256 KiB. Worst case: a document at the extraction bound of
+    // one-letter words (a token per 2 characters; npm run bench:limits measures it).
+    const maxChars = props.extractLimits?.maxExtractedChars ?? 10_000_000;
+    const worstBatches = Math.ceil(maxChars / 2 / (chunkTokens - overlap) / batchSize);
+    if (!Token.isUnresolved(batchSize) && worstBatches > MAX_EMBED_BATCHES) {
+      throw new Error(`DocumentPipeline: with chunkTokens ${chunkTokens}, chunkOverlapTokens ${overlap} and embedBatchSize ${batchSize}, a document at the extraction bound ` +
+        `(${maxChars} characters) makes up to ${worstBatches} embedding batches, whose keys would exceed Step Functions' 256 KiB state (at most ${MAX_EMBED_BATCHES}). ` +
+        'Raise embedBatchSize or chunkTokens, or lower extractLimits.maxExtractedChars.');
+    }
     const key = props.encryptionKey ?? props.placement.encryptionKey;
     this.encryptionKey = key;
 
@@ -172,7 +185,9 @@ export class DocumentPipeline extends Construct {
         EXTRACT_MAX_EXTRACTED_CHARS: String(lim.maxExtractedChars ?? 10_000_000),
       },
     });
-    const chunkFn = fn('Chunk', 'chunk_handler', { timeout: Duration.minutes(2), memory: 1024 });
+    // Chunk and Store at the document bounds peak at 698 and 892 MB (npm run bench:limits: 10M characters
+    // of one-letter words, 768 dimensions): 2048 MB keeps both under half.
+    const chunkFn = fn('Chunk', 'chunk_handler', { timeout: Duration.minutes(2), memory: 2048, env: { MAX_EMBED_BATCHES: String(MAX_EMBED_BATCHES) } });
     const embedFn = fn('Embed', 'embed_handler', {
       timeout: Duration.minutes(2), memory: 512,
       env: { ENDPOINT_NAME: props.embedding.endpointName, INFERENCE_COMPONENT: props.embedding.inferenceComponentName ?? '', EMBEDDING_DIMENSION: String(props.embedding.dimension) },
@@ -180,7 +195,7 @@ export class DocumentPipeline extends Construct {
       // interface endpoint (7.30 USD a month per AZ at list price); outside the VPC it needs none.
       outsideVpc: { reason: 'Embed only reads chunks from the work bucket and calls the SageMaker runtime (InvokeEndpoint).' },
     });
-    const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 1024, db: true, env: props.embedding.modelId ? { EMBEDDING_MODEL: props.embedding.modelId } : {} });
+    const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 2048, db: true, env: props.embedding.modelId ? { EMBEDDING_MODEL: props.embedding.modelId } : {} });
     const deleteFn = fn('Delete', 'delete_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
     // After a version is removed for good: which version S3 serves now (HeadObject without a version: s3:GetObject; no data is read).
     grantObjects(deleteFn, { bucketName: props.intake.bucketName, keyPattern: '*', actions: ['s3:GetObject'],

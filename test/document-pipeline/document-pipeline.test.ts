@@ -164,3 +164,23 @@ test('the work bucket must outlive the longest run: review timeout + embedding w
   expect(() => new DocumentPipeline(stack, 'P', { ...({} as any), workBucket: short, humanReviewTimeout: Duration.hours(72), embedBatchWindow: Duration.hours(12) }))
     .toThrow(/the work bucket expires objects after 72 h, but a run can last 108 h/);
 });
+
+test('batch keys that could outgrow the 256 KiB state at the extraction bound are refused at synth, naming the fix', () => {
+  const app = new App();
+  const stack = new Stack(app, 'S');
+  const logs = new s3.Bucket(stack, 'Logs');
+  const work = new WorkBucket(stack, 'W', { encryptionKey: new kms.Key(stack, 'K'), accessLogBucket: logs, expiration: Duration.days(10) });
+  const { DocumentPipeline, MAX_EMBED_BATCHES } = require('../../lib/document-pipeline');
+  // 10M characters of one-letter words: 5M tokens / 350 new tokens per chunk / 1 per batch = 14,286 batches
+  expect(() => new DocumentPipeline(stack, 'P', { ...({} as any), workBucket: work, embedBatchSize: 1 }))
+    .toThrow(new RegExp(`makes up to 14286 embedding batches, whose keys would exceed Step Functions' 256 KiB state \\(at most ${MAX_EMBED_BATCHES}\\)\\. Raise embedBatchSize`));
+});
+
+test('Chunk and Store get the memory their peak at the document bounds needs (npm run bench:limits), and Chunk its batch bound', () => {
+  const t = synthStage('pilot').templates['docai-pilot-app'];
+  const fns = Object.values(t.findResources('AWS::Lambda::Function')) as any[];
+  const byHandler = (h: string) => fns.find((f) => f.Properties.Handler === `pipeline_handlers.${h}`).Properties;
+  expect(byHandler('chunk_handler').MemorySize).toBe(2048);
+  expect(byHandler('store_handler').MemorySize).toBe(2048);
+  expect(byHandler('chunk_handler').Environment.Variables.MAX_EMBED_BATCHES).toBe('2000');
+});

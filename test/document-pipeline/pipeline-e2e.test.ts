@@ -336,8 +336,11 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     const runId = `run-${runs + 1}`;
     await worker.request({ op: 'put_work', key: `runs/${runId}/reviewed.json`, json: { sections: [{ text: 'Receipt: taxi 42 EUR, 3 March 2026.', page: 1, heading: null }], pages: 1 } });
     review = { approve: true, reviewedTextKey: `runs/${runId}/reviewed.json` };
+    const reviewsBefore = reviewMessages.length;
     const approved = await run(event('scans/receipt.pdf', v, '0200'));
     expect(approved.status).toBe('SUCCEEDED');
+    // one review for this run: the supplied text is stored, not extracted again and sent back to review
+    expect(reviewMessages.length).toBe(reviewsBefore + 1);
     const s = await status('scans/receipt.pdf');
     expect(s.status.status).toBe('stored');
     expect(s.chunks).toEqual(['Receipt: taxi 42 EUR, 3 March 2026.']);
