@@ -233,9 +233,10 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   lines.push(endpointCost('embedding', c.embedding, a));
   if (c.generation.enabled) lines.push(endpointCost('generation', c.generation, a));
 
-  // Per document: ~9 Lambda invocations (ingestion, validate, extract, chunk, 1 embed per 32 chunks, store), GB-seconds as sized.
+  // Per document: ~9 Lambda invocations (ingestion, validate, extract, chunk, 1 embed per 32 chunks, store), GB-seconds as sized
+  // (ingestion 0.25 GB, validate 0.25, extract 2, chunk 2, embed 0.5, store 2: lib/document-pipeline).
   const embedCalls = Math.ceil(a.chunksPerDoc / c.pipeline.embedBatchSize);
-  const gbSecondsPerDoc = 0.25 * 0.2 + 0.25 * 0.3 + 2 * 2 * a.docMb + 1 * 0.5 + 0.5 * 1 * embedCalls + 1 * 1;
+  const gbSecondsPerDoc = 0.25 * 0.2 + 0.25 * 0.3 + 2 * 2 * a.docMb + 2 * 0.5 + 0.5 * 1 * embedCalls + 2 * 1;
   add('Lambda', 'pipeline and ingestion functions (arm64)', 0, docsMonth * (gbSecondsPerDoc * P.lambdaArmGbSecond + (6 + embedCalls) * (P.lambdaPerMillionRequests / 1e6)));
   add('Step Functions', 'Standard state transitions', 0, docsMonth * (10 + 2 * embedCalls + (c.embedding.batchWindowMinutes > 0 ? 1 : 0)) * (P.stepFunctionsPer1kTransitions / 1000));
   add('SQS', 'event, receive and delete requests', 0, docsMonth * 4 * (P.sqsPerMillionRequests / 1e6));
