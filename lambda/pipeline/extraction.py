@@ -12,6 +12,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from typing import Any
 
 from docai_shared.errors import DocumentLimitExceeded, NeedsHumanReview, UnreadableDocument, UnsupportedDocument
 
@@ -108,6 +109,32 @@ def extract(doc_type: str, data: bytes, key: str = "", limits: Limits | None = N
     raise UnsupportedDocument(f"{key}: unsupported type {doc_type!r}")
 
 
+def _form_values(page: Any) -> str:
+    """Filled-in form fields of a page (what a reader sees in the boxes), as "Label: value" lines:
+    the page's text layer does not hold them. Text and choice fields, and checked boxes."""
+    lines = []
+    for ref in page.get("/Annots") or []:
+        annot = ref.get_object()
+        if annot.get("/Subtype") != "/Widget":
+            continue
+        parent = annot.get("/Parent")
+        ftype = annot.get("/FT") or (parent.get_object().get("/FT") if parent else None)
+        value = annot.get("/V") if "/V" in annot else (parent.get_object().get("/V") if parent else None)
+        label = annot.get("/TU") or annot.get("/T") or (parent.get_object().get("/TU") or parent.get_object().get("/T") if parent else None)
+        if value is None or ftype not in ("/Tx", "/Ch", "/Btn"):
+            continue
+        if ftype == "/Btn":
+            if str(value) in ("/Off", "Off"):
+                continue
+            value = "Yes" if str(value).startswith("/") else value
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        text = str(value).strip()
+        if text:
+            lines.append(f"{label}: {text}" if label else text)
+    return "\n".join(lines)
+
+
 def extract_pdf(data: bytes, key: str = "", limits: Limits | None = None) -> Extracted:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError, PyPdfError
@@ -122,7 +149,7 @@ def extract_pdf(data: bytes, key: str = "", limits: Limits | None = None) -> Ext
             raise DocumentLimitExceeded(f"{key}: {pages} pages is over the limit of {limits.max_pdf_pages} (max_pdf_pages)")
         sections, chars = [], 0
         for i, page in enumerate(reader.pages, start=1):
-            text = _normalise(page.extract_text() or "")
+            text = _normalise("\n".join(t for t in (page.extract_text() or "", _form_values(page)) if t))
             chars += len(text)
             _check_chars(chars, key, limits)
             if text:

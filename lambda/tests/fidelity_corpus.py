@@ -127,7 +127,50 @@ def pdf_docs(rnd: random.Random, pages: int) -> list[Doc]:
         pdf.multi_cell(0, 6, p)
         expected.append(p)
     out.append(Doc("pdf-landscape", "pdf", "plans/landscape.pdf", bytes(pdf.output()), "\n".join(expected)))
+    out.append(_pdf_rotated_with_form(rnd, pages))
     return out
+
+
+def _pdf_rotated_with_form(rnd: random.Random, pages: int) -> Doc:
+    """Pages turned 90 and 270 degrees (/Rotate), and a filled-in form whose values are annotations,
+    not page text: the reader sees both."""
+    import io
+
+    from fpdf import FPDF
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, BooleanObject, DictionaryObject, FloatObject, NameObject, NumberObject, TextStringObject
+
+    pdf, expected = FPDF(), []
+    pdf.set_font("helvetica", size=11)
+    pdf.add_page()
+    intro = "Expense claim. " + _para(rnd, 2)
+    pdf.multi_cell(0, 6, intro)
+    expected.append(intro)
+    for _ in range(max(2, pages // 2)):
+        pdf.add_page()
+        p = _para(rnd, 4)
+        pdf.multi_cell(0, 6, p)
+        expected.append(p)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(bytes(pdf.output()))))
+    for i, page in enumerate(writer.pages[1:]):
+        page.rotate(90 if i % 2 == 0 else 270)
+    first = writer.pages[0]
+    values = [("Employee", "Jane Doe"), ("Amount", "42.50 EUR"), ("Cost centre", "CC-1042")]
+    fields = ArrayObject()
+    for i, (name, value) in enumerate(values):
+        f = DictionaryObject({
+            NameObject("/FT"): NameObject("/Tx"), NameObject("/T"): TextStringObject(name), NameObject("/V"): TextStringObject(value),
+            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Widget"), NameObject("/F"): NumberObject(4),
+            NameObject("/Rect"): ArrayObject([FloatObject(50), FloatObject(600 - 30 * i), FloatObject(250), FloatObject(620 - 30 * i)]),
+        })
+        f[NameObject("/P")] = first.indirect_reference
+        fields.append(writer._add_object(f))
+    first[NameObject("/Annots")] = fields
+    writer._root_object[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): fields, NameObject("/NeedAppearances"): BooleanObject(True)})
+    expected.insert(1, "\n".join(f"{n}: {v}" for n, v in values))
+    buf = io.BytesIO()
+    writer.write(buf)
+    return Doc("pdf-rotated-form", "pdf", "claims/expense-form.pdf", buf.getvalue(), "\n".join(expected))
 
 
 def text_docs(rnd: random.Random, paragraphs: int) -> list[Doc]:
