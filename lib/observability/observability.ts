@@ -36,6 +36,8 @@ export interface ObservabilityProps {
   readonly database: rds.IDatabaseInstance;
   /** Workflows to chart (values of the `Workflow` dimension). @default ['ingest', 'backfill'] */
   readonly workflows?: string[];
+  /** Workflows whose model calls go through the model gateway: their real tokens and estimated spend join the top row. @default ['answer'] */
+  readonly gatewayWorkflows?: string[];
   /** Price for "estimated token spend": USD per million tokens embedded. */
   readonly embeddingUsdPerMillionTokens: number;
   readonly thresholds?: ObservabilityThresholds;
@@ -64,6 +66,7 @@ export class Observability extends Construct {
     super(scope, id);
     const th = props.thresholds ?? {};
     const workflows = props.workflows ?? ['ingest', 'backfill', 'replay'];
+    const gatewayWorkflows = props.gatewayWorkflows ?? ['answer'];
     const period = Duration.minutes(5);
     const custom = (name: string, dims: Record<string, string>, statistic = 'Sum', label?: string) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: dims, statistic, period, label });
@@ -101,7 +104,14 @@ export class Observability extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.SingleValueWidget({ title: 'Documents in / processed / failed (24h)', metrics: [documentsIn, ...workflows.flatMap((w) => [processed(w), failed(w)])], width: 8, height: 5, period: Duration.hours(24), setPeriodToTimeRange: true }),
       new cloudwatch.SingleValueWidget({ title: 'Pipeline error rate % / dead letters / oldest message', metrics: [errorRate, dlqDepth, oldest], width: 8, height: 5 }),
-      new cloudwatch.SingleValueWidget({ title: 'Tokens embedded and estimated spend (24h)', metrics: workflows.flatMap((w) => [tokens(w), spend(w)]), width: 8, height: 5, period: Duration.hours(24), setPeriodToTimeRange: true }),
+      new cloudwatch.SingleValueWidget({
+        title: 'Tokens and estimated spend (24h): embedding, and answers metered by the model gateway',
+        metrics: [...workflows.flatMap((w) => [tokens(w), spend(w)]), ...gatewayWorkflows.flatMap((w) => [
+          custom('TokensIn', { Workflow: w }, 'Sum', `tokens in (${w})`), custom('TokensOut', { Workflow: w }, 'Sum', `tokens out (${w})`),
+          custom('EstimatedSpendUsd', { Workflow: w }, 'Sum', `est. spend USD (${w})`),
+        ])],
+        width: 8, height: 5, period: Duration.hours(24), setPeriodToTimeRange: true,
+      }),
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Documents per workflow', left: [documentsIn, ...workflows.flatMap((w) => [processed(w), failed(w)])], width: 12 }),

@@ -16,7 +16,11 @@ describe.each(['pilot', 'production'])('observability of the %s stage', (stage) 
     const top = widgets().filter((w) => w.y === 0);
     expect(top.map((w) => w.width).reduce((a, b) => a + b, 0)).toBe(24);
     expect(top.every((w) => w.height <= 6)).toBe(true);
-    expect(top.map((w) => w.properties.title)).toEqual([expect.stringMatching(/Documents in \/ processed \/ failed/), expect.stringMatching(/error rate/), expect.stringMatching(/Tokens embedded and estimated spend/)]);
+    expect(top.map((w) => w.properties.title)).toEqual([expect.stringMatching(/Documents in \/ processed \/ failed/), expect.stringMatching(/error rate/), expect.stringMatching(/Tokens and estimated spend \(24h\)/)]);
+    // the token-spend tile is real for answers: the gateway's metered tokens and spend, beside the embedding estimate
+    const tile = JSON.stringify(widgets().find((w) => /Tokens and estimated spend/.test(w.properties.title)).properties.metrics);
+    expect(tile).toMatch(/TokensEmbedded/);
+    for (const m of ['TokensIn', 'TokensOut', 'EstimatedSpendUsd']) expect(tile).toMatch(new RegExp(`"${m}","Workflow","answer"`));
   });
 
   test('has every widget group: documents per workflow, step latency p50/p95/p99, errors, tokens and spend, queues, executions, GPU, database', () => {
