@@ -173,7 +173,7 @@ export class DataStack extends Stack {
     }
 
     // The read side's state: the gateway's budgets, cache, prompt versions and guardrail; the audit trail.
-    this.gateway = new ModelGateway(this, 'Gateway', { config: c.gateway, namePrefix: namePrefix(c), removalPolicy: this.dataRemovalPolicy, alarmTopic: this.alarms.topic });
+    this.gateway = new ModelGateway(this, 'Gateway', { config: c.gateway, namePrefix: namePrefix(c), removalPolicy: this.dataRemovalPolicy, alarmTopic: this.alarms.topic, encryptionKey: adopted('gateway') });
     tagWorkload(this.gateway, 'query');
     this.audit = new AuditStore(this, 'Audit', {
       retention: Duration.days(c.query.auditRetentionDays),
@@ -182,6 +182,8 @@ export class DataStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
       accessLogBucket: this.intake.accessLogBucket,
       namePrefix: namePrefix(c),
+      // The bucket is retained in every stage; a rebuilt stage imports it and adopts its key.
+      encryptionKey: adopted('audit'),
     });
     tagWorkload(this.audit, 'query');
 

@@ -89,3 +89,19 @@ describe('the rebuild deploy updates every consumer stack', () => {
     expect(r.stdout).toMatch(/^npx cdk deploy --all -c stage=production --import-existing-resources -c rebuildId=(\S+) -c deployNonce=\1$/m);
   });
 });
+
+describe('the audit trail survives its stack', () => {
+  test('its bucket is retained in every stage with a fixed name, and a rebuild adopts its key', () => {
+    for (const stage of ['pilot', 'production']) {
+      const t = synthStage(stage).templates[`docai-${stage}-data`].toJSON();
+      const [, bucket] = Object.entries<any>(t.Resources).find(([k, r]) => k.startsWith('AuditBucket') && r.Type === 'AWS::S3::Bucket')!;
+      expect({ stage, deletion: bucket.DeletionPolicy, named: bucket.Properties.BucketName !== undefined }).toEqual({ stage, deletion: 'Retain', named: true });
+    }
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rebuild-audit-')), 'rebuild.json');
+    fs.writeFileSync(file, JSON.stringify({ rebuild: { keys: { audit: KEY(7) } } }));
+    const t = synthStage('pilot', { configFile: file }).templates['docai-pilot-data'].toJSON();
+    const [, bucket] = Object.entries<any>(t.Resources).find(([k, r]) => k.startsWith('AuditBucket') && r.Type === 'AWS::S3::Bucket')!;
+    expect(JSON.stringify(bucket.Properties.BucketEncryption)).toContain(KEY(7));
+    expect(Object.keys(t.Resources).filter((k) => k.startsWith('AuditKey'))).toEqual([]);
+  });
+});
