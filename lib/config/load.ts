@@ -274,6 +274,8 @@ export function validateStageConfig(c: StageConfig): string[] {
 
   p.push(...validateGateway(c, { int, num, oneOf, got }));
   const q = c.query;
+  oneOf('query.authorization', q?.authorization, ['cognito', 'iam'], 'cognito for people (a user pool with tier groups), iam for service callers signing with SigV4');
+  oneOf('query.iamCallerTier', q?.iamCallerTier, ['public', 'internal', 'confidential', 'restricted']);
   if (!isPlainObject(q?.tierGroups) || Object.keys(q.tierGroups).length === 0) {
     p.push(`query.tierGroups: ${got(q?.tierGroups)}; expected an object of Cognito group -> tier (public, internal, confidential, restricted)`);
   } else {

@@ -111,6 +111,7 @@ export const PILOT: StageConfig = {
     ...common.gatewayResilience,
   },
   query: {
+    authorization: 'cognito', iamCallerTier: 'public',
     tierGroups: common.tierGroups, defaultTopK: 6, maxTopK: 20, throttle: { rateLimit: 10, burstLimit: 20 },
     clients: [], clientDailyQuota: 0, wafRateLimitPer5Minutes: 1000,
     auditRetentionDays: 365, auditLockMode: 'GOVERNANCE', alarm5xxPercent: 5, alarmP95LatencyMs: 10000,
@@ -195,6 +196,7 @@ export const PRODUCTION: StageConfig = {
     ...common.gatewayResilience,
   },
   query: {
+    authorization: 'cognito', iamCallerTier: 'public',
     tierGroups: common.tierGroups, defaultTopK: 6, maxTopK: 20, throttle: { rateLimit: 100, burstLimit: 200 },
     clients: [], clientDailyQuota: 0, wafRateLimitPer5Minutes: 2000,
     // Seven years, locked against everyone (COMPLIANCE): who asked what, and what they were told.

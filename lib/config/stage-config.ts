@@ -190,6 +190,10 @@ export interface GatewayConfig {
 
 /** The query API (lib/query-api): who may ask, how much, and how long their questions are kept. */
 export interface QueryConfig {
+  /** `cognito`: people sign in to the stage's user pool; `iam`: service callers sign requests (SigV4) and all get `iamCallerTier`. */
+  readonly authorization: 'cognito' | 'iam';
+  /** The tier of IAM-authorized callers (authorization `iam`). */
+  readonly iamCallerTier: 'public' | 'internal' | 'confidential' | 'restricted';
   /** Cognito group -> access tier; a caller's highest tier applies, no mapped group means 403. */
   readonly tierGroups: Readonly<Record<string, 'public' | 'internal' | 'confidential' | 'restricted'>>;
   readonly defaultTopK: number;

@@ -226,6 +226,11 @@ export class QueryApi extends Construct {
     };
     for (const path of ['query', 'search']) {
       const method = this.api.root.addResource(path).addMethod('POST', integration, methodOptions);
+      if (authorization === 'iam') {
+        acknowledge(method, ['AwsSolutions::AwsSolutions-COG4'],
+          'IAM authorization (SigV4) on purpose, for service callers: API Gateway verifies each request\'s signature against the caller\'s IAM identity, which needs ' +
+            'execute-api:Invoke on this method; there is no user pool and no token. All such callers get one tier (query.iamCallerTier), never one from the request.');
+      }
       for (const permission of method.node.findAll().filter((c) => c.node.id.startsWith('ApiPermission'))) {
         acknowledge(permission, ['cdk-validator-cfnguard::lambda_function_public_access_prohibited_check'],
           'The principal is the API Gateway service with SourceArn set to this API\'s own POST method (arn:...:execute-api:<region>:<account>:<api-id>/*/POST/' + path + '), ' +

@@ -103,6 +103,8 @@ export class AppStack extends Stack {
       audit: data.audit,
       embedding: props.embedding,
       generation: props.generation,
+      authorization: q.authorization,
+      iamCallerTier: q.iamCallerTier,
       tierGroups: q.tierGroups,
       defaultTopK: q.defaultTopK,
       maxTopK: q.maxTopK,

@@ -210,3 +210,16 @@ function writeConfig(value: unknown): string {
 }
 
 void apigw; void ec2;
+
+describe('IAM authorization for service callers', () => {
+  test('methods use AWS_IAM, no user pool is created, callers get the configured tier, and every pack passes', () => {
+    const { templates, app } = synthStage('pilot', { configFile: writeConfig({ query: { authorization: 'iam', iamCallerTier: 'internal' } }) }, { rulePacks: true });
+    const t = templates['docai-pilot-app'];
+    for (const m of Object.values(t.findResources('AWS::ApiGateway::Method')) as any[]) if (m.Properties.HttpMethod === 'POST') expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
+    t.resourceCountIs('AWS::Cognito::UserPool', 0);
+    t.resourceCountIs('AWS::ApiGateway::Authorizer', 0);
+    const query = (Object.values(t.findResources('AWS::Lambda::Function')) as any[]).find((f) => f.Properties.Handler === 'query_handler.handler');
+    expect(query.Properties.Environment.Variables.IAM_CALLER_TIER).toBe('internal');
+    void app;
+  });
+});
