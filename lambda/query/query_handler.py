@@ -199,6 +199,16 @@ def handler(event: dict, context: Any = None) -> dict:
         audit.update(principal=principal, tier=tier, groups=groups)
         req = parse_request(event)
         audit.update(question=req["question"], questionSha256=hashlib.sha256(req["question"].encode()).hexdigest(), filters=req["filters"], topK=req["k"])
+        if workflow == "search":
+            # A search calls no model, but its question is screened too: blocked attacks are refused,
+            # and personal data is masked before it is embedded or kept in the audit trail.
+            verdict, screened = _timed(latency, "guardrail", lambda: gateway().screen_question("search", req["question"]))
+            audit.update(guardrails=screened.guardrails, attempts=list(screened.attempts))
+            if screened.outcome == "blocked":
+                raise HttpError(422, "blocked_by_guardrail", screened.refusal or "Your question was blocked by the content policy.")
+            if screened.screened_question and screened.screened_question != req["question"]:
+                req["question"] = screened.screened_question
+                audit.update(question=req["question"], questionSha256=hashlib.sha256(req["question"].encode()).hexdigest())
         embed_attempts: list = []
         try:
             vector = _timed(latency, "embed", lambda: embed_question(req["question"], embed_attempts))
@@ -207,7 +217,7 @@ def handler(event: dict, context: Any = None) -> dict:
         except TransientError:
             raise HttpError(503, "search_unavailable", "The search model is not answering; retry in a minute.", retryAfterSeconds=60)
         finally:
-            audit["attempts"] = [a.__dict__ for a in embed_attempts]
+            audit["attempts"] = audit["attempts"] + [a.__dict__ for a in embed_attempts]
         hits = _timed(latency, "retrieve", lambda: retrieve(tier, vector, req["k"], req["filters"]))
         audit["retrieved"] = [{"chunkId": h["chunkId"], "key": h["key"], "versionId": h["versionId"], "score": h["score"], "tier": h["tier"]} for h in hits]
         citations = [{"index": i, "key": h["key"], "versionId": h["versionId"], "page": h["page"], "heading": h["heading"], "score": h["score"]} for i, h in enumerate(hits, start=1)]
@@ -219,6 +229,9 @@ def handler(event: dict, context: Any = None) -> dict:
             remaining = (context.get_remaining_time_in_millis() / 1000 - 2) if context and hasattr(context, "get_remaining_time_in_millis") else gw.config.timeout_s
             deadline = Deadline.after(min(gw.config.timeout_s, max(1.0, remaining)))
             result = _timed(latency, "generate", lambda: gw.answer(AnswerRequest("answer", req["question"], tier, principal, req["filters"], hits), deadline))
+            if result.screened_question and result.screened_question != req["question"]:
+                # Personal data the input guardrail masked is not kept in the locked audit trail either.
+                audit.update(question=result.screened_question, questionSha256=hashlib.sha256(result.screened_question.encode()).hexdigest())
             audit.update(promptVersion=result.prompt_version, model=result.model, modelId=result.model_id, tokensIn=result.tokens_in, tokensOut=result.tokens_out,
                          estimatedUsd=result.estimated_usd, cache=result.cache, guardrails=result.guardrails, attempts=audit["attempts"] + result.attempts, answer=result.answer,
                          degraded=result.degraded, degradation=result.degradation, outcome=result.outcome)

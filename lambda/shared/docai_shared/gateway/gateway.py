@@ -120,6 +120,8 @@ class AnswerResult:
     attempts: list[dict] = field(default_factory=list)
     latency_ms: dict[str, float] = field(default_factory=dict)
     refusal: str | None = None
+    # The question as the model saw it: personal data masked when the input guardrail anonymized it.
+    screened_question: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -199,6 +201,7 @@ class ModelGateway:
                 result.outcome, result.refusal = "blocked", verdict.message or "Your question was blocked by the content policy."
                 return result
             question = verdict.text or question
+        result.screened_question = question
 
         with t("prompt"):
             template = self.prompts.get(f"{self.config.prompt_prefix}/{wf.name}", wf.prompt_version)
@@ -295,6 +298,22 @@ class ModelGateway:
             with t("cache"):
                 self.cache.put(key, request.tier, {"answer": answer, "model": used.name, "modelId": used.model_id, "promptVersion": wf.prompt_version}, wf.cache_ttl_s, self.now())
         return result
+
+    def screen_question(self, workflow: str, question: str, deadline: Deadline | None = None) -> tuple[Verdict | None, AnswerResult]:
+        """The input guardrail alone (for a search, which calls no model): the verdict, and a result
+        holding what the audit record needs (verdicts, attempts, latency). No guardrail: (None, result)."""
+        result = AnswerResult("answered", None)
+        if not self.guardrail:
+            return None, result
+        metrics = Metrics(workflow, self.metrics_stream)
+        with _Timer(result.latency_ms, "guardrailIn", self.clock):
+            verdict = self._screen("INPUT", question, deadline or Deadline.after(self.config.timeout_s, self.clock), result)
+        if verdict.blocked:
+            metrics.add("GuardrailBlocks", 1)
+            result.outcome, result.refusal = "blocked", verdict.message or "Your question was blocked by the content policy."
+        result.screened_question = verdict.text or question
+        metrics.flush()
+        return verdict, result
 
     def _screen(self, source: str, text: str, deadline: Deadline, result: AnswerResult) -> Verdict:
         attempts: list[Attempt] = []
