@@ -23,6 +23,7 @@ from chunking import chunk_sections, content_hash
 from docai_shared import db
 from docai_shared.embeddings import EmbeddingClient, batches
 from docai_shared.errors import DocumentLimitExceeded, InvalidMetadata, PermanentError, StaleVersion, TransientError
+from docai_shared.gateway.embeddings import MeteredEmbedder
 from docai_shared.observability import Logger, Metrics, correlation_id
 from extraction import SNIFF_BYTES, Extracted, Section, extract, validate
 
@@ -223,11 +224,14 @@ def embed_handler(event: dict, context: Any = None) -> dict:
 
     def run(log: Logger, metrics: Metrics) -> dict:
         batch = _get_json(event["batchKey"])
-        embedder = EmbeddingClient(client("sagemaker-runtime"), env("ENDPOINT_NAME"), os.environ.get("INFERENCE_COMPONENT") or None, int(env("EMBEDDING_DIMENSION")))
-        vectors = embedder.embed([c["text"] for c in batch])
+        embedder = MeteredEmbedder(
+            EmbeddingClient(client("sagemaker-runtime"), env("ENDPOINT_NAME"), os.environ.get("INFERENCE_COMPONENT") or None, int(env("EMBEDDING_DIMENSION"))),
+            workflow_of(event), float(os.environ.get("EMBEDDING_USD_PER_MILLION_TOKENS") or 0),
+        )
+        tokens = sum(c["tokens"] for c in batch)
+        vectors = embedder.embed([c["text"] for c in batch], tokens=tokens)
         out_key = event["batchKey"].replace("/chunks/", "/embeddings/")
         _put_json(out_key, vectors)
-        tokens = sum(c["tokens"] for c in batch)
         metrics.add("TokensEmbedded", tokens)
         metrics.add("ChunksEmbedded", len(batch))
         log.info("embedded", chunks=len(batch), tokens=tokens)

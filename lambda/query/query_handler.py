@@ -29,6 +29,7 @@ from typing import Any, Callable
 from docai_shared.embeddings import EmbeddingClient
 from docai_shared.errors import EndpointNotReady, TransientError
 from docai_shared.gateway import AnswerRequest, BudgetExceeded, Deadline, GatewayConfig, GuardrailUnavailable, ModelGateway
+from docai_shared.gateway.embeddings import MeteredEmbedder
 from docai_shared.gateway.providers import client_config
 from docai_shared.gateway.resilience import CircuitBreaker, RetryPolicy, call_with_retries
 from docai_shared.observability import Logger, Metrics
@@ -141,10 +142,13 @@ _EMBED_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.1, max_delay_s=1.0)
 _EMBED_BREAKER = CircuitBreaker("embedding", failure_threshold=5, open_s=30)
 
 
-def embed_question(question: str, attempts: list) -> list[float]:
+def embed_question(question: str, attempts: list, workflow: str = "search") -> list[float]:
     """The question's vector from the embedding endpoint, with the gateway's retry policy and a breaker
     (throttling and 5xx are retried; a scaling-from-zero endpoint is not waited for here)."""
-    embedder = EmbeddingClient(client("sagemaker-runtime"), os.environ["EMBEDDING_ENDPOINT"], os.environ.get("EMBEDDING_INFERENCE_COMPONENT") or None, int(os.environ["EMBEDDING_DIMENSION"]))
+    embedder = MeteredEmbedder(
+        EmbeddingClient(client("sagemaker-runtime"), os.environ["EMBEDDING_ENDPOINT"], os.environ.get("EMBEDDING_INFERENCE_COMPONENT") or None, int(os.environ["EMBEDDING_DIMENSION"])),
+        workflow, float(os.environ.get("EMBEDDING_USD_PER_MILLION_TOKENS") or 0),
+    )
     return call_with_retries("embedding", lambda: embedder.embed([question])[0], _EMBED_RETRY, _EMBED_BREAKER, Deadline.after(8), attempts)
 
 
@@ -211,7 +215,7 @@ def handler(event: dict, context: Any = None) -> dict:
                 audit.update(question=req["question"], questionSha256=hashlib.sha256(req["question"].encode()).hexdigest())
         embed_attempts: list = []
         try:
-            vector = _timed(latency, "embed", lambda: embed_question(req["question"], embed_attempts))
+            vector = _timed(latency, "embed", lambda: embed_question(req["question"], embed_attempts, workflow))
         except EndpointNotReady:
             raise HttpError(503, "warming_up", "The search model is starting (it scales to zero when idle); retry in about 5 minutes.", retryAfterSeconds=300)
         except TransientError:

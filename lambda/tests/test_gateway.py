@@ -303,3 +303,24 @@ def test_a_workflow_naming_an_unknown_model_is_a_config_error():
     config = gateway_config(models=["lmi-primary", "gpt-9"])
     with pytest.raises(ValueError, match=r"gateway.workflows.answer.models names \['gpt-9'\]"):
         GatewayConfig.parse(config, TABLE, PROMPT_PREFIX, None, None)
+
+
+def test_embeddings_through_the_gateway_are_metered_per_workflow_and_provider(models):
+    import boto3
+
+    from docai_shared.embeddings import EmbeddingClient
+    from docai_shared.errors import TransientError
+    from docai_shared.gateway.embeddings import MeteredEmbedder
+    from docai_shared.gateway.providers import client_config
+
+    runtime = boto3.client("sagemaker-runtime", region_name="us-east-1", endpoint_url=models.url, config=client_config(5), aws_access_key_id="x", aws_secret_access_key="x")
+    stream = io.StringIO()
+    embedder = MeteredEmbedder(EmbeddingClient(runtime, "docai-test-embed", dimension=768), "backfill", usd_per_million_tokens=0.1, stream=stream)
+    assert len(embedder.embed(["one two three", "four"], tokens=5)) == 2
+    models.behaviour["sagemaker"].script = ["error"]
+    with pytest.raises(TransientError):
+        embedder.embed(["five"])
+    ok, failed = [json.loads(l) for l in stream.getvalue().splitlines()]
+    assert (ok["Workflow"], ok["Provider"], ok["TokensIn"], ok["ProviderErrors"]) == ("backfill", "embedding", 5, 0)
+    assert ok["EstimatedSpendUsd"] == pytest.approx(5 * 0.1 / 1e6)
+    assert failed["ProviderErrors"] == 1 and "TokensIn" not in failed

@@ -45,6 +45,7 @@ export function createDocaiStacks(scope: Construct, config: StageConfig, opts: {
       inferenceComponentName: inference.embedding.inferenceComponentName,
       dimension: config.embedding.dimension,
       modelId: config.embedding.modelId,
+      usdPerMillionTokens: config.observability.embeddingUsdPerMillionTokens,
     },
     generation: inference.generation ? { endpointName: inference.generation.endpointName, inferenceComponentName: inference.generation.inferenceComponentName } : undefined,
     description: `docai-blueprint ${config.stage}: stateless application (ingestion, pipeline, query API, migrations)`,

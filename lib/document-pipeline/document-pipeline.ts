@@ -22,6 +22,8 @@ export interface EmbeddingEndpointRef {
   readonly dimension: number;
   /** The model the endpoint serves: recorded with every chunk, so searches compare vectors of one model. */
   readonly modelId?: string;
+  /** Price used to meter estimated spend per embedding call (EMF EstimatedSpendUsd). @default 0 */
+  readonly usdPerMillionTokens?: number;
 }
 
 /** Embedding batches one document may have: their work-bucket keys travel in the state (256 KiB). */
@@ -190,7 +192,10 @@ export class DocumentPipeline extends Construct {
     const chunkFn = fn('Chunk', 'chunk_handler', { timeout: Duration.minutes(2), memory: 2048, env: { MAX_EMBED_BATCHES: String(MAX_EMBED_BATCHES) } });
     const embedFn = fn('Embed', 'embed_handler', {
       timeout: Duration.minutes(2), memory: 512,
-      env: { ENDPOINT_NAME: props.embedding.endpointName, INFERENCE_COMPONENT: props.embedding.inferenceComponentName ?? '', EMBEDDING_DIMENSION: String(props.embedding.dimension) },
+      env: {
+        ENDPOINT_NAME: props.embedding.endpointName, INFERENCE_COMPONENT: props.embedding.inferenceComponentName ?? '', EMBEDDING_DIMENSION: String(props.embedding.dimension),
+        EMBEDDING_USD_PER_MILLION_TOKENS: String(props.embedding.usdPerMillionTokens ?? 0),
+      },
       // Its calls: S3 (work bucket) and SageMaker runtime. From the isolated subnets the latter needs an
       // interface endpoint (7.30 USD a month per AZ at list price); outside the VPC it needs none.
       outsideVpc: { reason: 'Embed only reads chunks from the work bucket and calls the SageMaker runtime (InvokeEndpoint).' },

@@ -26,7 +26,7 @@ export interface QueryApiProps {
   readonly gateway: ModelGateway;
   readonly audit: AuditStore;
   /** The embedding endpoint the question is embedded with (the same model as the documents). */
-  readonly embedding: { readonly endpointName: string; readonly inferenceComponentName?: string; readonly dimension: number; readonly modelId?: string };
+  readonly embedding: { readonly endpointName: string; readonly inferenceComponentName?: string; readonly dimension: number; readonly modelId?: string; readonly usdPerMillionTokens?: number };
   readonly generation?: GenerationEndpointRef;
   /** A user pool of the caller's; @default - the construct creates one (MFA required, groups per tier) */
   readonly userPool?: cognito.IUserPool;
@@ -102,6 +102,7 @@ export class QueryApi extends Construct {
         EMBEDDING_ENDPOINT: props.embedding.endpointName,
         EMBEDDING_INFERENCE_COMPONENT: props.embedding.inferenceComponentName ?? '',
         EMBEDDING_DIMENSION: String(props.embedding.dimension),
+        EMBEDDING_USD_PER_MILLION_TOKENS: String(props.embedding.usdPerMillionTokens ?? 0),
         RETRIEVE_FUNCTION: this.retrieveFunction.functionName,
         AUDIT_BUCKET: props.audit.bucketName,
         TIER_GROUPS: JSON.stringify(tierMap),
