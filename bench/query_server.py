@@ -110,7 +110,7 @@ def main() -> None:
     from local_models import LocalModels, embed
     from migrations_runner import apply_migrations
     from pglite import connect, pglite_server
-    from query_env import AUDIT_BUCKET, DB_HOST, MODEL, RETRIEVE_FUNCTION, query_environment
+    from query_env import AUDIT_BUCKET, MODEL, RETRIEVE_FUNCTION, query_environment, reset_handlers
 
     db_lock = threading.Lock()
 
@@ -194,9 +194,8 @@ def main() -> None:
                 self._send(out["statusCode"], out["body"], {k: v for k, v in out["headers"].items() if k != "Content-Type"})
 
         config = gateway_config(models=["bedrock-haiku"], cacheTtlSeconds=3600, budget={"dailyTokens": 0, "monthlyTokens": 0, "callerDailyTokens": 0})
-        with env_vars({**query_environment(models.url, config), "EMBEDDING_DIMENSION": str(a.dim)}):
-            query_handler._clients.clear()
-            query_handler._gateway = None
+        with env_vars({**query_environment(config), "EMBEDDING_DIMENSION": str(a.dim)}):
+            reset_handlers(models.url)
             server = ThreadingHTTPServer(("127.0.0.1", a.port), Api)
             server.daemon_threads = True
             server.request_queue_size = 1024

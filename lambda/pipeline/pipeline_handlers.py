@@ -82,6 +82,11 @@ def _version_args(event: dict) -> dict:
     return {"VersionId": event["versionId"]} if event.get("versionId") else {}
 
 
+def _object_tags(s3: Any, event: dict) -> dict:
+    """The tags of the event's object version (the access tier can come from one)."""
+    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=event["bucket"], Key=event["key"], **_version_args(event)).get("TagSet", [])}
+
+
 def workflow_of(event: dict) -> str:
     """The Workflow dimension of a run's metrics: a re-embedding (backfill) and a replay of a failed
     document are told apart from first ingestion, so their documents and spend are counted apart."""
@@ -156,7 +161,7 @@ def extract_handler(event: dict, context: Any = None) -> dict:
         try:
             obj = s3.get_object(Bucket=event["bucket"], Key=event["key"], **_version_args(event))
             data = obj["Body"].read()
-            tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=event["bucket"], Key=event["key"], **_version_args(event)).get("TagSet", [])}
+            tags = _object_tags(s3, event)
         except Exception as e:
             raise _s3_error(e, f"reading s3://{event['bucket']}/{event['key']}") from e
         meta = document_metadata(obj.get("Metadata", {}), tags)
@@ -307,7 +312,7 @@ def retier_handler(event: dict, context: Any = None) -> dict:
         s3 = client("s3")
         try:
             head = s3.head_object(Bucket=event["bucket"], Key=event["key"], **_version_args(event))
-            tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=event["bucket"], Key=event["key"], **_version_args(event)).get("TagSet", [])}
+            tags = _object_tags(s3, event)
         except Exception as e:
             raise _s3_error(e, f"reading the tags of s3://{event['bucket']}/{event['key']}") from e
         tier = document_metadata(head.get("Metadata", {}), tags)["accessTier"]

@@ -50,9 +50,6 @@ def client(service: str) -> Any:
         kwargs: dict = {}
         if service in ("sagemaker-runtime", "bedrock-runtime"):
             kwargs["config"] = client_config(float(os.environ.get("MODEL_TIMEOUT_SECONDS", "10")))
-        if service in ("sagemaker-runtime", "bedrock-runtime", "lambda") and os.environ.get("DOCAI_LOCAL_ENDPOINT_URL"):
-            # Tests and the load test only: the local stand-in for the model services and the retrieve function.
-            kwargs["endpoint_url"] = os.environ["DOCAI_LOCAL_ENDPOINT_URL"]
         _clients[service] = boto3.client(service, **kwargs)
     return _clients[service]
 

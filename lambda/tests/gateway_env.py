@@ -44,28 +44,32 @@ def gateway_config(**workflow_overrides) -> dict:
     }
 
 
-def environment(config: dict, models_url: str) -> dict:
+def environment(config: dict) -> dict:
     return {
         "GATEWAY_CONFIG": json.dumps(config),
         "GATEWAY_TABLE": TABLE,
         "GATEWAY_PROMPT_PREFIX": PROMPT_PREFIX,
         "GATEWAY_GUARDRAIL_ID": GUARDRAIL_ID,
         "GATEWAY_GUARDRAIL_VERSION": "1",
-        # Test only: where the model services are (the local stand-in); unset in Lambda.
-        "DOCAI_LOCAL_ENDPOINT_URL": models_url,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
     }
 
 
+LOCAL_SERVICES = ("sagemaker-runtime", "bedrock-runtime", "lambda")
+
+
 def clients_for(models_url: str, timeout_s: float = 10):
+    """boto3 clients as the handlers build them, the model services and Lambda pointed at the local stand-in."""
     cache: dict = {}
 
     def clients(service: str):
         if service not in cache:
             kwargs = {"region_name": REGION}
+            if service in LOCAL_SERVICES:
+                kwargs.update(endpoint_url=models_url, aws_access_key_id="x", aws_secret_access_key="x")
             if service in ("sagemaker-runtime", "bedrock-runtime"):
-                kwargs.update(endpoint_url=models_url, config=client_config(timeout_s), aws_access_key_id="x", aws_secret_access_key="x")
+                kwargs.update(config=client_config(timeout_s))
             cache[service] = boto3.client(service, **kwargs)
         return cache[service]
 

@@ -12,7 +12,7 @@ import query_handler
 import retrieve_handler
 from docai_shared import db
 from docai_shared.db import ChunkRecord, DocumentVersion, upsert_document
-from gateway_env import REGION, create_state, environment, gateway_config
+from gateway_env import LOCAL_SERVICES, REGION, clients_for, create_state, environment, gateway_config
 from local_models import embed
 
 DIM = 64
@@ -37,10 +37,10 @@ def load_corpus(conn) -> None:
                         [ChunkRecord(0, body, len(body.split()), embed(body, DIM), {"page": 1, "heading": heading})], role="docai_writer", embedding_model=MODEL)
 
 
-def query_environment(models_url: str, config: dict | None = None) -> dict:
+def query_environment(config: dict | None = None) -> dict:
     return {
         # The chain of the presets (Bedrock): the stages deploy no generation endpoint.
-        **environment(config or gateway_config(models=["bedrock-haiku"]), models_url),
+        **environment(config or gateway_config(models=["bedrock-haiku"])),
         "EMBEDDING_ENDPOINT": "docai-test-embed", "EMBEDDING_INFERENCE_COMPONENT": "docai-test-embed-ic", "EMBEDDING_DIMENSION": str(DIM), "RETRIEVE_FUNCTION": RETRIEVE_FUNCTION,
         "AUDIT_BUCKET": AUDIT_BUCKET, "TIER_GROUPS": json.dumps(TIER_GROUPS), "DEFAULT_TOP_K": "4", "MAX_TOP_K": "20",
         "WORKFLOW": "query", "EMBEDDING_MODEL": MODEL, "DB_HOST": DB_HOST, "DB_PORT": "5432", "DB_NAME": "docai",
@@ -53,10 +53,16 @@ def create_aws_state() -> None:
     s3.create_bucket(Bucket=AUDIT_BUCKET, ObjectLockEnabledForBucket=True)
 
 
-def reset_handlers() -> None:
+def reset_handlers(models_url: str | None = None) -> None:
+    """Fresh handler state, as a cold start. With ``models_url``: the clients the query handler makes
+    for the model services and Lambda point at the local stand-in (as pipeline_worker injects its clients)."""
     query_handler._clients.clear()
     query_handler._gateway = None
     retrieve_handler._connections.clear()
+    if models_url:
+        clients = clients_for(models_url)
+        for service in LOCAL_SERVICES:
+            query_handler._clients[service] = clients(service)
 
 
 def use_pglite_for_readers(conn, logins: list) -> None:

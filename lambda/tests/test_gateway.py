@@ -13,7 +13,7 @@ from docai_shared.gateway import AnswerRequest, BudgetExceeded, Deadline, Gatewa
 from docai_shared.gateway.prompts import parse_template
 from docai_shared.gateway.resilience import CircuitBreaker
 from docai_shared.gateway.state import cache_key, normalise_question
-from gateway_env import GUARDRAIL_ID, PROMPT_PREFIX, PROMPT_V1, PROMPT_V2, TABLE, clients_for, create_state, gateway_config
+from gateway_env import GUARDRAIL_ID, PROMPT_PREFIX, PROMPT_V1, TABLE, clients_for, create_state, gateway_config
 from local_models import LocalModels
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)

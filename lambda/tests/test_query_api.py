@@ -37,8 +37,8 @@ def api(database):
         create_aws_state()
         original = __import__("docai_shared.db", fromlist=["x"]).connect_with_password
         use_pglite_for_readers(database, logins)
-        with env_vars(query_environment(models.url)):
-            reset_handlers()
+        with env_vars(query_environment()):
+            reset_handlers(models.url)
             yield models, logins
         __import__("docai_shared.db", fromlist=["x"]).connect_with_password = original
         reset_handlers()
@@ -128,7 +128,7 @@ def test_every_model_down_answers_with_sources_marked_degraded(api):
 def test_budget_exhaustion_is_a_429_with_the_budget_the_use_and_the_reset(api, monkeypatch):
     models, _ = api
     monkeypatch.setenv("GATEWAY_CONFIG", json.dumps(gateway_config(models=["bedrock-haiku"], cacheTtlSeconds=0, budget={"callerDailyTokens": 300})))
-    reset_handlers()
+    reset_handlers(models.url)
     status, body, headers = call("/query", {"question": "When are invoices paid?"})
     assert status == 429 and body["error"] == "budget_exceeded"
     assert body["budget"]["scope"] == "caller/day" and body["budget"]["limit"] == 300 and "resetsAt" in body["budget"]

@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { IConstruct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { acknowledge } from './acknowledge';
 
@@ -56,5 +57,21 @@ export function stateMachineDataKeyStatement(key: kms.IKey, stateMachineArn: str
     actions: ['kms:GenerateDataKey', ...(opts.readExecutions ? ['kms:Decrypt'] : [])],
     resources: [key.keyArn],
     conditions: { StringEquals: { 'kms:EncryptionContext:aws:states:stateMachineArn': stateMachineArn } },
+  });
+}
+
+/**
+ * sagemaker:InvokeEndpoint on one endpoint and, when it hosts inference components, on the component
+ * the call names (both ARNs are authorized for such a call). Used by every caller of an endpoint
+ * (the pipeline's Embed step, the query function, the model gateway's LMI provider).
+ */
+export function invokeEndpointStatement(scope: IConstruct, endpoint: { readonly endpointName: string; readonly inferenceComponentName?: string }): iam.PolicyStatement {
+  const stack = Stack.of(scope);
+  return new iam.PolicyStatement({
+    actions: ['sagemaker:InvokeEndpoint'],
+    resources: [
+      stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: endpoint.endpointName.toLowerCase() }),
+      ...(endpoint.inferenceComponentName ? [stack.formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: endpoint.inferenceComponentName.toLowerCase() })] : []),
+    ],
   });
 }

@@ -1,6 +1,7 @@
-import { Stack } from 'aws-cdk-lib';
+import { Fn, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { acknowledge } from './acknowledge';
 
@@ -45,4 +46,14 @@ export function acknowledgeStateMachineWildcards(machine: sfn.StateMachine): voi
       }
     }
   }
+}
+
+/**
+ * ARN pattern of a state machine's executions, `arn:...:execution:<state machine name><suffix>`, for a
+ * state machine whose ARN is a token (its name is the 7th field). `:*`: its executions;
+ * `/*:*`: the child workflow executions of its Distributed Map runs.
+ */
+export function executionsArn(scope: Construct, stateMachineArn: string, suffix: ':*' | '/*:*'): string {
+  const stack = Stack.of(scope);
+  return Fn.join('', ['arn:', stack.partition, ':states:', stack.region, ':', stack.account, ':execution:', Fn.select(6, Fn.split(':', stateMachineArn)), suffix]);
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Fn, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -8,7 +8,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
-import { acknowledge, acknowledgeStateMachineWildcards, DocaiFunction, FunctionPlacement, grantKey, grantObjects, grantStateMachineDataKey, S3_OBJECT_ACTIONS, stateMachineDataKeyStatement } from '../common';
+import { acknowledge, acknowledgeStateMachineWildcards, DocaiFunction, FunctionPlacement, executionsArn, grantKey, grantObjects, grantStateMachineDataKey, invokeEndpointStatement, S3_OBJECT_ACTIONS, stateMachineDataKeyStatement } from '../common';
 import { IntakeBucket } from '../intake-bucket';
 import { DATABASE_ROLES, VectorDatabase } from '../vector-database';
 import { createReviewQueue, createReviewTopic } from './review-channel';
@@ -224,12 +224,7 @@ export class DocumentPipeline extends Construct {
     workObjects(chunkFn, [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write]);
     workObjects(embedFn, [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write]);
     workObjects(storeFn, S3_OBJECT_ACTIONS.read);
-    const endpointArn = Stack.of(this).formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: props.embedding.endpointName.toLowerCase() });
-    const invokeResources = [endpointArn];
-    if (props.embedding.inferenceComponentName) {
-      invokeResources.push(Stack.of(this).formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: props.embedding.inferenceComponentName.toLowerCase() }));
-    }
-    embedFn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint'], resources: invokeResources }));
+    embedFn.addToRolePolicy(invokeEndpointStatement(this, props.embedding));
 
     // Review: reviewers read the queue (message holds the task token) and answer with SendTaskSuccess/Failure.
     this.reviewQueue = props.reviewQueue ?? createReviewQueue(this, key);
@@ -446,7 +441,7 @@ export class DocumentPipeline extends Construct {
     // (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html); CDK's own
     // policy covers <state machine>:*. Their input is encrypted with this state machine's key. A separate
     // policy, because the role's default policy cannot name the state machine it belongs to.
-    const childExecutions = Fn.join('', ['arn:', Stack.of(this).partition, ':states:', Stack.of(this).region, ':', Stack.of(this).account, ':execution:', Fn.select(6, Fn.split(':', machine.stateMachineArn)), '/*:*']);
+    const childExecutions = executionsArn(this, machine.stateMachineArn, '/*:*');
     const childPolicy = new iam.Policy(this, 'BackfillChildExecutions', {
       statements: [
         new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [childExecutions] }),

@@ -1,4 +1,4 @@
-import { Duration, Fn, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { acknowledge, DocaiFunction, FunctionPlacement, grantStateMachineDataKey } from '../common';
+import { acknowledge, DocaiFunction, executionsArn, FunctionPlacement, grantStateMachineDataKey } from '../common';
 import { IngestionQueue } from './ingestion-queue';
 
 export interface IngestionFunctionProps {
@@ -87,7 +87,7 @@ export class IngestionFunction extends Construct {
     // A redelivered event whose execution exists: DescribeExecution tells a running or succeeded one
     // (a harmless duplicate) from one that failed (replayed as <name>-r<n>). Executions of this state machine only.
     const stack = Stack.of(this);
-    const executions = Fn.join('', ['arn:', stack.partition, ':states:', stack.region, ':', stack.account, ':execution:', Fn.select(6, Fn.split(':', props.stateMachine.stateMachineArn)), ':*']);
+    const executions = executionsArn(this, props.stateMachine.stateMachineArn, ':*');
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }));
     acknowledge(this.function.role!, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(executions))}]`],
       'Describing executions of the document pipeline only (their names are derived from each event at run time): a redelivered event whose execution exists ' +

@@ -3,6 +3,7 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { acknowledge } from '../common/acknowledge';
-import { grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common/least-privilege';
+import { grantKey, grantObjects, invokeEndpointStatement, S3_OBJECT_ACTIONS } from '../common/least-privilege';
 import { FunctionPlacement } from '../common/placement';
 import { DocaiFunction } from '../common/python-function';
 import { GenerationEndpointRef, ModelGateway } from '../model-gateway';
@@ -38,7 +39,7 @@ export interface QueryApiProps {
   readonly iamCallerTier?: AccessTier;
   /** REGIONAL, or PRIVATE (reachable only through an execute-api VPC endpoint: `vpcEndpoints`). @default REGIONAL */
   readonly endpointType?: apigw.EndpointType;
-  readonly vpcEndpoints?: import('aws-cdk-lib/aws-ec2').IInterfaceVpcEndpoint[];
+  readonly vpcEndpoints?: ec2.IInterfaceVpcEndpoint[];
   readonly defaultTopK: number;
   readonly maxTopK: number;
   /** Stage-wide throttling (requests per second, burst). */
@@ -63,7 +64,8 @@ export interface QueryApiProps {
  */
 export class QueryApi extends Construct {
   public readonly api: apigw.RestApi;
-  public readonly userPool: cognito.IUserPool;
+  /** The user pool callers sign in to (authorization `cognito`); none with IAM authorization. */
+  public readonly userPool?: cognito.IUserPool;
   public readonly userPoolClient?: cognito.UserPoolClient;
   public readonly queryFunction: DocaiFunction;
   public readonly retrieveFunction: DocaiFunction;
@@ -115,14 +117,7 @@ export class QueryApi extends Construct {
     // The function itself, not its versions/aliases (grantInvoke would add `<arn>:*`).
     this.queryFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.retrieveFunction.functionArn] }));
     props.gateway.grantUse(this.queryFunction, { workflows: ['answer'], generation: props.generation });
-    // With inference components the call names the component too, and both ARNs are authorized (as for the pipeline's Embed step).
-    this.queryFunction.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['sagemaker:InvokeEndpoint'],
-      resources: [
-        stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: props.embedding.endpointName.toLowerCase() }),
-        ...(props.embedding.inferenceComponentName ? [stack.formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: props.embedding.inferenceComponentName.toLowerCase() })] : []),
-      ],
-    }));
+    this.queryFunction.addToRolePolicy(invokeEndpointStatement(this, props.embedding));
     // Append-only: the function may write records, never read, overwrite-protect-bypass or delete them.
     grantObjects(this.queryFunction, { bucketName: props.audit.bucketName, keyPattern: 'audit/*', actions: S3_OBJECT_ACTIONS.write,
       why: 'one record per request, named by the date and the request id, which exist only at run time. Object Lock makes every record immutable once written.' });
@@ -170,18 +165,19 @@ export class QueryApi extends Construct {
     // Authorization.
     let authorizer: apigw.IAuthorizer | undefined;
     if (authorization === 'cognito') {
-      this.userPool = props.userPool ?? this.createUserPool(Object.keys(props.tierGroups));
-      authorizer = new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [this.userPool], identitySource: 'method.request.header.Authorization' });
-      if (!props.userPool) {
-        this.userPoolClient = (this.userPool as cognito.UserPool).addClient('Client', {
+      const created = props.userPool ? undefined : this.createUserPool(Object.keys(props.tierGroups));
+      const pool = props.userPool ?? created!;
+      this.userPool = pool;
+      authorizer = new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [pool], identitySource: 'method.request.header.Authorization' });
+      if (created) { // a pool passed in keeps its own app clients
+        this.userPoolClient = created.addClient('Client', {
           authFlows: { userSrp: true }, preventUserExistenceErrors: true, generateSecret: false,
           accessTokenValidity: Duration.hours(1), idTokenValidity: Duration.hours(1), refreshTokenValidity: Duration.days(1),
         });
       }
-      new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId, description: 'Query API users: add each to one tier group (aws cognito-idp admin-add-user-to-group)' });
+      new CfnOutput(this, 'UserPoolId', { value: pool.userPoolId, description: 'Query API users: add each to one tier group (aws cognito-idp admin-add-user-to-group)' });
       if (this.userPoolClient) new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId, description: 'App client for sign-in (SRP); the ID token goes in the Authorization header' });
     } else {
-      this.userPool = props.userPool ?? cognito.UserPool.fromUserPoolId(this, 'NoPool', 'none');
       this.queryFunction.addEnvironment('IAM_CALLER_TIER', props.iamCallerTier ?? 'public');
     }
 

@@ -3,9 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import Ajv from 'ajv';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { PILOT } from '../../lib/config/presets';
 import { ModelGateway } from '../../lib/model-gateway';
@@ -52,7 +50,7 @@ describe.each(['pilot', 'production'] as const)('query API of the %s stage', (st
   });
 
   test('the user pool: MFA required, no self sign-up, one group per configured tier group', () => {
-    data; // the pool lives with the API (app stack), retained
+    // the pool lives with the API (app stack), retained
     app().hasResourceProperties('AWS::Cognito::UserPool', { MfaConfiguration: 'ON', AdminCreateUserConfig: { AllowAdminCreateUserOnly: true } });
     const groups = Object.values(app().findResources('AWS::Cognito::UserPoolGroup')).map((g: any) => g.Properties.GroupName).sort();
     expect(groups).toEqual(Object.keys(config().query.tierGroups).sort());
@@ -209,17 +207,15 @@ function writeConfig(value: unknown): string {
   return file;
 }
 
-void apigw; void ec2;
 
 describe('IAM authorization for service callers', () => {
   test('methods use AWS_IAM, no user pool is created, callers get the configured tier, and every pack passes', () => {
-    const { templates, app } = synthStage('pilot', { configFile: writeConfig({ query: { authorization: 'iam', iamCallerTier: 'internal' } }) }, { rulePacks: true });
+    const { templates } = synthStage('pilot', { configFile: writeConfig({ query: { authorization: 'iam', iamCallerTier: 'internal' } }) }, { rulePacks: true });
     const t = templates['docai-pilot-app'];
     for (const m of Object.values(t.findResources('AWS::ApiGateway::Method')) as any[]) if (m.Properties.HttpMethod === 'POST') expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
     t.resourceCountIs('AWS::Cognito::UserPool', 0);
     t.resourceCountIs('AWS::ApiGateway::Authorizer', 0);
     const query = (Object.values(t.findResources('AWS::Lambda::Function')) as any[]).find((f) => f.Properties.Handler === 'query_handler.handler');
     expect(query.Properties.Environment.Variables.IAM_CALLER_TIER).toBe('internal');
-    void app;
   });
 });

@@ -7,12 +7,11 @@ an endpoint scaling from zero), the query path wraps the call in ``call_with_ret
 """
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any, Callable, Sequence
 
 from docai_shared.embeddings import EmbeddingClient
-from docai_shared.observability import emf_line
+from docai_shared.gateway.providers import emit_provider_metrics
 
 
 class MeteredEmbedder:
@@ -30,7 +29,5 @@ class MeteredEmbedder:
             return vectors
         finally:
             n = tokens if tokens is not None else sum(len(t.split()) for t in texts)
-            metrics = {"ProviderLatencyMs": (round((self.clock() - started) * 1000, 1), "Milliseconds"), "ProviderErrors": (0 if ok else 1, "Count")}
-            if ok:
-                metrics.update({"TokensIn": (n, "Count"), "EstimatedSpendUsd": (n * self.price / 1_000_000, "None")})
-            (self.stream or sys.stdout).write(emf_line(metrics, {"Workflow": self.workflow, "Provider": "embedding"}) + "\n")
+            metered = {"TokensIn": (n, "Count"), "EstimatedSpendUsd": (n * self.price / 1_000_000, "None")} if ok else None
+            emit_provider_metrics(self.stream, self.workflow, "embedding", (self.clock() - started) * 1000, ok, metered)

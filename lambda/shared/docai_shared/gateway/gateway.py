@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -22,10 +21,10 @@ from docai_shared.errors import PermanentError, TransientError
 from docai_shared.gateway.errors import BudgetExceeded, GatewayConfigError, GuardrailUnavailable
 from docai_shared.gateway.guardrails import Guardrail, Verdict
 from docai_shared.gateway.prompts import PromptStore
-from docai_shared.gateway.providers import ModelSpec, Provider, make_provider
+from docai_shared.gateway.providers import ModelSpec, Provider, classify_bedrock, emit_provider_metrics, make_provider
 from docai_shared.gateway.resilience import Attempt, CircuitBreaker, Deadline, RetryPolicy, call_with_retries
 from docai_shared.gateway.state import BudgetLedger, BudgetLimits, ResponseCache, cache_key
-from docai_shared.observability import Metrics, emf_line
+from docai_shared.observability import Metrics
 
 # --- configuration -----------------------------------------------------------------------------
 
@@ -245,7 +244,7 @@ class ModelGateway:
             finally:
                 result.attempts += [asdict(a) for a in attempts]
                 result.latency_ms[f"model:{name}"] = round((self.clock() - started) * 1000, 1)
-                self._provider_latency(request.workflow, name, (self.clock() - started) * 1000, completion is not None)
+                emit_provider_metrics(self.metrics_stream, request.workflow, name, (self.clock() - started) * 1000, completion is not None)
             if completion is not None:
                 if index > 0:
                     result.degraded, result.degradation = True, "fallback_model"
@@ -328,13 +327,8 @@ class ModelGateway:
         return verdict
 
     def _apply(self, source: str, text: str) -> Verdict:
-        from docai_shared.gateway.providers import classify_bedrock
-
         try:
             return self.guardrail.apply(source, text)  # type: ignore[union-attr]
         except Exception as e:
             raise classify_bedrock(e) from e
 
-    def _provider_latency(self, workflow: str, provider: str, ms: float, ok: bool) -> None:
-        line = emf_line({"ProviderLatencyMs": (round(ms, 1), "Milliseconds"), "ProviderErrors": (0 if ok else 1, "Count")}, {"Workflow": workflow, "Provider": provider})
-        (self.metrics_stream or sys.stdout).write(line + "\n")

@@ -14,11 +14,13 @@ so retries and fallback treat every provider alike.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from docai_shared.embeddings import classify as classify_sagemaker
 from docai_shared.errors import EndpointNotReady, PermanentError, Throttled, TransientError
+from docai_shared.observability import emf_line
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,13 @@ class Provider(Protocol):
     spec: ModelSpec
 
     def complete(self, system: str, user: str, max_tokens: int) -> Completion: ...
+
+
+def emit_provider_metrics(stream: Any, workflow: str, provider: str, latency_ms: float, ok: bool, extra: dict | None = None) -> None:
+    """One EMF line per model call, dimensions Workflow and Provider: latency, error, and (``extra``)
+    metered tokens and spend. The same metrics for every provider, embeddings included."""
+    metrics = {"ProviderLatencyMs": (round(latency_ms, 1), "Milliseconds"), "ProviderErrors": (0 if ok else 1, "Count"), **(extra or {})}
+    (stream or sys.stdout).write(emf_line(metrics, {"Workflow": workflow, "Provider": provider}) + "\n")
 
 
 def client_config(timeout_s: float) -> Any:

@@ -20,7 +20,6 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any, Sequence
 
 from docai_shared.gateway.errors import BudgetExceeded
@@ -185,14 +184,9 @@ class ResponseCache:
             Item={
                 "pk": {"S": f"cache#{key}"},
                 "tier": {"S": tier},
-                "value": {"S": json.dumps(value, default=_json_default)},
+                "value": {"S": json.dumps(value, default=str)},
                 "createdAt": {"S": _iso(now)},
                 "expiresAt": {"N": str(int(now.timestamp()) + int(ttl_s))},
             },
         )
 
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, Decimal):
-        return float(v)
-    return str(v)
