@@ -14,6 +14,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { acknowledge } from '../common/acknowledge';
 import { createDataKey } from '../common/keys';
+import { invokeEndpointStatement } from '../common/least-privilege';
 import { GatewayConfig } from '../config/stage-config';
 
 /** Prompt templates deployed as SSM parameters: `prompts/<workflow>.json`. */
@@ -163,7 +164,8 @@ export class ModelGateway extends Construct {
         } else {
           if (!opts.generation) throw new Error(`gateway.workflows.${workflow} uses ${name} (the generation endpoint), but no generation endpoint was passed to grantUse`);
           models[name] = { ...m, modelId: opts.generation.endpointName, inferenceComponent: opts.generation.inferenceComponentName };
-          statements.push(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint'], resources: [`arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:endpoint/${opts.generation.endpointName.toLowerCase()}`] }));
+          // The call names the inference component when the endpoint hosts one: both ARNs are needed.
+          statements.push(invokeEndpointStatement(fn, opts.generation));
         }
       }
     }

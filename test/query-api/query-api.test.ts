@@ -219,3 +219,18 @@ describe('IAM authorization for service callers', () => {
     expect(query.Properties.Environment.Variables.IAM_CALLER_TIER).toBe('internal');
   });
 });
+
+describe('a chain through this stage\'s generation endpoint', () => {
+  test('the query function may invoke the generation endpoint and its inference component (the call names both)', () => {
+    const { templates, stacks } = synthStage('pilot', { generationEnabled: 'true', configFile: writeConfig({ gateway: { workflows: { answer: { models: ['lmi-primary', 'bedrock-haiku'] } } } }) });
+    const gen = stacks.inference.generation!;
+    expect(gen.inferenceComponentName).toBeDefined();
+    const t = templates['docai-pilot-app'].toJSON();
+    const role = Object.keys(t.Resources).find((k) => k.startsWith('QueryServiceRole'))!;
+    const statements = Object.values<any>(t.Resources).filter((r) => r.Type === 'AWS::IAM::ManagedPolicy' && JSON.stringify(r.Properties.Roles ?? []).includes(role))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Action === 'sagemaker:InvokeEndpoint');
+    const resources = JSON.stringify(statements.map((s: any) => s.Resource));
+    expect(resources).toContain(`:endpoint/${gen.endpointName.toLowerCase()}`);
+    expect(resources).toContain(`:inference-component/${gen.inferenceComponentName!.toLowerCase()}`);
+  });
+});
