@@ -420,14 +420,20 @@ def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, se
         raise ValueError(f"access_tier {access_tier!r} is not one of {ACCESS_TIERS}")
     key, error = storable(key), storable(error)
     with transaction(conn, role):
-        _, v_tags_seq, _, v_deleted = _lock_version(conn, bucket, key, version_id)
-        if v_deleted is not None:
+        _, v_tags_seq, v_error, v_deleted = _lock_version(conn, bucket, key, version_id)
+        # Ordered like the Store: the 'null' version is written anew after its permanent delete
+        # (versioning suspended), and a tag change of that new object must still re-tier it.
+        if v_deleted is not None and compare_sequencers(sequencer, v_deleted) < 0:
             return "deleted"
         rows = conn.run("SELECT id, version_id, status, access_tier, sequencer, tags_sequencer, error FROM documents WHERE bucket = :b AND key = :k FOR UPDATE", b=bucket, k=key)
         current = bool(rows) and rows[0][1] == version_id
         # tags_sequencer on documents: tag changes applied before document_versions existed (migration 0007)
         previous = v_tags_seq or (rows[0][5] if current else None)
-        if previous is not None and compare_sequencers(sequencer, previous) <= 0:
+        # The same tag change again (its replay after a run that failed transiently and failed the version
+        # closed, or a retry after a commit whose answer was lost) is applied again: it is idempotent, and
+        # only so does the replay bring the version back. Its failure never undoes it once applied.
+        order = 1 if previous is None else compare_sequencers(sequencer, previous)
+        if order < 0 or (order == 0 and error is not None):
             return "stale"
         conn.run("UPDATE document_versions SET access_tier = :a, tags_sequencer = :s, tier_error = :e, updated_at = now() WHERE bucket = :b AND key = :k AND version_id = :v",
                  a=access_tier, s=sequencer, e=error[:4000] if error else None, b=bucket, k=key, v=_version(version_id))
