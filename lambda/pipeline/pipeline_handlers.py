@@ -367,7 +367,7 @@ def retier_handler(event: dict, context: Any = None) -> dict:
         if outcome == "rerun":
             # The version failed because of its metadata and its tags are valid now: run the upsert path
             # for it again (the state machine's RerunAfterTagChange), with the sequencer of the failure.
-            result["rerun"] = {"versionId": event.get("versionId"), "sequencer": db.document_status(conn, event["bucket"], event["key"])["sequencer"]}
+            result["rerun"] = {"versionId": event.get("versionId"), "sequencer": outcome.sequencer}
         return result
 
     return _timed("Retier", event, run)

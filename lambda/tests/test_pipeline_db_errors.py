@@ -72,3 +72,42 @@ def test_a_permanent_database_error_is_not_retried(port, monkeypatch):
     assert pipeline_handlers._db_conn is c  # a working connection is kept
     c.run("RESET ROLE")
     c.close()
+
+
+def test_a_rerun_after_a_corrected_tag_names_the_failed_versions_sequencer_even_when_a_newer_version_lands_meanwhile(port, monkeypatch):
+    # v1 failed by an invalid tier; its tag is corrected while v2's run is at Store. Was: Retier
+    # committed "rerun", then read the sequencer again outside its transaction: when v2's Store
+    # committed in between, the rerun of v1 carried v2's sequencer, and its Store replaced the newer v2
+    # (same sequencer, other version) with v1's old text.
+    import boto3
+    from moto import mock_aws
+
+    c = connect(port)
+    c.run('SET ROLE "docai_writer"')
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="intake")
+        s3.put_bucket_versioning(Bucket="intake", VersioningConfiguration={"Status": "Enabled"})
+        v1 = s3.put_object(Bucket="intake", Key="rr.pdf", Body=b"v1", Tagging="access-tier=secret")["VersionId"]
+        monkeypatch.setitem(pipeline_handlers._clients, "s3", s3)
+        monkeypatch.setattr(pipeline_handlers, "_db_conn", c)
+        monkeypatch.setenv("DEFAULT_ACCESS_TIER", "internal")
+        assert db.record_failure(c, "intake", "rr.pdf", v1, "0100", "InvalidMetadata: access-tier 'secret'") == "recorded"
+        s3.put_object_tagging(Bucket="intake", Key="rr.pdf", VersionId=v1, Tagging={"TagSet": [{"Key": "access-tier", "Value": "public"}]})
+        real = db.retier_document
+
+        def then_v2_stores(*a, **k):  # the concurrent execution of v2 commits right after the Retier's transaction
+            outcome = real(*a, **k)
+            db.upsert_document(c, db.DocumentVersion("intake", "rr.pdf", "v2", "0200", "internal", content_hash="h2"),
+                               [db.ChunkRecord(0, "v2 text", 2, [1.0, 0, 0, 0])])
+            return outcome
+
+        monkeypatch.setattr(db, "retier_document", then_v2_stores)
+        out = pipeline_handlers.retier_handler({"action": "retag", "bucket": "intake", "key": "rr.pdf", "versionId": v1, "sequencer": "0150"})
+    assert out["outcome"] == "rerun" and out["rerun"] == {"versionId": v1, "sequencer": "0100"}
+    # ... so the rerun's Store is older than v2 and changes nothing
+    with pytest.raises(db.StaleVersion):
+        db.upsert_document(c, db.DocumentVersion("intake", "rr.pdf", v1, out["rerun"]["sequencer"], "public", content_hash="h1"),
+                           [db.ChunkRecord(0, "v1 text", 2, [0, 1.0, 0, 0])])
+    assert db.document_status(c, "intake", "rr.pdf")["version_id"] == "v2"
+    c.close()

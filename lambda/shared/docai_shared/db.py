@@ -396,6 +396,16 @@ def delete_document(conn: Any, bucket: str, key: str, sequencer: str, only_versi
 TAG_FAILURE = "tag change failed"
 
 
+class Rerun(str):
+    """retier_document's "rerun", with the sequencer of the failed run it re-runs, read under the lock:
+    read after the commit, it may already be a newer version's, and the rerun would replace that one."""
+
+    def __new__(cls, sequencer: str) -> "Rerun":
+        self = super().__new__(cls, "rerun")
+        self.sequencer = sequencer
+        return self
+
+
 def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, sequencer: str, access_tier: str | None, role: str | None = None,
                     error: str | None = None) -> str:
     """Applies a tag change of one version (``access_tier``, or ``error`` when its tags name no valid
@@ -407,7 +417,7 @@ def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, se
     - "failed": ``error`` for the stored version: it is marked failed and its chunks removed (fail
       closed: no tier is known to be right); the row keeps the version and its sequencer;
     - "rerun": the version is the document's, failed because of its metadata, and the tags are now
-      valid: the caller runs the pipeline again for it (``document_status`` has its sequencer);
+      valid: the caller runs the pipeline again for it, with the failed run's sequencer (``Rerun.sequencer``);
     - "pending": the version is not stored (its run is in flight, or it is not the current version):
       recorded, and the Store of that version applies it;
     - "stale": an equal or newer tag change of this version is recorded already;
@@ -439,7 +449,7 @@ def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, se
                  a=access_tier, s=sequencer, e=error[:4000] if error else None, b=bucket, k=key, v=_version(version_id))
         if not current:
             return "pending"
-        doc_id, _, status, tier, _, _, doc_error = rows[0]
+        doc_id, _, status, tier, doc_seq, _, doc_error = rows[0]
         conn.run("UPDATE documents SET tags_sequencer = :s WHERE id = :id", s=sequencer, id=doc_id)
         if error is not None:
             if status not in ("stored", "failed", "review"):
@@ -448,7 +458,7 @@ def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, se
             conn.run("DELETE FROM chunks WHERE document_id = :id", id=doc_id)
             return "failed"
         if status == "failed" and doc_error and (doc_error.startswith(TAG_FAILURE) or doc_error.startswith("InvalidMetadata")):
-            return "rerun"
+            return Rerun(doc_seq)
         if status != "stored":
             return "pending"
         conn.run("UPDATE documents SET access_tier = :a, updated_at = now() WHERE id = :id", a=access_tier, id=doc_id)
