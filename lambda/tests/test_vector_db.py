@@ -266,6 +266,19 @@ def test_a_tag_change_replayed_after_its_run_failed_transiently_brings_the_versi
     assert retier_document(conn, "intake", "fl/rt.pdf", "v1", "0250", "public", role=W) == "stale"
 
 
+def test_a_tag_change_of_the_new_version_is_not_stale_against_the_previous_versions_tag_change(migrated):
+    # v2 is uploaded (0200) and tagged restricted (0300) after its Extract read 'internal'; v1, still the
+    # stored one, is re-tagged later (0400) and that event is handled first. Was: documents.tags_sequencer
+    # kept v1's 0400 after v2's Store, and v2's own tag change (0300) was "stale" against it: v2 stayed
+    # 'internal', readable by a reader of 'internal' though tagged restricted.
+    conn, _ = migrated
+    upsert_document(conn, doc("fl/tv.pdf", "v1", "0100", tier="internal"), chunks(2), role=W)
+    assert retier_document(conn, "intake", "fl/tv.pdf", "v1", "0400", "confidential", role=W) == "retiered"
+    assert upsert_document(conn, doc("fl/tv.pdf", "v2", "0200", tier="internal"), chunks(2, seed=2), role=W) == "stored"
+    assert retier_document(conn, "intake", "fl/tv.pdf", "v2", "0300", "restricted", role=W) == "retiered"
+    assert _as_role(conn, "docai_reader_confidential", "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.key = 'fl/tv.pdf'")[0][0] == 0
+
+
 def test_a_tag_change_of_the_null_version_written_again_after_its_delete_re_tiers_it(migrated):
     # Versioning suspended: a permanent delete of the 'null' version, then a new write of the key is a
     # new 'null' version. Was: its tag change returned "deleted" (the old tombstone, never compared by

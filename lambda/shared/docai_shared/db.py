@@ -435,10 +435,13 @@ def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, se
         # (versioning suspended), and a tag change of that new object must still re-tier it.
         if v_deleted is not None and compare_sequencers(sequencer, v_deleted) < 0:
             return "deleted"
-        rows = conn.run("SELECT id, version_id, status, access_tier, sequencer, tags_sequencer, error FROM documents WHERE bucket = :b AND key = :k FOR UPDATE", b=bucket, k=key)
+        rows = conn.run("SELECT id, version_id, status, access_tier, sequencer, error FROM documents WHERE bucket = :b AND key = :k FOR UPDATE", b=bucket, k=key)
         current = bool(rows) and rows[0][1] == version_id
-        # tags_sequencer on documents: tag changes applied before document_versions existed (migration 0007)
-        previous = v_tags_seq or (rows[0][5] if current else None)
+        # Only this version's tag changes order it. documents.tags_sequencer (migration 0005) is not
+        # consulted: it may be another version's (no Store ever reset it), which made a newer version's
+        # own tag change "stale"; a tag change older than a pre-0007 one re-applies the tags as S3 has
+        # them now (the handler reads them), which is right.
+        previous = v_tags_seq
         # The same tag change again (its replay after a run that failed transiently and failed the version
         # closed, or a retry after a commit whose answer was lost) is applied again: it is idempotent, and
         # only so does the replay bring the version back. Its failure never undoes it once applied.
@@ -449,8 +452,7 @@ def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, se
                  a=access_tier, s=sequencer, e=error[:4000] if error else None, b=bucket, k=key, v=_version(version_id))
         if not current:
             return "pending"
-        doc_id, _, status, tier, doc_seq, _, doc_error = rows[0]
-        conn.run("UPDATE documents SET tags_sequencer = :s WHERE id = :id", s=sequencer, id=doc_id)
+        doc_id, _, status, tier, doc_seq, doc_error = rows[0]
         if error is not None:
             if status not in ("stored", "failed", "review"):
                 return "pending"
