@@ -332,6 +332,24 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     expect(s.chunks.join(' ')).toContain('Onboarding sentence number 3');
   });
 
+  test('the replay of a tag change whose Retier found the database down brings the version back under the new tier (was: stale, it stayed unindexed)', async () => {
+    const key = 'blip/retag.txt';
+    const v = await upload(key, text(4, 'Budget'), { tags: { 'access-tier': 'internal' } });
+    expect((await run(event(key, v, '0100'))).status).toBe('SUCCEEDED');
+    await worker.request({ op: 'put_tags', key, versionId: v, tags: { 'access-tier': 'restricted' } });
+    await worker.request({ op: 'break_db', handler: 'retier_handler' });
+    const down = await run(event(key, v, '0200', 'retag', 'ObjectTagging:Put'));
+    await worker.request({ op: 'break_db' });
+    expect(down.status).toBe('FAILED');
+    expect((await status(key)).chunks).toEqual([]); // its tier unknown: failed closed
+    const replay = await run({ ...event(key, v, '0200', 'retag', 'ObjectTagging:Put'), replay: 1 });
+    expect(replay.status).toBe('SUCCEEDED');
+    const s = await status(key);
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v, access_tier: 'restricted', error: null }));
+    expect(s.chunks.join(' ')).toContain('Budget sentence number 3');
+    expect(await tiers(key)).toEqual(['restricted']);
+  });
+
   test('an invalid tag on an old version leaves the current version stored (was: the current version was marked failed and its chunks deleted)', async () => {
     const key = 'hr/old-version-bad-tag.txt';
     const v1 = await upload(key, text(4, 'Draft'), { tags: { 'access-tier': 'internal' } });
