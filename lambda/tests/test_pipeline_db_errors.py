@@ -111,3 +111,19 @@ def test_a_rerun_after_a_corrected_tag_names_the_failed_versions_sequencer_even_
                            [db.ChunkRecord(0, "v1 text", 2, [0, 1.0, 0, 0])])
     assert db.document_status(c, "intake", "rr.pdf")["version_id"] == "v2"
     c.close()
+
+
+def test_a_delete_whose_run_found_the_database_down_still_stops_serving_the_document(port, monkeypatch):
+    # A run that failed only because something stayed unavailable keeps the stored version: right for
+    # an upload (the replacement never arrived), wrong for a delete. Was: a delete marker whose Delete
+    # step found the database down through every retry ended in RecordFailure "kept", and the document
+    # the owner deleted stayed searchable until someone replayed the event.
+    c = connect(port)
+    c.run('SET ROLE "docai_writer"')
+    db.upsert_document(c, db.DocumentVersion("intake", "gone.pdf", "v1", "0100", "internal", content_hash="h1"), [db.ChunkRecord(0, "secret plan", 2, [1.0, 0, 0, 0])])
+    monkeypatch.setattr(pipeline_handlers, "_db_conn", c)
+    out = pipeline_handlers.record_failure_handler({"action": "delete", "bucket": "intake", "key": "gone.pdf", "versionId": "m1", "sequencer": "0200",
+                                                     "eventName": "ObjectRemoved:DeleteMarkerCreated", "error": {"Error": "DatabaseUnavailable", "Cause": "network error"}})
+    assert out["outcome"] == "recorded"
+    assert c.run("SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.key = 'gone.pdf'")[0][0] == 0
+    c.close()
