@@ -458,6 +458,20 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: stored.status.version_id, error: expect.stringContaining('DatabaseUnavailable') }));
   });
 
+  test('a delete whose Delete step finds the database down through every retry still stops serving the document (was: kept as for an upload)', async () => {
+    const key = 'blip/deleted.txt';
+    const v = await upload(key, text(4, 'Layoffs'));
+    expect((await run(event(key, v, '0100'))).status).toBe('SUCCEEDED');
+    const marker = (await worker.request({ op: 'delete_marker', key })).versionId;
+    await worker.request({ op: 'break_db', handler: 'delete_handler' });
+    const r = await run(event(key, marker, '0200', 'delete', 'ObjectRemoved:DeleteMarkerCreated'));
+    await worker.request({ op: 'break_db' });
+    expect(r.status).toBe('FAILED');
+    const s = await status(key);
+    expect(s.chunks).toEqual([]);
+    expect(s.status.error).toContain('DatabaseUnavailable');
+  });
+
   test('a bad document ends in RecordFailure with status failed, and nothing is stored', async () => {
     const v = await upload('scans/fake.pdf', Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256)));
     const r = await run(event('scans/fake.pdf', v, '0100'));
