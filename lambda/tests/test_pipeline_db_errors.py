@@ -86,30 +86,30 @@ def test_a_rerun_after_a_corrected_tag_names_the_failed_versions_sequencer_even_
     c.run('SET ROLE "docai_writer"')
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="intake")
-        s3.put_bucket_versioning(Bucket="intake", VersioningConfiguration={"Status": "Enabled"})
-        v1 = s3.put_object(Bucket="intake", Key="rr.pdf", Body=b"v1", Tagging="access-tier=secret")["VersionId"]
+        s3.create_bucket(Bucket="docai-intake")  # the name the permission contract binds to the intake bucket
+        s3.put_bucket_versioning(Bucket="docai-intake", VersioningConfiguration={"Status": "Enabled"})
+        v1 = s3.put_object(Bucket="docai-intake", Key="rr.pdf", Body=b"v1", Tagging="access-tier=secret")["VersionId"]
         monkeypatch.setitem(pipeline_handlers._clients, "s3", s3)
         monkeypatch.setattr(pipeline_handlers, "_db_conn", c)
         monkeypatch.setenv("DEFAULT_ACCESS_TIER", "internal")
-        assert db.record_failure(c, "intake", "rr.pdf", v1, "0100", "InvalidMetadata: access-tier 'secret'") == "recorded"
-        s3.put_object_tagging(Bucket="intake", Key="rr.pdf", VersionId=v1, Tagging={"TagSet": [{"Key": "access-tier", "Value": "public"}]})
+        assert db.record_failure(c, "docai-intake", "rr.pdf", v1, "0100", "InvalidMetadata: access-tier 'secret'") == "recorded"
+        s3.put_object_tagging(Bucket="docai-intake", Key="rr.pdf", VersionId=v1, Tagging={"TagSet": [{"Key": "access-tier", "Value": "public"}]})
         real = db.retier_document
 
         def then_v2_stores(*a, **k):  # the concurrent execution of v2 commits right after the Retier's transaction
             outcome = real(*a, **k)
-            db.upsert_document(c, db.DocumentVersion("intake", "rr.pdf", "v2", "0200", "internal", content_hash="h2"),
+            db.upsert_document(c, db.DocumentVersion("docai-intake", "rr.pdf", "v2", "0200", "internal", content_hash="h2"),
                                [db.ChunkRecord(0, "v2 text", 2, [1.0, 0, 0, 0])])
             return outcome
 
         monkeypatch.setattr(db, "retier_document", then_v2_stores)
-        out = pipeline_handlers.retier_handler({"action": "retag", "bucket": "intake", "key": "rr.pdf", "versionId": v1, "sequencer": "0150"})
+        out = pipeline_handlers.retier_handler({"action": "retag", "bucket": "docai-intake", "key": "rr.pdf", "versionId": v1, "sequencer": "0150"})
     assert out["outcome"] == "rerun" and out["rerun"] == {"versionId": v1, "sequencer": "0100"}
     # ... so the rerun's Store is older than v2 and changes nothing
     with pytest.raises(db.StaleVersion):
-        db.upsert_document(c, db.DocumentVersion("intake", "rr.pdf", v1, out["rerun"]["sequencer"], "public", content_hash="h1"),
+        db.upsert_document(c, db.DocumentVersion("docai-intake", "rr.pdf", v1, out["rerun"]["sequencer"], "public", content_hash="h1"),
                            [db.ChunkRecord(0, "v1 text", 2, [0, 1.0, 0, 0])])
-    assert db.document_status(c, "intake", "rr.pdf")["version_id"] == "v2"
+    assert db.document_status(c, "docai-intake", "rr.pdf")["version_id"] == "v2"
     c.close()
 
 
