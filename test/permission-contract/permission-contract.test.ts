@@ -10,7 +10,7 @@
  * policy. The end-to-end pipeline test does the same for the calls of the pipeline handlers.
  */
 import { AssemblyResource, ContractAssembly, ContractCall, contractAssembly, contractCalls, describeDenial, evaluateAll, evaluateCall, functionForCaller, readRecording, rolePrincipal, stateMachineCalls, TEST_BINDINGS } from '.';
-import { imageFor, InferenceFramework } from '../../lib/gpu-inference';
+import { imageFor, InferenceFramework, PUBLISHED_IMAGES } from '../../lib/gpu-inference';
 
 const STAGES = ['pilot', 'production'] as const;
 
@@ -50,7 +50,7 @@ describe.each(STAGES)('permission contract, %s stage', (stage) => {
       const m = assembly.resolve(model.stack, model.properties);
       const image = String(m.PrimaryContainer.Image);
       const { region } = assembly.env(model.stack);
-      const framework = image.includes('/tei:') ? InferenceFramework.TEXT_EMBEDDINGS_INFERENCE : InferenceFramework.LARGE_MODEL_INFERENCE;
+      const framework = (Object.keys(PUBLISHED_IMAGES) as InferenceFramework[]).find((f) => image.includes(`/${PUBLISHED_IMAGES[f].repository}:`))!;
       expect(image).toBe(imageFor(framework, region).imageUri); // the URI is the one AWS publishes (images.test.ts checks the table)
       const [, registry, repository] = /^(\d{12})\.dkr\.ecr\.[^/]+\/([^:]+):/.exec(image)!;
       const role = assembly.resources((r) => r.type === 'AWS::IAM::Role').find((r) => assembly.arn(r) === m.ExecutionRoleArn)!;
