@@ -11,6 +11,7 @@ same TEI release and settings is checked on the synthesized templates (test/gpu-
 import json
 import math
 import os
+from contextlib import contextmanager
 
 import pytest
 from moto import mock_aws
@@ -94,10 +95,25 @@ def test_a_question_is_answered_while_the_gpu_endpoint_is_at_zero(gpu_at_zero):
     assert embed_calls == [f"/endpoints/{QUESTION_ENDPOINT}/invocations"]
 
 
+@contextmanager
+def _not_recorded():
+    """This call shows wiring no stage deploys: it stays out of the permission contract's recording
+    (test/permission-contract checks that the pilot's query function may not make it)."""
+    import call_recorder
+
+    saved = call_recorder._active.get("recorder")
+    call_recorder._active["recorder"] = type("Off", (), {"record": lambda *a, **k: None})()
+    try:
+        yield
+    finally:
+        call_recorder._active["recorder"] = saved
+
+
 def test_on_the_documents_endpoint_the_same_question_waits_for_the_gpu(gpu_at_zero):
     # The wiring before the fix (questions on the scale-to-zero GPU endpoint): 503 warming_up.
     models = gpu_at_zero
-    status, body = _ask(models, {**query_environment(), "EMBEDDING_ENDPOINT": DOCUMENT_ENDPOINT, "EMBEDDING_INFERENCE_COMPONENT": f"{DOCUMENT_ENDPOINT}-ic"})
+    with _not_recorded():
+        status, body = _ask(models, {**query_environment(), "EMBEDDING_ENDPOINT": DOCUMENT_ENDPOINT, "EMBEDDING_INFERENCE_COMPONENT": f"{DOCUMENT_ENDPOINT}-ic"})
     assert status == 503 and body["error"] == "warming_up"
     assert {p for r, p in models.calls if r == "sagemaker"} == {f"/endpoints/{DOCUMENT_ENDPOINT}/invocations"}
 

@@ -1,6 +1,10 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { imageFor, InferenceFramework, SERVERLESS_INFERENCE_REGIONS, ServerlessEmbeddingEndpoint } from '../../lib/gpu-inference';
+import * as fs from 'fs';
+import * as path from 'path';
+import { PILOT } from '../../lib/config';
+import { estimateMonthlyCost, PRICES, QUESTION_EMBEDDING } from '../../lib/cost';
 import { configFor, synthStage } from '../helpers';
 
 /** The stage's resources of one type, from every template: [logicalId, resource]. */
@@ -97,5 +101,15 @@ describe('questions are embedded on an endpoint that is never cold for minutes',
     write({ questionEmbedding: { path: 'lambda' } });
     expect(() => configFor('pilot', { configFile: file })).toThrow(/questionEmbedding\.path: received "lambda"; valid choices: serverless, document-endpoint/);
     expect(() => configFor('production')).not.toThrow();
+  });
+
+  test('the README\'s question-embedding figures are the estimate\'s', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    const line = estimateMonthlyCost(PILOT, { docsPerDay: 1000, queriesPerDay: 500 }).lines.find((l) => l.service === 'SageMaker Serverless')!;
+    expect(readme).toContain(`\`${line.service}: ${line.item}\` 0.00 idle, ${line.usageUsd.toFixed(2)} USD a month at load`);
+    expect(readme).toContain(`+ ~${QUESTION_EMBEDDING.warmSeconds} s model time on ${PILOT.questionEmbedding.memorySizeMb / 1024} GB of CPU`);
+    expect(readme).toContain(`~${QUESTION_EMBEDDING.coldStartSeconds} s assumed`);
+    const provisioned = Math.round((PILOT.questionEmbedding.memorySizeMb / 1024) * 730 * 3600 * PRICES.serverlessProvisionedGbSecond);
+    expect(readme).toContain(`\`provisionedConcurrency\` 1 removes the cold start for ~${provisioned} USD a month at 2 GB`);
   });
 });

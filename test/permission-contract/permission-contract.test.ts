@@ -116,6 +116,15 @@ describe('the contract fails when a grant is missing', () => {
     for (const d of denied) expect(d).toMatch(/needs bedrock:ApplyGuardrail on arn:aws:bedrock:/);
   });
 
+  test.each(STAGES)('%s: the query function may invoke the question endpoint; in the pilot not the documents\' GPU endpoint', async (stage) => {
+    const assembly = contractAssembly(stage);
+    const ask = (EndpointName: string) => contractCalls(assembly, [{ source: 'test', test: null, caller: 'query_handler.handler', service: 'sagemaker-runtime', operation: 'InvokeEndpoint', params: { EndpointName } }], TEST_BINDINGS);
+    expect((await evaluateAll(assembly, ask('docai-test-question-embed'))).map(describeDenial)).toEqual([]);
+    const gpu = (await evaluateAll(assembly, ask('docai-test-embed'))).map(describeDenial);
+    if (stage === 'pilot') expect(gpu).toEqual([expect.stringMatching(/needs sagemaker:InvokeEndpoint on arn:aws:sagemaker:[^:]+:\d+:endpoint\/docai-pilot-embed: ImplicitlyDenied/)]);
+    else expect(gpu).toEqual([]); // production's question endpoint is the GPU endpoint
+  });
+
   test('without its KMS statement, the ingestion function\'s StartExecution on the encrypted state machine is denied, naming the key', async () => {
     const assembly = contractAssembly('pilot');
     const [call] = contractCalls(assembly, readRecording('pytest').filter((c) => c.caller.startsWith('ingestion_handler.')), TEST_BINDINGS);
