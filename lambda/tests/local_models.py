@@ -100,6 +100,9 @@ class LocalModels:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY a kept-alive connection waits
+            # ~40 ms for the client's delayed ACK on every response (Nagle), which is not the model's time.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass
