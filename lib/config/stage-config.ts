@@ -146,7 +146,7 @@ export interface ObservabilityConfig {
 export interface GatewayModelConfig {
   /** `bedrock`: Amazon Bedrock through the Converse API; `sagemaker-lmi`: this stage's generation endpoint. */
   readonly provider: 'bedrock' | 'sagemaker-lmi';
-  /** Bedrock model id, e.g. `anthropic.claude-3-haiku-20240307-v1:0`; for `sagemaker-lmi`: `generation`. */
+  /** Bedrock model id from lib/config/model-catalog.ts, e.g. `amazon.nova-lite-v1:0` (the gateway calls the inference profile where the region needs one); for `sagemaker-lmi`: `generation`. */
   readonly modelId: string;
   /** Price used for budgets and estimated spend (an estimate: see docs/prices.md). 0 for this project's own endpoint (paid by the hour). */
   readonly usdPerMillionInputTokens: number;

@@ -76,7 +76,7 @@ describe('npm run cost', () => {
     const r = script('cost', '--queries-per-day', '2000', '--prompt-tokens', '1000');
     expect(r.status).toBe(0);
     expect(r.out).toMatch(/Cost per 1,000 questions \(read side: .*\): \d+\.\d\d USD at 2,000 questions\/day\./);
-    expect(r.out).toContain('anthropic.claude-3-haiku-20240307-v1:0: 1000 + 300 tokens per answer, 10% from cache');
+    expect(r.out).toContain('amazon.nova-lite-v1:0: 1000 + 300 tokens per answer, 10% from cache');
   });
 
   test('prints the assumptions it really used and compares each total with the stage budget', () => {
