@@ -308,6 +308,7 @@ export function validateStageConfig(c: StageConfig): string[] {
     p.push(`query.clients: ${got(q?.clients)}; expected a list of client names (lower-case letters, digits, '-'), each getting an API key`);
   }
   int('query.clientDailyQuota', q?.clientDailyQuota, 0, 1e9, '0 = no quota');
+  if (q?.apiGatewayAccountRole !== undefined && typeof q.apiGatewayAccountRole !== 'boolean') p.push(`query.apiGatewayAccountRole: ${got(q.apiGatewayAccountRole)}; valid choices: true, false (true: this stage owns the account's API Gateway logging role, one per account and region)`);
   int('query.wafRateLimitPer5Minutes', q?.wafRateLimitPer5Minutes, 10, 2e9, 'AWS WAF rate-based rules start at 10 requests per evaluation window');
   int('query.auditRetentionDays', q?.auditRetentionDays, 1, 36500);
   oneOf('query.auditLockMode', q?.auditLockMode, ['GOVERNANCE', 'COMPLIANCE'], 'COMPLIANCE cannot be shortened or lifted by anyone, the root user included, until each record\'s retention ends');

@@ -206,6 +206,15 @@ export interface QueryConfig {
   readonly clientDailyQuota: number;
   /** WAF: requests from one IP per 5 minutes before it is blocked. */
   readonly wafRateLimitPer5Minutes: number;
+  /**
+   * Let this stage own API Gateway's account-level CloudWatch Logs role (AWS::ApiGateway::Account and a
+   * role with the AWS managed policy AmazonAPIGatewayPushToCloudWatchLogs), which the stage's access
+   * logs need. There is ONE such setting per account and region: turn this on only when nothing else
+   * in the account and region sets it (another stack owning it would be overwritten, and it would
+   * overwrite this). The role is retained when the stage is deleted, so other APIs keep logging.
+   * Off: the preflight checks that the account already has one. @default false
+   */
+  readonly apiGatewayAccountRole?: boolean;
   /** How long each audit record is locked (S3 Object Lock) and kept, days. */
   readonly auditRetentionDays: number;
   /** COMPLIANCE: nobody can delete a record early; GOVERNANCE: a principal with s3:BypassGovernanceRetention can. */
