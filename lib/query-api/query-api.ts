@@ -159,6 +159,14 @@ export class QueryApi extends Construct {
       },
       disableExecuteApiEndpoint: false,
     });
+    if (props.ownAccountLoggingRole) {
+      // The role API Gateway assumes for every API of the account and region (not only this one), so
+      // it cannot be scoped to this stage's log groups.
+      acknowledge(this.api.node.findChild('CloudWatchRole'), ['AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]'],
+        'The account-level API Gateway logging role (query.apiGatewayAccountRole, requested by the operator): API Gateway uses it for every REST API of the account and region, ' +
+          'whose log groups it creates itself, so a policy scoped to this stage would break the others. AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for it ' +
+          '(https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html) and grants only CloudWatch Logs writes.');
+    }
     acknowledge(this.api.deploymentStage, ['AwsSolutions::AwsSolutions-APIG6', 'NIST.800.53.R5::NIST.800.53.R5-APIGWExecutionLoggingEnabled', 'PCI.DSS.321::PCI.DSS.321-APIGWExecutionLoggingEnabled', 'HIPAA.Security::HIPAA.Security-APIGWExecutionLoggingEnabled', 'cdk-validator-cfnguard::api_gw_v1_execution_logging_enabled_check'],
       'Like the access log, execution logging needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account, one per account and region: ' +
         'query.apiGatewayAccountRole, else the preflight checks the account has one); it stays off because every request is recorded instead in the KMS-encrypted access log (request id, caller, status, latency, WAF status, ' +
