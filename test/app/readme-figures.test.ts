@@ -7,6 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
+import { synthStage } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ');
@@ -82,3 +83,13 @@ describe('README figures', () => {
     expect(quoted(/([\d,]+) USD at 6 instances/)[0]).toBe(money(6 * 730 * hourly));
   });
 });
+
+test('npm run review prints the counts its report holds', () => {
+  const { outdir } = synthStage('pilot', {}, { rulePacks: true });
+  const out = command('review.ts', '--assembly', outdir);
+  const [, roles, flagged, acknowledged] = /(\d+) IAM roles, (\d+) IAM statements flagged for a closer look, (\d+) acknowledged findings/.exec(out)!.map(Number);
+  const report = fs.readFileSync(path.join(outdir, 'security-review.md'), 'utf8');
+  const row = (name: string) => Number(new RegExp(`\\| ${name} \\| (\\d+) \\|`).exec(report)![1]);
+  expect({ roles, flagged, acknowledged }).toEqual({ roles: row('IAM roles'), flagged: row('IAM statements flagged for a closer look'), acknowledged: row('acknowledged findings') });
+  expect(flagged).toBeGreaterThan(0);
+}, 300_000);
