@@ -217,7 +217,7 @@ def main() -> None:
                 out = query_handler.handler(event, Context())
                 self._send(out["statusCode"], out["body"], {k: v for k, v in out["headers"].items() if k != "Content-Type"})
 
-        config = gateway_config(models=["bedrock-haiku"], cacheTtlSeconds=3600, budget={"dailyTokens": 0, "monthlyTokens": 0, "callerDailyTokens": 0})
+        config = gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=3600, budget={"dailyTokens": 0, "monthlyTokens": 0, "callerDailyTokens": 0})
         with env_vars({**query_environment(config), "EMBEDDING_DIMENSION": str(a.dim)}):
             reset_handlers(models.url)
             server = ThreadingHTTPServer(("127.0.0.1", a.port), Api)
