@@ -35,6 +35,19 @@ export interface AuditStoreProps {
   readonly encryptionKey?: kms.IKey;
   /** Glue database and Athena workgroup names. */
   readonly namePrefix: string;
+  /**
+   * Give the bucket a fixed name, so a rebuild after its stack was lost imports the retained bucket
+   * (`--import-existing-resources`, which needs a static name: synthesize with account and region).
+   * Without one the name is generated, and a deploy after a destroy creates a new bucket beside the
+   * retained one instead of failing on its name.
+   * @default true
+   */
+  readonly fixedName?: boolean;
+  /**
+   * Athena query results (questions and answers) expire after this, in their own bucket.
+   * @default Duration.days(30)
+   */
+  readonly resultsExpiration?: Duration;
 }
 
 /**
@@ -52,14 +65,20 @@ export class AuditStore extends Construct {
   public readonly tableName: string;
   public readonly databaseName: string;
   public readonly workgroup: athena.CfnWorkGroup;
+  /**
+   * Athena results: never in the locked bucket, where they would inherit its default retention (up
+   * to seven years of questions and answers) and writes without a checksum header would be refused.
+   */
+  public readonly resultsBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: AuditStoreProps) {
     super(scope, id);
     this.key = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the query audit trail', removalPolicy: props.removalPolicy });
     const stack = Stack.of(this);
-    this.bucketName = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
+    const fixedName = props.fixedName ?? true;
+    const fixed = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      bucketName: this.bucketName,
+      bucketName: fixedName ? fixed : undefined,
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.key,
       bucketKeyEnabled: true,
@@ -74,16 +93,40 @@ export class AuditStore extends Construct {
       serverAccessLogsPrefix: 'audit/',
       lifecycleRules: [
         { id: 'expire-after-retention', expiration: props.retention.plus(Duration.days(1)), noncurrentVersionExpiration: Duration.days(1) },
-        { id: 'athena-results', prefix: 'athena-results/', expiration: Duration.days(30) },
       ],
       removalPolicy: props.removalPolicy,
     });
+    this.bucketName = fixedName ? fixed : this.bucket.bucketName;
     acknowledge(this.bucket, ['cdk-validator-cfnguard::s3_event_notifications_enabled_check'],
       'Nothing reacts to a new audit record: records are read by the saved Athena queries (who asked what, which requests saw a document). Writes are ' +
         'recorded in the server access log, and the query function\'s AuditFailures metric counts records that could not be written.');
     acknowledge(this.bucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
       'The audit records are locked against deletion (Object Lock) in an S3 bucket that stores every object across at least three Availability Zones; a copy in a second region ' +
         'would double the place a question and its answer are kept, which the data owner has to approve first. Add replication here when it is.');
+
+    // Derived data: deleted with the stack (nothing locks it), expiring like any query scratch.
+    this.resultsBucket = new s3.Bucket(this, 'Results', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: props.accessLogBucket,
+      serverAccessLogsPrefix: 'athena-results/',
+      lifecycleRules: [{
+        id: 'expire-results', expiration: props.resultsExpiration ?? Duration.days(30), noncurrentVersionExpiration: Duration.days(1),
+        abortIncompleteMultipartUploadAfter: Duration.days(1),
+      }],
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
+    });
+    (this.resultsBucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    acknowledge(this.resultsBucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
+      'Athena results of the audit queries: derived from the locked audit records, expiring after days, and recomputed by running the saved query again. ' +
+        'A copy in a second region would double where questions and answers are kept without protecting anything the audit bucket does not.');
 
     this.databaseName = `${props.namePrefix.replace(/-/g, '_')}_audit`;
     const database = new glue.CfnDatabase(this, 'Database', { catalogId: stack.account, databaseInput: { name: this.databaseName, description: 'docai query audit trail' } });
@@ -125,7 +168,7 @@ export class AuditStore extends Construct {
         enforceWorkGroupConfiguration: true,
         publishCloudWatchMetricsEnabled: true,
         resultConfiguration: {
-          outputLocation: `s3://${this.bucket.bucketName}/athena-results/`,
+          outputLocation: `s3://${this.resultsBucket.bucketName}/`,
           encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.key.keyArn },
         },
       },

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Names } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -22,6 +22,17 @@ import { AuditStore } from './audit-store';
 export const QUERY_STEPS = ['embed', 'retrieve', 'generate', 'audit', 'total'] as const;
 
 export interface QueryApiProps {
+  /**
+   * The REST API's name: API Gateway keys its metrics by ApiName and Stage, so two APIs of one name
+   * in an account share their alarms. Also the web ACL's metric name.
+   * @default - the construct's unique name in the app
+   */
+  readonly apiName?: string;
+  /**
+   * What happens to the created user pool (and its users) when the stack is deleted.
+   * @default RemovalPolicy.RETAIN, with deletion protection
+   */
+  readonly userPoolRemovalPolicy?: RemovalPolicy;
   readonly placement: FunctionPlacement;
   readonly database: VectorDatabase;
   readonly gateway: ModelGateway;
@@ -125,7 +136,9 @@ export class QueryApi extends Construct {
 
     // --- API ---
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey: props.encryptionKey, retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const apiName = props.apiName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '-' });
     this.api = new apigw.RestApi(this, 'Api', {
+      restApiName: apiName,
       description: 'docai query API: POST /query (answer with citations), POST /search (ranked chunks)',
       endpointConfiguration: { types: [props.endpointType ?? apigw.EndpointType.REGIONAL], vpcEndpoints: props.vpcEndpoints },
       ...(props.endpointType === apigw.EndpointType.PRIVATE ? {
@@ -165,7 +178,7 @@ export class QueryApi extends Construct {
     // Authorization.
     let authorizer: apigw.IAuthorizer | undefined;
     if (authorization === 'cognito') {
-      const created = props.userPool ? undefined : this.createUserPool(Object.keys(props.tierGroups));
+      const created = props.userPool ? undefined : this.createUserPool(Object.keys(props.tierGroups), props.userPoolRemovalPolicy ?? RemovalPolicy.RETAIN);
       const pool = props.userPool ?? created!;
       this.userPool = pool;
       authorizer = new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [pool], identitySource: 'method.request.header.Authorization' });
@@ -252,7 +265,7 @@ export class QueryApi extends Construct {
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
-      visibilityConfig: visibility('docai-query-api'),
+      visibilityConfig: visibility(apiName),
       rules: [
         managed('AWSManagedRulesCommonRuleSet', 0),
         managed('AWSManagedRulesKnownBadInputsRuleSet', 1),
@@ -282,7 +295,7 @@ export class QueryApi extends Construct {
     alarm('LatencyP95', apiMetric('Latency', 'p95'), props.alarms.p95LatencyMs, `Query API p95 latency is above ${props.alarms.p95LatencyMs} ms: the dashboard's query row shows which step (embed, retrieve, generate).`);
   }
 
-  private createUserPool(groups: string[]): cognito.UserPool {
+  private createUserPool(groups: string[], removalPolicy: RemovalPolicy): cognito.UserPool {
     const pool = new cognito.UserPool(this, 'Users', {
       selfSignUpEnabled: false,
       signInAliases: { email: true },
@@ -290,8 +303,9 @@ export class QueryApi extends Construct {
       mfaSecondFactor: { otp: true, sms: false },
       passwordPolicy: { minLength: 12, requireDigits: true, requireLowercase: true, requireUppercase: true, requireSymbols: true, tempPasswordValidity: Duration.days(3) },
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN, // users and their group memberships are not recreated by a deploy
+      // Users and their group memberships are not recreated by a deploy: kept where the stage keeps data.
+      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy,
     });
     acknowledge(pool, ['AwsSolutions::AwsSolutions-COG3', 'AwsSolutions::AwsSolutions-COG8'],
       'Threat protection (advanced security) needs the Cognito Plus feature plan, priced per monthly active user; the API is protected by MFA (required, TOTP), no self sign-up, ' +

@@ -9,6 +9,7 @@ import { DocumentPipeline, EmbeddingEndpointRef } from '../document-pipeline';
 import { IngestionFunction } from '../ingestion';
 import { QueryApi } from '../query-api';
 import { DataStack } from './data-stack';
+import { namePrefix } from './stack-names';
 
 export interface AppStackProps extends StackProps {
   readonly config: StageConfig;
@@ -97,6 +98,8 @@ export class AppStack extends Stack {
 
     const q = c.query;
     this.query = new QueryApi(this, 'Query', {
+      apiName: `${namePrefix(c)}-query`,
+      userPoolRemovalPolicy: data.dataRemovalPolicy,
       placement: this.placement,
       database: data.database,
       gateway: data.gateway,
