@@ -159,7 +159,8 @@ export function destroyPlan(templates: Templates, opts: DestroyPlanOptions = {})
       const [prop, value] = named;
       const again = Object.entries<any>(after).flatMap(([st, t]) => Object.entries<any>(t.Resources ?? {}).map(([id, x]) => ({ st, id, x })))
         .find(({ x }) => x.Type === type && JSON.stringify(customName(type, x.Properties)?.[1]) === JSON.stringify(value));
-      if (!again) continue;
+      // A name built on AWS::StackId is new with every stack creation: the rebuild's differs.
+      if (!again || JSON.stringify(value).includes('"AWS::StackId"')) continue;
       // Imported only with a static name and a Retain policy in the rebuilt template.
       const imported = opts.rebuildImports && typeof value === 'string' && isKept(again.x);
       if (!imported) {

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -36,13 +36,13 @@ export interface AuditStoreProps {
   /** Glue database and Athena workgroup names. */
   readonly namePrefix: string;
   /**
-   * Give the bucket a fixed name, so a rebuild after its stack was lost imports the retained bucket
-   * (`--import-existing-resources`, which needs a static name: synthesize with account and region).
-   * Without one the name is generated, and a deploy after a destroy creates a new bucket beside the
-   * retained one instead of failing on its name.
+   * Name the bucket per deployment: `<namePrefix>-audit-<account>-<8 hex of the stack id>`. The stack
+   * id changes only when the stack is created again, so updates and in-place promotion keep the name,
+   * while a deploy after a destroy creates a new trail beside the kept one instead of failing on its
+   * name (a locked bucket cannot be emptied to free it). False: a fixed name, which a rebuild imports.
    * @default true
    */
-  readonly fixedName?: boolean;
+  readonly namePerDeployment?: boolean;
   /**
    * Athena query results (questions and answers) expire after this, in their own bucket.
    * @default Duration.days(30)
@@ -75,10 +75,13 @@ export class AuditStore extends Construct {
     super(scope, id);
     this.key = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the query audit trail', removalPolicy: props.removalPolicy });
     const stack = Stack.of(this);
-    const fixedName = props.fixedName ?? true;
+    const perDeployment = props.namePerDeployment ?? true;
+    // AWS::StackId: arn:...:stack/<name>/<uuid>, a new uuid per stack creation:
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/pseudo-parameter-reference.html
+    const deploymentId = Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', stack.stackId))));
     const fixed = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      bucketName: fixedName ? fixed : undefined,
+      bucketName: perDeployment ? `${props.namePrefix}-audit-${stack.account}-${deploymentId}` : fixed,
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.key,
       bucketKeyEnabled: true,
@@ -96,7 +99,8 @@ export class AuditStore extends Construct {
       ],
       removalPolicy: props.removalPolicy,
     });
-    this.bucketName = fixedName ? fixed : this.bucket.bucketName;
+    // A name built on this stack's id must cross stacks as a reference (AWS::StackId differs there).
+    this.bucketName = perDeployment ? this.bucket.bucketName : fixed;
     acknowledge(this.bucket, ['cdk-validator-cfnguard::s3_event_notifications_enabled_check'],
       'Nothing reacts to a new audit record: records are read by the saved Athena queries (who asked what, which requests saw a document). Writes are ' +
         'recorded in the server access log, and the query function\'s AuditFailures metric counts records that could not be written.');
@@ -122,6 +126,9 @@ export class AuditStore extends Construct {
       }],
       removalPolicy: RemovalPolicy.DESTROY,
       autoDeleteObjects: true,
+      // Enabled (Control Tower CT.S3.PR.9) without a default retention: nothing is locked unless a
+      // writer asks, and Athena never does, so results expire and go with the stack.
+      objectLockEnabled: true,
     });
     (this.resultsBucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
     acknowledge(this.resultsBucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],

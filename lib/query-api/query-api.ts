@@ -14,6 +14,7 @@ import { acknowledge } from '../common/acknowledge';
 import { grantKey, grantObjects, invokeEndpointStatement, S3_OBJECT_ACTIONS } from '../common/least-privilege';
 import { FunctionPlacement } from '../common/placement';
 import { DocaiFunction } from '../common/python-function';
+import { metricDimensions } from '../common/metric-dimensions';
 import { GenerationEndpointRef, ModelGateway } from '../model-gateway';
 import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, VectorDatabase } from '../vector-database';
 import { AuditStore } from './audit-store';
@@ -317,7 +318,7 @@ export class QueryApi extends Construct {
   /** The query API's dashboard row: requests, errors, degraded answers, latency per step, tokens and spend. */
   public dashboardWidgets(): cloudwatch.IWidget[] {
     const custom = (metricName: string, workflow: string, statistic: string, label?: string) =>
-      new cloudwatch.Metric({ namespace: 'DocAI', metricName, dimensionsMap: { Workflow: workflow }, statistic, period: Duration.minutes(5), label: label ?? `${workflow} ${metricName}` });
+      new cloudwatch.Metric({ namespace: 'DocAI', metricName, dimensionsMap: { Workflow: workflow, ...metricDimensions(this) }, statistic, period: Duration.minutes(5), label: label ?? `${workflow} ${metricName}` });
     const workflows = ['answer', 'search'];
     return [
       new cloudwatch.GraphWidget({ title: 'Query API: requests, 4xx, 5xx, degraded answers', left: workflows.flatMap((w) => [custom('Requests', w, 'Sum'), custom('Errors4xx', w, 'Sum'), custom('Errors5xx', w, 'Sum')]), right: [custom('DegradedAnswers', 'answer', 'Sum')], width: 8 }),

@@ -3,13 +3,13 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { tagWorkload } from '../app/tags';
-import { allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common';
+import { setMetricDimensions, allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common';
 import { StageConfig } from '../config';
 import { DocumentPipeline, EmbeddingEndpointRef } from '../document-pipeline';
 import { IngestionFunction } from '../ingestion';
 import { QueryApi } from '../query-api';
 import { DataStack } from './data-stack';
-import { namePrefix } from './stack-names';
+import { deploymentMetricDimensions, namePrefix } from './stack-names';
 
 export interface AppStackProps extends StackProps {
   readonly config: StageConfig;
@@ -30,6 +30,7 @@ export class AppStack extends Stack {
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id, props);
+    setMetricDimensions(this, deploymentMetricDimensions(props.config));
     const c = props.config;
     const data = props.data;
     tagWorkload(this, 'pipeline');

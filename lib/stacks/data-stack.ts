@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
 import { ModelGateway } from '../model-gateway';
 import { AuditStore } from '../query-api/audit-store';
-import { acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
+import { setMetricDimensions, acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
 import { VectorDatabase } from '../vector-database';
 import { createReviewQueue, createReviewTopic, WorkBucket } from '../document-pipeline';
 import { tagWorkload } from '../app/tags';
@@ -16,7 +16,7 @@ import { AdoptableKey, StageConfig } from '../config';
 import { IngestionQueue } from '../ingestion';
 import { IntakeBucket } from '../intake-bucket';
 import { Network } from '../network';
-import { namePrefix } from './stack-names';
+import { deploymentMetricDimensions, namePrefix } from './stack-names';
 
 export interface DataStackProps extends StackProps {
   readonly config: StageConfig;
@@ -63,6 +63,7 @@ export class DataStack extends Stack {
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, { ...props, terminationProtection: props.config.terminationProtection });
+    setMetricDimensions(this, deploymentMetricDimensions(props.config));
     const c = props.config;
     this.azCount = c.network.maxAzs;
     // A rebuilt stage adopts the retained keys its data is encrypted with (config rebuild.keys).
@@ -188,11 +189,10 @@ export class DataStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
       accessLogBucket: this.intake.accessLogBucket,
       namePrefix: namePrefix(c),
-      // A stage that keeps its data rebuilds by importing the kept trail (fixed name) and adopting its
-      // key. One that does not redeploys after a destroy with a new trail beside the kept one: a fixed
-      // name would fail with AlreadyExists, and a locked bucket cannot be emptied to free it
-      // (CloudFormation sends no s3:BypassGovernanceRetention, and COMPLIANCE admits none).
-      fixedName: c.retainData,
+      // Named per deployment in every stage (promotion keeps the name): a deploy after a destroy
+      // starts a new trail beside the kept one. A fixed name would fail with AlreadyExists, and a
+      // locked bucket cannot be emptied to free it (CloudFormation sends no
+      // s3:BypassGovernanceRetention, and COMPLIANCE admits none).
       encryptionKey: adopted('audit'),
     });
     // The kept trail goes on logging to a bucket that exists: its access-log bucket is kept with it,

@@ -29,11 +29,12 @@ describe('the pilot: destroy, then a plain deploy', () => {
     expect(plan.findings.map(formatDestroyFinding)).toEqual([]);
   });
 
-  test('the locked audit trail and its access-log bucket are kept, under generated names; users are not', () => {
+  test('the locked audit trail is kept under a name of this deployment, its access-log bucket under a generated one; users are not', () => {
     const data = pilot['docai-pilot-data'].Resources;
     const kept = (prefix: string, type: string) => Object.entries<any>(data).filter(([k, r]) => k.startsWith(prefix) && r.Type === type).map(([, r]) => r);
     const [audit] = kept('AuditBucket', 'AWS::S3::Bucket');
-    expect({ deletion: audit.DeletionPolicy, name: audit.Properties.BucketName, lock: audit.Properties.ObjectLockConfiguration.Rule.DefaultRetention.Mode }).toEqual({ deletion: 'Retain', name: undefined, lock: 'GOVERNANCE' });
+    expect({ deletion: audit.DeletionPolicy, lock: audit.Properties.ObjectLockConfiguration.Rule.DefaultRetention.Mode }).toEqual({ deletion: 'Retain', lock: 'GOVERNANCE' });
+    expect(JSON.stringify(audit.Properties.BucketName)).toContain('"AWS::StackId"');
     const [logs] = kept('IntakeAccessLogs', 'AWS::S3::Bucket');
     expect({ deletion: logs.DeletionPolicy, name: logs.Properties.BucketName }).toEqual({ deletion: 'Retain', name: undefined });
     const pool = Object.values<any>(pilot['docai-pilot-app'].Resources).find((r) => r.Type === 'AWS::Cognito::UserPool');
@@ -76,7 +77,7 @@ describe('production: destroy, then npm run deploy -- --rebuild', () => {
   test('an environment-agnostic rebuild cannot import the kept buckets (their names are Fn::Join): the check sees it', () => {
     const agnostic = templates(synthStage('production'));
     const found = destroyPlan(agnostic, { rebuildImports: true }).findings.filter((f) => f.kind === 'rebuild collides with a kept name');
-    expect(found.map((f) => f.logicalId)).toEqual(expect.arrayContaining([expect.stringMatching(/^IntakeBucket/), expect.stringMatching(/^AuditBucket/)]));
+    expect(found.map((f) => f.logicalId)).toEqual(expect.arrayContaining([expect.stringMatching(/^IntakeBucket/), expect.stringMatching(/^CaptureBucket/)]));
   });
 });
 
