@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Fn, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -61,6 +61,12 @@ export class AuditStore extends Construct {
   public readonly bucket: s3.Bucket;
   /** The bucket name as synthesized (pseudo parameters only), for readable least-privilege ARNs in other stacks. */
   public readonly bucketName: string;
+  /**
+   * The bucket name for IAM resource ARNs in any stack: the name itself when fixed; named per
+   * deployment, `<namePrefix>-audit-<account>-*` (the suffix is the data stack's id, which another
+   * stack cannot write), matching only this deployment's audit trails.
+   */
+  public readonly bucketNameForPolicies: string;
   public readonly key: kms.IKey;
   public readonly tableName: string;
   public readonly databaseName: string;
@@ -80,6 +86,10 @@ export class AuditStore extends Construct {
     // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/pseudo-parameter-reference.html
     const deploymentId = Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', stack.stackId))));
     const fixed = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
+    // 63 characters at most: the prefix, '-audit-', a 12-digit account, '-', 8 hex digits.
+    if (perDeployment && !Token.isUnresolved(props.namePrefix) && props.namePrefix.length > 35) {
+      throw new Error(`AuditStore: namePrefix "${props.namePrefix}" is ${props.namePrefix.length} characters; a per-deployment bucket name allows 35 (shorten the project or environment name, or set namePerDeployment: false)`);
+    }
     this.bucket = new s3.Bucket(this, 'Bucket', {
       bucketName: perDeployment ? `${props.namePrefix}-audit-${stack.account}-${deploymentId}` : fixed,
       encryption: s3.BucketEncryption.KMS,
@@ -101,6 +111,7 @@ export class AuditStore extends Construct {
     });
     // A name built on this stack's id must cross stacks as a reference (AWS::StackId differs there).
     this.bucketName = perDeployment ? this.bucket.bucketName : fixed;
+    this.bucketNameForPolicies = perDeployment ? `${props.namePrefix}-audit-${stack.account}-*` : fixed;
     acknowledge(this.bucket, ['cdk-validator-cfnguard::s3_event_notifications_enabled_check'],
       'Nothing reacts to a new audit record: records are read by the saved Athena queries (who asked what, which requests saw a document). Writes are ' +
         'recorded in the server access log, and the query function\'s AuditFailures metric counts records that could not be written.');

@@ -131,8 +131,8 @@ export class QueryApi extends Construct {
     props.gateway.grantUse(this.queryFunction, { workflows: ['answer'], generation: props.generation });
     this.queryFunction.addToRolePolicy(invokeEndpointStatement(this, props.embedding));
     // Append-only: the function may write records, never read, overwrite-protect-bypass or delete them.
-    grantObjects(this.queryFunction, { bucketName: props.audit.bucketName, keyPattern: 'audit/*', actions: S3_OBJECT_ACTIONS.write,
-      why: 'one record per request, named by the date and the request id, which exist only at run time. Object Lock makes every record immutable once written.' });
+    grantObjects(this.queryFunction, { bucketName: props.audit.bucketNameForPolicies, keyPattern: 'audit/*', actions: S3_OBJECT_ACTIONS.write,
+      why: 'one record per request, named by the date and the request id, which exist only at run time. Object Lock makes every record immutable once written. The bucket is named per deployment (its suffix is the data stack id, which this stack cannot name): the pattern matches only this deployment\'s audit trails.' });
     grantKey(this.queryFunction, props.audit.key, ['kms:GenerateDataKey']);
 
     // --- API ---
