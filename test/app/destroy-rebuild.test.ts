@@ -81,6 +81,19 @@ describe('production: destroy, then npm run deploy -- --rebuild', () => {
   });
 });
 
+describe('the README says what a destroy keeps', () => {
+  test('its table lists exactly the kinds each stage keeps', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.split('## What a destroy keeps')[1].split('\n## ')[0];
+    for (const stage of ['pilot', 'production']) {
+      const row = section.split('\n').find((l) => l.startsWith(`| ${stage} |`))!;
+      const documented = [...row.matchAll(/`([A-Za-z0-9:]+)`/g)].map((m) => m[1]).sort();
+      const kept = [...new Set(destroyPlan(templates(synthStage(stage))).kept.map((k) => k.match(/\[(.+)\]$/)![1]))].sort();
+      expect({ stage, documented }).toEqual({ stage, documented: kept });
+    }
+  });
+});
+
 describe('the check itself, on small templates', () => {
   const kept = (props: unknown, type = 'AWS::RDS::DBInstance') => ({ Type: type, DeletionPolicy: 'Retain', Properties: props });
 
