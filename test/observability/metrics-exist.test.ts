@@ -59,8 +59,10 @@ function watched(templates: Record<string, any>): Watched[] {
   return out;
 }
 
-/** The kind of SageMaker endpoint a metric names: by its EndpointName, or the stage's only kind. */
-function sagemakerKind(templates: Record<string, any>, endpointName: unknown): string | undefined {
+/** The kind of SageMaker endpoint a metric names: by its EndpointName or InferenceComponentName, or the stage's only kind. */
+function sagemakerKind(templates: Record<string, any>, endpointName: unknown, componentName?: unknown): string | undefined {
+  const components = Object.values(templates).flatMap((t) => Object.values<any>(t.Resources ?? {}).filter((r) => r.Type === 'AWS::SageMaker::InferenceComponent'));
+  if (componentName !== undefined && components.some((c) => c.Properties.InferenceComponentName === componentName)) return SAGEMAKER_KIND.inferenceComponents;
   const endpoints = Object.values(templates).flatMap((t) => Object.values<any>(t.Resources ?? {}).filter((r) => r.Type === 'AWS::SageMaker::Endpoint').map((e) => ({ e, t })));
   const kindOf = ({ e, t }: { e: any; t: any }) => {
     const cfg = t.Resources[e.Properties.EndpointConfigName?.['Fn::GetAtt']?.[0]];
@@ -85,7 +87,7 @@ function problem(w: Watched, templates: Record<string, any>, deployment: string[
   }
   let rows = PUBLISHED_METRICS.filter((r) => r.namespace === w.namespace && r.metrics.includes(w.name));
   if (w.namespace === 'AWS/SageMaker') {
-    const kind = sagemakerKind(templates, w.dimensions.EndpointName);
+    const kind = sagemakerKind(templates, w.dimensions.EndpointName, w.dimensions.InferenceComponentName);
     if (!kind) return `cannot tell which kind of endpoint ${JSON.stringify(w.dimensions)} is`;
     rows = rows.filter((r) => r.kind === kind);
   }
