@@ -75,6 +75,21 @@ def embed(text: str, dimension: int) -> list[float]:
     return [x / norm for x in v]
 
 
+# Tokens as a byte-level BPE model counts them, roughly: a word, a digit, a punctuation mark or one
+# CJK character each (characters / 3 undercounts the last three several times over).
+TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|\d|[^\W\d]+|[^\w\s]")
+
+
+def tokens(text: str) -> int:
+    return len(TOKEN.findall(text))
+
+
+def cut(text: str, max_tokens: int) -> str:
+    """The answer cut at max_tokens, as a provider's maxTokens cuts it."""
+    found = list(TOKEN.finditer(text))
+    return text if len(found) <= max_tokens else text[:found[max_tokens - 1].end()]
+
+
 def instructions_seen(system: str, user: str) -> str:
     return system + "\n" + re.sub(r"<documents>.*</documents>", "", user, flags=re.S)
 
@@ -139,15 +154,16 @@ class LocalModels:
         if route == "sagemaker":
             system = next((m["content"] for m in data["messages"] if m["role"] == "system"), "")
             user = next((m["content"] for m in data["messages"] if m["role"] == "user"), "")
-            text = self._answer(system, user, "lmi")
+            text = cut(self._answer(system, user, "lmi"), int(data.get("max_tokens") or 4096))
             return self._send(h, 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                                       "usage": {"prompt_tokens": len((system + user).split()), "completion_tokens": len(text.split())}})
+                                       "usage": {"prompt_tokens": tokens(system) + tokens(user), "completion_tokens": tokens(text)}})
         if route == "converse":
             system = "".join(s.get("text", "") for s in data.get("system", []))
             user = "".join(c.get("text", "") for c in data["messages"][0]["content"])
-            text = self._answer(system, user, path.split("/")[2])
+            text = cut(self._answer(system, user, path.split("/")[2]), int((data.get("inferenceConfig") or {}).get("maxTokens") or 4096))
+            usage = {"inputTokens": tokens(system) + tokens(user), "outputTokens": tokens(text)}
             return self._send(h, 200, {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
-                                       "usage": {"inputTokens": len((system + user).split()), "outputTokens": len(text.split()), "totalTokens": 0}, "metrics": {"latencyMs": 1}})
+                                       "usage": {**usage, "totalTokens": usage["inputTokens"] + usage["outputTokens"]}, "metrics": {"latencyMs": 1}})
         return self._send(h, 200, self._guardrail(data))
 
     def _invoke(self, h: BaseHTTPRequestHandler, name: str, body: bytes) -> None:

@@ -145,7 +145,7 @@ def test_a_workflow_with_the_cache_off_never_reads_or_writes_it(aws, models):
 
 
 def test_budget_exhaustion_raises_with_the_budget_the_use_and_the_reset_time(aws, models):
-    # Each request reserves its prompt estimate + 256 output tokens: 1,500 leaves room for a few only.
+    # Each request reserves its prompt's bytes + 256 output tokens: 1,500 leaves room for a few only.
     gw, stream = make(models, gateway_config(cacheTtlSeconds=0, budget={"dailyTokens": 1500, "monthlyTokens": 0, "callerDailyTokens": 0}))
     answered = 0
     with pytest.raises(BudgetExceeded) as exc:
@@ -163,7 +163,8 @@ def test_budget_exhaustion_raises_with_the_budget_the_use_and_the_reset_time(aws
 
 
 def test_caller_budget_limits_one_caller_and_not_another(aws, models):
-    gw, _ = make(models, gateway_config(cacheTtlSeconds=0, budget={"callerDailyTokens": 700}))
+    # A request reserves its prompt's bytes + 256 output tokens (~780 here): 1,200 has room for one.
+    gw, _ = make(models, gateway_config(cacheTtlSeconds=0, budget={"callerDailyTokens": 1200}))
     ask(gw, "q1", caller="alice")
     with pytest.raises(BudgetExceeded) as exc:
         for i in range(5):
