@@ -15,12 +15,15 @@ failure rate, and a script of outcomes consumed first (``"ok"``, ``"throttle"``,
 instructions"-style prompt attacks and masks e-mail addresses; it plays Bedrock's classifier only so
 the gateway's handling of verdicts can be tested, it is not a classifier.
 
-The chat models answer with what they treat as instructions: the system text and the user text
-outside ``<documents>``, so a test can see whether a document's text reached the instructions.
+The chat models answer with a quote of the first document (as an answer citing its source would)
+and with what they treat as instructions: the system text and the user text outside
+``<documents>``, so a test can see whether a document's text reached the instructions, and which
+document's text an answer carries.
 """
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import random
 import re
@@ -56,6 +59,7 @@ class Behaviour:
     failure_rate: float = 0.0
     failure: str = "error"
     script: list[str] = field(default_factory=list)
+    usage_scale: float = 1.0  # the chat models' reported input tokens, scaled (0: no usage reported)
 
     def next(self, rng: random.Random) -> str:
         if self.script:
@@ -156,12 +160,12 @@ class LocalModels:
             user = next((m["content"] for m in data["messages"] if m["role"] == "user"), "")
             text = cut(self._answer(system, user, "lmi"), int(data.get("max_tokens") or 4096))
             return self._send(h, 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                                       "usage": {"prompt_tokens": tokens(system) + tokens(user), "completion_tokens": tokens(text)}})
+                                       "usage": {"prompt_tokens": self._input_tokens("sagemaker", system, user), "completion_tokens": tokens(text)}})
         if route == "converse":
             system = "".join(s.get("text", "") for s in data.get("system", []))
             user = "".join(c.get("text", "") for c in data["messages"][0]["content"])
             text = cut(self._answer(system, user, path.split("/")[2]), int((data.get("inferenceConfig") or {}).get("maxTokens") or 4096))
-            usage = {"inputTokens": tokens(system) + tokens(user), "outputTokens": tokens(text)}
+            usage = {"inputTokens": self._input_tokens("converse", system, user), "outputTokens": tokens(text)}
             return self._send(h, 200, {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
                                        "usage": {**usage, "totalTokens": usage["inputTokens"] + usage["outputTokens"]}, "metrics": {"latencyMs": 1}})
         return self._send(h, 200, self._guardrail(data))
@@ -176,8 +180,13 @@ class LocalModels:
             return self._send(h, 200, {"errorType": type(e).__name__, "errorMessage": str(e), "stackTrace": traceback.format_exc().splitlines()[-5:]},
                               {"X-Amz-Function-Error": "Unhandled"})
 
+    def _input_tokens(self, route: str, system: str, user: str) -> int:
+        return int((tokens(system) + tokens(user)) * self.behaviour[route].usage_scale)
+
     def _answer(self, system: str, user: str, model: str) -> str:
-        return f"[{model}] answer. Instructions I followed: {instructions_seen(system, user)[-400:]}"
+        first = re.search(r"<document [^>]*>(.*?)</document>", user, re.S)
+        quote = html.unescape(first.group(1))[:160] if first else ""
+        return f"[{model}] answer. From the first source: \"{quote}\". Instructions I followed: {instructions_seen(system, user)[-400:]}"
 
     def _guardrail(self, data: dict) -> dict:
         text = "".join(c["text"]["text"] for c in data["content"])
