@@ -403,11 +403,6 @@ def _timed(latency: dict, name: str, fn: Callable[[], Any]) -> Any:
         latency[name] = round((time.monotonic() - started) * 1000, 1)
 
 
-def _withheld_if_personal(question: str, findings: list) -> str | None:
-    """A blocked question is kept for the record unless the guardrail found personal data in it."""
-    return None if any(f.startswith("sensitiveInformationPolicy:") for f in findings) else question
-
-
 class QueryService:
     def __init__(self, settings: QuerySettings, clients: Callable[[str], Any], gateway: ModelGateway | None = None,
                  gateway_config: GatewayConfig | None = None, metrics_stream: Any = None):
@@ -531,7 +526,9 @@ class QueryService:
             raise
         record.guardrails, record.attempts = list(screened.guardrails), list(screened.attempts)
         if screened.outcome == "blocked":
-            record.keep_question(_withheld_if_personal(req.question, verdict.findings if verdict else []))
+            # A blocked question never got its masked form (a guardrail stops at the first blocking
+            # policy), so it is not kept; the verdict's findings say why it was refused.
+            record.keep_question(None)
             raise HttpError(422, "blocked_by_guardrail", screened.refusal or "Your question was blocked by the content policy.")
         question = screened.screened_question or req.question
         record.keep_question(question)
