@@ -182,6 +182,63 @@ def download_audit(tmp_path):
     return tmp_path / "audit"
 
 
+def _glue_type(text):
+    """Parses a Glue/Hive column type into nested tuples: ("array", t), ("map", k, v), ("struct", {name: t}) or a name."""
+    def parse(i):
+        j = i
+        while j < len(text) and text[j].isalnum() or (j < len(text) and text[j] == "_"):
+            j += 1
+        name = text[i:j]
+        if j < len(text) and text[j] == "<":
+            args, j = [], j + 1
+            while True:
+                if name == "struct":
+                    k = text.index(":", j)
+                    field, (t, j) = text[j:k], parse(k + 1)
+                    args.append((field, t))
+                else:
+                    t, j = parse(j)
+                    args.append(t)
+                if text[j] == ">":
+                    j += 1
+                    break
+                j += 1  # ","
+            return (("struct", dict(args)) if name == "struct" else (name, *args)), j
+        return name, j
+    return parse(0)[0]
+
+
+def _conforms(value, t):
+    if value is None:
+        return True
+    if isinstance(t, tuple) and t[0] == "array":
+        return isinstance(value, list) and all(_conforms(v, t[1]) for v in value)
+    if isinstance(t, tuple) and t[0] == "map":
+        return isinstance(value, dict) and all(_conforms(k, t[1]) and _conforms(v, t[2]) for k, v in value.items())
+    if isinstance(t, tuple) and t[0] == "struct":
+        lower = {k.lower(): v for k, v in value.items()} if isinstance(value, dict) else None  # the JSON SerDe matches names case-insensitively
+        return lower is not None and set(lower) == set(t[1]) and all(_conforms(lower[k], ft) for k, ft in t[1].items())
+    return {"string": lambda v: isinstance(v, str), "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "double": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "boolean": lambda v: isinstance(v, bool)}[t](value)
+
+
+def test_one_list_of_audit_columns_for_the_writer_and_the_glue_table(api):
+    import dataclasses
+
+    import query_service
+
+    copy = json.load(open(os.path.join(REPO, "lambda", "query", "audit_columns.json")))
+    assert copy == json.load(open(os.path.join(REPO, "lib", "query-api", "audit-columns.json"))), \
+        "lambda/query/audit_columns.json is not lib/query-api/audit-columns.json: cp lib/query-api/audit-columns.json lambda/query/audit_columns.json"
+    assert [f.name.lower() for f in dataclasses.fields(query_service.AuditRecord)] == [c["name"] for c in COLUMNS]
+    call("/query", {"question": "Which invoices did bob@example.com send?"}, request_id="typed-1")
+    call("/query", {"question": "q", "topK": 0}, request_id="typed-2")
+    for record in audit_records():
+        assert [k.lower() for k in record] == [c["name"] for c in COLUMNS]  # every column, in the table's order
+        for c in COLUMNS:
+            assert _conforms(record[next(k for k in record if k.lower() == c["name"])], _glue_type(c["type"])), (c, record)
+
+
 def test_the_record_has_exactly_the_columns_of_the_athena_table(api):
     call("/query", {"question": "When are invoices paid?"})
     [record] = audit_records()
