@@ -50,6 +50,9 @@ def pytest_collection_modifyitems(session, config, items):
         return
     import random
 
+    import sys
+
+    sys.__stderr__.write(f"\nshuffled with --shuffle={seed}\n")
     rng = random.Random(seed)
     modules: dict = {}
     for item in items:

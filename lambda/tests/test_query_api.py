@@ -556,3 +556,13 @@ def test_fuzzed_client_input_never_produces_a_5xx(api):
             body_out = json.loads(out["body"])
             assert body_out.get("field") or body_out["error"] in ("blocked_by_guardrail", "budget_exceeded"), (raw, body_out)
     assert statuses.get(200, 0) > 15 and sum(v for k, v in statuses.items() if 400 <= k < 500) > 100  # both kinds were exercised
+
+
+def test_the_readme_states_the_limits_the_handler_enforces():
+    import query_service
+
+    readme = " ".join(open(os.path.join(REPO, "README.md")).read().split())
+    assert f"413 for a body over {query_service.MAX_BODY_BYTES} bytes" in readme
+    assert f"nesting deeper than {query_service.MAX_JSON_DEPTH} levels" in readme
+    assert f"over {query_service.MAX_QUESTION_CHARS} characters" in readme
+    assert f"plus {__import__('docai_shared.gateway.state', fromlist=['x']).FRAMING_TOKENS} framing tokens" in readme
