@@ -463,7 +463,7 @@ def test_whole_group_names_from_the_verified_token_and_nothing_else(api):
 DEEP = '{"question": "q", "filters": {"documentType": {"a": {"b": 1}}}}'
 
 
-@pytest.mark.parametrize("body,content_type,status,field", [
+BAD_INPUTS = [
     ({"question": "q"}, "text/plain", 415, "Content-Type"),
     ({"question": "q"}, None, 415, "Content-Type"),
     ({"question": "q"}, "application/x-www-form-urlencoded", 415, "Content-Type"),
@@ -495,7 +495,12 @@ DEEP = '{"question": "q", "filters": {"documentType": {"a": {"b": 1}}}}'
     ({"question": ["q"]}, "application/json", 400, "question"),
     ('"just a string"', "application/json", 400, "body"),
     ("", "application/json", 400, "body"),
-])
+]
+
+
+# Short ids: pytest puts the test id in the environment (PYTEST_CURRENT_TEST), and a 200 KB body as
+# the id makes every process the test starts fail with "Argument list too long".
+@pytest.mark.parametrize("body,content_type,status,field", BAD_INPUTS, ids=[f"{i}-{s}-{f}" for i, (_, _, s, f) in enumerate(BAD_INPUTS)])
 def test_bad_input_is_a_named_4xx(api, body, content_type, status, field):
     event = api_event("/query", body, content_type=content_type)
     out = query_handler.handler(event)
