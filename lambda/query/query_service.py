@@ -181,10 +181,11 @@ def verified_groups(claims: dict, headers: dict) -> list[str] | None:
     """The caller's groups, whole names, or None when they cannot be read unambiguously.
 
     A REST API's Cognito authorizer passes every claim as a string (the authorizer's claims are a
-    string-to-string map: API Gateway API reference, TestInvokeAuthorizer ``claims``), so the
-    ``cognito:groups`` list arrives flattened (seen as "a,b"; HTTP APIs give "[a b]"). Group names
-    may contain commas, brackets and other punctuation (Cognito CreateGroup: GroupName pattern
-    ``[\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+``), so no split of that string can tell the group
+    string-to-string map: https://docs.aws.amazon.com/apigateway/latest/api/API_TestInvokeAuthorizer.html,
+    ``claims``), so the ``cognito:groups`` list arrives flattened (reported as "a,b"; HTTP APIs give
+    "[a b]"; tests/fixtures/apigw-rest-cognito-event.json). Group names may contain commas, brackets
+    and other punctuation (GroupName pattern ``[\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+``:
+    https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateGroup.html), so no split of that string can tell the group
     "x,docai-tier-restricted" from two groups. The token itself carries the list as a JSON array: it
     is read from the verified token, whose subject must be the authorizer's. A claim that already is a
     list (a direct invocation, a JSON array string) is taken as it is."""
