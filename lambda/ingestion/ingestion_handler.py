@@ -12,9 +12,11 @@ Each SQS message holds an S3 event notification. For every record:
 - the S3 ``sequencer`` travels with the input, so the store step can reject an older version that
   arrives after a newer one.
 
-A message that is not an S3 event, or a record missing fields, is logged with its message id and
-reported in ``batchItemFailures``: SQS redelivers only that message, and after ``maxReceiveCount``
-deliveries it lands in the dead-letter queue. The rest of the batch is not held back.
+A message that is not an S3 event, a record missing fields or holding a value of the wrong type, or
+an event of a bucket other than the intake bucket this function serves (INTAKE_BUCKET; a queue policy
+mistake or a forged message), is logged with its message id and reported in ``batchItemFailures``:
+SQS redelivers only that message, and after ``maxReceiveCount`` deliveries it lands in the
+dead-letter queue, whose alarm calls a person. The rest of the batch is not held back.
 """
 from __future__ import annotations
 
@@ -89,8 +91,22 @@ def _require(obj: Any, *path: str) -> Any:
     return cur
 
 
-def parse_message(body: str) -> list[DocumentChange]:
-    """Parses one SQS message body. Returns [] for events to ignore; raises MalformedEvent otherwise."""
+def parse_message(body: str, intake_bucket: str | None = None) -> list[DocumentChange]:
+    """Parses one SQS message body. Returns [] for events to ignore; raises MalformedEvent otherwise
+    (also for any record of a bucket other than ``intake_bucket``, when given)."""
+    try:
+        return _parse_message(body, intake_bucket)
+    except MalformedEvent:
+        raise
+    except Exception as e:  # a field of the wrong type (a non-numeric size, an object where a string belongs)
+        raise MalformedEvent(f"record does not have the shape of an S3 event: {type(e).__name__}: {e}") from e
+
+
+class ForeignBucket(MalformedEvent):
+    """An event of a bucket this function does not serve."""
+
+
+def _parse_message(body: str, intake_bucket: str | None) -> list[DocumentChange]:
     try:
         doc = json.loads(body)
     except (TypeError, ValueError) as e:
@@ -116,12 +132,17 @@ def parse_message(body: str) -> list[DocumentChange]:
         else:
             continue  # other S3 event types are not routed here; nothing to do
         bucket = str(_require(rec, "s3", "bucket", "name"))
+        if intake_bucket is not None and bucket != intake_bucket:
+            raise ForeignBucket(f"event of bucket {bucket!r}, but this function serves {intake_bucket!r}: no execution started")
         raw_key = _require(rec, "s3", "object", "key")
         if not isinstance(raw_key, str) or raw_key == "":
             raise MalformedEvent("s3.object.key is empty")
         key = unquote_plus(raw_key)  # S3 form-encodes keys: '+' is a space, '%2B' is '+'
         obj = rec["s3"]["object"]
-        if key.endswith("/") and action == "upsert" and int(obj.get("size") or 0) == 0:
+        size = obj.get("size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise MalformedEvent(f"s3.object.size {size!r} is not a whole number of bytes")
+        if key.endswith("/") and action == "upsert" and not size:
             continue  # a console "folder" placeholder, not a document
         changes.append(
             DocumentChange(
@@ -176,13 +197,18 @@ def start_execution(sfn: Any, state_machine_arn: str, change: DocumentChange) ->
     return "replay-limit"
 
 
-def process_batch(records: Iterable[dict], sfn: Any, state_machine_arn: str, log: Logger, metrics: Metrics) -> dict:
+def process_batch(records: Iterable[dict], sfn: Any, state_machine_arn: str, log: Logger, metrics: Metrics, intake_bucket: str | None = None) -> dict:
     failures = []
     for record in records:
-        message_id = record.get("messageId", "<none>")
+        message_id = record.get("messageId", "<none>") if isinstance(record, dict) else "<none>"
         try:
-            changes = parse_message(record.get("body", ""))
-        except MalformedEvent as e:
+            changes = parse_message(record.get("body", ""), intake_bucket)
+        except ForeignBucket as e:
+            log.error("event of another bucket refused: reported as a batch item failure (it will reach the dead-letter queue)", messageId=message_id, error=str(e))
+            metrics.add("ForeignBucketRecords", 1)
+            failures.append({"itemIdentifier": message_id})
+            continue
+        except Exception as e:  # MalformedEvent, or a record that is not even a dict: it alone fails
             log.error("malformed record: reported as a batch item failure (it will reach the dead-letter queue)", messageId=message_id, error=str(e))
             metrics.add("MalformedRecords", 1)
             failures.append({"itemIdentifier": message_id})
@@ -215,7 +241,8 @@ def handler(event: dict, context: Any) -> dict:
 
         _sfn = boto3.client("stepfunctions")
     log = Logger("ingestion").bind(requestId=getattr(context, "aws_request_id", None))
-    return process_batch(event.get("Records", []), _sfn, os.environ["STATE_MACHINE_ARN"], log, Metrics(os.environ.get("WORKFLOW", "ingestion")))
+    return process_batch(event.get("Records", []), _sfn, os.environ["STATE_MACHINE_ARN"], log, Metrics(os.environ.get("WORKFLOW", "ingestion")),
+                         intake_bucket=os.environ.get("INTAKE_BUCKET") or None)
 
 
 __all__ = ["DocumentChange", "execution_name", "parse_message", "process_batch", "handler", "asdict"]

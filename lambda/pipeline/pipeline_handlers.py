@@ -22,7 +22,9 @@ from typing import Any, Callable
 from chunking import chunk_sections, content_hash
 from docai_shared import db
 from docai_shared.embeddings import EmbeddingClient, batches
-from docai_shared.errors import DocumentLimitExceeded, InvalidMetadata, PermanentError, StaleVersion, TransientError
+from docai_shared.errors import (
+    TRANSIENT_ERROR_NAMES, DatabaseUnavailable, DocumentLimitExceeded, InvalidMetadata, PermanentError, StaleVersion, TransientError, UnsupportedDocument,
+)
 from docai_shared.gateway.embeddings import MeteredEmbedder
 from docai_shared.observability import Logger, Metrics, correlation_id
 from extraction import SNIFF_BYTES, Extracted, Section, extract, validate
@@ -46,8 +48,37 @@ _db_conn: Any = None
 def db_connection() -> Any:
     global _db_conn
     if _db_conn is None:
-        _db_conn = db.connect_from_env()
+        try:
+            _db_conn = db.connect_from_env()
+        except Exception as e:
+            if db.is_transient(e):
+                raise DatabaseUnavailable(f"connecting: {type(e).__name__}: {e}") from e
+            raise
     return _db_conn
+
+
+def drop_db_connection() -> None:
+    """Forgets the container's connection (closing it if it still answers): after a connection error it
+    is dead, and keeping it would fail every later invocation in this execution environment."""
+    global _db_conn
+    conn, _db_conn = _db_conn, None
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # already gone
+            pass
+
+
+def _database_errors(fn: Callable[[], dict]) -> dict:
+    """Runs a step; a transient database error (the transaction rolled back whole) drops the connection
+    and is raised as DatabaseUnavailable, which the state machine retries with backoff on a new one."""
+    try:
+        return fn()
+    except Exception as e:
+        if not db.is_transient(e):
+            raise
+        drop_db_connection()
+        raise DatabaseUnavailable(f"{type(e).__name__}: {e}") from e
 
 
 def env(name: str, default: str | None = None) -> str:
@@ -87,9 +118,16 @@ def _object_tags(s3: Any, event: dict) -> dict:
     return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=event["bucket"], Key=event["key"], **_version_args(event)).get("TagSet", [])}
 
 
+WORKFLOWS = ("ingest", "backfill", "replay")
+
+
 def workflow_of(event: dict) -> str:
     """The Workflow dimension of a run's metrics: a re-embedding (backfill) and a replay of a failed
-    document are told apart from first ingestion, so their documents and spend are counted apart."""
+    document are told apart from first ingestion, so their documents and spend are counted apart.
+    An Embed item carries no run input, only what the Map's ItemSelector passes: ``workflow``, as
+    Chunk computed it."""
+    if event.get("workflow") in WORKFLOWS:
+        return event["workflow"]
     if event.get("reembed"):
         return "backfill"
     if event.get("replay"):
@@ -101,7 +139,7 @@ def _timed(step: str, event: dict, fn: Callable[[Logger, Metrics], dict]) -> dic
     log, metrics = _log(event, step), Metrics(workflow_of(event))
     start = time.perf_counter()
     try:
-        return fn(log, metrics)
+        return _database_errors(lambda: fn(log, metrics))
     finally:
         metrics.add("StepLatency", (time.perf_counter() - start) * 1000, "Milliseconds")
         metrics.flush(Step=step)
@@ -120,6 +158,8 @@ def validate_handler(event: dict, context: Any = None) -> dict:
     """Looks at size, content type and the first bytes (a ranged GET): rejects what cannot be processed."""
 
     def run(log: Logger, metrics: Metrics) -> dict:
+        if "\x00" in event["key"]:
+            raise UnsupportedDocument(f"the key {db.storable(event['key'])!r} holds a NUL character (0x00), which the database cannot store: rename the object")
         s3 = client("s3")
         try:
             head = s3.head_object(Bucket=event["bucket"], Key=event["key"], **_version_args(event))
@@ -170,8 +210,10 @@ def extract_handler(event: dict, context: Any = None) -> dict:
         reviewed = (event.get("decision") or {}).get("reviewedTextKey")
         if reviewed:
             # A person supplied the text (e.g. OCR of a scan) after review: use it instead of extracting.
-            if not re.fullmatch(r"runs/[A-Za-z0-9_-]+/reviewed[A-Za-z0-9_.-]*\.json", reviewed):
-                raise PermanentError(f"reviewedTextKey {reviewed!r} must be runs/<runId>/reviewed*.json in the work bucket")
+            # Only the key this run's review task named: another run's text would be stored under this document's tier.
+            expected = _work_key(event, "reviewed.json")
+            if reviewed != expected:
+                raise PermanentError(f"reviewedTextKey {reviewed!r} is not this run's: the review task named {expected!r} in the work bucket")
             source = _get_json(reviewed)
             extracted = Extracted(doc_type, [Section(**s) for s in source["sections"]], pages=source.get("pages"))
         else:
@@ -219,7 +261,7 @@ def chunk_handler(event: dict, context: Any = None) -> dict:
         metrics.add("Chunks", len(chunks))
         embed_at = embed_not_before(time.time(), int(os.environ.get("EMBED_WINDOW_MINUTES") or 0))
         log.info("chunked", chunks=len(chunks), batches=len(keys), embed_not_before=embed_at)
-        return {"batches": keys, "chunkCount": len(chunks), "tokenCount": sum(c.token_count for c in chunks), "embedNotBefore": embed_at}
+        return {"batches": keys, "chunkCount": len(chunks), "tokenCount": sum(c.token_count for c in chunks), "embedNotBefore": embed_at, "workflow": workflow_of(event)}
 
     return _timed("Chunk", event, run)
 
@@ -315,11 +357,18 @@ def retier_handler(event: dict, context: Any = None) -> dict:
             tags = _object_tags(s3, event)
         except Exception as e:
             raise _s3_error(e, f"reading the tags of s3://{event['bucket']}/{event['key']}") from e
+        # An invalid tier raises here and RecordFailure records it for this version only (db.retier_document).
         tier = document_metadata(head.get("Metadata", {}), tags)["accessTier"]
-        outcome = db.retier_document(db_connection(), event["bucket"], event["key"], event.get("versionId"), event["sequencer"], tier)
+        conn = db_connection()
+        outcome = db.retier_document(conn, event["bucket"], event["key"], event.get("versionId"), event["sequencer"], tier)
         metrics.add("DocumentsRetiered", 1 if outcome == "retiered" else 0)
         log.info("retag", outcome=outcome, accessTier=tier)
-        return {"outcome": outcome, "accessTier": tier}
+        result: dict = {"outcome": outcome, "accessTier": tier}
+        if outcome == "rerun":
+            # The version failed because of its metadata and its tags are valid now: run the upsert path
+            # for it again (the state machine's RerunAfterTagChange), with the sequencer of the failure.
+            result["rerun"] = {"versionId": event.get("versionId"), "sequencer": db.document_status(conn, event["bucket"], event["key"])["sequencer"]}
+        return result
 
     return _timed("Retier", event, run)
 
@@ -330,7 +379,8 @@ def mark_for_review_handler(event: dict, context: Any = None) -> dict:
         db.record_failure(db_connection(), event["bucket"], event["key"], event.get("versionId"), event["sequencer"], cause, status="review")
         metrics.add("DocumentsInReview", 1)
         log.warning("waiting for a person", cause=cause)
-        return {"status": "review", "cause": cause}
+        # The one key the approval of this run may name (the review task tells the reviewer).
+        return {"status": "review", "cause": cause, "reviewedTextKey": _work_key(event, "reviewed.json")}
 
     return _timed("MarkForReview", event, run)
 
@@ -340,8 +390,15 @@ def record_failure_handler(event: dict, context: Any = None) -> dict:
 
     def run(log: Logger, metrics: Metrics) -> dict:
         error = event.get("error") or {}
-        cause = f"{error.get('Error', 'Error')}: {_cause(error)}"
-        outcome = db.record_failure(db_connection(), event["bucket"], event["key"], event.get("versionId"), event.get("sequencer") or "0", cause)
+        name = str(error.get("Error", "Error"))
+        cause = f"{name}: {_cause(error)}"
+        if event.get("action") == "retag":
+            # A tag change is about one version and ordered among that version's tag changes: only that
+            # version is failed (closed), never the current one because an old version's tags are bad.
+            outcome = db.retier_document(db_connection(), event["bucket"], event["key"], event.get("versionId"), event.get("sequencer") or "0", None, error=cause)
+        else:
+            transient = name in TRANSIENT_ERROR_NAMES or name.startswith("Lambda.")
+            outcome = db.record_failure(db_connection(), event["bucket"], event["key"], event.get("versionId"), event.get("sequencer") or "0", cause, transient=transient)
         metrics.add("DocumentsFailed", 1)
         log.error("document failed", error=error.get("Error"), cause=cause, outcome=outcome)
         return {"status": "failed", "error": cause, "outcome": outcome}
@@ -366,17 +423,25 @@ def backfill_item_handler(event: dict, context: Any = None) -> dict:
     """Distributed Map item from the intake bucket listing: turns {"Key": ...} into pipeline input
     for a re-embedding of the current version (same sequencer as stored, so nothing newer is overwritten)."""
     bucket, key = env("INTAKE_BUCKET"), event["Key"]
+    metrics = Metrics("backfill")
     try:
         head = client("s3").head_object(Bucket=bucket, Key=key)
     except Exception as e:
+        code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
+        if code in ("404", "NoSuchKey", "NotFound"):  # 404, not 403: the function may list the bucket (S3 HeadObject permissions)
+            metrics.add("DocumentsSkipped", 1)
+            metrics.flush(Step="PrepareItem")
+            return {"skip": True, "reason": "deleted since the listing (its delete event removes it from the index)"}
         raise _s3_error(e, f"s3://{bucket}/{key}") from e
-    status = db.document_status(db_connection(), bucket, key)
+    status = _database_errors(lambda: db.document_status(db_connection(), bucket, key))
     if status is None or status["status"] != "stored" or status["version_id"] != head.get("VersionId"):
+        metrics.add("DocumentsSkipped", 1)
+        metrics.flush(Step="PrepareItem")
         return {"skip": True, "reason": "not stored at this version (the event pipeline will handle it)"}
     return {"skip": False, "input": {"action": "upsert", "reembed": True, "bucket": bucket, "key": key, "versionId": head.get("VersionId"), "sequencer": status["sequencer"], "eventName": "Backfill"}}
 
 
 __all__ = [
     "validate_handler", "extract_handler", "chunk_handler", "embed_handler", "store_handler", "delete_handler",
-    "mark_for_review_handler", "record_failure_handler", "backfill_item_handler", "retier_handler", "document_metadata", "StaleVersion",
+    "mark_for_review_handler", "record_failure_handler", "backfill_item_handler", "retier_handler", "document_metadata", "StaleVersion", "drop_db_connection",
 ]

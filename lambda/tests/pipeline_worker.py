@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import socket
 import sys
 import traceback
 
@@ -104,8 +105,22 @@ os.environ.update({"DB_HOST": "docai-test-db.cluster.local", "DB_PORT": "5433", 
                    "EMBEDDING_MODEL": "BAAI/bge-base-en-v1.5"})
 
 
+# op_break_db: connections handed to this handler are dead (the server side closed them, as an RDS
+# failover or restart does): the real driver raises its InterfaceError on the first statement.
+_broken = {"handler": None, "current": None, "handed": 0, "count": None}
+
+
+def _dead_connection():
+    dead = connect(int(os.environ["PGLITE_PORT"]))
+    dead._usock.shutdown(socket.SHUT_RDWR)
+    _broken["handed"] += 1
+    return dead
+
+
 def _pglite_instead_of_rds(host, port, user, password, database, tls="verify-full"):
     assert user == "docai_writer" and password.startswith(f"{host}:{port}/?Action=connect&DBUser={user}"), (user, password[:80])
+    if _broken["handler"] is not None and _broken["handler"] == _broken["current"] and (_broken["count"] is None or _broken["handed"] < _broken["count"]):
+        return _dead_connection()
     return conn
 
 
@@ -134,6 +149,7 @@ def op_delete_version(req):
 
 def op_call(req):
     fn = getattr(pipeline_handlers, req["handler"])
+    _broken["current"] = req["handler"]
     pipeline_handlers._db_conn = None  # every invocation connects as a cold start would, so each one's IAM login is recorded
     try:
         return {"result": fn(req["event"], None)}
@@ -143,8 +159,16 @@ def op_call(req):
 
 def op_status(req):
     st = db.document_status(conn, "docai-intake", req["key"])
-    rows = conn.run("SELECT c.chunk_index, c.text FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.bucket = 'docai-intake' AND d.key = :k ORDER BY c.chunk_index", k=req["key"])
-    return {"status": st, "chunks": [r[1] for r in rows]}
+    rows = conn.run("SELECT c.chunk_index, c.text, c.access_tier FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.bucket = 'docai-intake' AND d.key = :k ORDER BY c.chunk_index", k=req["key"])
+    return {"status": st, "chunks": [r[1] for r in rows], "tiers": sorted({r[2] for r in rows})}
+
+
+def op_break_db(req):
+    """{"handler": name, "count": n}: the next n (default: all) connections of that handler are dead; {}: healed.
+    Answers how many dead ones were handed out since the last call."""
+    handed = _broken["handed"]
+    _broken.update(handler=req.get("handler"), handed=0, count=req.get("count"))
+    return {"handed": handed}
 
 
 def op_endpoint(req):
@@ -157,7 +181,7 @@ def op_put_work(req):
     return {}
 
 
-OPS = {"put": op_put, "call": op_call, "status": op_status, "endpoint": op_endpoint, "put_work": op_put_work, "delete_version": op_delete_version, "delete_marker": op_delete_marker, "put_tags": op_put_tags}
+OPS = {"put": op_put, "call": op_call, "status": op_status, "endpoint": op_endpoint, "put_work": op_put_work, "delete_version": op_delete_version, "delete_marker": op_delete_marker, "put_tags": op_put_tags, "break_db": op_break_db}
 
 ANSWERS.write(json.dumps({"ready": True}) + "\n")
 ANSWERS.flush()

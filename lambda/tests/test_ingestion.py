@@ -251,3 +251,59 @@ def test_a_tag_change_starts_the_retag_path_and_each_change_is_its_own_run(sfn):
     names = sorted(e["name"] for e in executions(sfn))
     assert len(names) == 2 and all(n.startswith("retag-") for n in names)  # two changes, one duplicate
     assert parse_message(s3_message(s3_record("ObjectTagging:Delete", "a.pdf", version_id="v1")))[0].action == "retag"
+
+
+# --- every bad record fails alone; other buckets are refused --------------------------------
+
+def test_a_record_with_a_field_of_the_wrong_type_fails_alone(sfn):
+    # was: a non-numeric size on a folder key raised ValueError out of process_batch: the whole batch failed
+    folder = s3_record("ObjectCreated:Put", "reports/2026/")
+    folder["s3"]["object"]["size"] = "zero"
+    not_a_dict = s3_record("ObjectCreated:Put", "x.pdf")
+    not_a_dict["s3"]["object"] = ["x.pdf"]
+    records = [
+        sqs_record(s3_message(folder), "bad-size"),
+        sqs_record(s3_message(s3_record("ObjectCreated:Put", "good.pdf", version_id="g")), "good"),
+        sqs_record(s3_message(not_a_dict), "bad-object"),
+        "not even a record",
+    ]
+    result, logs = run(sfn, records)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad-size"}, {"itemIdentifier": "bad-object"}, {"itemIdentifier": "<none>"}]}
+    assert len(executions(sfn)) == 1
+    assert any("s3.object.size 'zero'" in l.get("error", "") for l in logs)
+    with pytest.raises(MalformedEvent, match="size"):
+        parse_message(s3_message(folder))
+
+
+def test_events_of_another_bucket_start_nothing_and_go_to_the_dead_letter_queue(sfn):
+    records = [
+        sqs_record(s3_message(s3_record("ObjectCreated:Put", "a.pdf", bucket="someone-elses-bucket")), "foreign"),
+        sqs_record(s3_message(s3_record("ObjectCreated:Put", "a.pdf", version_id="v1")), "ours"),
+    ]
+    client, arn = sfn
+    out = io.StringIO()
+    result = process_batch(records, client, arn, Logger("ingestion", stream=out), Metrics("ingestion", stream=out), intake_bucket="docai-intake")
+    logs = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert result == {"batchItemFailures": [{"itemIdentifier": "foreign"}]}  # redelivered, then dead-lettered (alarmed)
+    [ex] = executions(sfn)
+    assert json.loads(client.describe_execution(executionArn=ex["executionArn"])["input"])["bucket"] == "docai-intake"
+    assert [l for l in logs if "_aws" in l][0]["ForeignBucketRecords"] == 1
+    assert any("someone-elses-bucket" in l.get("error", "") and l["level"] == "ERROR" for l in logs)
+
+
+def test_the_deployed_handler_reads_the_bucket_it_serves_from_its_environment(sfn, monkeypatch):
+    import ingestion_handler
+
+    client, arn = sfn
+    monkeypatch.setattr(ingestion_handler, "_sfn", client)
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("INTAKE_BUCKET", "docai-intake")
+    out = ingestion_handler.handler({"Records": [sqs_record(s3_message(s3_record("ObjectCreated:Put", "a.pdf", bucket="other")), "m1")]}, None)
+    assert out == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert executions(sfn) == []
+
+
+def test_a_key_holding_nul_still_starts_its_run_which_records_the_failure():
+    [c] = parse_message(s3_message(s3_record("ObjectCreated:Put", "odd/a%00b.txt")))
+    assert c.key == "odd/a\x00b.txt"
+    assert re.fullmatch(r"upsert-[0-9a-f]{64}", execution_name(c))

@@ -9,7 +9,7 @@ from docai_shared.db import (
     ChunkRecord, DocumentVersion, compare_sequencers, delete_document, document_status, explain_search,
     purge_document, record_failure, search, upsert_document,
 )
-from docai_shared.errors import StaleVersion
+from docai_shared.errors import InvalidMetadata, StaleVersion
 from migrations_runner import MigrationError, apply_migrations, load_migrations
 from pglite import connect, pglite_server
 
@@ -53,9 +53,9 @@ def count_chunks(conn, key: str) -> int:
 
 def test_migrations_apply_from_empty_and_reapply_as_no_op(migrated):
     conn, first = migrated
-    assert first == ["0001_extension_and_tiers", "0002_documents_and_chunks", "0003_indexes", "0004_roles_and_row_level_security", "0005_tags_sequencer", "0006_embedding_model"]
+    assert first == ["0001_extension_and_tiers", "0002_documents_and_chunks", "0003_indexes", "0004_roles_and_row_level_security", "0005_tags_sequencer", "0006_embedding_model", "0007_version_events"]
     assert apply_migrations(conn, PARAMS) == []
-    assert conn.run("SELECT count(*) FROM schema_migrations")[0][0] == 6
+    assert conn.run("SELECT count(*) FROM schema_migrations")[0][0] == 7
     assert conn.run("SELECT extversion FROM pg_extension WHERE extname = 'vector'")[0][0] >= "0.8"
     # the embedding column has the dimension from the parameters
     assert conn.run("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'")[0][0] == f"vector({DIM})"
@@ -190,9 +190,105 @@ def test_a_tag_change_re_tiers_the_document_and_its_chunks_and_readers_follow(mi
     assert retier_document(conn, "intake", "t.pdf", "v1", "0120", "public", role=W) == "stale"
     assert retier_document(conn, "intake", "t.pdf", "v1", "0160", "restricted", role=W) == "unchanged"
     assert visible("docai_reader_internal") == 0
-    # a tag change of another version (or of a document not stored) is left to the pipeline's own read of the tags
-    assert retier_document(conn, "intake", "t.pdf", "v0", "0170", "public", role=W) == "not-stored"
-    assert retier_document(conn, "intake", "never.pdf", "v1", "0100", "public", role=W) == "not-stored"
+    # a tag change of another version (or of a document not stored yet) is recorded for that version's Store; the stored one is untouched
+    assert retier_document(conn, "intake", "t.pdf", "v0", "0170", "public", role=W) == "pending"
+    assert retier_document(conn, "intake", "never.pdf", "v1", "0100", "public", role=W) == "pending"
+    assert document_status(conn, "intake", "t.pdf")["access_tier"] == "restricted" and visible("docai_reader_internal") == 0
+
+
+# --- versions in flight (migration 0007): the later Store applies what arrived meanwhile -----------
+
+def test_a_tag_change_recorded_while_the_version_is_in_flight_is_applied_by_its_store(migrated):
+    conn, _ = migrated
+    assert retier_document(conn, "intake", "fl/t.pdf", "v1", "0200", "restricted", role=W) == "pending"  # the run read 'internal' before
+    assert upsert_document(conn, doc("fl/t.pdf", "v1", "0100", tier="internal"), chunks(2), role=W) == "stored"
+    assert document_status(conn, "intake", "fl/t.pdf")["access_tier"] == "restricted"
+    assert {r[0] for r in conn.run("SELECT c.access_tier FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.key = 'fl/t.pdf'")} == {"restricted"}
+    # a run whose event is later than the tag change read those tags itself: its own tier stands
+    assert upsert_document(conn, doc("fl/t.pdf", "v1", "0300", tier="confidential"), chunks(2), role=W, force=True) == "stored"
+    assert document_status(conn, "intake", "fl/t.pdf")["access_tier"] == "confidential"
+
+
+def test_an_invalid_tag_change_while_in_flight_keeps_the_version_out(migrated):
+    conn, _ = migrated
+    assert retier_document(conn, "intake", "fl/bad.pdf", "v1", "0200", None, error="InvalidMetadata: access-tier 'x'", role=W) == "pending"
+    with pytest.raises(InvalidMetadata):
+        upsert_document(conn, doc("fl/bad.pdf", "v1", "0100"), chunks(2), role=W)
+    assert count_chunks(conn, "fl/bad.pdf") == 0
+
+
+def test_a_version_deleted_for_good_while_in_flight_is_never_stored_and_the_stored_one_stays(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("fl/d.pdf", "v1", "0100"), chunks(3), role=W)
+    assert delete_document(conn, "intake", "fl/d.pdf", "0300", only_version="v2", role=W) == "other-version"
+    with pytest.raises(StaleVersion, match="deleted for good"):
+        upsert_document(conn, doc("fl/d.pdf", "v2", "0200"), chunks(5), role=W)
+    assert record_failure(conn, "intake", "fl/d.pdf", "v2", "0200", "late failure of the deleted version", role=W) == "superseded"
+    st = document_status(conn, "intake", "fl/d.pdf")
+    assert (st["status"], st["version_id"], count_chunks(conn, "fl/d.pdf")) == ("stored", "v1", 3)
+    # unversioned objects ('null'): a new write after the delete is a new object
+    assert delete_document(conn, "intake", "fl/u.pdf", "0100", only_version=None, role=W) == "deleted"
+    assert upsert_document(conn, doc("fl/u.pdf", None, "0200"), chunks(1), role=W) == "stored"
+
+
+def test_a_tag_failure_of_an_old_version_touches_nothing_and_of_the_stored_one_fails_only_it(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("fl/o.pdf", "v1", "0100"), chunks(2), role=W)
+    upsert_document(conn, doc("fl/o.pdf", "v2", "0200"), chunks(3), role=W)
+    before = document_status(conn, "intake", "fl/o.pdf")
+    assert retier_document(conn, "intake", "fl/o.pdf", "v1", "0300", None, error="InvalidMetadata: bad", role=W) == "pending"
+    assert document_status(conn, "intake", "fl/o.pdf") == before and count_chunks(conn, "fl/o.pdf") == 3
+    assert retier_document(conn, "intake", "fl/o.pdf", "v2", "0400", None, error="InvalidMetadata: bad", role=W) == "failed"
+    st = document_status(conn, "intake", "fl/o.pdf")
+    assert (st["status"], st["version_id"], st["sequencer"], count_chunks(conn, "fl/o.pdf")) == ("failed", "v2", "0200", 0)
+    # the corrected tag asks for a re-run of that version, with its own sequencer
+    assert retier_document(conn, "intake", "fl/o.pdf", "v2", "0500", "public", role=W) == "rerun"
+    assert upsert_document(conn, doc("fl/o.pdf", "v2", "0200", tier="internal"), chunks(3), role=W) == "stored"
+    assert document_status(conn, "intake", "fl/o.pdf")["access_tier"] == "public"
+
+
+def test_a_transient_failure_of_a_new_version_keeps_the_stored_one(migrated):
+    conn, _ = migrated
+    upsert_document(conn, doc("fl/k.pdf", "v1", "0100"), chunks(2), role=W)
+    assert record_failure(conn, "intake", "fl/k.pdf", "v2", "0200", "DatabaseUnavailable: network error", role=W, transient=True) == "kept"
+    st = document_status(conn, "intake", "fl/k.pdf")
+    assert (st["status"], st["version_id"], count_chunks(conn, "fl/k.pdf")) == ("stored", "v1", 2)
+    assert "v2" in st["error"] and "DatabaseUnavailable" in st["error"]
+    assert upsert_document(conn, doc("fl/k.pdf", "v2", "0200"), chunks(1), role=W) == "stored"  # the replay
+
+
+def test_a_key_holding_nul_is_recorded_in_a_form_postgresql_stores(migrated):
+    conn, _ = migrated
+    assert record_failure(conn, "intake", "fl/a\x00b.pdf", "v1", "0100", "UnsupportedDocument: key a\x00b", role=W) == "recorded"
+    st = document_status(conn, "intake", "fl/a\x00b.pdf")
+    assert st["status"] == "failed" and "\x00" not in st["error"]
+    assert conn.run("SELECT key FROM documents WHERE key LIKE 'fl/a%b.pdf'")[0][0] == "fl/a\\x00b.pdf"
+
+
+def test_transient_database_errors_are_told_from_permanent_ones_on_real_driver_errors(migrated, conn):
+    import socket
+
+    import pg8000.exceptions
+
+    from docai_shared.db import is_transient
+    from pglite import connect as connect_to
+
+    port = conn._usock.getpeername()[1]
+    dead = connect_to(port)
+    dead._usock.shutdown(socket.SHUT_RDWR)  # the server side went away (failover, restart)
+    with pytest.raises(pg8000.exceptions.InterfaceError) as lost:
+        dead.run("SELECT 1")
+    assert is_transient(lost.value)
+    c, _ = migrated
+    # the server's answer as PostgreSQL sends it under contention (PGlite has one backend, so real
+    # contention cannot happen here): serialization failure, deadlock, lock and statement timeouts
+    for errcode in ("serialization_failure", "deadlock_detected", "lock_not_available", "query_canceled"):
+        with pytest.raises(pg8000.exceptions.DatabaseError) as busy:
+            c.run(f"DO $$ BEGIN RAISE EXCEPTION 'busy' USING ERRCODE = '{errcode}'; END $$")
+        assert is_transient(busy.value), errcode
+    with pytest.raises(pg8000.exceptions.DatabaseError) as syntax:
+        c.run("SELEC 1")
+    assert not is_transient(syntax.value)
 
 
 def test_a_search_compares_only_vectors_of_the_questions_model(migrated):

@@ -26,12 +26,19 @@ export interface EmbeddingEndpointRef {
   readonly usdPerMillionTokens?: number;
 }
 
+/** s3:ListBucket on the intake bucket (no objects, no data): lets HeadObject tell a missing key (404) from a denial (403). */
+function listIntake(scope: Construct, intake: IntakeBucket): iam.PolicyStatement {
+  // By name, as the object grants are: no reference from this stack to the bucket resource.
+  return new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [`arn:${Stack.of(scope).partition}:s3:::${intake.bucketName}`] });
+}
+
 /** Embedding batches one document may have: their work-bucket keys travel in the state (256 KiB). */
 export const MAX_EMBED_BATCHES = 2000;
 
 /** Error names (Python exception classes) the state machine routes on. */
 export const PIPELINE_ERRORS = {
-  transient: ['TransientError', 'Throttled'],
+  // Step Functions matches the class name, not its base classes: every retried subclass is listed.
+  transient: ['TransientError', 'Throttled', 'DatabaseUnavailable'],
   endpointNotReady: ['EndpointNotReady'],
   lambdaService: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Lambda.ClientExecutionTimeoutException'],
   needsReview: ['NeedsHumanReview'],
@@ -205,6 +212,9 @@ export class DocumentPipeline extends Construct {
     // After a version is removed for good: which version S3 serves now (HeadObject without a version: s3:GetObject; no data is read).
     grantObjects(deleteFn, { bucketName: props.intake.bucketName, keyPattern: '*', actions: ['s3:GetObject'],
       why: 'after a permanent version delete, HeadObject finds the version S3 serves now (any uploaded key; metadata only, no object data, no KMS).' });
+    // "Serves nothing" is a 404 only with s3:ListBucket; without it S3 answers a missing key with 403
+    // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html, Permissions).
+    deleteFn.addToRolePolicy(listIntake(this, props.intake));
     const reviewFn = fn('MarkForReview', 'mark_for_review_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
     const failFn = fn('RecordFailure', 'record_failure_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
     // A tag change: the access tier of the stored version and its chunks, without re-embedding.
@@ -254,7 +264,8 @@ export class DocumentPipeline extends Construct {
     const embedAll = new sfn.Map(this, 'EmbedBatches', {
       itemsPath: '$.chunked.batches',
       maxConcurrency: concurrency,
-      itemSelector: { 'batchKey.$': '$$.Map.Item.Value', 'bucket.$': '$.bucket', 'key.$': '$.key', 'versionId.$': '$.versionId', 'meta.$': '$.meta' },
+      // workflow: an item sees only what is selected here, and its tokens are metered per workflow (backfill, replay, ingest).
+      itemSelector: { 'batchKey.$': '$$.Map.Item.Value', 'bucket.$': '$.bucket', 'key.$': '$.key', 'versionId.$': '$.versionId', 'meta.$': '$.meta', 'workflow.$': '$.chunked.workflow' },
       resultPath: sfn.JsonPath.DISCARD,
     });
     embedAll.itemProcessor(embed);
@@ -273,7 +284,9 @@ export class DocumentPipeline extends Construct {
       messageBody: sfn.TaskInput.fromObject({
         taskToken: sfn.JsonPath.taskToken,
         'bucket.$': '$.bucket', 'key.$': '$.key', 'versionId.$': '$.versionId', 'runId.$': '$.meta.runId', 'cause.$': '$.review.cause',
-        howTo: 'Approve: states send-task-success --task-output \'{"approved": true, "reviewedTextKey": "runs/<runId>/reviewed.json"}\' after uploading the text to the work bucket; reject: send-task-failure.',
+        // The only key an approval of this run may name (Extract refuses any other run's text).
+        'reviewedTextKey.$': '$.review.reviewedTextKey',
+        howTo: 'Approve: states send-task-success --task-output \'{"approved": true, "reviewedTextKey": "<reviewedTextKey>"}\' after uploading the text to the work bucket under reviewedTextKey; reject: send-task-failure.',
       }),
       taskTimeout: sfn.Timeout.duration(props.humanReviewTimeout ?? Duration.hours(72)),
       resultPath: '$.decision',
@@ -305,9 +318,17 @@ export class DocumentPipeline extends Construct {
     const afterDelete = new sfn.Choice(this, 'ServesAnotherVersion')
       .when(sfn.Condition.isPresent('$.deleted.reindex.versionId'), reindex.next(validate))
       .otherwise(done);
+    // A document failed by its metadata whose tags are valid now: index it again, without a re-upload.
+    const rerun = new sfn.Pass(this, 'RerunAfterTagChange', {
+      comment: 'The tag change made the failed version valid: run the upsert path for it',
+      parameters: { action: 'upsert', 'bucket.$': '$.bucket', 'key.$': '$.key', 'versionId.$': '$.retiered.rerun.versionId', 'sequencer.$': '$.retiered.rerun.sequencer', eventName: 'TagChange', 'meta.$': '$.meta', 'retiered.$': '$.retiered' },
+    });
+    const afterRetier = new sfn.Choice(this, 'RerunAfterRetag?')
+      .when(sfn.Condition.isPresent('$.retiered.rerun.versionId'), rerun.next(validate))
+      .otherwise(done);
     const route = new sfn.Choice(this, 'Route')
       .when(sfn.Condition.stringEquals('$.action', 'delete'), del.next(afterDelete))
-      .when(sfn.Condition.stringEquals('$.action', 'retag'), retier.next(done))
+      .when(sfn.Condition.stringEquals('$.action', 'retag'), retier.next(afterRetier))
       .otherwise(validate.next(extract).next(chunk).next(
         props.embedBatchWindow
           ? new sfn.Wait(this, 'WaitForEmbedWindow', { comment: 'Until the next embedding window (Chunk computed it): the endpoint scales out once per window', time: sfn.WaitTime.timestampPath('$.chunked.embedNotBefore') }).next(embedAll)
@@ -401,6 +422,9 @@ export class DocumentPipeline extends Construct {
       securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup],
     });
     props.intake.grantReadDocuments(itemFn);
+    // An object deleted since the listing is skipped: HeadObject says 404 only with s3:ListBucket, 403 without
+    // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html, Permissions), which is indistinguishable from a denial.
+    itemFn.addToRolePolicy(listIntake(this, props.intake));
     props.database.grantConnect(itemFn, DATABASE_ROLES.writer);
     this.functions.BackfillItem = itemFn;
 

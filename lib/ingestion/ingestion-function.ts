@@ -21,6 +21,12 @@ export interface IngestionFunctionProps {
   readonly stateMachineKey?: kms.IKey;
   readonly placement: FunctionPlacement;
   /**
+   * The intake bucket whose events this function serves: an event of any other bucket starts no
+   * execution and goes (as a batch item failure) to the dead-letter queue, which is alarmed.
+   * @default - events of any bucket are accepted (the queue policy is then the only guard)
+   */
+  readonly intakeBucketName?: string;
+  /**
    * Function timeout.
    * @default - the queue's consumerTimeout
    */
@@ -76,7 +82,7 @@ export class IngestionFunction extends Construct {
       description: 'Starts a document pipeline execution per S3 object version (idempotent)',
       timeout,
       memorySize: props.memorySize ?? 256,
-      environment: { STATE_MACHINE_ARN: props.stateMachine.stateMachineArn },
+      environment: { STATE_MACHINE_ARN: props.stateMachine.stateMachineArn, ...(props.intakeBucketName ? { INTAKE_BUCKET: props.intakeBucketName } : {}) },
       workflow: 'ingestion',
       ...props.placement,
       // Its only call is StartExecution: from the isolated subnets that needs the Step Functions

@@ -88,6 +88,7 @@ export class AppStack extends Stack {
       queue: data.ingestionQueue,
       stateMachine: pipeline,
       stateMachineKey: this.pipeline.encryptionKey,
+      intakeBucketName: data.intake.bucketName,
       placement: this.placement,
       timeout: Duration.seconds(c.ingestion.functionTimeoutSeconds),
       maxConcurrency: c.ingestion.maxConcurrency,

@@ -41,6 +41,8 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
     for (const [name, s] of tasks) {
       const transient = s.Retry?.find((r: any) => r.ErrorEquals.includes('TransientError'));
       expect({ name, transient: !!transient, jitter: transient?.JitterStrategy }).toEqual({ name, transient: true, jitter: 'FULL' });
+      // a lost database connection is raised as DatabaseUnavailable; Step Functions matches the name, not the base class
+      expect({ name, database: transient.ErrorEquals.includes('DatabaseUnavailable') }).toEqual({ name, database: true });
       const cold = s.Retry.find((r: any) => r.ErrorEquals.includes('EndpointNotReady'));
       // total wait before giving up: sum of min(interval * rate^i, maxDelay) over the attempts
       let total = 0;
@@ -71,6 +73,37 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
     const map = allStates(machineDef(stage, 'PipelineStateMachine').def).EmbedBatches;
     expect(map.MaxConcurrency).toBe(config.pipeline.embedConcurrency);
     expect(map.ResultPath).toBeNull();
+  });
+
+  test('each Embed item carries the run\'s workflow (Chunk computes it), so backfill and replay tokens are not counted as ingest', () => {
+    const map = allStates(machineDef(stage, 'PipelineStateMachine').def).EmbedBatches;
+    expect((map.ItemSelector ?? map.Parameters)['workflow.$']).toBe('$.chunked.workflow');
+  });
+
+  test('a tag change that makes a failed version valid runs the upsert path for it; the review task names the one key its approval may use', () => {
+    const states = allStates(machineDef(stage, 'PipelineStateMachine').def);
+    const after = states[states.Retier.Next];
+    expect(after.Type).toBe('Choice');
+    expect(after.Choices).toEqual([expect.objectContaining({ Variable: '$.retiered.rerun.versionId', IsPresent: true, Next: 'RerunAfterTagChange' })]);
+    expect(states.RerunAfterTagChange).toMatchObject({ Type: 'Pass', Next: 'Validate', Parameters: expect.objectContaining({ action: 'upsert', 'sequencer.$': '$.retiered.rerun.sequencer' }) });
+    expect(states.WaitForReview.Parameters.MessageBody['reviewedTextKey.$']).toBe('$.review.reviewedTextKey');
+  });
+
+  test('Delete and BackfillItem may list the intake bucket (HeadObject of a missing key is a 404 only then, a 403 without), and nothing more', () => {
+    const t = synthStage(stage).templates[`docai-${stage}-app`].toJSON();
+    const R = t.Resources as Record<string, any>;
+    for (const prefix of ['PipelineDelete', 'PipelineBackfillItem']) {
+      const fn = Object.entries(R).find(([k, r]) => r.Type === 'AWS::Lambda::Function' && k.startsWith(prefix))![1];
+      const role = fn.Properties.Role['Fn::GetAtt'][0];
+      const statements = Object.values(R).filter((r: any) => ['AWS::IAM::ManagedPolicy', 'AWS::IAM::Policy'].includes(r.Type) && (r.Properties.Roles ?? []).some((x: any) => x.Ref === role))
+        .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+      const list = statements.filter((st: any) => [st.Action].flat().includes('s3:ListBucket'));
+      expect({ prefix, n: list.length }).toEqual({ prefix, n: 1 });
+      expect(list[0].Action).toBe('s3:ListBucket');
+      const resource = JSON.stringify(list[0].Resource);
+      expect(resource).toContain('arn:');
+      expect(resource).not.toContain('/*'); // the bucket, not its objects
+    }
   });
 
   test('documents wait for the embedding window between Chunk and the embedding Map exactly when the stage has one', () => {

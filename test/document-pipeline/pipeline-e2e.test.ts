@@ -149,8 +149,26 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     return out.versionId as string;
   }
 
+  /** Holds an execution before a state until released: the other event runs meanwhile. */
+  function gate() {
+    let markReached!: () => void;
+    let release!: () => void;
+    const reached = new Promise<void>((r) => { markReached = r; });
+    const until = new Promise<void>((r) => { release = r; });
+    return { reached, markReached, release, until };
+  }
+  type Gate = ReturnType<typeof gate>;
+
   let runs = 0;
-  async function run(input: Record<string, unknown>) {
+  async function run(input: Record<string, unknown>, opts: { holdBefore?: string; gate?: Gate; items?: any[] } = {}) {
+    const at = (state: string, fn: (input: any) => Promise<any>) => async (i: any) => {
+      if (opts.holdBefore === state && opts.gate) {
+        opts.gate.markReached();
+        await opts.gate.until;
+      }
+      if (state === 'Embed') opts.items?.push(i);
+      return fn(i);
+    };
     const sm = new StateMachine(definition, { validationOptions: { checkPaths: false, checkArn: false } });
     const name = `run-${++runs}`;
     const noWait = Object.fromEntries(['Validate', 'Extract', 'Chunk', 'Embed', 'Store', 'DeleteDocument', 'Retier', 'RecordFailure', 'MarkForReview', 'NotifyReviewer', 'WaitForReview'].map((s) => [s, 0]));
@@ -161,13 +179,13 @@ describe('document pipeline, end to end on the synthesized definition', () => {
         // The pilot waits for the next embedding window (up to 12 h); here the window opens at once.
         waitTimeOverrides: { WaitForEmbedWindow: 0 },
         taskResourceLocalHandlers: {
-          Validate: worker.handler('validate_handler'),
-          Extract: worker.handler('extract_handler'),
-          Chunk: worker.handler('chunk_handler'),
-          Embed: worker.handler('embed_handler'),
-          Store: worker.handler('store_handler'),
-          DeleteDocument: worker.handler('delete_handler'),
-          Retier: worker.handler('retier_handler'),
+          Validate: at('Validate', worker.handler('validate_handler')),
+          Extract: at('Extract', worker.handler('extract_handler')),
+          Chunk: at('Chunk', worker.handler('chunk_handler')),
+          Embed: at('Embed', worker.handler('embed_handler')),
+          Store: at('Store', worker.handler('store_handler')),
+          DeleteDocument: at('DeleteDocument', worker.handler('delete_handler')),
+          Retier: at('Retier', worker.handler('retier_handler')),
           RecordFailure: worker.handler('record_failure_handler'),
           MarkForReview: worker.handler('mark_for_review_handler'),
           NotifyReviewer: async () => ({}),
@@ -194,6 +212,7 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     const { status: st, chunks } = await worker.request({ op: 'status', key });
     return { status: st, chunks };
   };
+  const tiers = async (key: string) => (await worker.request({ op: 'status', key })).tiers as string[];
   const event = (key: string, versionId: string, sequencer: string, action = 'upsert', eventName = 'ObjectCreated:Put') => ({ action, bucket: 'docai-intake', key, versionId, sequencer, eventName });
   const text = (n: number, word: string) => Array.from({ length: n }, (_, i) => `${word} sentence number ${i} describes the contract terms in detail.`).join(' ');
 
@@ -292,6 +311,133 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     const bad = await run(event('hr/review-2026.txt', v, '0300', 'retag', 'ObjectTagging:Put'));
     expect(bad.status).toBe('FAILED');
     expect((await status('hr/review-2026.txt')).chunks).toEqual([]);
+    // correcting the tag brings it back under the corrected tier (was: not-stored, it stayed failed until re-uploaded)
+    await worker.request({ op: 'put_tags', key: 'hr/review-2026.txt', versionId: v, tags: { 'access-tier': 'confidential' } });
+    const fixed = await run(event('hr/review-2026.txt', v, '0400', 'retag', 'ObjectTagging:Put'));
+    expect(fixed.status).toBe('SUCCEEDED');
+    const back = await status('hr/review-2026.txt');
+    expect(back.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v, access_tier: 'confidential', error: null }));
+    expect(back.chunks.join(' ')).toContain('Review sentence number 7');
+    expect(await tiers('hr/review-2026.txt')).toEqual(['confidential']);
+  });
+
+  test('a document failed at upload by an invalid tag tier is indexed once the tag is corrected, without a re-upload', async () => {
+    const v = await upload('hr/bad-at-upload.txt', text(4, 'Onboarding'), { tags: { 'access-tier': 'secret' } });
+    expect((await run(event('hr/bad-at-upload.txt', v, '0100'))).status).toBe('FAILED');
+    expect((await status('hr/bad-at-upload.txt')).status.status).toBe('failed');
+    await worker.request({ op: 'put_tags', key: 'hr/bad-at-upload.txt', versionId: v, tags: { 'access-tier': 'internal' } });
+    expect((await run(event('hr/bad-at-upload.txt', v, '0200', 'retag', 'ObjectTagging:Put'))).status).toBe('SUCCEEDED');
+    const s = await status('hr/bad-at-upload.txt');
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v, access_tier: 'internal' }));
+    expect(s.chunks.join(' ')).toContain('Onboarding sentence number 3');
+  });
+
+  test('an invalid tag on an old version leaves the current version stored (was: the current version was marked failed and its chunks deleted)', async () => {
+    const key = 'hr/old-version-bad-tag.txt';
+    const v1 = await upload(key, text(4, 'Draft'), { tags: { 'access-tier': 'internal' } });
+    expect((await run(event(key, v1, '0100'))).status).toBe('SUCCEEDED');
+    const v2 = await upload(key, text(4, 'Final'), { tags: { 'access-tier': 'internal' } });
+    expect((await run(event(key, v2, '0200'))).status).toBe('SUCCEEDED');
+    const before = await status(key);
+    await worker.request({ op: 'put_tags', key, versionId: v1, tags: { 'access-tier': 'top-secret' } });
+    await run(event(key, v1, '0300', 'retag', 'ObjectTagging:Put'));
+    expect(await status(key)).toEqual(before);
+  });
+
+  // --- races: one execution held at a step while the other event's execution runs ----------------
+
+  test('race: a tag change while the upsert runs is applied by its Store (was: lost, the document stored under the old, lower tier)', async () => {
+    const key = 'race/retag-in-flight.txt';
+    const v = await upload(key, text(6, 'Salary'), { tags: { 'access-tier': 'internal' } });
+    const g = gate();
+    const upsert = run(event(key, v, '0100'), { holdBefore: 'Store', gate: g }); // Extract has read tier internal
+    await g.reached;
+    await worker.request({ op: 'put_tags', key, versionId: v, tags: { 'access-tier': 'restricted' } });
+    const retag = await run(event(key, v, '0200', 'retag', 'ObjectTagging:Put'));
+    expect(retag.status).toBe('SUCCEEDED');
+    g.release();
+    expect((await upsert).status).toBe('SUCCEEDED');
+    expect((await status(key)).status).toEqual(expect.objectContaining({ status: 'stored', version_id: v, access_tier: 'restricted' }));
+    expect(await tiers(key)).toEqual(['restricted']);
+  });
+
+  test('race: a tag change recorded before the first row of the key exists is not lost, also when that Store is retried', async () => {
+    // the same race, the tag change recorded before any row of the key exists (first version, no Extract yet)
+    const key = 'race/retag-before-extract.txt';
+    const v = await upload(key, text(6, 'Bonus'), { tags: { 'access-tier': 'public' } });
+    const g = gate();
+    const upsert = run(event(key, v, '0100'), { holdBefore: 'Store', gate: g });
+    await g.reached;
+    await worker.request({ op: 'put_tags', key, versionId: v, tags: { 'access-tier': 'confidential' } });
+    expect((await run(event(key, v, '0200', 'retag', 'ObjectTagging:Put'))).status).toBe('SUCCEEDED');
+    await worker.request({ op: 'break_db', handler: 'store_handler', count: 1 });
+    g.release();
+    expect((await upsert).status).toBe('SUCCEEDED');
+    expect((await worker.request({ op: 'break_db' })).handed).toBe(1);
+    expect(await tiers(key)).toEqual(['confidential']);
+  });
+
+  test('race: a version deleted for good while its run is in flight stays deleted (was: the late Store made the deleted text searchable)', async () => {
+    const key = 'race/delete-in-flight.txt';
+    const v1 = await upload(key, text(5, 'Published'), { tags: { 'access-tier': 'public' } });
+    expect((await run(event(key, v1, '0100'))).status).toBe('SUCCEEDED');
+    const v2 = await upload(key, text(5, 'Leaked'), { tags: { 'access-tier': 'public' } });
+    const g = gate();
+    const upsert = run(event(key, v2, '0200'), { holdBefore: 'Store', gate: g });
+    await g.reached;
+    await worker.request({ op: 'delete_version', key, versionId: v2 });
+    const del = await run(event(key, v2, '0300', 'delete', 'ObjectRemoved:Delete'));
+    expect(del.status).toBe('SUCCEEDED');
+    g.release();
+    expect((await upsert).status).toBe('SUCCEEDED'); // Superseded
+    const s = await status(key);
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v1 }));
+    expect(s.chunks.join(' ')).toContain('Published');
+    expect(s.chunks.join(' ')).not.toContain('Leaked');
+  });
+
+  test('race: the first version of a key deleted for good while its run is in flight is never stored', async () => {
+    const key = 'race/first-version-deleted.txt';
+    const v = await upload(key, text(5, 'Withdrawn'));
+    const g = gate();
+    const upsert = run(event(key, v, '0100'), { holdBefore: 'Store', gate: g });
+    await g.reached;
+    await worker.request({ op: 'delete_version', key, versionId: v });
+    expect((await run(event(key, v, '0200', 'delete', 'ObjectRemoved:Delete'))).status).toBe('SUCCEEDED');
+    g.release();
+    await upsert;
+    expect((await status(key)).chunks).toEqual([]);
+  });
+
+  test('a lost database connection during Store is retried on a new connection (was: not retried, the new version failed and the stored one was deleted)', async () => {
+    const key = 'blip/report.txt';
+    const v1 = await upload(key, text(5, 'Quarterly'));
+    expect((await run(event(key, v1, '0100'))).status).toBe('SUCCEEDED');
+    const v2 = await upload(key, text(5, 'Restated'));
+    const g = gate();
+    const upsert = run(event(key, v2, '0200'), { holdBefore: 'Store', gate: g });
+    await g.reached;
+    await worker.request({ op: 'break_db', handler: 'store_handler', count: 1 }); // as a warm container's cached connection after a failover
+    g.release();
+    const r = await upsert;
+    expect((await worker.request({ op: 'break_db' })).handed).toBe(1);
+    expect(r.status).toBe('SUCCEEDED');
+    const s = await status(key);
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v2 }));
+    expect(s.chunks.join(' ')).toContain('Restated');
+  });
+
+  test('when the database stays unreachable through every retry, the stored version keeps serving (was: its chunks were deleted)', async () => {
+    const key = 'blip/report.txt';
+    const stored = await status(key);
+    const v3 = await upload(key, text(5, 'Unfinished'));
+    await worker.request({ op: 'break_db', handler: 'store_handler' });
+    const r = await run(event(key, v3, '0300'));
+    await worker.request({ op: 'break_db' });
+    expect(r.status).toBe('FAILED');
+    const s = await status(key);
+    expect(s.chunks).toEqual(stored.chunks);
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: stored.status.version_id, error: expect.stringContaining('DatabaseUnavailable') }));
   });
 
   test('a bad document ends in RecordFailure with status failed, and nothing is stored', async () => {
@@ -344,6 +490,50 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     const s = await status('scans/receipt.pdf');
     expect(s.status.status).toBe('stored');
     expect(s.chunks).toEqual(['Receipt: taxi 42 EUR, 3 March 2026.']);
+  });
+
+  test('an approval naming another run\'s reviewed text is refused and recorded (was: that text was stored under this document)', async () => {
+    const { pdfWithoutText } = await import('./pdf-fixture');
+    const v = await upload('scans/other-run.pdf', pdfWithoutText());
+    await worker.request({ op: 'put_work', key: 'runs/run-someone-else/reviewed.json', json: { sections: [{ text: 'Text of another document.', page: 1, heading: null }], pages: 1 } });
+    review = { approve: true, reviewedTextKey: 'runs/run-someone-else/reviewed.json' };
+    const r = await run(event('scans/other-run.pdf', v, '0100'));
+    review = { approve: false };
+    expect(r.status).toBe('FAILED');
+    // the review task names the one key this run accepts
+    expect(reviewMessages.at(-1)).toEqual(expect.objectContaining({ reviewedTextKey: `runs/${r.name}/reviewed.json` }));
+    const s = await status('scans/other-run.pdf');
+    expect(s.status.status).toBe('failed');
+    expect(s.status.error).toMatch(/reviewedTextKey .*runs\/run-\d+\/reviewed\.json/);
+    expect(s.chunks).toEqual([]);
+  });
+
+  test('backfill skips an object deleted since the listing (was: PermanentError, counted against the tolerance)', async () => {
+    await upload('drafts/gone.txt', 'deleted before its backfill item ran');
+    await worker.request({ op: 'delete_marker', key: 'drafts/gone.txt' });
+    const item = await worker.request({ op: 'call', handler: 'backfill_item_handler', event: { Key: 'drafts/gone.txt' } });
+    expect(item.error).toBeUndefined();
+    expect(item.result).toEqual({ skip: true, reason: expect.stringMatching(/deleted since the listing/) });
+  });
+
+  test('a key PostgreSQL cannot store (NUL) ends in a recorded failure (was: RecordFailure failed too, nothing recorded)', async () => {
+    const r = await run(event('odd/a\u0000b.txt', 'v-nul', '0100'));
+    expect(r).toEqual(expect.objectContaining({ status: 'FAILED', cause: expect.stringContaining('Recorded by RecordFailure') }));
+    const s = await status('odd/a\\x00b.txt');
+    expect(s.status).toEqual(expect.objectContaining({ status: 'failed', error: expect.stringContaining('NUL') }));
+  });
+
+  test('the embedding Map carries the run\'s workflow to Embed: a backfill\'s tokens are counted as backfill, not ingest', async () => {
+    const stored = (await status('memos/cold-start.md')).status;
+    const items: any[] = [];
+    const from = worker.stderr.length;
+    const r = await run({ action: 'upsert', reembed: true, bucket: 'docai-intake', key: 'memos/cold-start.md', versionId: stored.version_id, sequencer: stored.sequencer, eventName: 'Backfill' }, { items });
+    expect(r.status).toBe('SUCCEEDED');
+    expect(items.length).toBeGreaterThan(0);
+    expect(items.map((i) => i.workflow)).toEqual(items.map(() => 'backfill'));
+    const emf = worker.stderr.slice(from).split('\n').filter((l) => l.includes('"_aws"') && l.includes('TokensEmbedded')).map((l) => JSON.parse(l));
+    expect(emf.length).toBeGreaterThan(0);
+    expect(emf.map((m) => m.Workflow)).toEqual(emf.map(() => 'backfill'));
   });
 
   // Runs last in this file: the calls of every test above, against what the pilot and production grant.

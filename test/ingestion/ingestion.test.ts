@@ -75,6 +75,14 @@ describe.each(['pilot', 'production'])('ingestion in the %s stage', (stage) => {
     expect(describe).toContain('":*"');
   });
 
+  test('the function is told the intake bucket it serves (events of any other bucket are refused to the alarmed DLQ)', () => {
+    const fn = Object.values(app().findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Handler === 'ingestion_handler.handler')! as any;
+    const { stacks } = synthStage(stage);
+    const served = fn.Properties.Environment.Variables.INTAKE_BUCKET;
+    expect(served).toBeDefined();
+    expect(served).toEqual(stacks.app.resolve(stacks.data.intake.bucketName));
+  });
+
   test('alarms on any dead-letter message and on old messages go to the alarm topic', () => {
     const topic = { Ref: expect.stringMatching(/^AlarmsTopic/) };
     const alarms = Object.values(data().findResources('AWS::CloudWatch::Alarm')) as any[];

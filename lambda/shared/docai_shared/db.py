@@ -8,6 +8,15 @@ is rejected (``StaleVersion``), the same version again is a no-op, a newer one r
 version's chunks in one transaction. Deletes leave a tombstone, so an older version arriving after
 the delete is rejected too.
 
+Versions in flight (a run between its upload event and its Store) are modelled by a row per version in
+``document_versions``: a tag change or a permanent delete of a version that is not stored yet is
+written there with its sequencer, and the Store of that version reads it under the same lock and
+applies it (the newest tier, or no store at all). Race-free under concurrent executions because every
+writer of a version locks its ``document_versions`` row (inserted if absent; ON CONFLICT waits for a
+concurrent insert) and then the ``documents`` row, always in that order, inside one transaction:
+whichever of Store and Retier/Delete commits second sees what the first committed, so a tag change or
+delete is either applied to the stored version or picked up by its Store, never lost between them.
+
 SQL safety: values always travel as parameters; the only identifiers in SQL are fixed names from this
 module (filter columns, role names), never text from input.
 """
@@ -16,11 +25,11 @@ from __future__ import annotations
 import json
 import os
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Iterator, Sequence
 
-from docai_shared.errors import StaleVersion
+from docai_shared.errors import InvalidMetadata, StaleVersion
 
 ACCESS_TIERS = ("public", "internal", "confidential", "restricted")
 WRITER_ROLE = "docai_writer"
@@ -88,6 +97,34 @@ def connect_from_env(user_env: str = "DB_USER") -> Any:
     return connect_iam(env["DB_HOST"], int(env["DB_PORT"]), env[user_env], env["DB_NAME"], env["AWS_REGION"], tls=tls)
 
 
+# SQLSTATEs after which the same transaction, retried, can succeed: serialization failure, deadlock,
+# lock not available, statement timeout / cancel, too many connections, server shutting down or
+# starting, and every connection exception (class 08).
+# https://www.postgresql.org/docs/current/errcodes-appendix.html
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014", "53300", "57P01", "57P02", "57P03"})
+
+
+def is_transient(e: BaseException) -> bool:
+    """True when ``e`` is a database error that retrying on a new connection may cure: the driver lost
+    the connection (pg8000 InterfaceError: network error, connection closed, timeout), or the server
+    answered with a transient SQLSTATE."""
+    import pg8000.exceptions as pe
+
+    if isinstance(e, pe.InterfaceError):
+        return True
+    if isinstance(e, pe.DatabaseError):
+        fields = e.args[0] if e.args and isinstance(e.args[0], dict) else {}
+        code = str(fields.get("C", ""))
+        return code in TRANSIENT_SQLSTATES or code.startswith("08")
+    return False
+
+
+def storable(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL (0x00): it is written as the four characters \\x00, so a key or
+    error that holds one can still be recorded (S3 keys may hold it; such a document is refused)."""
+    return None if text is None else text.replace("\x00", "\\x00")
+
+
 class _Tx:
     """BEGIN ... COMMIT, ROLLBACK on error; optionally SET LOCAL ROLE to one of this project's roles."""
 
@@ -103,7 +140,13 @@ class _Tx:
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.conn.run("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            self.conn.run("COMMIT")
+            return
+        try:
+            self.conn.run("ROLLBACK")
+        except Exception:  # the connection is gone (the server rolled back): the original error says why
+            pass
 
 
 def transaction(conn: Any, role: str | None = None) -> _Tx:
@@ -167,6 +210,26 @@ def _lock_row(conn: Any, bucket: str, key: str) -> list | None:
     return rows[0] if rows else None
 
 
+def _version(version_id: str | None) -> str:
+    return version_id if version_id is not None else "null"  # S3's own name for an unversioned object's version
+
+
+def _lock_version(conn: Any, bucket: str, key: str, version_id: str | None) -> tuple:
+    """Locks the row of one version (inserted when absent: ON CONFLICT waits for a concurrent insert to
+    commit, then SELECT ... FOR UPDATE waits for its lock). Every writer takes this lock before the
+    document row's. Returns (access_tier, tags_sequencer, tier_error, deleted_sequencer)."""
+    v = _version(version_id)
+    conn.run("INSERT INTO document_versions (bucket, key, version_id) VALUES (:b, :k, :v) ON CONFLICT DO NOTHING", b=bucket, k=key, v=v)
+    rows = conn.run("SELECT access_tier, tags_sequencer, tier_error, deleted_sequencer FROM document_versions WHERE bucket = :b AND key = :k AND version_id = :v FOR UPDATE",
+                    b=bucket, k=key, v=v)
+    return tuple(rows[0])
+
+
+def _newer(a: str | None, b: str | None) -> bool:
+    """a is a sequencer later than b (anything is later than nothing)."""
+    return a is not None and (b is None or compare_sequencers(a, b) > 0)
+
+
 def _claim_row(conn: Any, bucket: str, key: str, insert_sql: str, **params: Any) -> tuple[Any, list | None]:
     """Inserts the first row of (bucket, key) and returns its id; or, when a concurrent writer
     inserted it between our SELECT ... FOR UPDATE (which locks nothing when no row exists) and this
@@ -185,11 +248,25 @@ def upsert_document(conn: Any, doc: DocumentVersion, chunks: Sequence[ChunkRecor
 
     Returns "stored", or "unchanged" when this very version is already stored (a duplicate run).
     ``force`` re-stores the same version anyway (re-embedding after a model change).
-    Raises StaleVersion when a newer version (or a newer delete) is already recorded.
+    Raises StaleVersion when a newer version (or a newer delete, or a permanent delete of this very
+    version) is already recorded; InvalidMetadata when a tag change after this run's start named an
+    invalid tier.
+
+    The tier: a tag change of this version recorded after the run's event (its sequencer is later) was
+    read after this run's Extract may have read the tags, so it wins over ``doc.access_tier``; an
+    earlier one was already visible to Extract.
     """
     if doc.access_tier not in ACCESS_TIERS:
         raise ValueError(f"access_tier {doc.access_tier!r} is not one of {ACCESS_TIERS}")
+    doc = replace(doc, key=storable(doc.key))
     with transaction(conn, role):
+        v_tier, v_tags_seq, v_error, v_deleted = _lock_version(conn, doc.bucket, doc.key, doc.version_id)
+        if v_deleted is not None and compare_sequencers(doc.sequencer, v_deleted) < 0:
+            raise StaleVersion(f"s3://{doc.bucket}/{doc.key}: version {doc.version_id} was deleted for good (sequencer {v_deleted}): not stored")
+        if _newer(v_tags_seq, doc.sequencer):
+            if v_error is not None:
+                raise InvalidMetadata(f"a tag change of this version (sequencer {v_tags_seq}) is invalid: {v_error}")
+            doc = replace(doc, access_tier=v_tier)
         row = _lock_row(conn, doc.bucket, doc.key)
         doc_id = None
         if row is None:
@@ -228,19 +305,27 @@ def upsert_document(conn: Any, doc: DocumentVersion, chunks: Sequence[ChunkRecor
         return "stored"
 
 
-def record_failure(conn: Any, bucket: str, key: str, version_id: str | None, sequencer: str, error: str, status: str = "failed", role: str | None = None) -> str:
+def record_failure(conn: Any, bucket: str, key: str, version_id: str | None, sequencer: str, error: str, status: str = "failed", role: str | None = None,
+                   transient: bool = False) -> str:
     """Marks the document failed (or in review) with the error, and removes the previous version's
     chunks: they no longer describe the object and must not be served (its tier may have changed).
 
     A failed run of the version that is already stored (a re-embed after a model change, a replay)
     keeps that version's chunks and status: they still describe the object exactly, and the new ones
-    never arrived. Only the error is recorded ("kept").
+    never arrived. Only the error is recorded ("kept"). So does a run that failed ``transient``ly (the
+    database or endpoint stayed unavailable through every retry): nothing stored is removed until a
+    replacement is committed; replaying the event stores it.
 
-    Returns "recorded", "kept", or "superseded" when a newer version is already recorded (nothing changes).
+    Returns "recorded", "kept", or "superseded" when a newer version is already recorded, or this
+    version was deleted for good (nothing changes).
     """
     if status not in ("failed", "review"):
         raise ValueError(f"status must be failed or review, received {status!r}")
+    key, error = storable(key), storable(error)
     with transaction(conn, role):
+        deleted = _lock_version(conn, bucket, key, version_id)[3]
+        if deleted is not None and compare_sequencers(sequencer, deleted) < 0:
+            return "superseded"
         row = _lock_row(conn, bucket, key)
         if row is None:
             # Unknown tier: the most restrictive one, until a good version says otherwise.
@@ -258,6 +343,10 @@ def record_failure(conn: Any, bucket: str, key: str, version_id: str | None, seq
         if order == 0 and stored_status == "stored" and stored_version == version_id:
             conn.run("UPDATE documents SET error = :e, updated_at = now() WHERE id = :id", e=f"last re-run failed, stored chunks kept: {error}"[:4000], id=doc_id)
             return "kept"
+        if transient and stored_status == "stored":
+            conn.run("UPDATE documents SET error = :e, updated_at = now() WHERE id = :id",
+                     e=f"version {version_id} (sequencer {sequencer}) not stored yet, version {stored_version} kept: {error}"[:4000], id=doc_id)
+            return "kept"
         conn.run(
             "UPDATE documents SET version_id = :v, sequencer = :s, status = :st, error = :e, chunk_count = 0, updated_at = now() WHERE id = :id",
             v=version_id, s=sequencer, st=status, e=error[:4000], id=doc_id,
@@ -270,10 +359,18 @@ def delete_document(conn: Any, bucket: str, key: str, sequencer: str, only_versi
     """Removes a document's chunks and leaves a tombstone row (status deleted) carrying the delete's
     sequencer, so an older version arriving late is rejected.
 
-    ``only_version``: the event deleted one specific version; if that is not the stored one, nothing
-    changes ("other-version"). Returns "deleted", "stale" (a newer version is stored), or "other-version".
+    ``only_version``: the event deleted one specific version for good. That version's own tombstone is
+    recorded in any case, so a run of it still in flight never stores it; if it is not the stored one,
+    the document row does not change ("other-version"). Returns "deleted", "stale" (a newer version is
+    stored), or "other-version".
     """
+    key = storable(key)
     with transaction(conn, role):
+        if only_version is not None:
+            deleted = _lock_version(conn, bucket, key, only_version)[3]
+            if _newer(sequencer, deleted):
+                conn.run("UPDATE document_versions SET deleted_sequencer = :s, updated_at = now() WHERE bucket = :b AND key = :k AND version_id = :v",
+                         s=sequencer, b=bucket, k=key, v=_version(only_version))
         row = _lock_row(conn, bucket, key)
         if row is None:
             _, row = _claim_row(
@@ -296,21 +393,59 @@ def delete_document(conn: Any, bucket: str, key: str, sequencer: str, only_versi
         return "deleted"
 
 
-def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, sequencer: str, access_tier: str, role: str | None = None) -> str:
-    """Applies a tag change of the stored version: the document's and every chunk's access tier, in one
-    transaction, without re-embedding. Returns "retiered", "unchanged" (same tier), "stale" (an
-    equal or newer tag change is applied already), or "not-stored" (the event is about another
-    version, or the document is not stored: the pipeline reads the tags when it stores a version)."""
-    if access_tier not in ACCESS_TIERS:
+TAG_FAILURE = "tag change failed"
+
+
+def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, sequencer: str, access_tier: str | None, role: str | None = None,
+                    error: str | None = None) -> str:
+    """Applies a tag change of one version (``access_tier``, or ``error`` when its tags name no valid
+    tier), ordered by the tag change's sequencer among the tag changes of that version.
+
+    Returns:
+    - "retiered" / "unchanged": the version is stored; its and every chunk's tier set in one
+      transaction, without re-embedding;
+    - "failed": ``error`` for the stored version: it is marked failed and its chunks removed (fail
+      closed: no tier is known to be right); the row keeps the version and its sequencer;
+    - "rerun": the version is the document's, failed because of its metadata, and the tags are now
+      valid: the caller runs the pipeline again for it (``document_status`` has its sequencer);
+    - "pending": the version is not stored (its run is in flight, or it is not the current version):
+      recorded, and the Store of that version applies it;
+    - "stale": an equal or newer tag change of this version is recorded already;
+    - "deleted": the version was deleted for good.
+    Never touches another version's row or chunks.
+    """
+    if (access_tier is None) == (error is None):
+        raise ValueError("give exactly one of access_tier and error")
+    if access_tier is not None and access_tier not in ACCESS_TIERS:
         raise ValueError(f"access_tier {access_tier!r} is not one of {ACCESS_TIERS}")
+    key, error = storable(key), storable(error)
     with transaction(conn, role):
-        rows = conn.run("SELECT id, version_id, status, access_tier, sequencer, tags_sequencer FROM documents WHERE bucket = :b AND key = :k FOR UPDATE", b=bucket, k=key)
-        if not rows or rows[0][2] != "stored" or rows[0][1] != version_id:
-            return "not-stored"
-        doc_id, _, _, tier, seq, tags_seq = rows[0]
-        if compare_sequencers(sequencer, tags_seq or seq) <= 0:
+        _, v_tags_seq, _, v_deleted = _lock_version(conn, bucket, key, version_id)
+        if v_deleted is not None:
+            return "deleted"
+        rows = conn.run("SELECT id, version_id, status, access_tier, sequencer, tags_sequencer, error FROM documents WHERE bucket = :b AND key = :k FOR UPDATE", b=bucket, k=key)
+        current = bool(rows) and rows[0][1] == version_id
+        # tags_sequencer on documents: tag changes applied before document_versions existed (migration 0007)
+        previous = v_tags_seq or (rows[0][5] if current else None)
+        if previous is not None and compare_sequencers(sequencer, previous) <= 0:
             return "stale"
-        conn.run("UPDATE documents SET access_tier = :a, tags_sequencer = :s, updated_at = now() WHERE id = :id", a=access_tier, s=sequencer, id=doc_id)
+        conn.run("UPDATE document_versions SET access_tier = :a, tags_sequencer = :s, tier_error = :e, updated_at = now() WHERE bucket = :b AND key = :k AND version_id = :v",
+                 a=access_tier, s=sequencer, e=error[:4000] if error else None, b=bucket, k=key, v=_version(version_id))
+        if not current:
+            return "pending"
+        doc_id, _, status, tier, _, _, doc_error = rows[0]
+        conn.run("UPDATE documents SET tags_sequencer = :s WHERE id = :id", s=sequencer, id=doc_id)
+        if error is not None:
+            if status not in ("stored", "failed", "review"):
+                return "pending"
+            conn.run("UPDATE documents SET status = 'failed', error = :e, chunk_count = 0, updated_at = now() WHERE id = :id", e=f"{TAG_FAILURE}: {error}"[:4000], id=doc_id)
+            conn.run("DELETE FROM chunks WHERE document_id = :id", id=doc_id)
+            return "failed"
+        if status == "failed" and doc_error and (doc_error.startswith(TAG_FAILURE) or doc_error.startswith("InvalidMetadata")):
+            return "rerun"
+        if status != "stored":
+            return "pending"
+        conn.run("UPDATE documents SET access_tier = :a, updated_at = now() WHERE id = :id", a=access_tier, id=doc_id)
         if tier == access_tier:
             return "unchanged"
         conn.run("UPDATE chunks SET access_tier = :a WHERE document_id = :id", a=access_tier, id=doc_id)
@@ -330,6 +465,7 @@ def purge_document(conn: Any, bucket: str, key: str, role: str | None = None) ->
 
 
 def document_status(conn: Any, bucket: str, key: str) -> dict | None:
+    key = storable(key)
     rows = conn.run(
         "SELECT status, version_id, sequencer, error, chunk_count, access_tier FROM documents WHERE bucket = :b AND key = :k", b=bucket, k=key
     )

@@ -45,3 +45,14 @@ class EndpointNotReady(TransientError):
 
 class Throttled(TransientError):
     """An AWS API or the endpoint throttled the call."""
+
+
+class DatabaseUnavailable(TransientError):
+    """The database connection was lost, or the server refused for now (serialization failure,
+    deadlock, statement or lock timeout, too many connections, shutting down). The transaction rolled
+    back whole; the connection is dropped and the next attempt opens a new one."""
+
+
+# Error names (as Step Functions sees them) of a run that failed because something was unavailable
+# for longer than its retries, not because the document is bad: its failure must not remove what is stored.
+TRANSIENT_ERROR_NAMES = ("TransientError", "Throttled", "EndpointNotReady", "DatabaseUnavailable", "States.Timeout")
