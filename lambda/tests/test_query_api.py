@@ -326,13 +326,13 @@ SECRET_DOC = ("docai-intake", "ops/incident-codeword.pdf")
 SECRET_TEXT = "Incident response: the incident code word is BLUEHERON, known to internal staff only."
 
 
-def _store_secret(conn, version="v1", text=SECRET_TEXT, sequencer="10", tier="internal"):
+def _store_secret(conn, key, version="v1", text=SECRET_TEXT, sequencer="10", tier="internal"):
     from datetime import date
 
     from docai_shared.db import ChunkRecord, DocumentVersion, upsert_document
     from local_models import embed
 
-    upsert_document(conn, DocumentVersion(*SECRET_DOC, version, sequencer, tier, document_type="ops", document_date=date(2026, 6, 1)),
+    upsert_document(conn, DocumentVersion(SECRET_DOC[0], key, version, sequencer, tier, document_type="ops", document_date=date(2026, 6, 1)),
                     [ChunkRecord(0, text, len(text.split()), embed(text, DIM), {"page": 1, "heading": "Incident response"})], role="docai_writer", embedding_model="BAAI/bge-base-en-v1.5")
 
 
@@ -343,20 +343,23 @@ def test_an_answer_never_carries_text_the_caller_cannot_retrieve_now(api, databa
     from docai_shared.db import delete_document, purge_document, retier_document
 
     models, _ = api
+    # A key of its own per case: the write side remembers per version what happened to it (a delete
+    # or tag change of an earlier case must not apply to this one's store).
+    doc = (SECRET_DOC[0], f"{SECRET_DOC[1]}-{change}")
     hit_question = {"question": "What is the incident code word for incident response?"}
     stale_question = {"question": "Which code word does incident response use?"}
     try:
-        _store_secret(database)
+        _store_secret(database, doc[1])
         for q in (hit_question, stale_question):
             status, first, _ = call("/query", q)
             assert status == 200 and first["cache"] == "miss" and "BLUEHERON" in first["answer"]
             assert call("/query", q)[1]["cache"] == "hit"  # the cache is in use
         if change == "retier":
-            assert retier_document(database, *SECRET_DOC, "v1", "11", "restricted", role="docai_writer") == "retiered"
+            assert retier_document(database, *doc, "v1", "11", "restricted", role="docai_writer") == "retiered"
         elif change == "delete":
-            assert delete_document(database, *SECRET_DOC, "11", role="docai_writer") == "deleted"
+            assert delete_document(database, *doc, "11", role="docai_writer") == "deleted"
         else:
-            _store_secret(database, version="v2", text=SECRET_TEXT.replace("BLUEHERON", "REDKITE"), sequencer="11")
+            _store_secret(database, doc[1], version="v2", text=SECRET_TEXT.replace("BLUEHERON", "REDKITE"), sequencer="11")
         status, after, _ = call("/query", hit_question, request_id="after")
         assert status == 200 and after["cache"] != "hit" and "BLUEHERON" not in json.dumps(after)
         # Hours later, every model down: the "even stale" fallback does not bring the text back either.
@@ -369,7 +372,7 @@ def test_an_answer_never_carries_text_the_caller_cannot_retrieve_now(api, databa
         records = {r["requestId"]: r for r in audit_records()}
         assert "BLUEHERON" not in json.dumps([records["after"], records["stale"]])
     finally:
-        purge_document(database, *SECRET_DOC, role="docai_writer")
+        purge_document(database, *doc, role="docai_writer")
 
 
 # --- issue 22: masked stays masked, every record names its principal --------------------------
