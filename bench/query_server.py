@@ -76,6 +76,28 @@ def percentile(values: list[float], p: float) -> float | None:
     return round(v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))], 1)
 
 
+def show_question_at_gpu_zero(models, ask) -> list[str]:
+    """The pilot's promise, shown before the run: the documents' GPU endpoint is at zero (a call to it
+    gets SageMaker's no-capacity error, as the pipeline's Embed step would outside a window) and a
+    question is still answered, its vector from the question endpoint."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from query_env import DOCUMENT_ENDPOINT, QUESTION_ENDPOINT
+
+    runtime = boto3.client("sagemaker-runtime", endpoint_url=models.url, region_name="us-east-1")
+    try:
+        runtime.invoke_endpoint(EndpointName=DOCUMENT_ENDPOINT, InferenceComponentName=f"{DOCUMENT_ENDPOINT}-ic", ContentType="application/json", Body=b'{"inputs": ["probe"]}')
+        gpu = "answered (not at zero!)"
+    except ClientError as e:
+        gpu = f"{e.response['Error']['Code']}: {e.response['Error']['Message']}"
+    before = sum(1 for r, p in models.calls if p.startswith(f"/endpoints/{QUESTION_ENDPOINT}/"))
+    status, body = ask("What are the payment terms for invoices?")
+    embedded = sum(1 for r, p in models.calls if p.startswith(f"/endpoints/{QUESTION_ENDPOINT}/")) - before
+    answer = (body.get("answer") or body.get("message") or "")[:70].replace("\n", " ")
+    return [f"document endpoint {DOCUMENT_ENDPOINT} (GPU, scale to zero): {gpu}",
+            f"question endpoint {QUESTION_ENDPOINT} (serverless CPU): {embedded} call(s); POST /query -> {status}, {len(body.get('citations') or [])} citation(s): {answer!r}"]
+
+
 def _exit_on_sigterm(signum, frame):  # npm run load stops the server with SIGTERM: unwind, so PGlite stops too
     raise SystemExit(0)
 
@@ -188,6 +210,8 @@ def main() -> None:
         models.behaviour["converse"].failure_rate = a.failure_rate
         models.behaviour["converse"].failure = "unavailable"
         models.behaviour["sagemaker"].latency_s = a.embed_latency_ms / 1000
+        from query_env import DOCUMENT_ENDPOINT
+        models.scaled_to_zero.add(DOCUMENT_ENDPOINT)  # the pilot outside an embedding window
         collector = EmfCollector()
 
         class Context:
@@ -245,6 +269,16 @@ def main() -> None:
         server.request_queue_size = 1024
         real_stdout = sys.stdout
         sys.stdout = collector  # the handlers' EMF and logs go to the collector
+
+        def ask(question: str):
+            event = api_event("/query", {"question": question}, groups="docai-tier-internal", sub="load-user", request_id="load-probe")
+            event["requestContext"]["identity"]["sourceIp"] = "127.0.0.1"
+            out = query_handler.handler(event, Context())
+            return out["statusCode"], json.loads(out["body"])
+
+        for line in show_question_at_gpu_zero(models, ask):
+            real_stdout.write(line + "\n")
+        collector.reset()
         real_stdout.write(f"ready http://127.0.0.1:{server.server_address[1]} chunks={a.chunks} dim={a.dim} load_seconds={load_s:.1f}\n")
         real_stdout.flush()
         try:

@@ -33,6 +33,7 @@ from docai_shared.observability import Logger, Metrics, correlation_id
 
 EXECUTION_NAME_MAX = 80
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_SEQUENCER = re.compile(r"[0-9A-Fa-f]{1,256}")
 
 
 @dataclass(frozen=True)
@@ -144,13 +145,21 @@ def _parse_message(body: str, intake_bucket: str | None) -> list[DocumentChange]
             raise MalformedEvent(f"s3.object.size {size!r} is not a whole number of bytes")
         if key.endswith("/") and action == "upsert" and not size:
             continue  # a console "folder" placeholder, not a document
+        sequencer = _require(rec, "s3", "object", "sequencer")
+        # Compared as hex by every write (docai_shared.db.compare_sequencers): a first row written with
+        # any other sequencer would make every later event of the key fail, its failure unrecorded.
+        if not isinstance(sequencer, str) or not _SEQUENCER.fullmatch(sequencer):
+            raise MalformedEvent(f"s3.object.sequencer {sequencer!r} is not a hexadecimal string as S3 sends it")
+        for name in ("versionId", "eTag"):
+            if obj.get(name) is not None and (not isinstance(obj[name], str) or obj[name] == ""):
+                raise MalformedEvent(f"s3.object.{name} {obj[name]!r} is not a non-empty string")
         changes.append(
             DocumentChange(
                 action=action,
                 bucket=bucket,
                 key=key,
                 version_id=obj.get("versionId"),
-                sequencer=str(_require(rec, "s3", "object", "sequencer")),
+                sequencer=sequencer,
                 event_name=event_name,
                 event_time=str(rec.get("eventTime", "")),
                 size=obj.get("size"),

@@ -367,7 +367,7 @@ def retier_handler(event: dict, context: Any = None) -> dict:
         if outcome == "rerun":
             # The version failed because of its metadata and its tags are valid now: run the upsert path
             # for it again (the state machine's RerunAfterTagChange), with the sequencer of the failure.
-            result["rerun"] = {"versionId": event.get("versionId"), "sequencer": db.document_status(conn, event["bucket"], event["key"])["sequencer"]}
+            result["rerun"] = {"versionId": event.get("versionId"), "sequencer": outcome.sequencer}
         return result
 
     return _timed("Retier", event, run)
@@ -397,7 +397,9 @@ def record_failure_handler(event: dict, context: Any = None) -> dict:
             # version is failed (closed), never the current one because an old version's tags are bad.
             outcome = db.retier_document(db_connection(), event["bucket"], event["key"], event.get("versionId"), event.get("sequencer") or "0", None, error=cause)
         else:
-            transient = name in TRANSIENT_ERROR_NAMES or name.startswith("Lambda.")
+            # Keeping what is stored is right when its replacement never arrived, never for a delete:
+            # the owner removed the object, so it stops being served (fail closed); the replay cleans up.
+            transient = event.get("action") != "delete" and (name in TRANSIENT_ERROR_NAMES or name.startswith("Lambda."))
             outcome = db.record_failure(db_connection(), event["bucket"], event["key"], event.get("versionId"), event.get("sequencer") or "0", cause, transient=transient)
         metrics.add("DocumentsFailed", 1)
         log.error("document failed", error=error.get("Error"), cause=cause, outcome=outcome)

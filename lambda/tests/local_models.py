@@ -15,6 +15,11 @@ failure rate, and a script of outcomes consumed first (``"ok"``, ``"throttle"``,
 instructions"-style prompt attacks and masks e-mail addresses; it plays Bedrock's classifier only so
 the gateway's handling of verdicts can be tested, it is not a classifier.
 
+Endpoints by name: ``scaled_to_zero`` names endpoints whose inference component has no instance (a
+scale-to-zero GPU endpoint outside its window): every call gets SageMaker's "no capacity" error, as
+deployed. ``cold_start_s`` gives an endpoint a start-up delay paid by the first call after
+``idle_s`` without calls (a serverless endpoint's cold start), so a caller can measure both.
+
 The chat models answer with a quote of the first document (as an answer citing its source would)
 and with what they treat as instructions: the system text and the user text outside
 ``<documents>``, so a test can see whether a document's text reached the instructions, and which
@@ -104,12 +109,19 @@ class LocalModels:
         self.functions = functions or {}
         self.behaviour = {"sagemaker": Behaviour(), "converse": Behaviour(), "guardrail": Behaviour()}
         self.calls: list[tuple[str, str]] = []
+        self.scaled_to_zero: set[str] = set()
+        self.cold_start_s: dict[str, float] = {}
+        self.idle_s: float = 600.0
+        self._last_call: dict[str, float] = {}
         self.rng = random.Random(seed)
         self._lock = threading.Lock()
         models = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY a kept-alive connection waits
+            # ~40 ms for the client's delayed ACK on every response (Nagle), which is not the model's time.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass
@@ -141,10 +153,14 @@ class LocalModels:
         if path.startswith("/2015-03-31/functions/"):
             return self._invoke(h, path.split("/")[3], body)
         route = "sagemaker" if path.startswith("/endpoints/") else "guardrail" if path.startswith("/guardrail/") else "converse"
+        endpoint = path.split("/")[2] if route == "sagemaker" else ""
         with self._lock:
             self.calls.append((route, path))
-            outcome = self.behaviour[route].next(self.rng)
-            latency = self.behaviour[route].latency_s
+            if endpoint in self.scaled_to_zero:
+                outcome, latency = "not_ready", 0.0
+            else:
+                outcome = self.behaviour[route].next(self.rng)
+                latency = self.behaviour[route].latency_s + self._cold_start(endpoint)
         if outcome == "slow":
             latency = max(latency, 5.0)
         if latency:
@@ -169,6 +185,15 @@ class LocalModels:
             return self._send(h, 200, {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
                                        "usage": {**usage, "totalTokens": usage["inputTokens"] + usage["outputTokens"]}, "metrics": {"latencyMs": 1}})
         return self._send(h, 200, self._guardrail(data))
+
+    def _cold_start(self, endpoint: str) -> float:
+        """The start-up delay this call pays (under the lock): the first call after idle_s of silence."""
+        if endpoint not in self.cold_start_s:
+            return 0.0
+        now = time.monotonic()
+        last = self._last_call.get(endpoint)
+        self._last_call[endpoint] = now
+        return self.cold_start_s[endpoint] if last is None or now - last > self.idle_s else 0.0
 
     def _invoke(self, h: BaseHTTPRequestHandler, name: str, body: bytes) -> None:
         import traceback

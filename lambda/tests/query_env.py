@@ -20,6 +20,10 @@ from local_models import embed
 DIM = 64
 MODEL = "BAAI/bge-base-en-v1.5"
 AUDIT_BUCKET = "docai-test-audit"
+# The pilot's shape: questions on their own serverless endpoint (no inference component); the
+# documents' GPU endpoint is docai-test-embed (pipeline_worker.py).
+QUESTION_ENDPOINT = "docai-test-question-embed"
+DOCUMENT_ENDPOINT = "docai-test-embed"
 RETRIEVE_FUNCTION = "docai-test-retrieve"
 DB_HOST = "docai-test-db.cluster.local"
 TIER_GROUPS = {"docai-tier-public": "public", "docai-tier-internal": "internal", "docai-tier-confidential": "confidential", "docai-tier-restricted": "restricted"}
@@ -43,7 +47,7 @@ def query_environment(config: dict | None = None) -> dict:
     return {
         # The chain of the presets (Bedrock): the stages deploy no generation endpoint.
         **environment(config or gateway_config(models=["bedrock-haiku"])),
-        "EMBEDDING_ENDPOINT": "docai-test-embed", "EMBEDDING_INFERENCE_COMPONENT": "docai-test-embed-ic", "EMBEDDING_DIMENSION": str(DIM), "RETRIEVE_FUNCTION": RETRIEVE_FUNCTION,
+        "EMBEDDING_ENDPOINT": QUESTION_ENDPOINT, "EMBEDDING_INFERENCE_COMPONENT": "", "EMBEDDING_DIMENSION": str(DIM), "RETRIEVE_FUNCTION": RETRIEVE_FUNCTION,
         "AUDIT_BUCKET": AUDIT_BUCKET, "TIER_GROUPS": json.dumps(TIER_GROUPS), "DEFAULT_TOP_K": "4", "MAX_TOP_K": "20",
         "WORKFLOW": "query", "EMBEDDING_MODEL": MODEL, "DB_HOST": DB_HOST, "DB_PORT": "5432", "DB_NAME": "docai",
     }

@@ -275,6 +275,21 @@ def test_a_record_with_a_field_of_the_wrong_type_fails_alone(sfn):
         parse_message(s3_message(folder))
 
 
+@pytest.mark.parametrize("field,value", [("sequencer", "not-hex"), ("sequencer", ""), ("sequencer", 12), ("versionId", {"id": "v1"}), ("versionId", 7), ("eTag", 5)])
+def test_a_record_whose_sequencer_or_version_is_not_as_s3_sends_it_fails_alone(sfn, field, value):
+    # Was: the execution started; its Store wrote the first row of the key with that sequencer (no
+    # comparison for a new row), and every later event of the key then failed in compare_sequencers,
+    # RecordFailure too (FailureNotRecorded): one malformed message poisoned the document for good.
+    bad = s3_record("ObjectCreated:Put", "poison.pdf", version_id="v1")
+    bad["s3"]["object"][field] = value
+    records = [sqs_record(s3_message(bad), "bad"), sqs_record(s3_message(s3_record("ObjectCreated:Put", "good.pdf", version_id="g")), "good")]
+    result, logs = run(sfn, records)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    [ex] = executions(sfn)
+    assert json.loads(sfn[0].describe_execution(executionArn=ex["executionArn"])["input"])["key"] == "good.pdf"
+    assert any(f"s3.object.{field}" in l.get("error", "") for l in logs)
+
+
 def test_events_of_another_bucket_start_nothing_and_go_to_the_dead_letter_queue(sfn):
     records = [
         sqs_record(s3_message(s3_record("ObjectCreated:Put", "a.pdf", bucket="someone-elses-bucket")), "foreign"),

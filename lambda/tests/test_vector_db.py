@@ -247,6 +247,52 @@ def test_a_tag_failure_of_an_old_version_touches_nothing_and_of_the_stored_one_f
     assert document_status(conn, "intake", "fl/o.pdf")["access_tier"] == "public"
 
 
+def test_a_tag_change_replayed_after_its_run_failed_transiently_brings_the_version_back(migrated):
+    # The Retier run could not reach the database (or S3) through its retries: RecordFailure fails the
+    # version closed (its tier is unknown). Was: the replay of that very event was "stale" (same
+    # sequencer), so the version stayed unindexed until someone re-tagged or re-uploaded it.
+    conn, _ = migrated
+    upsert_document(conn, doc("fl/rt.pdf", "v1", "0100", tier="internal"), chunks(2), role=W)
+    assert retier_document(conn, "intake", "fl/rt.pdf", "v1", "0200", None, error="DatabaseUnavailable: network error", role=W) == "failed"
+    assert count_chunks(conn, "fl/rt.pdf") == 0
+    assert retier_document(conn, "intake", "fl/rt.pdf", "v1", "0200", "restricted", role=W) == "rerun"  # the replay
+    assert upsert_document(conn, doc("fl/rt.pdf", "v1", "0100", tier="internal"), chunks(2), role=W) == "stored"
+    assert {r[0] for r in conn.run("SELECT c.access_tier FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.key = 'fl/rt.pdf'")} == {"restricted"}
+    # a failure reported after the same tag change was applied (the Lambda died after the commit) undoes nothing
+    assert retier_document(conn, "intake", "fl/rt.pdf", "v1", "0300", "confidential", role=W) == "retiered"
+    assert retier_document(conn, "intake", "fl/rt.pdf", "v1", "0300", None, error="Sandbox.Timedout", role=W) == "stale"
+    assert document_status(conn, "intake", "fl/rt.pdf")["status"] == "stored" and count_chunks(conn, "fl/rt.pdf") == 2
+    # an older tag change is still stale
+    assert retier_document(conn, "intake", "fl/rt.pdf", "v1", "0250", "public", role=W) == "stale"
+
+
+def test_a_tag_change_of_the_new_version_is_not_stale_against_the_previous_versions_tag_change(migrated):
+    # v2 is uploaded (0200) and tagged restricted (0300) after its Extract read 'internal'; v1, still the
+    # stored one, is re-tagged later (0400) and that event is handled first. Was: documents.tags_sequencer
+    # kept v1's 0400 after v2's Store, and v2's own tag change (0300) was "stale" against it: v2 stayed
+    # 'internal', readable by a reader of 'internal' though tagged restricted.
+    conn, _ = migrated
+    upsert_document(conn, doc("fl/tv.pdf", "v1", "0100", tier="internal"), chunks(2), role=W)
+    assert retier_document(conn, "intake", "fl/tv.pdf", "v1", "0400", "confidential", role=W) == "retiered"
+    assert upsert_document(conn, doc("fl/tv.pdf", "v2", "0200", tier="internal"), chunks(2, seed=2), role=W) == "stored"
+    assert retier_document(conn, "intake", "fl/tv.pdf", "v2", "0300", "restricted", role=W) == "retiered"
+    assert _as_role(conn, "docai_reader_confidential", "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.key = 'fl/tv.pdf'")[0][0] == 0
+
+
+def test_a_tag_change_of_the_null_version_written_again_after_its_delete_re_tiers_it(migrated):
+    # Versioning suspended: a permanent delete of the 'null' version, then a new write of the key is a
+    # new 'null' version. Was: its tag change returned "deleted" (the old tombstone, never compared by
+    # sequencer), so the new object kept its old tier: readers of 'public' read a now-restricted document.
+    conn, _ = migrated
+    upsert_document(conn, doc("fl/n.pdf", "null", "0100", tier="public"), chunks(2), role=W)
+    assert delete_document(conn, "intake", "fl/n.pdf", "0200", only_version="null", role=W) == "deleted"
+    assert upsert_document(conn, doc("fl/n.pdf", "null", "0300", tier="public"), chunks(2), role=W) == "stored"
+    assert retier_document(conn, "intake", "fl/n.pdf", "null", "0400", "restricted", role=W) == "retiered"
+    assert _as_role(conn, "docai_reader_public", "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.key = 'fl/n.pdf'")[0][0] == 0
+    # a tag change older than the delete (of the old object) still changes nothing
+    assert retier_document(conn, "intake", "fl/n.pdf", "null", "0150", "public", role=W) == "deleted"
+
+
 def test_a_transient_failure_of_a_new_version_keeps_the_stored_one(migrated):
     conn, _ = migrated
     upsert_document(conn, doc("fl/k.pdf", "v1", "0100"), chunks(2), role=W)

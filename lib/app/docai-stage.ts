@@ -19,6 +19,11 @@ export function embeddingEndpointName(config: StageConfig): string {
   return `${namePrefix(config)}-embed`;
 }
 
+/** Name of the stage's question-embedding endpoint when questions have their own (questionEmbedding.path serverless). */
+export function questionEndpointName(config: StageConfig): string {
+  return `${embeddingEndpointName(config)}-question`;
+}
+
 /**
  * Maps a validated stage config to the stacks of one stage. The only place that turns config into
  * construct props; constructs themselves never see the stage name.
@@ -35,6 +40,7 @@ export function createDocaiStacks(scope: Construct, config: StageConfig, opts: {
     ...common,
     data,
     embeddingEndpointName: embeddingEndpointName(config),
+    questionEndpointName: questionEndpointName(config),
     description: `docai-blueprint ${config.stage}: GPU inference endpoints (embeddings${config.generation.enabled ? ', generation' : ''})`,
   });
   const app = new AppStack(scope, stackName(config, 'app'), {
@@ -47,6 +53,8 @@ export function createDocaiStacks(scope: Construct, config: StageConfig, opts: {
       modelId: config.embedding.modelId,
       usdPerMillionTokens: config.observability.embeddingUsdPerMillionTokens,
     },
+    // Questions on their own endpoint when the stage has one; otherwise on the documents' endpoint.
+    questionEmbedding: inference.questionEmbedding ? { endpointName: inference.questionEmbedding.endpointName } : undefined,
     generation: inference.generation ? { endpointName: inference.generation.endpointName, inferenceComponentName: inference.generation.inferenceComponentName } : undefined,
     description: `docai-blueprint ${config.stage}: stateless application (ingestion, pipeline, query API, migrations)`,
   });

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { InferenceFramework, supportedRegions } from '../gpu-inference/images';
+import { InferenceFramework, SERVERLESS_INFERENCE_REGIONS, SERVERLESS_MEMORY_SIZES_MB, supportedRegions } from '../gpu-inference/images';
 import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES } from './instance-catalog';
 import { PRESETS, WORKLOADS } from './presets';
 import { READINESS_RULES } from '../readiness/rules';
@@ -272,6 +272,7 @@ export function validateStageConfig(c: StageConfig): string[] {
   num('observability.databaseFreeStorageGiB', o?.databaseFreeStorageGiB, 0.1, 65536);
   int('observability.databaseConnections', o?.databaseConnections, 1, 100000);
 
+  p.push(...validateQuestionEmbedding(c, { int, num, oneOf, got }));
   p.push(...validateGateway(c, { int, num, oneOf, got }));
   const q = c.query;
   oneOf('query.authorization', q?.authorization, ['cognito', 'iam'], 'cognito for people (a user pool with tier groups), iam for service callers signing with SigV4');
@@ -347,6 +348,25 @@ interface Checks {
   num: (field: string, v: unknown, min: number, max: number, fix?: string) => void;
   oneOf: (field: string, v: unknown, choices: readonly unknown[], fix?: string) => void;
   got: (v: unknown) => string;
+}
+
+function validateQuestionEmbedding(c: StageConfig, { int, oneOf, got }: Checks): string[] {
+  const p: string[] = [];
+  const q = c.questionEmbedding;
+  if (!isPlainObject(q)) return [`questionEmbedding: ${got(q)}; expected { path, memorySizeMb, maxConcurrency, provisionedConcurrency } (see lib/config/presets.ts)`];
+  oneOf('questionEmbedding.path', q.path, ['serverless', 'document-endpoint'], 'serverless embeds questions on SageMaker Serverless Inference (CPU), document-endpoint on the GPU endpoint that embeds the documents');
+  if (q.path === 'document-endpoint' && c.embedding?.scaling === 'scale-to-zero') {
+    p.push(`questionEmbedding.path: ${got(q.path)} while embedding.scaling is scale-to-zero: outside the embedding windows every question waits minutes for the GPU endpoint to start (503 warming_up). Fix: "serverless", or embedding.scaling always-on`);
+  }
+  if (q.path !== 'serverless') return p;
+  oneOf('questionEmbedding.memorySizeMb', q.memorySizeMb, SERVERLESS_MEMORY_SIZES_MB, 'SageMaker Serverless Inference memory sizes (ProductionVariantServerlessConfig)');
+  if (int('questionEmbedding.maxConcurrency', q.maxConcurrency, 1, 200, 'SageMaker Serverless Inference allows 1 to 200 concurrent invocations per endpoint')) {
+    int('questionEmbedding.provisionedConcurrency', q.provisionedConcurrency, 0, q.maxConcurrency, `0 to questionEmbedding.maxConcurrency (${q.maxConcurrency}); each provisioned copy is billed while it exists`);
+  }
+  if (c.region !== undefined && REGION.test(String(c.region)) && !SERVERLESS_INFERENCE_REGIONS.includes(c.region)) {
+    p.push(`questionEmbedding.path: "serverless" in region ${got(c.region)}, where SageMaker Serverless Inference is not offered. Regions: ${SERVERLESS_INFERENCE_REGIONS.join(', ')}. Fix: another region, or "document-endpoint" with embedding.scaling always-on`);
+  }
+  return p;
 }
 
 const BEDROCK_MODEL_ID = /^[a-z0-9-]+\.[a-z0-9.:-]+$/;

@@ -81,6 +81,9 @@ export const PILOT: StageConfig = {
     batchWindowMinutes: 720,
     scaleInCooldownMinutes: 5,
   },
+  // The GPU endpoint is at zero outside the embedding windows: questions are embedded on Serverless
+  // Inference (CPU, same model and TEI release), paid per request, so the pilot answers at any hour.
+  questionEmbedding: { path: 'serverless', memorySizeMb: 2048, maxConcurrency: 10, provisionedConcurrency: 0 },
   generation: {
     enabled: false,
     instanceType: 'ml.g5.2xlarge',
@@ -166,6 +169,8 @@ export const PRODUCTION: StageConfig = {
     batchWindowMinutes: 0,
     scaleInCooldownMinutes: 10,
   },
+  // Always on: questions use the GPU endpoint, as the documents do.
+  questionEmbedding: { path: 'document-endpoint', memorySizeMb: 2048, maxConcurrency: 10, provisionedConcurrency: 0 },
   generation: {
     enabled: false,
     instanceType: 'ml.g5.2xlarge',

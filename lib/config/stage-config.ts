@@ -94,6 +94,25 @@ export interface EmbeddingEndpointConfig {
   readonly scaleInCooldownMinutes: number;
 }
 
+/**
+ * Where questions are embedded (the query API's embed step). The vectors must be comparable with the
+ * stored ones: both paths serve `embedding.modelId` with the same TEI release.
+ */
+export interface QuestionEmbeddingConfig {
+  /**
+   * `serverless`: SageMaker Serverless Inference with the TEI CPU build: nothing paid idle, a cold start
+   * of seconds, so a stage whose GPU endpoint scales to zero still answers at any hour.
+   * `document-endpoint`: the GPU endpoint that embeds the documents (for a stage whose endpoint is always on).
+   */
+  readonly path: 'serverless' | 'document-endpoint';
+  /** Serverless: memory (1024 to 6144 in steps of 1024); CPU is given in proportion. */
+  readonly memorySizeMb: number;
+  /** Serverless: concurrent invocations before throttling (1 to 200). */
+  readonly maxConcurrency: number;
+  /** Serverless: copies kept warm, billed while provisioned; 0 = none (first question after idle waits for a cold start). */
+  readonly provisionedConcurrency: number;
+}
+
 export interface GenerationEndpointConfig {
   readonly enabled: boolean;
   readonly instanceType: string;
@@ -264,6 +283,7 @@ export interface StageConfig {
   readonly ingestion: IngestionConfig;
   readonly database: DatabaseConfig;
   readonly embedding: EmbeddingEndpointConfig;
+  readonly questionEmbedding: QuestionEmbeddingConfig;
   readonly generation: GenerationEndpointConfig;
   readonly pipeline: PipelineConfig;
   readonly observability: ObservabilityConfig;

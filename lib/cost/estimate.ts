@@ -36,7 +36,23 @@ export const PRICES = {
   /** Bedrock Guardrails per 1,000 text units (1,000 characters): content filters incl. prompt attack, and sensitive information. */
   guardrailContentPer1kTextUnits: 0.15,
   guardrailPiiPer1kTextUnits: 0.1,
+  // SageMaker Serverless Inference (docs/prices.md, "weak"): compute per GB-second of the configured
+  // memory (0.0000200 USD per second at 1 GB), data processed in and out, provisioned concurrency.
+  serverlessInferenceGbSecond: 0.00002,
+  serverlessInferencePerGbData: 0.016,
+  serverlessProvisionedGbSecond: 0.0000048,
 } as const;
+
+/**
+ * The question-embedding step on Serverless Inference, as this estimate assumes it (AWS publishes no
+ * latency figures; npm run bench:question-embedding measures the code path locally):
+ * - a warm call runs ~0.1 s (TEI CPU, a base-size model, one short question);
+ * - a cold start (container start and model download from the Hub) ~20 s, billed like a call
+ *   (counted to stay on the safe side), at most once an hour of the day: AWS does not publish how
+ *   long an idle serverless endpoint stays warm, so every hour is assumed to start cold;
+ * - each call moves ~10 KB (question in, 768 floats as JSON out).
+ */
+export const QUESTION_EMBEDDING = { warmSeconds: 0.1, coldStartSeconds: 20, coldStartsPerDay: 24, kbPerCall: 10 } as const;
 
 const HOURS_PER_MONTH = 730;
 const DAYS_PER_MONTH = 30;
@@ -115,7 +131,7 @@ export function fixedResources(c: StageConfig) {
     // ingestion (2) + review DLQ and async failures (2) + per endpoint (endpointAlarms) + observability
     // (5 + composite); test/cost/estimate.test.ts counts them in the synthesized app
     // + query API (5xx rate, p95 latency) + one budget alarm per gateway workflow
-    alarms: 4 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + 6 + 2 + Object.keys(c.gateway.workflows).length,
+    alarms: 4 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + (c.questionEmbedding.path === 'serverless' ? 3 : 0) + 6 + 2 + Object.keys(c.gateway.workflows).length,
     // Application Auto Scaling creates two alarms (high, low) per target-tracking policy at deploy
     // time; they are billed like any alarm but are not in the templates. Per endpoint: invocations
     // per copy, plus GPU utilization when always on.
@@ -277,6 +293,16 @@ function queryCost(c: StageConfig, a: Required<WorkloadAssumptions>): CostLine[]
   const lines: CostLine[] = [];
   const add = (service: string, item: string, idleUsd: number, usageUsd: number, confidence: PriceConfidence = 'weak') => lines.push({ service, item, idleUsd, usageUsd, confidence });
   add('API Gateway', 'REST API requests', 0, q * (P.apiGatewayRestPerMillion / 1e6));
+  const qe = c.questionEmbedding;
+  if (qe.path === 'serverless') {
+    // Every question is embedded (the answer cache is consulted after retrieval).
+    const gb = qe.memorySizeMb / 1024;
+    const colds = Math.min(a.queriesPerDay, QUESTION_EMBEDDING.coldStartsPerDay) * DAYS_PER_MONTH;
+    const compute = (q * QUESTION_EMBEDDING.warmSeconds + colds * QUESTION_EMBEDDING.coldStartSeconds) * gb * P.serverlessInferenceGbSecond;
+    const data = (q * QUESTION_EMBEDDING.kbPerCall / 1e6) * P.serverlessInferencePerGbData;
+    const provisioned = qe.provisionedConcurrency * gb * HOURS_PER_MONTH * 3600 * P.serverlessProvisionedGbSecond;
+    add('SageMaker Serverless', `question embedding (${qe.memorySizeMb} MB, ${QUESTION_EMBEDDING.warmSeconds} s per question, ${QUESTION_EMBEDDING.coldStartsPerDay} cold starts of ${QUESTION_EMBEDDING.coldStartSeconds} s a day${qe.provisionedConcurrency ? `, ${qe.provisionedConcurrency} provisioned` : ''})`, provisioned, compute + data);
+  }
   add('WAF', 'web ACL, 3 rules (2 AWS managed groups, rate limit), requests', P.wafWebAclMonth + 3 * P.wafRuleMonth, q * (P.wafPerMillionRequests / 1e6));
   add('Cognito', 'user pool: up to 10,000 monthly active users free (Essentials)', 0, 0);
   // query: ~1.5 s at 1 GB (waits on the model); retrieve: ~0.2 s at 0.5 GB

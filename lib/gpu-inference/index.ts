@@ -1,2 +1,3 @@
 export * from './images';
 export * from './gpu-inference-endpoint';
+export * from './serverless-embedding-endpoint';

@@ -15,6 +15,11 @@ export interface AppStackProps extends StackProps {
   readonly data: DataStack;
   /** The embedding endpoint the pipeline calls. */
   readonly embedding: EmbeddingEndpointRef;
+  /**
+   * The endpoint the query API embeds questions with, when it is not `embedding` (same model, e.g. a
+   * serverless CPU endpoint beside a scale-to-zero GPU one). @default - `embedding`
+   */
+  readonly questionEmbedding?: { readonly endpointName: string; readonly inferenceComponentName?: string };
   /** The generation endpoint, when the stage deploys one (a model of the gateway's chains). */
   readonly generation?: { readonly endpointName: string; readonly inferenceComponentName?: string };
 }
@@ -102,7 +107,7 @@ export class AppStack extends Stack {
       database: data.database,
       gateway: data.gateway,
       audit: data.audit,
-      embedding: props.embedding,
+      embedding: props.questionEmbedding ? { ...props.embedding, endpointName: props.questionEmbedding.endpointName, inferenceComponentName: props.questionEmbedding.inferenceComponentName } : props.embedding,
       generation: props.generation,
       authorization: q.authorization,
       iamCallerTier: q.iamCallerTier,

@@ -3,13 +3,15 @@ import { Construct } from 'constructs';
 import { namePrefix } from './stack-names';
 import { tagWorkload } from '../app/tags';
 import { EndpointScalingMode, GenerationEndpointConfig, StageConfig } from '../config';
-import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework } from '../gpu-inference';
+import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework, ServerlessEmbeddingEndpoint } from '../gpu-inference';
 import { DataStack } from './data-stack';
 
 export interface InferenceStackProps extends StackProps {
   readonly config: StageConfig;
   readonly data: DataStack;
   readonly embeddingEndpointName: string;
+  /** Name of the question-embedding endpoint, when questions have their own (questionEmbedding.path serverless). */
+  readonly questionEndpointName?: string;
 }
 
 function scaling(mode: EndpointScalingMode, min: number, max: number, cooldownMinutes?: number): EndpointScaling {
@@ -17,10 +19,12 @@ function scaling(mode: EndpointScalingMode, min: number, max: number, cooldownMi
   return mode === 'scale-to-zero' ? EndpointScaling.toZero({ maxInstances: max, scaleInCooldown }) : EndpointScaling.alwaysOn({ minInstances: min, maxInstances: max, gpuUtilizationTarget: 70, scaleInCooldown });
 }
 
-/** GPU endpoints of a stage: embeddings always, generation when the stage enables it. Stateless. */
+/** Inference endpoints of a stage: GPU embeddings always, questions' serverless endpoint and generation when the stage has them. Stateless. */
 export class InferenceStack extends Stack {
   public readonly embedding: GpuInferenceEndpoint;
   public readonly generation?: GpuInferenceEndpoint;
+  /** Questions' own endpoint (Serverless Inference, CPU), when the stage does not embed them on `embedding`. */
+  public readonly questionEmbedding?: ServerlessEmbeddingEndpoint;
 
   constructor(scope: Construct, id: string, props: InferenceStackProps) {
     super(scope, id, props);
@@ -41,6 +45,19 @@ export class InferenceStack extends Stack {
       alarmTopic: data.alarms.topic,
       latencyP95Threshold: Duration.millis(c.observability.modelLatencyP95Ms),
     });
+
+    const q = c.questionEmbedding;
+    if (q.path === 'serverless') {
+      this.questionEmbedding = new ServerlessEmbeddingEndpoint(this, 'QuestionEmbedding', {
+        endpointName: props.questionEndpointName ?? `${props.embeddingEndpointName}-question`,
+        modelId: e.modelId,
+        memorySizeMb: q.memorySizeMb,
+        maxConcurrency: q.maxConcurrency,
+        provisionedConcurrency: q.provisionedConcurrency,
+        alarmTopic: data.alarms.topic,
+        latencyP95Threshold: Duration.millis(c.observability.modelLatencyP95Ms),
+      });
+    }
 
     const g: GenerationEndpointConfig = c.generation;
     if (g.enabled) {

@@ -30,8 +30,13 @@ describe('pilot -> production, in place', () => {
     const db = plan.find((e) => e.type === 'AWS::RDS::DBInstance')!;
     expect(db).toMatchObject({ change: 'updated', verdict: 'fine' });
     expect(db.updated).toEqual(expect.arrayContaining(['DBInstanceClass', 'MultiAZ', 'BackupRetentionPeriod', 'DeletionProtection']));
-    expect(plan.find((e) => e.type === 'AWS::SageMaker::Endpoint')).toMatchObject({ change: 'updated', verdict: 'fine' });
-    expect(plan.find((e) => e.type === 'AWS::SageMaker::EndpointConfig')).toMatchObject({ verdict: 'replaces stateless' });
+    const gpu = (type: string) => plan.find((e) => e.type === type && e.logicalId.startsWith('Embedding'));
+    expect(gpu('AWS::SageMaker::Endpoint')).toMatchObject({ change: 'updated', verdict: 'fine' });
+    expect(gpu('AWS::SageMaker::EndpointConfig')).toMatchObject({ verdict: 'replaces stateless' });
+    // Production embeds questions on its always-on GPU endpoint: the pilot's serverless one goes, nothing stateful with it.
+    const question = plan.filter((e) => e.logicalId.startsWith('QuestionEmbedding'));
+    expect(question.map((e) => e.type)).toEqual(expect.arrayContaining(['AWS::SageMaker::Endpoint', 'AWS::SageMaker::EndpointConfig', 'AWS::SageMaker::Model']));
+    expect(question.every((e) => e.change === 'removed' && e.verdict === 'fine')).toBe(true);
     // retaining data is an attribute change on the same resources
     expect(plan.filter((e) => e.type === 'AWS::S3::Bucket' && e.change === 'updated').every((e) => e.verdict === 'fine')).toBe(true);
   });

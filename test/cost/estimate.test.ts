@@ -1,4 +1,4 @@
-import { DEFAULT_ASSUMPTIONS, estimateMonthlyCost, fixedResources, gpuSchedule, PRICES } from '../../lib/cost';
+import { DEFAULT_ASSUMPTIONS, estimateMonthlyCost, fixedResources, gpuSchedule, PRICES, QUESTION_EMBEDDING } from '../../lib/cost';
 import { allStacks, synthStage } from '../helpers';
 import { PILOT, PRODUCTION, SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
 
@@ -12,7 +12,7 @@ describe('cost estimate', () => {
       0 + // scale-to-zero GPU endpoint
       10 * PRICES.kmsKeyMonth + // the tag-activation log key exists only when a stage activates tags
       1 * PRICES.secretMonth +
-      1 * PRICES.cloudwatchDashboardMonth + (20 + 2) * PRICES.cloudwatchAlarmMonth + // + the 2 alarms of the copy target-tracking policy
+      1 * PRICES.cloudwatchDashboardMonth + (20 + 3 + 2) * PRICES.cloudwatchAlarmMonth + // + the question endpoint's 3, the 2 of the copy target-tracking policy
       PRICES.wafWebAclMonth + 3 * PRICES.wafRuleMonth; // the query API's web ACL and its 3 rules
     expect(e.idleTotalUsd).toBeCloseTo(byHand, 6);
     expect(e.totalUsd).toBeCloseTo(byHand, 6);
@@ -30,7 +30,8 @@ describe('cost estimate', () => {
     const ten = estimateMonthlyCost(PILOT, { docsPerDay: 10000, queriesPerDay: 5000 });
     for (let i = 0; i < one.lines.length; i++) {
       expect(ten.lines[i].idleUsd).toBe(one.lines[i].idleUsd);
-      const gpuCapped = one.lines[i].service === 'SageMaker'; // instance-hours follow the arrival window, not the count
+      // GPU instance-hours follow the arrival window, not the count; serverless cold starts are capped at one an hour.
+      const gpuCapped = one.lines[i].service === 'SageMaker' || one.lines[i].service === 'SageMaker Serverless';
       if (!gpuCapped) expect(ten.lines[i].usageUsd).toBeCloseTo(one.lines[i].usageUsd * 10, 6);
     }
     expect(ten.totalUsd).toBeGreaterThan(one.totalUsd);
@@ -70,6 +71,26 @@ describe('cost estimate', () => {
     expect(gpuSchedule({ maxInstances: 1, batchWindowMinutes: 720, scaleInCooldownMinutes: 5 }, { ...a, chunksPerSecondPerInstance: 20 }).gpuHoursPerDay).toBeCloseTo(2 * ((6 + 15 + 5) / 60 + 750 / 3600), 9);
     // no window: up while documents arrive, plus the tail once a day
     expect(gpuSchedule({ maxInstances: 1, batchWindowMinutes: 0, scaleInCooldownMinutes: 5 }, a).gpuHoursPerDay).toBeCloseTo(8 + 26 / 60, 9);
+  });
+
+  test('the question-embedding line: requests x duration x memory, cold starts and data, nothing idle; the GPU endpoint stays at zero idle', () => {
+    const idle = estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 0 });
+    expect(idle.lines.find((l) => l.service === 'SageMaker')!.idleUsd).toBe(0);
+    expect(idle.lines.find((l) => l.service === 'SageMaker Serverless')!).toMatchObject({ idleUsd: 0, usageUsd: 0 });
+    const e = estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 500 });
+    const line = e.lines.find((l) => l.service === 'SageMaker Serverless')!;
+    const gb = PILOT.questionEmbedding.memorySizeMb / 1024; // 2
+    const byHand = (30 * 500 * QUESTION_EMBEDDING.warmSeconds + 30 * 24 * QUESTION_EMBEDDING.coldStartSeconds) * gb * PRICES.serverlessInferenceGbSecond
+      + 30 * 500 * (QUESTION_EMBEDDING.kbPerCall / 1e6) * PRICES.serverlessInferencePerGbData;
+    expect(line.usageUsd).toBeCloseTo(byHand, 9);
+    expect(line.confidence).toBe('weak');
+    // fewer questions than hours: each may start cold
+    expect(estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 5 }).lines.find((l) => l.service === 'SageMaker Serverless')!.usageUsd)
+      .toBeCloseTo((30 * 5 * (QUESTION_EMBEDDING.warmSeconds + QUESTION_EMBEDDING.coldStartSeconds)) * gb * PRICES.serverlessInferenceGbSecond + 30 * 5 * (QUESTION_EMBEDDING.kbPerCall / 1e6) * PRICES.serverlessInferencePerGbData, 9);
+    // provisioned concurrency is an idle cost; production embeds questions on its GPU endpoint (no line)
+    const warm = estimateMonthlyCost({ ...PILOT, questionEmbedding: { ...PILOT.questionEmbedding, provisionedConcurrency: 1 } }, { docsPerDay: 0, queriesPerDay: 0 });
+    expect(warm.lines.find((l) => l.service === 'SageMaker Serverless')!.idleUsd).toBeCloseTo(gb * 730 * 3600 * PRICES.serverlessProvisionedGbSecond, 6);
+    expect(estimateMonthlyCost(PRODUCTION, { docsPerDay: 0 }).lines.find((l) => l.service === 'SageMaker Serverless')).toBeUndefined();
   });
 
   test('an unknown instance type is an error, not a zero', () => {

@@ -332,6 +332,24 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     expect(s.chunks.join(' ')).toContain('Onboarding sentence number 3');
   });
 
+  test('the replay of a tag change whose Retier found the database down brings the version back under the new tier (was: stale, it stayed unindexed)', async () => {
+    const key = 'blip/retag.txt';
+    const v = await upload(key, text(4, 'Budget'), { tags: { 'access-tier': 'internal' } });
+    expect((await run(event(key, v, '0100'))).status).toBe('SUCCEEDED');
+    await worker.request({ op: 'put_tags', key, versionId: v, tags: { 'access-tier': 'restricted' } });
+    await worker.request({ op: 'break_db', handler: 'retier_handler' });
+    const down = await run(event(key, v, '0200', 'retag', 'ObjectTagging:Put'));
+    await worker.request({ op: 'break_db' });
+    expect(down.status).toBe('FAILED');
+    expect((await status(key)).chunks).toEqual([]); // its tier unknown: failed closed
+    const replay = await run({ ...event(key, v, '0200', 'retag', 'ObjectTagging:Put'), replay: 1 });
+    expect(replay.status).toBe('SUCCEEDED');
+    const s = await status(key);
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v, access_tier: 'restricted', error: null }));
+    expect(s.chunks.join(' ')).toContain('Budget sentence number 3');
+    expect(await tiers(key)).toEqual(['restricted']);
+  });
+
   test('an invalid tag on an old version leaves the current version stored (was: the current version was marked failed and its chunks deleted)', async () => {
     const key = 'hr/old-version-bad-tag.txt';
     const v1 = await upload(key, text(4, 'Draft'), { tags: { 'access-tier': 'internal' } });
@@ -438,6 +456,20 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     const s = await status(key);
     expect(s.chunks).toEqual(stored.chunks);
     expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: stored.status.version_id, error: expect.stringContaining('DatabaseUnavailable') }));
+  });
+
+  test('a delete whose Delete step finds the database down through every retry still stops serving the document (was: kept as for an upload)', async () => {
+    const key = 'blip/deleted.txt';
+    const v = await upload(key, text(4, 'Layoffs'));
+    expect((await run(event(key, v, '0100'))).status).toBe('SUCCEEDED');
+    const marker = (await worker.request({ op: 'delete_marker', key })).versionId;
+    await worker.request({ op: 'break_db', handler: 'delete_handler' });
+    const r = await run(event(key, marker, '0200', 'delete', 'ObjectRemoved:DeleteMarkerCreated'));
+    await worker.request({ op: 'break_db' });
+    expect(r.status).toBe('FAILED');
+    const s = await status(key);
+    expect(s.chunks).toEqual([]);
+    expect(s.status.error).toContain('DatabaseUnavailable');
   });
 
   test('a bad document ends in RecordFailure with status failed, and nothing is stored', async () => {

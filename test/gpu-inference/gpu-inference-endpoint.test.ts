@@ -89,16 +89,17 @@ describe.each(['pilot', 'production'])('%s endpoint, both modes', (stage) => {
     expect(cfg.Properties.KmsKeyId).toBeUndefined(); // ml.g5.xlarge: NVMe instance storage only
   });
 
-  test('the pipeline and the query function may invoke exactly this endpoint and its inference component', () => {
+  test('the pipeline may invoke exactly this endpoint and its inference component; the query function the stage\'s question endpoint', () => {
     const app = synthStage(stage).templates[`docai-${stage}-app`].toJSON();
     const invoke = Object.values(app.Resources as Record<string, any>).filter((r) => r.Type === 'AWS::IAM::ManagedPolicy').flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Action === 'sagemaker:InvokeEndpoint');
     expect(invoke).toHaveLength(2); // Embed, query
-    for (const s of invoke) {
-      const resources = [s.Resource].flat().map((r: unknown) => JSON.stringify(r));
-      expect(resources).toHaveLength(2);
-      expect(resources[0]).toContain(`:endpoint/docai-${stage}-embed"`);
-      expect(resources[1]).toContain(`:inference-component/docai-${stage}-embed-ic"`);
-    }
+    const resources = invoke.map((s: any) => [s.Resource].flat().map((r: unknown) => JSON.stringify(r)));
+    const documents = [`:endpoint/docai-${stage}-embed"`, `:inference-component/docai-${stage}-embed-ic"`];
+    // pilot: questions on the serverless endpoint (no inference component); production: on this endpoint.
+    const questions = stage === 'pilot' ? [`:endpoint/docai-${stage}-embed-question"`] : documents;
+    const matches = (rs: string[], want: string[]) => rs.length === want.length && want.every((w, i) => rs[i].includes(w));
+    expect(resources.filter((rs) => matches(rs, documents))).toHaveLength(stage === 'pilot' ? 1 : 2);
+    expect(resources.filter((rs) => matches(rs, questions))).toHaveLength(stage === 'pilot' ? 1 : 2);
   });
 });
 

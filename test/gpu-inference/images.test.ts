@@ -13,6 +13,10 @@ const PUBLISHED_URIS: Array<[InferenceFramework, string, string]> = [
   [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE, 'us-west-2', '246618743249.dkr.ecr.us-west-2.amazonaws.com/tei:2.0.1-tei1.8.2-gpu-py310-cu122-ubuntu22.04'],
   [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE, 'eu-central-2', '680994064768.dkr.ecr.eu-central-2.amazonaws.com/tei:2.0.1-tei1.8.2-gpu-py310-cu122-ubuntu22.04'],
   [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE, 'ap-northeast-1', '354813040037.dkr.ecr.ap-northeast-1.amazonaws.com/tei:2.0.1-tei1.8.2-gpu-py310-cu122-ubuntu22.04'],
+  // TEI CPU, from the Deep Learning Containers TEI page's image table and its registry accounts.
+  [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE_CPU, 'us-east-1', '683313688378.dkr.ecr.us-east-1.amazonaws.com/tei-cpu:2.0.1-tei1.8.2-cpu-py310-ubuntu22.04'],
+  [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE_CPU, 'eu-west-1', '141502667606.dkr.ecr.eu-west-1.amazonaws.com/tei-cpu:2.0.1-tei1.8.2-cpu-py310-ubuntu22.04'],
+  [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE_CPU, 'ap-southeast-2', '783357654285.dkr.ecr.ap-southeast-2.amazonaws.com/tei-cpu:2.0.1-tei1.8.2-cpu-py310-ubuntu22.04'],
   [InferenceFramework.LARGE_MODEL_INFERENCE, 'us-east-1', '763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.33.0-lmi15.0.0-cu128'],
   [InferenceFramework.LARGE_MODEL_INFERENCE, 'ap-northeast-3', '364406365360.dkr.ecr.ap-northeast-3.amazonaws.com/djl-inference:0.33.0-lmi15.0.0-cu128'],
   [InferenceFramework.LARGE_MODEL_INFERENCE, 'il-central-1', '780543022126.dkr.ecr.il-central-1.amazonaws.com/djl-inference:0.33.0-lmi15.0.0-cu128'],
@@ -57,7 +61,9 @@ describe('inference images come from the tables AWS publishes', () => {
 
   test('config validation rejects a region without the stage\'s images before any construct is made', () => {
     expect(() => configFor('pilot', { region: 'mx-central-1' })).toThrow(/region: received "mx-central-1"; AWS publishes no TEI container image there\. Supported regions: .*eu-west-1.*Fix: -c region=us-east-1/);
-    expect(() => configFor('pilot', { region: 'eu-central-2' })).not.toThrow();
-    expect(() => configFor('pilot', { region: 'eu-central-2', generationEnabled: true })).toThrow(/no TEI and LMI container image there/);
+    // Zurich has TEI but not Serverless Inference: production (questions on the GPU endpoint) deploys there, the pilot does not.
+    expect(() => configFor('production', { region: 'eu-central-2' })).not.toThrow();
+    expect(() => configFor('pilot', { region: 'eu-central-2' })).toThrow(/questionEmbedding\.path: "serverless" in region received "eu-central-2"/);
+    expect(() => configFor('production', { region: 'eu-central-2', generationEnabled: true })).toThrow(/no TEI and LMI container image there/);
   });
 });

@@ -11,6 +11,9 @@ export const TEST_BINDINGS: readonly Binding[] = [
   { testValue: 'docai-work', stack: '-data', path: 'Work/Bucket', type: 'AWS::S3::Bucket' },
   { testValue: 'arn:aws:states:us-east-1:123456789012:stateMachine:pipeline', stack: '-app', path: 'Pipeline/StateMachine', type: 'AWS::StepFunctions::StateMachine' },
   { testValue: 'docai-test-embed', stack: '-inference', path: 'Embedding/Endpoint', type: 'AWS::SageMaker::Endpoint' },
+  // The question endpoint: the pilot's serverless one, production's GPU one (questionEmbedding.path).
+  { testValue: 'docai-test-question-embed', stack: '-inference', path: 'the endpoint the query function\'s EMBEDDING_ENDPOINT names', type: 'AWS::SageMaker::Endpoint',
+    namedBy: { handler: 'query_handler.handler', variable: 'EMBEDDING_ENDPOINT' } },
   { testValue: 'docai-test-db.cluster.local', stack: '-data', path: 'VectorDb/Instance', type: 'AWS::RDS::DBInstance' },
   { testValue: 'docai-test-gateway', stack: '-data', path: 'Gateway/Table', type: 'AWS::DynamoDB::Table' },
   { testValue: '/docai/test/prompts/answer', stack: '-data', path: 'Gateway/PromptAnswer', type: 'AWS::SSM::Parameter' },

@@ -10,7 +10,7 @@
  * policy. The end-to-end pipeline test does the same for the calls of the pipeline handlers.
  */
 import { AssemblyResource, ContractAssembly, ContractCall, contractAssembly, contractCalls, describeDenial, evaluateAll, evaluateCall, functionForCaller, readRecording, rolePrincipal, stateMachineCalls, TEST_BINDINGS } from '.';
-import { imageFor, InferenceFramework } from '../../lib/gpu-inference';
+import { imageFor, InferenceFramework, PUBLISHED_IMAGES } from '../../lib/gpu-inference';
 
 const STAGES = ['pilot', 'production'] as const;
 
@@ -50,7 +50,7 @@ describe.each(STAGES)('permission contract, %s stage', (stage) => {
       const m = assembly.resolve(model.stack, model.properties);
       const image = String(m.PrimaryContainer.Image);
       const { region } = assembly.env(model.stack);
-      const framework = image.includes('/tei:') ? InferenceFramework.TEXT_EMBEDDINGS_INFERENCE : InferenceFramework.LARGE_MODEL_INFERENCE;
+      const framework = (Object.keys(PUBLISHED_IMAGES) as InferenceFramework[]).find((f) => image.includes(`/${PUBLISHED_IMAGES[f].repository}:`))!;
       expect(image).toBe(imageFor(framework, region).imageUri); // the URI is the one AWS publishes (images.test.ts checks the table)
       const [, registry, repository] = /^(\d{12})\.dkr\.ecr\.[^/]+\/([^:]+):/.exec(image)!;
       const role = assembly.resources((r) => r.type === 'AWS::IAM::Role').find((r) => assembly.arn(r) === m.ExecutionRoleArn)!;
@@ -114,6 +114,15 @@ describe('the contract fails when a grant is missing', () => {
     const denied = (await evaluateAll(assembly, calls.map(strip))).map(describeDenial);
     expect(denied.length).toBeGreaterThan(0);
     for (const d of denied) expect(d).toMatch(/needs bedrock:ApplyGuardrail on arn:aws:bedrock:/);
+  });
+
+  test.each(STAGES)('%s: the query function may invoke the question endpoint; in the pilot not the documents\' GPU endpoint', async (stage) => {
+    const assembly = contractAssembly(stage);
+    const ask = (EndpointName: string) => contractCalls(assembly, [{ source: 'test', test: null, caller: 'query_handler.handler', service: 'sagemaker-runtime', operation: 'InvokeEndpoint', params: { EndpointName } }], TEST_BINDINGS);
+    expect((await evaluateAll(assembly, ask('docai-test-question-embed'))).map(describeDenial)).toEqual([]);
+    const gpu = (await evaluateAll(assembly, ask('docai-test-embed'))).map(describeDenial);
+    if (stage === 'pilot') expect(gpu).toEqual([expect.stringMatching(/needs sagemaker:InvokeEndpoint on arn:aws:sagemaker:[^:]+:\d+:endpoint\/docai-pilot-embed: ImplicitlyDenied/)]);
+    else expect(gpu).toEqual([]); // production's question endpoint is the GPU endpoint
   });
 
   test('without its KMS statement, the ingestion function\'s StartExecution on the encrypted state machine is denied, naming the key', async () => {

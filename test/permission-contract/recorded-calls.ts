@@ -28,6 +28,20 @@ export interface Binding {
   readonly stack: string;
   readonly path: string;
   readonly type: string;
+  /**
+   * The resource is the one this function's environment variable names (by `EndpointName`), not a
+   * fixed path: the stage config decides which endpoint the query API embeds questions with.
+   */
+  readonly namedBy?: { readonly handler: string; readonly variable: string };
+}
+
+/** The endpoint `namedBy`'s function is configured to call, as deployed. */
+function namedResource(assembly: ContractAssembly, b: Binding): AssemblyResource {
+  const fn = functionForCaller(assembly, b.namedBy!.handler);
+  const name = assembly.resolve(fn.stack, fn.properties.Environment?.Variables?.[b.namedBy!.variable]);
+  const hits = assembly.resources((r) => r.type === b.type && assembly.resolve(r.stack, r.properties.EndpointName) === name);
+  if (hits.length !== 1) throw new Error(`${b.namedBy!.handler} names ${b.namedBy!.variable}=${String(name)}; expected one ${b.type} of that name, found ${hits.length}`);
+  return hits[0];
 }
 
 /** The Lambda function (and its role) whose `Handler` runs the recorded caller. */
@@ -58,7 +72,7 @@ export function mapCall(assembly: ContractAssembly, call: RecordedCall, bindings
   const bound = (value: unknown, type: string): AssemblyResource => {
     const b = bindings.find((x) => x.testValue === value && x.type === type);
     if (!b) throw new Error(`${call.caller} called ${call.service}:${call.operation} on ${String(value)}, which no binding maps to a ${type} of the app (test/permission-contract/bindings.ts)`);
-    return assembly.byPath(b.stack, b.path, b.type);
+    return b.namedBy ? namedResource(assembly, b) : assembly.byPath(b.stack, b.path, b.type);
   };
   const p = call.params;
   switch (`${call.service}:${call.operation}`) {

@@ -14,7 +14,7 @@ import { CfnEventSourceMapping, CfnFunction, CfnFunctionProps } from 'aws-cdk-li
 import { CfnLogGroup } from 'aws-cdk-lib/aws-logs';
 import { CfnDBInstance, CfnDBInstanceProps } from 'aws-cdk-lib/aws-rds';
 import { CfnBucket, CfnBucketProps } from 'aws-cdk-lib/aws-s3';
-import { CfnEndpoint, CfnEndpointConfig } from 'aws-cdk-lib/aws-sagemaker';
+import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import { CfnSubscription, CfnTopic } from 'aws-cdk-lib/aws-sns';
 import { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
@@ -49,15 +49,27 @@ const dlqAlarm = (s: Stack, id: string, dlq: CfnQueue) =>
   new CfnAlarm(s, id, { comparisonOperator: 'GreaterThanThreshold', evaluationPeriods: 1, threshold: 0, metricName: 'ApproximateNumberOfMessagesVisible', namespace: 'AWS/SQS', statistic: 'Maximum', period: 60, dimensions: [{ name: 'QueueName', value: dlq.attrQueueName }] });
 
 const FIXTURES: Record<string, Fixture> = {
-  GpuInstanceForGpuContainer: (s) => ({
-    compliant: [new CfnEndpointConfig(s, 'Gpu', { productionVariants: [{ variantName: 'v', modelName: 'm', instanceType: 'ml.g5.xlarge', initialInstanceCount: 1 }] })],
-    nonCompliant: [new CfnEndpointConfig(s, 'Cpu', { productionVariants: [{ variantName: 'v', modelName: 'm', instanceType: 'ml.m5.xlarge', initialInstanceCount: 1 }] })],
-  }),
+  GpuInstanceForGpuContainer: (s) => {
+    const model = (id: string, image: string) => new CfnModel(s, id, { executionRoleArn: ROLE, primaryContainer: { image } });
+    const serverless = (id: string, m: CfnModel) => new CfnEndpointConfig(s, id, { productionVariants: [{ variantName: 'v', modelName: m.attrModelName, serverlessConfig: { memorySizeInMb: 2048, maxConcurrency: 5 } }] });
+    return {
+      compliant: [
+        new CfnEndpointConfig(s, 'Gpu', { productionVariants: [{ variantName: 'v', modelName: 'm', instanceType: 'ml.g5.xlarge', initialInstanceCount: 1 }] }),
+        serverless('ServerlessCpu', model('CpuModel', '683313688378.dkr.ecr.us-east-1.amazonaws.com/tei-cpu:2.0.1-tei1.8.2-cpu-py310-ubuntu22.04')),
+      ],
+      nonCompliant: [
+        new CfnEndpointConfig(s, 'Cpu', { productionVariants: [{ variantName: 'v', modelName: 'm', instanceType: 'ml.m5.xlarge', initialInstanceCount: 1 }] }),
+        serverless('ServerlessGpu', model('GpuModel', '683313688378.dkr.ecr.us-east-1.amazonaws.com/tei:2.0.1-tei1.8.2-gpu-py310-cu122-ubuntu22.04')),
+      ],
+    };
+  },
   EndpointAutoscaling: (s) => {
     new CfnScalableTarget(s, 'Target', { serviceNamespace: 'sagemaker', scalableDimension: 'sagemaker:variant:DesiredInstanceCount', resourceId: 'endpoint/scaled/variant/AllTraffic', minCapacity: 1, maxCapacity: 2 });
+    const serverless = new CfnEndpointConfig(s, 'ServerlessConfig', { productionVariants: [{ variantName: 'v', modelName: 'm', serverlessConfig: { memorySizeInMb: 2048, maxConcurrency: 5 } }] });
+    const instances = new CfnEndpointConfig(s, 'InstanceConfig', { productionVariants: [{ variantName: 'v', modelName: 'm', instanceType: 'ml.g5.xlarge', initialInstanceCount: 1 }] });
     return {
-      compliant: [new CfnEndpoint(s, 'Scaled', { endpointName: 'scaled', endpointConfigName: 'c' })],
-      nonCompliant: [new CfnEndpoint(s, 'Fixed', { endpointName: 'fixed', endpointConfigName: 'c' })],
+      compliant: [new CfnEndpoint(s, 'Scaled', { endpointName: 'scaled', endpointConfigName: 'c' }), new CfnEndpoint(s, 'Serverless', { endpointName: 'serverless', endpointConfigName: serverless.attrEndpointConfigName })],
+      nonCompliant: [new CfnEndpoint(s, 'Fixed', { endpointName: 'fixed', endpointConfigName: 'c' }), new CfnEndpoint(s, 'FixedInstances', { endpointName: 'fixed-instances', endpointConfigName: instances.attrEndpointConfigName })],
     };
   },
   ProductionEndpointMinimum: (s) => {

@@ -396,6 +396,16 @@ def delete_document(conn: Any, bucket: str, key: str, sequencer: str, only_versi
 TAG_FAILURE = "tag change failed"
 
 
+class Rerun(str):
+    """retier_document's "rerun", with the sequencer of the failed run it re-runs, read under the lock:
+    read after the commit, it may already be a newer version's, and the rerun would replace that one."""
+
+    def __new__(cls, sequencer: str) -> "Rerun":
+        self = super().__new__(cls, "rerun")
+        self.sequencer = sequencer
+        return self
+
+
 def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, sequencer: str, access_tier: str | None, role: str | None = None,
                     error: str | None = None) -> str:
     """Applies a tag change of one version (``access_tier``, or ``error`` when its tags name no valid
@@ -407,7 +417,7 @@ def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, se
     - "failed": ``error`` for the stored version: it is marked failed and its chunks removed (fail
       closed: no tier is known to be right); the row keeps the version and its sequencer;
     - "rerun": the version is the document's, failed because of its metadata, and the tags are now
-      valid: the caller runs the pipeline again for it (``document_status`` has its sequencer);
+      valid: the caller runs the pipeline again for it, with the failed run's sequencer (``Rerun.sequencer``);
     - "pending": the version is not stored (its run is in flight, or it is not the current version):
       recorded, and the Store of that version applies it;
     - "stale": an equal or newer tag change of this version is recorded already;
@@ -420,21 +430,29 @@ def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, se
         raise ValueError(f"access_tier {access_tier!r} is not one of {ACCESS_TIERS}")
     key, error = storable(key), storable(error)
     with transaction(conn, role):
-        _, v_tags_seq, _, v_deleted = _lock_version(conn, bucket, key, version_id)
-        if v_deleted is not None:
+        _, v_tags_seq, v_error, v_deleted = _lock_version(conn, bucket, key, version_id)
+        # Ordered like the Store: the 'null' version is written anew after its permanent delete
+        # (versioning suspended), and a tag change of that new object must still re-tier it.
+        if v_deleted is not None and compare_sequencers(sequencer, v_deleted) < 0:
             return "deleted"
-        rows = conn.run("SELECT id, version_id, status, access_tier, sequencer, tags_sequencer, error FROM documents WHERE bucket = :b AND key = :k FOR UPDATE", b=bucket, k=key)
+        rows = conn.run("SELECT id, version_id, status, access_tier, sequencer, error FROM documents WHERE bucket = :b AND key = :k FOR UPDATE", b=bucket, k=key)
         current = bool(rows) and rows[0][1] == version_id
-        # tags_sequencer on documents: tag changes applied before document_versions existed (migration 0007)
-        previous = v_tags_seq or (rows[0][5] if current else None)
-        if previous is not None and compare_sequencers(sequencer, previous) <= 0:
+        # Only this version's tag changes order it. documents.tags_sequencer (migration 0005) is not
+        # consulted: it may be another version's (no Store ever reset it), which made a newer version's
+        # own tag change "stale"; a tag change older than a pre-0007 one re-applies the tags as S3 has
+        # them now (the handler reads them), which is right.
+        previous = v_tags_seq
+        # The same tag change again (its replay after a run that failed transiently and failed the version
+        # closed, or a retry after a commit whose answer was lost) is applied again: it is idempotent, and
+        # only so does the replay bring the version back. Its failure never undoes it once applied.
+        order = 1 if previous is None else compare_sequencers(sequencer, previous)
+        if order < 0 or (order == 0 and error is not None):
             return "stale"
         conn.run("UPDATE document_versions SET access_tier = :a, tags_sequencer = :s, tier_error = :e, updated_at = now() WHERE bucket = :b AND key = :k AND version_id = :v",
                  a=access_tier, s=sequencer, e=error[:4000] if error else None, b=bucket, k=key, v=_version(version_id))
         if not current:
             return "pending"
-        doc_id, _, status, tier, _, _, doc_error = rows[0]
-        conn.run("UPDATE documents SET tags_sequencer = :s WHERE id = :id", s=sequencer, id=doc_id)
+        doc_id, _, status, tier, doc_seq, doc_error = rows[0]
         if error is not None:
             if status not in ("stored", "failed", "review"):
                 return "pending"
@@ -442,7 +460,7 @@ def retier_document(conn: Any, bucket: str, key: str, version_id: str | None, se
             conn.run("DELETE FROM chunks WHERE document_id = :id", id=doc_id)
             return "failed"
         if status == "failed" and doc_error and (doc_error.startswith(TAG_FAILURE) or doc_error.startswith("InvalidMetadata")):
-            return "rerun"
+            return Rerun(doc_seq)
         if status != "stored":
             return "pending"
         conn.run("UPDATE documents SET access_tier = :a, updated_at = now() WHERE id = :id", a=access_tier, id=doc_id)
