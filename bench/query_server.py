@@ -257,7 +257,7 @@ def main() -> None:
                 out = query_handler.handler(event, Context())
                 self._send(out["statusCode"], out["body"], {k: v for k, v in out["headers"].items() if k != "Content-Type"})
 
-        config = gateway_config(models=["bedrock-haiku"], cacheTtlSeconds=3600, budget={"dailyTokens": 0, "monthlyTokens": 0, "callerDailyTokens": 0})
+        config = gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=3600, budget={"dailyTokens": 0, "monthlyTokens": 0, "callerDailyTokens": 0})
         # For the process's whole life: handler threads still finishing a request while the server
         # stops must not find the environment already restored (that was the KeyError: 'AUDIT_BUCKET').
         os.environ.update({**query_environment(config), "EMBEDDING_DIMENSION": str(a.dim)})

@@ -3,6 +3,9 @@
 # (test/review/security-review.test.ts drives it with playwright-core, which downloads no browser).
 # Installs it with apt when missing and this user can; otherwise says what to run.
 set -euo pipefail
+case "${1:-}" in
+  -h|--help) printf 'Usage: %s\n\n%s\n' "bash scripts/browser.sh" "Makes sure Debian's Chromium is at /usr/bin/chromium for the HTML security-review check (installs it with apt when it can)."; exit 0 ;;
+esac
 [ -x /usr/bin/chromium ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "docai-blueprint: installing Debian's chromium for the HTML review check (apt-get, once)" >&2

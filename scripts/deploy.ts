@@ -3,8 +3,9 @@
  *
  *   npm run deploy -- -c stage=pilot -c alarmEmail=oncall@example.com [--skip-preflight] [--dry-run] [other cdk deploy flags]
  *
- * 1. `npm run preflight` with the same -c values; when a blocking quota is short it has printed the
- *    quota, the value found, the value needed and the increase request, and this refuses to deploy.
+ * 1. `npm run preflight` with the same -c values (quotas, API Gateway logging role, CDK bootstrap,
+ *    model lifecycle and access); when one blocks it has printed what was found, what is needed and
+ *    the fix, and this refuses to deploy. A config error is reported alone, before the preflight.
  *    `--skip-preflight` is for people who know the account can hold the stage.
  * 2. `cdk deploy --all` with the given flags and `-c deployNonce=<now>`, which makes the stage's
  *    per-deploy custom resources (cost-allocation tag activation, when enabled) run on every deploy.
@@ -13,13 +14,14 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { nearest } from '../lib/config';
+import { nearest, resolveStageConfig, StageConfigError } from '../lib/config';
+import { contextPairs } from './cli';
 import { Cli, CliError, CONTEXT_FLAG, helpText, parseCli } from './cli';
 
 const CLI: Cli = {
   name: 'npm run deploy',
   usage: 'npm run deploy -- -c stage=<pilot|production> [-c key=value ...] [--skip-preflight] [--dry-run] [cdk deploy flags]',
-  summary: "Runs the quota preflight (scripts/preflight.ts), then 'cdk deploy --all'. Refuses when a blocking quota is short. Other flags go to cdk deploy.",
+  summary: "Runs the preflight (scripts/preflight.ts: quotas and account prerequisites), then 'cdk deploy --all'. Refuses when one blocks. Other flags go to cdk deploy.",
   flags: {
     'skip-preflight': { type: 'boolean', description: 'deploy without the quota check (you know the account can hold the stage)' },
     'dry-run': { type: 'boolean', description: 'print the cdk command instead of running it' },
@@ -71,6 +73,16 @@ if (!context.some((c) => c.startsWith('stage='))) {
   process.exit(1);
 }
 
+// A config error is only that: said alone, before any preflight or cdk output.
+try {
+  const ctx = contextPairs(CLI, values.context as string[] | undefined);
+  resolveStageConfig((k) => ctx[k], { contextKeys: Object.keys(ctx), onWarning: () => undefined });
+} catch (e) {
+  if (!(e instanceof StageConfigError || e instanceof CliError)) throw e;
+  console.error(e.message);
+  process.exit(e instanceof CliError ? 2 : 1);
+}
+
 const root = path.join(__dirname, '..');
 if (skipPreflight) {
   console.error('docai-blueprint: --skip-preflight: deploying without the quota check.');
@@ -78,8 +90,8 @@ if (skipPreflight) {
   const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
   const pre = spawnSync(tsx, [path.join(__dirname, 'preflight.ts'), ...context], { stdio: 'inherit', cwd: root, env: process.env });
   if (pre.status !== 0) {
-    console.error('docai-blueprint: refusing to deploy: the preflight found a blocking quota too low (FAIL lines above, each with the increase request). ' +
-      'Request the increase and deploy again once it is granted, or pass --skip-preflight if you know the account can hold the stage.');
+    console.error('docai-blueprint: refusing to deploy: the preflight found a blocking quota or account prerequisite (FAIL lines above, each with its fix). ' +
+      'Fix them and deploy again, or pass --skip-preflight if you know the account can hold the stage.');
     process.exit(1);
   }
 }

@@ -1,6 +1,7 @@
-"""Quota checks for `npm run preflight` and `npm run deploy` (scripts/preflight.ts). Exit 1 when a
-blocking quota is too low; each failure names the quota, the value found, the value needed and the
-exact increase request.
+"""Checks for `npm run preflight` and `npm run deploy` (scripts/preflight.ts): the quotas below and the
+account prerequisites of preflight_account.py (API Gateway logging role, CDK bootstrap, Bedrock model
+lifecycle and access). Exit 1 when one blocks; each failure names what was found, what is needed and
+the exact fix.
 
 Blocking (the deploy would fail):
 - SageMaker "<instance type> for endpoint usage" >= the stage's maximum endpoint instances: a new
@@ -20,6 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_args import StrictParser  # noqa: E402
+from preflight_account import check_apigateway_role, check_bootstrap, check_models  # noqa: E402
 import json
 import sys
 from typing import Any
@@ -77,23 +79,45 @@ def check(endpoint_needs: dict[str, int], reserved: int, quotas_client: Any, lam
 
 
 class RecordedSession:
-    """Clients whose answers come from a file of recorded responses (botocore Stubber)."""
+    """Clients whose answers come from a file of recorded responses, each checked against botocore's
+    service model (Stubber). Keys are a service (`ssm`) or a service in one region (`ssm@us-east-1`);
+    each operation keeps its own queue, so the order of calls across operations does not matter. An
+    answer {"Error": {"Code": ..., "Message": ...}} is returned as that error."""
 
     def __init__(self, path: str, region: str):
         self.recorded = json.load(open(path, encoding="utf-8"))
         self.region_name = region
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, region_name: str | None = None) -> Any:
+        region = region_name or self.region_name
+        answers = self.recorded.get(f"{service}@{region}", self.recorded.get(service, {}))
+        return _RecordedClient(service, region, answers)
+
+
+class _RecordedClient:
+    def __init__(self, service: str, region: str, answers: dict):
         import boto3
         from botocore.stub import Stubber
 
-        c = boto3.client(service, region_name=self.region_name, aws_access_key_id="recorded", aws_secret_access_key="recorded")
-        stub = Stubber(c)
-        for operation, answers in self.recorded.get(service, {}).items():
-            for answer in answers if isinstance(answers, list) else [answers]:
-                stub.add_response(operation, answer)
-        stub.activate()
-        return c
+        self._clients = {}
+        for operation, listed in answers.items():
+            c = boto3.client(service, region_name=region, aws_access_key_id="recorded", aws_secret_access_key="recorded")
+            stub = Stubber(c)
+            for answer in listed if isinstance(listed, list) else [listed]:
+                if "Error" in answer:
+                    stub.add_client_error(operation, service_error_code=answer["Error"]["Code"], service_message=answer["Error"].get("Message", ""), http_status_code=answer["Error"].get("HTTPStatusCode", 400))
+                else:
+                    stub.add_response(operation, answer)
+            stub.activate()
+            self._clients[operation] = c
+
+    def get_paginator(self, operation: str) -> Any:
+        return self._clients[operation].get_paginator(operation)
+
+    def __getattr__(self, operation: str) -> Any:
+        if operation not in self._clients:
+            raise AssertionError(f"no recorded answer for {operation}")
+        return getattr(self._clients[operation], operation)
 
 
 def main() -> int:
@@ -104,8 +128,14 @@ def main() -> int:
     ap.add_argument("--peak-concurrency", type=int, default=0)
     ap.add_argument("--endpoint-instances", action="append", default=[], help="TYPE=COUNT")
     ap.add_argument("--recorded-responses", help="answer AWS calls from this JSON file (tests)")
+    ap.add_argument("--bootstrap-parameter", help="SSM parameter of the CDK bootstrap version (from the synthesized assembly)")
+    ap.add_argument("--bootstrap-version", type=int, default=0, help="bootstrap version the synthesized assembly requires")
+    ap.add_argument("--bootstrap-region", action="append", default=[], help="regions of pinned stacks (the cost stack: us-east-1)")
+    ap.add_argument("--models", default="[]", help="JSON: the gateway chains' Bedrock models with their invocation per region (lib/config/model-catalog.ts)")
+    ap.add_argument("--apigateway-role-owned", action="store_true", help="the stage owns the API Gateway account role (apiGatewayAccountRole)")
     a = ap.parse_args()
     needs = {k: int(v) for k, v in (x.split("=") for x in a.endpoint_instances)}
+    models = json.loads(a.models)
 
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -117,14 +147,31 @@ def main() -> int:
     try:
         if session.region_name is None:
             raise NoCredentialsError()
-        session.client("sts").get_caller_identity()
+        identity = session.client("sts").get_caller_identity()
     except (NoCredentialsError, ClientError, BotoCoreError):
         print(f"preflight ({a.stage}): no AWS credentials or region, so nothing was checked. With credentials it would check:")
         for t, n in needs.items():
             print(f"  - Service Quotas, sagemaker: '{endpoint_quota_name(t)}' >= {n}")
         print(f"  - Lambda 'Concurrent executions' >= {a.reserved_concurrency + UNRESERVED_MINIMUM} (the stage reserves {a.reserved_concurrency})")
+        if not a.apigateway_role_owned:
+            print("  - API Gateway: the account's CloudWatch Logs role is set (apigateway get-account -> cloudwatchRoleArn)")
+        if a.bootstrap_parameter:
+            print(f"  - CDK bootstrap: {a.bootstrap_parameter} >= {a.bootstrap_version} in the stage's region and {', '.join(a.bootstrap_region)}")
+        for m in models:
+            print(f"  - Bedrock {m['modelId']} (gateway.models.{m['name']}): GetFoundationModel, GetFoundationModelAvailability, and GetInferenceProfile where the region calls it through one")
         return 0
     problems = check(needs, a.reserved_concurrency, session.client("service-quotas"), session.client("lambda"), a.peak_concurrency)
+    region = session.region_name
+    account = identity["Account"]
+    if not a.apigateway_role_owned:
+        problems += check_apigateway_role(session.client("apigateway"), region, account)
+    else:
+        print(f"ok   API Gateway CloudWatch Logs role in {region}: owned by the stage (apiGatewayAccountRole)")
+    if a.bootstrap_parameter:
+        regions = list(dict.fromkeys([region, *a.bootstrap_region]))
+        problems += check_bootstrap({r: session.client("ssm", region_name=r) for r in regions}, a.bootstrap_parameter, a.bootstrap_version, account)
+    if models:
+        problems += check_models(session.client("bedrock"), region, models)
     for p in problems:
         print(f"FAIL {p}")
     return 1 if problems else 0

@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { assemblyFingerprint, readBuildInfo, reviewCloudAssembly, securityReviewHtml, securityReviewMarkdown, withMarkdownHeader } from '../lib/review';
+import { assemblyFingerprint, flaggedStatementCount, readBuildInfo, reviewCloudAssembly, securityReviewHtml, securityReviewMarkdown, withMarkdownHeader } from '../lib/review';
 import { Cli, CliError, parseCli } from './cli';
 
 const CLI: Cli = {
@@ -39,8 +39,8 @@ try {
   fs.writeFileSync(mdFile, withMarkdownHeader(md, header));
   fs.writeFileSync(htmlFile, securityReviewHtml(md, header));
   const roles = review.stacks.reduce((n, s) => n + s.roles.length, 0);
-  const flagged = review.stacks.flatMap((s) => s.roles.flatMap((r) => r.statements)).filter((s) => s.flags.length).length;
-  console.log(`security review of ${review.stacks.length} stacks: ${roles} IAM roles (${flagged} statements flagged), ${review.acknowledgements.length} acknowledged findings, ${review.openFindings.length} open`);
+  const flagged = flaggedStatementCount(review);
+  console.log(`security review of ${review.stacks.length} stacks: ${roles} IAM roles, ${flagged} IAM statements flagged for a closer look, ${review.acknowledgements.length} acknowledged findings, ${review.openFindings.length} open`);
   console.log(`wrote ${mdFile} and ${htmlFile}`);
 } catch (e) {
   console.error((e as Error).message);

@@ -4,6 +4,9 @@
 # evaluates the AWS calls pytest recorded against the synthesized policies), then cfn-lint on both
 # stages. Creates the Python virtualenv when missing, and installs Debian's chromium when missing.
 set -euo pipefail
+case "${1:-}" in
+  -h|--help) printf 'Usage: %s\n\n%s\n' "bash scripts/test.sh [jest args]  (npm test)" "Runs every test: pytest (records the AWS calls), jest (the permission contract evaluates them), with the virtualenv and Chromium set up first. Arguments go to jest."; exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 
 # Template.fromStack / app.synth leave a cdk.out per synth in $TMPDIR: keep them in one folder we clean.

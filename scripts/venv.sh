@@ -2,6 +2,9 @@
 # Creates .venv (keeping the machine's boto3/moto/pytest through --system-site-packages) and installs
 # the dev requirements. Re-runs pip only when the requirement files changed.
 set -euo pipefail
+case "${1:-}" in
+  -h|--help) printf 'Usage: %s\n\n%s\n' "bash scripts/venv.sh" "Creates .venv (with the machine's boto3/moto/pytest) and installs the dev requirements when they changed."; exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then

@@ -25,7 +25,7 @@ PROMPT_V2 = {**PROMPT_V1, "system": PROMPT_V1["system"].replace("(v1)", "Answer 
 
 def gateway_config(**workflow_overrides) -> dict:
     answer = {
-        "models": ["lmi-primary", "bedrock-haiku"],
+        "models": ["lmi-primary", "bedrock-nova-lite"],
         "promptVersion": 1,
         "cacheTtlSeconds": 3600,
         "maxOutputTokens": 256,
@@ -38,7 +38,8 @@ def gateway_config(**workflow_overrides) -> dict:
         "breaker": {"failureThreshold": 3, "openSeconds": 30},
         "models": {
             "lmi-primary": {"provider": "sagemaker-lmi", "modelId": "docai-test-generate", "usdPerMillionInputTokens": 0, "usdPerMillionOutputTokens": 0},
-            "bedrock-haiku": {"provider": "bedrock", "modelId": "anthropic.claude-3-haiku-20240307-v1:0", "usdPerMillionInputTokens": 0.25, "usdPerMillionOutputTokens": 1.25},
+            # Prices are the fixture's own (tests compute spend from them), not the catalogue's.
+            "bedrock-nova-lite": {"provider": "bedrock", "modelId": "amazon.nova-lite-v1:0", "usdPerMillionInputTokens": 0.25, "usdPerMillionOutputTokens": 1.25},
         },
         "workflows": {"answer": answer},
     }

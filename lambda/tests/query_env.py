@@ -46,7 +46,7 @@ def load_corpus(conn) -> None:
 def query_environment(config: dict | None = None) -> dict:
     return {
         # The chain of the presets (Bedrock): the stages deploy no generation endpoint.
-        **environment(config or gateway_config(models=["bedrock-haiku"])),
+        **environment(config or gateway_config(models=["bedrock-nova-lite"])),
         "EMBEDDING_ENDPOINT": QUESTION_ENDPOINT, "EMBEDDING_INFERENCE_COMPONENT": "", "EMBEDDING_DIMENSION": str(DIM), "RETRIEVE_FUNCTION": RETRIEVE_FUNCTION,
         "AUDIT_BUCKET": AUDIT_BUCKET, "TIER_GROUPS": json.dumps(TIER_GROUPS), "DEFAULT_TOP_K": "4", "MAX_TOP_K": "20",
         "WORKFLOW": "query", "EMBEDDING_MODEL": MODEL, "DB_HOST": DB_HOST, "DB_PORT": "5432", "DB_NAME": "docai",

@@ -80,7 +80,7 @@ def test_a_bad_request_is_not_retried_but_falls_back(aws, models):
     gw, stream = make(models)
     r = ask(gw)
     assert models.count("sagemaker") == 1
-    assert r.model == "bedrock-haiku" and r.degraded and r.degradation == "fallback_model" and r.outcome == "degraded"
+    assert r.model == "bedrock-nova-lite" and r.degraded and r.degradation == "fallback_model" and r.outcome == "degraded"
     assert emf(stream, "Fallbacks") == 1
 
 
@@ -90,12 +90,12 @@ def test_breaker_opens_after_repeated_failures_and_the_next_request_skips_the_pr
     breakers = {}
     gw, _ = make(models, breakers=breakers, clock=clock)
     first = ask(gw, "first question")
-    assert first.model == "bedrock-haiku" and first.degradation == "fallback_model"
+    assert first.model == "bedrock-nova-lite" and first.degradation == "fallback_model"
     assert models.count("sagemaker") == 3 and breakers["lmi-primary"].state == "open"
     second = ask(gw, "second question")
     assert models.count("sagemaker") == 3  # not called: the breaker is open
     assert [a["outcome"] for a in second.attempts if a["provider"] == "lmi-primary"] == ["breaker_open"]
-    assert second.model == "bedrock-haiku"
+    assert second.model == "bedrock-nova-lite"
     # After the cool-down one trial call goes through; its success closes the breaker.
     models.behaviour["sagemaker"].failure_rate = 0.0
     clock.t += 31
@@ -249,7 +249,7 @@ def test_endpoint_scaling_from_zero_degrades_to_the_next_model_not_an_error(aws,
     models.behaviour["sagemaker"].failure_rate, models.behaviour["sagemaker"].failure = 1.0, "not_ready"
     gw, _ = make(models)
     r = ask(gw)
-    assert r.model == "bedrock-haiku" and r.degradation == "fallback_model"
+    assert r.model == "bedrock-nova-lite" and r.degradation == "fallback_model"
     assert [a["outcome"] for a in r.attempts if a["provider"] == "lmi-primary"] == ["not_ready"]
 
 
@@ -283,7 +283,7 @@ def test_a_slow_model_is_cut_by_the_read_timeout_and_the_chain_moves_on(aws, mod
     cfg = GatewayConfig.parse(gateway_config(cacheTtlSeconds=0), TABLE, PROMPT_PREFIX, GUARDRAIL_ID, "1")
     gw = ModelGateway(cfg, clients_for(models.url, timeout_s=0.3), io.StringIO(), now=lambda: NOW, breakers={}, sleep=lambda s: None)
     r = gw.answer(AnswerRequest("answer", "q", "internal", "alice", {}, PASSAGES), Deadline.after(10))
-    assert r.model == "bedrock-haiku" and r.degradation == "fallback_model"
+    assert r.model == "bedrock-nova-lite" and r.degradation == "fallback_model"
     assert all(a["latency_ms"] < 1500 for a in r.attempts if a["provider"] == "lmi-primary")
 
 
@@ -297,7 +297,7 @@ def test_metrics_per_workflow_carry_tokens_spend_and_provider_latency(aws, model
     assert main["EstimatedSpendUsd"] == pytest.approx(r.estimated_usd) and main["promptVersion"] == 1
     assert 0 < main["BudgetUsedPercent"] < 100
     providers = {l["Provider"]: l for l in lines if "ProviderLatencyMs" in l}
-    assert providers["lmi-primary"]["ProviderErrors"] == 1 and providers["bedrock-haiku"]["ProviderErrors"] == 0
+    assert providers["lmi-primary"]["ProviderErrors"] == 1 and providers["bedrock-nova-lite"]["ProviderErrors"] == 0
 
 
 def test_a_workflow_naming_an_unknown_model_is_a_config_error():
@@ -369,7 +369,7 @@ def test_placeholders_render_in_the_template_only_and_passages_arrive_byte_for_b
 def test_a_budget_is_never_overspent_by_text_that_counts_more_tokens_than_characters_over_3(aws, models):
     # Digits count one token each (CJK characters too): characters / 3 undercounts them threefold.
     limit = 3000
-    gw, stream = make(models, gateway_config(models=["bedrock-haiku"], cacheTtlSeconds=0, budget={"callerDailyTokens": limit}))
+    gw, stream = make(models, gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=0, budget={"callerDailyTokens": limit}))
     reported = 0
     with pytest.raises(BudgetExceeded):
         for i in range(10):
@@ -383,7 +383,7 @@ def test_a_budget_is_never_overspent_by_text_that_counts_more_tokens_than_charac
 def test_use_beyond_the_reservation_is_recorded_and_reported_as_overshoot(aws, models):
     models.behaviour["converse"].usage_scale = 20.0  # a provider counting far more than the bound
     limit = 1000  # room for one reservation (~830 tokens)
-    gw, stream = make(models, gateway_config(models=["bedrock-haiku"], cacheTtlSeconds=0, budget={"callerDailyTokens": limit}))
+    gw, stream = make(models, gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=0, budget={"callerDailyTokens": limit}))
     r = ask(gw, caller="dave")
     used = gw.budgets.used("budget#answer#caller:dave#2026-11-22")[0]
     assert used == r.tokens_in + r.tokens_out > limit  # spent is spent: the ledger keeps the truth
@@ -394,7 +394,7 @@ def test_use_beyond_the_reservation_is_recorded_and_reported_as_overshoot(aws, m
 
 def test_a_provider_that_reports_no_usage_is_charged_its_reservation(aws, models):
     models.behaviour["converse"].usage_scale = 0
-    gw, stream = make(models, gateway_config(models=["bedrock-haiku"], cacheTtlSeconds=0, budget={"callerDailyTokens": 100000}))
+    gw, stream = make(models, gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=0, budget={"callerDailyTokens": 100000}))
     r = ask(gw, caller="erin")
     assert r.tokens_in > 0 and r.tokens_out == 256 and emf(stream, "UsageUnreported") == 1
     assert gw.budgets.used("budget#answer#caller:erin#2026-11-22")[0] == r.tokens_in + 256

@@ -1,3 +1,4 @@
+import json
 import os
 import sys
 
@@ -45,11 +46,22 @@ def test_reserved_concurrency_that_leaves_less_than_the_unreserved_minimum_block
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "quotas")
 
 
+# What scripts/preflight.ts passes for the pilot (nova-lite then nova-micro, in us-east-1 in-region).
+def _model(name, model_id):
+    return {"name": name, "modelId": model_id, "invocation": {"us-east-1": model_id, "eu-west-1": f"eu.{model_id}"},
+            "destinations": {"us-east-1": ["us-east-1"], "eu-west-1": ["eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"]}}
+
+
+MODELS = [_model("bedrock-nova-lite", "amazon.nova-lite-v1:0"), _model("bedrock-nova-micro", "amazon.nova-micro-v1:0")]
+ACCOUNT_ARGS = ["--bootstrap-parameter", "/cdk-bootstrap/hnb659fds/version", "--bootstrap-version", "6", "--bootstrap-region", "us-east-1", "--models", json.dumps(MODELS)]
+
+
 def run_main(fixture, capsys, reserved=0, peak=0):
     import preflight_quotas
 
     argv = ["preflight", "--stage", "pilot", "--reserved-concurrency", str(reserved), "--peak-concurrency", str(peak),
             "--endpoint-instances=ml.g5.xlarge=1", "--recorded-responses", os.path.join(FIXTURES, fixture)]
+    argv += ACCOUNT_ARGS
     old = sys.argv
     sys.argv = argv
     try:
@@ -59,14 +71,15 @@ def run_main(fixture, capsys, reserved=0, peak=0):
     return code, capsys.readouterr().out
 
 
-def test_a_fresh_account_blocks_on_the_gpu_quota_only_and_names_the_increase(capsys):
+def test_a_fresh_account_blocks_on_the_gpu_quota_and_names_the_increase(capsys):
     code, out = run_main("fresh-account.json", capsys, reserved=0, peak=9)
     assert code == 1
     assert "FAIL SageMaker quota 'ml.g5.xlarge for endpoint usage' (L-1928E07B) is 0, the stage needs 1. Raise it: " \
         "aws service-quotas request-service-quota-increase --service-code sagemaker --quota-code L-1928E07B --desired-value 1" in out
     # Lambda concurrency 10 is enough when nothing is reserved (the pilot reserves none).
     assert "ok   Lambda 'Concurrent executions' = 10 (the stage reserves 0)" in out
-    assert out.count("FAIL") == 1
+    # The quota and the four account prerequisites (test_a_fresh_account_refuses_once_per_missing_prerequisite).
+    assert out.count("FAIL") == 5
 
 
 def test_after_the_gpu_increase_the_fresh_account_passes_with_a_throughput_warning(capsys):
@@ -74,3 +87,88 @@ def test_after_the_gpu_increase_the_fresh_account_passes_with_a_throughput_warni
     assert code == 0
     assert "ok   SageMaker 'ml.g5.xlarge for endpoint usage' = 1 (need 1)" in out
     assert "warn Lambda 'Concurrent executions' = 10 is below the 30 the stage can drive at once" in out
+
+
+# --- account prerequisites (scripts/preflight_account.py) -------------------------------------------
+
+
+def test_a_fresh_account_refuses_once_per_missing_prerequisite_naming_each_fix(capsys):
+    code, out = run_main("fresh-account.json", capsys)
+    assert code == 1
+    fails = [line for line in out.splitlines() if line.startswith("FAIL ") and "SageMaker quota" not in line]
+    assert len(fails) == 4, out
+    apigw, bootstrap, access, eol = fails
+    assert apigw.startswith("FAIL API Gateway CloudWatch Logs role (us-east-1): none is set")
+    assert "AmazonAPIGatewayPushToCloudWatchLogs" in apigw and "aws apigateway update-account --region us-east-1 --patch-operations op=replace,path=/cloudwatchRoleArn,value=arn:aws:iam::111122223333:role/<role>" in apigw
+    assert "-c apiGatewayAccountRole=true (one per account and region)" in apigw
+    assert bootstrap == "FAIL CDK bootstrap (us-east-1): /cdk-bootstrap/hnb659fds/version does not exist (the region is not bootstrapped); the stage's templates need version 6 or later. Fix: npx cdk bootstrap aws://111122223333/us-east-1"
+    assert access.startswith("FAIL Bedrock model amazon.nova-lite-v1:0 (gateway.models.bedrock-nova-lite, us-east-1): model access is not granted (authorizationStatus NOT_AUTHORIZED")
+    assert "https://console.aws.amazon.com/bedrock/home?region=us-east-1#/modelaccess" in access and "create-foundation-model-agreement --model-id amazon.nova-lite-v1:0" in access
+    assert eol.startswith("FAIL Bedrock model amazon.nova-micro-v1:0 (gateway.models.bedrock-nova-micro, us-east-1): Bedrock answers ResourceNotFoundException (This model version has reached the end of its life")
+    assert "set gateway.models.bedrock-nova-micro.modelId to an ACTIVE model" in eol
+
+
+def test_a_ready_account_passes_every_prerequisite(capsys):
+    code, out = run_main("gpu-granted.json", capsys)
+    assert code == 0, out
+    assert "ok   API Gateway CloudWatch Logs role in us-east-1 = arn:aws:iam::111122223333:role/apigateway-cloudwatch-logs" in out
+    assert "ok   CDK bootstrap in us-east-1 = version 30 (need 6)" in out
+    assert "ok   Bedrock model amazon.nova-lite-v1:0 (gateway.models.bedrock-nova-lite, us-east-1): ACTIVE, access granted, called as amazon.nova-lite-v1:0" in out
+    assert "ok   Bedrock model amazon.nova-micro-v1:0 (gateway.models.bedrock-nova-micro, us-east-1): ACTIVE, access granted, called as amazon.nova-micro-v1:0" in out
+
+
+def test_a_stage_that_owns_the_api_gateway_role_is_not_refused_for_the_account_having_none(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", sys.argv)
+    ACCOUNT_ARGS.append("--apigateway-role-owned")
+    try:
+        code, out = run_main("fresh-account.json", capsys)
+    finally:
+        ACCOUNT_ARGS.remove("--apigateway-role-owned")
+    assert "FAIL API Gateway" not in out and "ok   API Gateway CloudWatch Logs role in us-east-1: owned by the stage (apiGatewayAccountRole)" in out
+
+
+def test_an_outdated_bootstrap_names_the_found_and_needed_versions():
+    from preflight_account import check_bootstrap
+
+    ssm = boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(ssm) as stub:
+        stub.add_response("get_parameter", {"Parameter": {"Name": "/cdk-bootstrap/hnb659fds/version", "Type": "String", "Value": "5"}}, {"Name": "/cdk-bootstrap/hnb659fds/version"})
+        assert check_bootstrap({"eu-west-1": ssm}, "/cdk-bootstrap/hnb659fds/version", 6, "111122223333") == [
+            "CDK bootstrap (eu-west-1): /cdk-bootstrap/hnb659fds/version is 5, the stage's templates need 6 or later. Fix: npx cdk bootstrap aws://111122223333/eu-west-1 (upgrades the CDKToolkit stack)"
+        ]
+
+
+def _bedrock_with_profile(routed_regions, legacy=False):
+    from preflight_quotas import _RecordedClient
+
+    model = "amazon.nova-lite-v1:0"
+    return _RecordedClient("bedrock", "eu-west-1", {
+        "get_foundation_model": {"modelDetails": {"modelArn": f"arn:aws:bedrock:eu-west-1::foundation-model/{model}", "modelId": model, "inferenceTypesSupported": ["INFERENCE_PROFILE"],
+                                                   "modelLifecycle": {"status": "LEGACY" if legacy else "ACTIVE"}}},
+        "get_foundation_model_availability": {"modelId": model, "agreementAvailability": {"status": "AVAILABLE"}, "authorizationStatus": "AUTHORIZED",
+                                               "entitlementAvailability": "AVAILABLE", "regionAvailability": "AVAILABLE"},
+        "get_inference_profile": {"inferenceProfileName": "EU Nova Lite", "inferenceProfileArn": f"arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.{model}",
+                                  "inferenceProfileId": f"eu.{model}", "status": "ACTIVE", "type": "SYSTEM_DEFINED",
+                                  "models": [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{model}"} for r in routed_regions]},
+    })
+
+
+def test_through_an_inference_profile_the_routed_regions_must_be_those_iam_allows(capsys):
+    from preflight_account import check_models
+
+    inside = ["eu-central-1", "eu-west-1", "eu-west-3"]
+    assert check_models(_bedrock_with_profile(inside, legacy=True), "eu-west-1", MODELS[:1]) == []
+    out = capsys.readouterr().out
+    assert "ok   Bedrock model amazon.nova-lite-v1:0 (gateway.models.bedrock-nova-lite, eu-west-1): LEGACY, access granted, called as eu.amazon.nova-lite-v1:0" in out
+    assert "warn Bedrock model amazon.nova-lite-v1:0 (gateway.models.bedrock-nova-lite, eu-west-1): Legacy on Bedrock" in out
+    [problem] = check_models(_bedrock_with_profile(inside + ["il-central-1"]), "eu-west-1", MODELS[:1])
+    assert "inference profile eu.amazon.nova-lite-v1:0 is ACTIVE and routes to eu-central-1, eu-west-1, eu-west-3, il-central-1" in problem
+    assert "(calls routed to il-central-1 would be denied)" in problem and "destinationRegions in lib/config/model-catalog.ts" in problem
+
+
+def test_a_model_called_by_its_bare_id_where_bedrock_serves_it_only_through_a_profile_is_refused():
+    from preflight_account import check_models
+
+    stale = [{**MODELS[0], "invocation": {"eu-west-1": "amazon.nova-lite-v1:0"}}]
+    [problem] = check_models(_bedrock_with_profile(["eu-west-1"]), "eu-west-1", stale)
+    assert "called by its bare id, but Bedrock serves it here only as INFERENCE_PROFILE" in problem

@@ -113,7 +113,7 @@ def test_query_answers_with_citations_and_a_complete_audit_record(api):
     assert set(record) == AUDIT_FIELDS
     assert record["principal"] == "user-alice" and record["tier"] == "internal" and record["question"] == "When are invoices paid?"
     assert record["filters"] == {"document_type": "finance"} and record["retrieved"][0]["key"] == "finance/payment-policy.pdf"
-    assert record["model"] == "bedrock-haiku" and record["tokensIn"] > 0 and record["tokensOut"] > 0 and record["promptVersion"] == 1
+    assert record["model"] == "bedrock-nova-lite" and record["tokensIn"] > 0 and record["tokensOut"] > 0 and record["promptVersion"] == 1
     assert record["answer"] == body["answer"] and record["outcome"] == "answered" and record["status"] == 200
     assert {"embed", "retrieve", "generate", "total"} <= set(record["latencyMs"])
     assert [g["source"] for g in record["guardrails"]] == ["INPUT", "OUTPUT"]
@@ -130,7 +130,7 @@ def test_every_model_down_answers_with_sources_marked_degraded(api):
 
 def test_budget_exhaustion_is_a_429_with_the_budget_the_use_and_the_reset(api, monkeypatch):
     models, _ = api
-    monkeypatch.setenv("GATEWAY_CONFIG", json.dumps(gateway_config(models=["bedrock-haiku"], cacheTtlSeconds=0, budget={"callerDailyTokens": 300})))
+    monkeypatch.setenv("GATEWAY_CONFIG", json.dumps(gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=0, budget={"callerDailyTokens": 300})))
     reset_handlers(models.url)
     status, body, headers = call("/query", {"question": "When are invoices paid?"})
     assert status == 429 and body["error"] == "budget_exceeded"
@@ -384,7 +384,7 @@ def _outcome_setup(models, monkeypatch, outcome):
     if outcome == "degraded":
         models.behaviour["converse"].failure_rate = 1.0
     elif outcome == "budget":
-        monkeypatch.setenv("GATEWAY_CONFIG", json.dumps(gateway_config(models=["bedrock-haiku"], cacheTtlSeconds=0, budget={"callerDailyTokens": 300})))
+        monkeypatch.setenv("GATEWAY_CONFIG", json.dumps(gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=0, budget={"callerDailyTokens": 300})))
         reset_handlers(models.url)
     elif outcome == "output_guardrail_down":
         models.behaviour["guardrail"].script = ["ok", "error", "error", "error"]

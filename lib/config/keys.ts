@@ -22,6 +22,7 @@ export const CONTEXT_OVERRIDES: Readonly<Record<string, { path: string; type: 's
   embeddingInstanceType: { path: 'embedding.instanceType', type: 'string' },
   embeddingModelId: { path: 'embedding.modelId', type: 'string' },
   generationEnabled: { path: 'generation.enabled', type: 'boolean' },
+  apiGatewayAccountRole: { path: 'query.apiGatewayAccountRole', type: 'boolean' },
 };
 
 /** Context keys the app reads besides the flat overrides. */

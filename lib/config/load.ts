@@ -1,8 +1,10 @@
 import * as fs from 'fs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { InferenceFramework, SERVERLESS_INFERENCE_REGIONS, SERVERLESS_MEMORY_SIZES_MB, supportedRegions } from '../gpu-inference/images';
+import { SERVERLESS_INFERENCE_REGIONS, SERVERLESS_MEMORY_SIZES_MB } from '../gpu-inference/images';
 import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES } from './instance-catalog';
+import { MODEL_CATALOG } from './model-catalog';
 import { PRESETS, WORKLOADS } from './presets';
+import { missingInRegion, REGION_AVAILABILITY, stageSupportedRegions } from './regions';
 import { READINESS_RULES } from '../readiness/rules';
 import { configFileKeyProblems, CONTEXT_OVERRIDES, contextKeyProblems, nearest } from './keys';
 import { ADOPTABLE_KEYS, StageConfig } from './stage-config';
@@ -72,7 +74,7 @@ function coerce(key: string, raw: unknown, type: 'string' | 'number' | 'boolean'
  * a key the app does not read (`-c stag=production`) is an error with a did-you-mean instead of
  * being ignored.
  */
-export function resolveStageConfig(context: ContextReader, opts: { contextKeys?: readonly string[] } = {}): StageConfig {
+export function resolveStageConfig(context: ContextReader, opts: { contextKeys?: readonly string[]; onWarning?: (warning: string) => void } = {}): StageConfig {
   const problems: string[] = opts.contextKeys ? contextKeyProblems(opts.contextKeys) : [];
   const stageRaw = context('stage') ?? 'pilot';
   const stage = String(stageRaw).trim();
@@ -113,7 +115,20 @@ export function resolveStageConfig(context: ContextReader, opts: { contextKeys?:
 
   problems.push(...validateStageConfig(cfg as unknown as StageConfig));
   if (problems.length > 0) throw new StageConfigError(problems);
+  for (const w of stageConfigWarnings(cfg as unknown as StageConfig)) (opts.onWarning ?? ((x: string) => console.error(`warning: ${x}`)))(w);
   return cfg as unknown as StageConfig;
+}
+
+/** What deploys but should change soon: a Legacy model (new accounts get no access, end of life is announced). */
+export function stageConfigWarnings(c: StageConfig): string[] {
+  const w: string[] = [];
+  for (const [name, m] of Object.entries(c.gateway?.models ?? {})) {
+    const entry = m?.provider === 'bedrock' ? MODEL_CATALOG[m.modelId] : undefined;
+    if (entry?.lifecycle === 'LEGACY') {
+      w.push(`gateway.models.${name}.modelId: "${m.modelId}" is Legacy on Bedrock${entry.legacySince ? ` since ${entry.legacySince}` : ''}${entry.eolDate ? `, end of life ${entry.eolDate}` : ''}: accounts that have not used it get no access. Fix: "modelId": "${entry.successor ?? 'an ACTIVE model of lib/config/model-catalog.ts'}" (${entry.sources[0]})`);
+    }
+  }
+  return w;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -158,11 +173,11 @@ export function validateStageConfig(c: StageConfig): string[] {
   if (c.region !== undefined && !REGION.test(String(c.region))) {
     p.push(`region: ${got(c.region)}; expected an AWS region name such as us-east-1. Fix: -c region=us-east-1`);
   } else if (c.region !== undefined) {
-    // The stage's GPU containers must be published in the region (lib/gpu-inference/images.ts).
-    const frameworks = [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE, ...(c.generation?.enabled ? [InferenceFramework.LARGE_MODEL_INFERENCE] : [])];
-    const regions = supportedRegions(frameworks);
-    if (!regions.includes(c.region)) {
-      p.push(`region: ${got(c.region)}; AWS publishes no ${frameworks.map((f) => f.toUpperCase()).join(' and ')} container image there. Supported regions: ${regions.join(', ')}. Fix: -c region=us-east-1`);
+    // Published per-region availability of everything the stage uses (regions.ts), so an unsupported
+    // region fails here, not 45 s into the synth on a resource type.
+    const missing = missingInRegion(c, c.region);
+    if (missing.length > 0) {
+      p.push(`region: ${got(c.region)}; AWS does not offer there what this stage uses: ${missing.join('; ')} (published data: lib/config/region-availability.json from cfn-lint ${REGION_AVAILABILITY.cfnLintVersion}, lib/gpu-inference/images.ts, lib/config/model-catalog.ts). Regions that have everything: ${stageSupportedRegions(c).join(', ') || 'none'}. Fix: -c region=${stageSupportedRegions(c).includes('us-east-1') ? 'us-east-1' : stageSupportedRegions(c)[0]}`);
     }
   }
   if (c.alarmEmail !== undefined && (typeof c.alarmEmail !== 'string' || !EMAIL.test(c.alarmEmail))) {
@@ -295,6 +310,7 @@ export function validateStageConfig(c: StageConfig): string[] {
     p.push(`query.clients: ${got(q?.clients)}; expected a list of client names (lower-case letters, digits, '-'), each getting an API key`);
   }
   int('query.clientDailyQuota', q?.clientDailyQuota, 0, 1e9, '0 = no quota');
+  if (q?.apiGatewayAccountRole !== undefined && typeof q.apiGatewayAccountRole !== 'boolean') p.push(`query.apiGatewayAccountRole: ${got(q.apiGatewayAccountRole)}; valid choices: true, false (true: this stage owns the account's API Gateway logging role, one per account and region)`);
   int('query.wafRateLimitPer5Minutes', q?.wafRateLimitPer5Minutes, 10, 2e9, 'AWS WAF rate-based rules start at 10 requests per evaluation window');
   int('query.auditRetentionDays', q?.auditRetentionDays, 1, 36500);
   oneOf('query.auditLockMode', q?.auditLockMode, ['GOVERNANCE', 'COMPLIANCE'], 'COMPLIANCE cannot be shortened or lifted by anyone, the root user included, until each record\'s retention ends');
@@ -382,7 +398,16 @@ function validateGateway(c: StageConfig, { int, num, oneOf, got }: Checks): stri
       if (!/^[a-z][a-z0-9-]{0,39}$/.test(name)) p.push(`gateway.models: model name "${name}"; expected lower-case letters, digits and '-' (it names metrics)`);
       oneOf(`gateway.models.${name}.provider`, m?.provider, ['bedrock', 'sagemaker-lmi']);
       if (m?.provider === 'bedrock' && (typeof m.modelId !== 'string' || !BEDROCK_MODEL_ID.test(m.modelId))) {
-        p.push(`gateway.models.${name}.modelId: ${got(m?.modelId)}; expected a Bedrock model id like anthropic.claude-3-haiku-20240307-v1:0 (aws bedrock list-foundation-models)`);
+        p.push(`gateway.models.${name}.modelId: ${got(m?.modelId)}; expected a Bedrock model id like amazon.nova-lite-v1:0 (lib/config/model-catalog.ts lists the ones this project knows)`);
+      }
+      if (m?.provider === 'bedrock' && typeof m.modelId === 'string' && BEDROCK_MODEL_ID.test(m.modelId)) {
+        const entry = MODEL_CATALOG[m.modelId];
+        const active = Object.values(MODEL_CATALOG).filter((x) => x.lifecycle === 'ACTIVE').map((x) => x.modelId);
+        if (!entry) {
+          p.push(`gateway.models.${name}.modelId: "${m.modelId}" is not in the model catalogue, so its lifecycle, regions and inference profile are unknown. Fix: use one of ${active.join(', ')}, or add the model to lib/config/model-catalog.ts from its Bedrock model card`);
+        } else if (entry.lifecycle === 'EOL') {
+          p.push(`gateway.models.${name}.modelId: "${m.modelId}" reached end of life on Bedrock${entry.eolDate ? ` on ${entry.eolDate}` : ''}: every call fails (ResourceNotFoundException). Fix: "modelId": "${entry.successor ?? active[0]}" (${entry.sources[0]})`);
+        }
       }
       if (m?.provider === 'sagemaker-lmi' && m.modelId !== 'generation') {
         p.push(`gateway.models.${name}.modelId: ${got(m.modelId)}; a sagemaker-lmi model is this stage's generation endpoint. Fix: "modelId": "generation"`);

@@ -1,4 +1,10 @@
+import { MODEL_CATALOG } from './model-catalog';
 import { StageConfig } from './stage-config';
+
+function bedrock(modelId: keyof typeof MODEL_CATALOG) {
+  const m = MODEL_CATALOG[modelId];
+  return { provider: 'bedrock', modelId, usdPerMillionInputTokens: m.usdPerMillionInputTokens, usdPerMillionOutputTokens: m.usdPerMillionOutputTokens } as const;
+}
 
 /** The workloads (values of the `Workload` tag) that budgets filter on. */
 export const WORKLOADS = ['platform', 'intake', 'ingestion', 'vector-db', 'pipeline', 'inference', 'query', 'observability', 'network'] as const;
@@ -24,11 +30,18 @@ const common = {
     defaultAccessTier: 'internal',
   },
   embeddingModel: { modelId: 'BAAI/bge-base-en-v1.5', dimension: 768 },
-  // Bedrock on-demand prices, us-east-1 (docs/prices.md; estimates). The SageMaker model is paid by the hour.
+  // Bedrock prices from the model catalogue (lib/config/model-catalog.ts: on demand, us-east-1;
+  // estimates). The SageMaker model is paid by the hour. Nova Lite answers, Nova Micro is the fallback
+  // when Lite is throttled or failing: both are active Amazon models (no Marketplace agreement), served
+  // in-region in us-east-1 and through the US and EU inference profiles elsewhere, and the cheapest
+  // active text models the catalogue lists (Lite 0.06/0.24 USD per million tokens in/out, Micro
+  // 0.035/0.14; Claude 3 Haiku, the former answer model, cost 0.25/1.25 and reached end of life).
+  // The pilot runs production's chain so it evaluates the answers production gives; at the pilot's
+  // volume Micro alone would save cents a month (npm run cost).
   models: {
     'lmi-primary': { provider: 'sagemaker-lmi', modelId: 'generation', usdPerMillionInputTokens: 0, usdPerMillionOutputTokens: 0 },
-    'bedrock-haiku': { provider: 'bedrock', modelId: 'anthropic.claude-3-haiku-20240307-v1:0', usdPerMillionInputTokens: 0.25, usdPerMillionOutputTokens: 1.25 },
-    'bedrock-nova-lite': { provider: 'bedrock', modelId: 'amazon.nova-lite-v1:0', usdPerMillionInputTokens: 0.06, usdPerMillionOutputTokens: 0.24 },
+    'bedrock-nova-lite': bedrock('amazon.nova-lite-v1:0'),
+    'bedrock-nova-micro': bedrock('amazon.nova-micro-v1:0'),
   },
   tierGroups: { 'docai-public': 'public', 'docai-internal': 'internal', 'docai-confidential': 'confidential', 'docai-restricted': 'restricted' },
   gatewayResilience: {
@@ -104,10 +117,11 @@ export const PILOT: StageConfig = {
   },
   gateway: {
     models: common.models,
-    // The generation endpoint is off in the pilot: answers come from Bedrock, paid per token.
+    // The generation endpoint is off in the pilot: answers come from Bedrock, paid per token, through
+    // production's chain.
     workflows: {
       answer: {
-        models: ['bedrock-haiku'], promptVersion: 1, cacheTtlSeconds: 3600, maxOutputTokens: 512,
+        models: ['bedrock-nova-lite', 'bedrock-nova-micro'], promptVersion: 1, cacheTtlSeconds: 3600, maxOutputTokens: 512,
         budget: { dailyTokens: 500_000, monthlyTokens: 5_000_000, callerDailyTokens: 100_000, dailyUsd: 2, monthlyUsd: 30 },
       },
     },
@@ -194,7 +208,7 @@ export const PRODUCTION: StageConfig = {
     models: common.models,
     workflows: {
       answer: {
-        models: ['bedrock-haiku', 'bedrock-nova-lite'], promptVersion: 1, cacheTtlSeconds: 3600, maxOutputTokens: 512,
+        models: ['bedrock-nova-lite', 'bedrock-nova-micro'], promptVersion: 1, cacheTtlSeconds: 3600, maxOutputTokens: 512,
         budget: { dailyTokens: 30_000_000, monthlyTokens: 600_000_000, callerDailyTokens: 500_000, dailyUsd: 100, monthlyUsd: 2000 },
       },
     },

@@ -165,7 +165,7 @@ export interface ObservabilityConfig {
 export interface GatewayModelConfig {
   /** `bedrock`: Amazon Bedrock through the Converse API; `sagemaker-lmi`: this stage's generation endpoint. */
   readonly provider: 'bedrock' | 'sagemaker-lmi';
-  /** Bedrock model id, e.g. `anthropic.claude-3-haiku-20240307-v1:0`; for `sagemaker-lmi`: `generation`. */
+  /** Bedrock model id from lib/config/model-catalog.ts, e.g. `amazon.nova-lite-v1:0` (the gateway calls the inference profile where the region needs one); for `sagemaker-lmi`: `generation`. */
   readonly modelId: string;
   /** Price used for budgets and estimated spend (an estimate: see docs/prices.md). 0 for this project's own endpoint (paid by the hour). */
   readonly usdPerMillionInputTokens: number;
@@ -225,6 +225,15 @@ export interface QueryConfig {
   readonly clientDailyQuota: number;
   /** WAF: requests from one IP per 5 minutes before it is blocked. */
   readonly wafRateLimitPer5Minutes: number;
+  /**
+   * Let this stage own API Gateway's account-level CloudWatch Logs role (AWS::ApiGateway::Account and a
+   * role with the AWS managed policy AmazonAPIGatewayPushToCloudWatchLogs), which the stage's access
+   * logs need. There is ONE such setting per account and region: turn this on only when nothing else
+   * in the account and region sets it (another stack owning it would be overwritten, and it would
+   * overwrite this). The role is retained when the stage is deleted, so other APIs keep logging.
+   * Off: the preflight checks that the account already has one. @default false
+   */
+  readonly apiGatewayAccountRole?: boolean;
   /** How long each audit record is locked (S3 Object Lock) and kept, days. */
   readonly auditRetentionDays: number;
   /** COMPLIANCE: nobody can delete a record early; GOVERNANCE: a principal with s3:BypassGovernanceRetention can. */

@@ -1,7 +1,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnCondition, CfnMapping, CfnRule, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as bedrock from 'aws-cdk-lib/aws-bedrock';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -15,6 +15,7 @@ import { Construct } from 'constructs';
 import { acknowledge } from '../common/acknowledge';
 import { createDataKey } from '../common/keys';
 import { invokeEndpointStatement } from '../common/least-privilege';
+import { invocationFor, MODEL_CATALOG, modelRegions } from '../config/model-catalog';
 import { GatewayConfig } from '../config/stage-config';
 
 /** Prompt templates deployed as SSM parameters: `prompts/<workflow>.json`. */
@@ -158,9 +159,10 @@ export class ModelGateway extends Construct {
       for (const name of this.config.workflows[workflow].models) {
         const m = this.config.models[name];
         if (m.provider === 'bedrock') {
-          models[name] = { ...m };
+          const { invocationId, resources } = bedrockInvocation(stack, name, m.modelId);
+          models[name] = { ...m, invocationId };
           // Converse is authorized as bedrock:InvokeModel (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html).
-          statements.push(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: [`arn:${stack.partition}:bedrock:${stack.region}::foundation-model/${m.modelId}`] }));
+          statements.push(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources }));
         } else {
           if (!opts.generation) throw new Error(`gateway.workflows.${workflow} uses ${name} (the generation endpoint), but no generation endpoint was passed to grantUse`);
           models[name] = { ...m, modelId: opts.generation.endpointName, inferenceComponent: opts.generation.inferenceComponentName };
@@ -205,4 +207,45 @@ function readPrompt(file: string, workflow: string): string {
     throw new Error(`ModelGateway: ${file} is ${Buffer.byteLength(compact)} bytes; a standard SSM parameter holds ${STANDARD_PARAMETER_BYTES}. Shorten the template`);
   }
   return compact;
+}
+
+/**
+ * The id the gateway passes to Converse from the stack's region and the ARNs IAM must allow for it
+ * (lib/config/model-catalog.ts): in-region, the foundation model; through a cross-region inference
+ * profile, the profile and the foundation model in each of its destination regions
+ * (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html). A literal when
+ * the region is known at synth time; otherwise a mapping by AWS::Region, guarded by a template rule
+ * that names the regions serving the model.
+ */
+function bedrockInvocation(stack: Stack, name: string, modelId: string): { invocationId: string; resources: string[] } {
+  const fm = (region: string) => `arn:${stack.partition}:bedrock:${region}::foundation-model/${modelId}`;
+  const profileArn = (id: string) => `arn:${stack.partition}:bedrock:${stack.region}:${stack.account}:inference-profile/${id}`;
+  if (!Token.isUnresolved(stack.region)) {
+    const inv = invocationFor(modelId, stack.region);
+    if (!inv) throw new Error(`ModelGateway: ${modelId} (gateway.models.${name}) is not served in ${stack.region} (lib/config/model-catalog.ts); config validation refuses this region`);
+    return { invocationId: inv.invocationId, resources: [...(inv.profile ? [profileArn(inv.invocationId)] : []), ...inv.foundationModelRegions.map(fm)] };
+  }
+  const regions = modelRegions(modelId);
+  const invocations = regions.map((r) => [r, invocationFor(modelId, r)!] as const);
+  const slots = Math.max(...invocations.map(([, inv]) => inv.foundationModelRegions.length));
+  const key = name.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
+  const mapping = (stack.node.tryFindChild('BedrockInvocations') as CfnMapping) ?? new CfnMapping(stack, 'BedrockInvocations', { mapping: {} });
+  for (const [r, inv] of invocations) {
+    mapping.setValue(r, `${key}Id`, inv.invocationId);
+    // Fixed slots (IAM has no loop): a region with fewer destinations repeats its last one.
+    for (let i = 0; i < slots; i++) mapping.setValue(r, `${key}Region${i}`, inv.foundationModelRegions[Math.min(i, inv.foundationModelRegions.length - 1)]);
+  }
+  if (!stack.node.tryFindChild(`${key}Region`)) {
+    new CfnRule(stack, `${key}Region`, {
+      assertions: [{
+        assert: Fn.conditionContains(regions, stack.region),
+        assertDescription: `Bedrock serves ${MODEL_CATALOG[modelId].name} (${modelId}, gateway.models.${name}) neither in-region nor through an inference profile in this region. Regions: ${regions.join(', ')}`,
+      }],
+    });
+  }
+  const invocationId = mapping.findInMap(stack.region, `${key}Id`);
+  const viaProfile = (stack.node.tryFindChild(`${key}ViaProfile`) as CfnCondition) ?? new CfnCondition(stack, `${key}ViaProfile`, { expression: Fn.conditionNot(Fn.conditionEquals(invocationId, modelId)) });
+  const resources = [Fn.conditionIf(viaProfile.logicalId, profileArn(invocationId), Aws.NO_VALUE).toString()];
+  for (let i = 0; i < slots; i++) resources.push(fm(mapping.findInMap(stack.region, `${key}Region${i}`)));
+  return { invocationId, resources };
 }

@@ -50,6 +50,11 @@ export interface QueryApiProps {
   readonly clientDailyQuota?: number;
   /** WAF: requests per 5 minutes from one IP before it is blocked. */
   readonly wafRateLimitPer5Minutes: number;
+  /**
+   * Create API Gateway's account-level CloudWatch Logs role (AWS::ApiGateway::Account, one per account
+   * and region: it replaces whatever role the account had). @default false - the account must have one
+   */
+  readonly ownAccountLoggingRole?: boolean;
   readonly logRetention: logs.RetentionDays;
   readonly encryptionKey: kms.IKey;
   readonly alarmTopic: sns.ITopic;
@@ -134,7 +139,9 @@ export class QueryApi extends Construct {
           conditions: { StringEquals: { 'aws:SourceVpce': (props.vpcEndpoints ?? []).map((e) => e.vpcEndpointId) } },
         })] }),
       } : {}),
-      cloudWatchRole: false, // the account-wide API Gateway logging role is a per-account singleton: not ours to set
+      // The stage's access logs need the account-level API Gateway CloudWatch Logs role (AWS::ApiGateway::Account,
+      // one per account and region): created here only on request, else the preflight checks the account has one.
+      ...(props.ownAccountLoggingRole ? { cloudWatchRole: true, cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN } : { cloudWatchRole: false }),
       deploy: true,
       deployOptions: {
         stageName: 'v1',
@@ -152,9 +159,17 @@ export class QueryApi extends Construct {
       },
       disableExecuteApiEndpoint: false,
     });
+    if (props.ownAccountLoggingRole) {
+      // The role API Gateway assumes for every API of the account and region (not only this one), so
+      // it cannot be scoped to this stage's log groups.
+      acknowledge(this.api.node.findChild('CloudWatchRole'), ['AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]'],
+        'The account-level API Gateway logging role (query.apiGatewayAccountRole, requested by the operator): API Gateway uses it for every REST API of the account and region, ' +
+          'whose log groups it creates itself, so a policy scoped to this stage would break the others. AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for it ' +
+          '(https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html) and grants only CloudWatch Logs writes.');
+    }
     acknowledge(this.api.deploymentStage, ['AwsSolutions::AwsSolutions-APIG6', 'NIST.800.53.R5::NIST.800.53.R5-APIGWExecutionLoggingEnabled', 'PCI.DSS.321::PCI.DSS.321-APIGWExecutionLoggingEnabled', 'HIPAA.Security::HIPAA.Security-APIGWExecutionLoggingEnabled', 'cdk-validator-cfnguard::api_gw_v1_execution_logging_enabled_check'],
-      'Execution logging needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account, one per account and region), which this library does not overwrite: ' +
-        'a second project setting it breaks the first. Every request is recorded instead in the KMS-encrypted access log (request id, caller, status, latency, WAF status, ' +
+      'Like the access log, execution logging needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account, one per account and region: ' +
+        'query.apiGatewayAccountRole, else the preflight checks the account has one); it stays off because every request is recorded instead in the KMS-encrypted access log (request id, caller, status, latency, WAF status, ' +
         'validation error), in X-Ray, and in the audit trail (one Object Lock record per request).');
     acknowledge(this.api.deploymentStage, ['NIST.800.53.R5::NIST.800.53.R5-APIGWCacheEnabledAndEncrypted', 'HIPAA.Security::HIPAA.Security-APIGWCacheEnabledAndEncrypted', 'PCI.DSS.321::PCI.DSS.321-APIGWCacheEnabledAndEncrypted'],
       'No API Gateway cache on purpose: answers depend on the caller\'s tier (from the token) and POST bodies, which a stage cache would key wrongly and could serve across tiers. ' +

@@ -424,9 +424,14 @@ const bold = (s: string) => md(`**${escapeMarkdown(s)}**`);
 const cell = (v: unknown) => (v instanceof Md ? v.md.replace(/(?<!\\)\|/g, '\\|').replace(/\n/g, ' ') : escapeMarkdown(v));
 const table = (head: string[], rows: unknown[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
 
+/** IAM statements flagged for a closer look: of the roles and of the policies attached to other principals (the console line and the report share it). */
+export function flaggedStatementCount(r: SecurityReview): number {
+  return r.stacks.flatMap((s) => [...s.roles.flatMap((x) => x.statements), ...s.otherPolicies.flatMap((x) => x.statements)]).filter((s) => s.flags.length).length;
+}
+
 export function securityReviewMarkdown(r: SecurityReview): string {
   const L: string[] = [];
-  const flagged = r.stacks.flatMap((s) => [...s.roles.flatMap((x) => x.statements), ...s.otherPolicies.flatMap((x) => x.statements)]).filter((s) => s.flags.length).length;
+  const flagged = flaggedStatementCount(r);
   const noCmk = r.stacks.flatMap((s) => s.encryption).filter((e) => !e.customerManaged).length;
   const exposure = r.stacks.flatMap((s) => [...s.network.internetGateways, ...s.network.publicSubnets, ...s.network.publicEndpoints, ...s.network.ingress.filter((i) => i.open).map((i) => i.group)]);
 

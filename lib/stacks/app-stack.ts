@@ -118,6 +118,7 @@ export class AppStack extends Stack {
       clients: q.clients,
       clientDailyQuota: q.clientDailyQuota || undefined,
       wafRateLimitPer5Minutes: q.wafRateLimitPer5Minutes,
+      ownAccountLoggingRole: q.apiGatewayAccountRole === true,
       logRetention: c.logRetentionDays,
       encryptionKey: key,
       alarmTopic: data.alarms.topic,

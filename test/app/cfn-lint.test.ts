@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CFN_LINT_SCHEMA_LAG } from '../../lib/app';
+import { PRESETS, stageSupportedRegions } from '../../lib/config';
 import { synthStage } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -14,6 +15,15 @@ describe.each(['pilot', 'production'])('cfn-lint on the %s stage', (stage) => {
     expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
     expect(r.status).toBe(0);
   });
+
+  test('zero errors in every region of the supported list (cfn-lint --regions: resource types and properties per region)', () => {
+    const { outdir } = synthStage(stage);
+    const regions = stageSupportedRegions(PRESETS[stage]);
+    expect(regions.length).toBeGreaterThanOrEqual(3);
+    const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'cfn-lint.sh'), '--regions', ...regions, '--', outdir], { encoding: 'utf8' });
+    expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
+    expect(r.status).toBe(0);
+  }, 600_000);
 
   test('every schema-lag ignore is still needed: without it, cfn-lint reports exactly that rule on that type', () => {
     const { outdir } = synthStage(stage);
@@ -30,4 +40,17 @@ describe.each(['pilot', 'production'])('cfn-lint on the %s stage', (stage) => {
     for (const lag of CFN_LINT_SCHEMA_LAG) expect(seen).toContain(`${lag.rule} ${lag.type}`);
     expect([...seen].every((s) => CFN_LINT_SCHEMA_LAG.some((l) => s === `${l.rule} ${l.type}`))).toBe(true);
   });
+});
+
+test('a region outside the supported list fails the same check, naming the missing resource type', () => {
+  const { outdir } = synthStage('pilot');
+  const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'cfn-lint.sh'), '--regions', 'us-west-1', '--', outdir], { encoding: 'utf8' });
+  expect(r.status).toBe(1);
+  expect(r.stdout).toContain("E3006 Resource type 'AWS::SageMaker::InferenceComponent' does not exist in 'us-west-1'");
+}, 600_000);
+
+test('npm run lint:cfn -- --help answers with the usage', () => {
+  const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'cfn-lint.sh'), '--help'], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  expect(r.stdout).toContain('Usage: npm run lint:cfn -- [--regions REGION ...]');
 });

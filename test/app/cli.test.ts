@@ -3,6 +3,7 @@
  * nearest valid one, instead of being ignored (`--asembly DIR` used to review cdk.out).
  */
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -15,7 +16,17 @@ function run(cmd: string, args: string[]) {
 }
 const script = (name: string, ...args: string[]) => run(TSX, [path.join(ROOT, 'scripts', `${name}.ts`), ...args]);
 
+// Modules the scripts import, not commands.
+const SCRIPT_MODULES = ['cli.ts', 'synth.ts', 'cli_args.py', 'preflight_account.py'];
+
 describe('--help', () => {
+  test.each(fs.readdirSync(path.join(ROOT, 'scripts')).filter((f) => /\.(ts|py|sh)$/.test(f) && !SCRIPT_MODULES.includes(f)))('every script answers: scripts/%s', (file) => {
+    const full = path.join(ROOT, 'scripts', file);
+    const r = file.endsWith('.ts') ? run(TSX, [full, '--help']) : file.endsWith('.py') ? run(PYTHON, [full, '--help']) : run('bash', [full, '--help']);
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/^usage: /i);
+  });
+
   test.each(['cost', 'review', 'preflight', 'deploy'])('scripts/%s.ts', (name) => {
     const r = script(name, '--help');
     expect(r.status).toBe(0);
@@ -76,7 +87,7 @@ describe('npm run cost', () => {
     const r = script('cost', '--queries-per-day', '2000', '--prompt-tokens', '1000');
     expect(r.status).toBe(0);
     expect(r.out).toMatch(/Cost per 1,000 questions \(read side: .*\): \d+\.\d\d USD at 2,000 questions\/day\./);
-    expect(r.out).toContain('anthropic.claude-3-haiku-20240307-v1:0: 1000 + 300 tokens per answer, 10% from cache');
+    expect(r.out).toContain('amazon.nova-lite-v1:0: 1000 + 300 tokens per answer, 10% from cache');
   });
 
   test('prints the assumptions it really used and compares each total with the stage budget', () => {

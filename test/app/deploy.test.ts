@@ -21,7 +21,26 @@ describe('npm run deploy', () => {
     expect(r.out).not.toContain('cdk deploy');
   });
 
-  test('once the quota is granted it deploys every stack, with a deploy nonce', () => {
+  test('in a fresh account it also refuses once per missing account prerequisite: API Gateway role, CDK bootstrap, model access, an end-of-life model', () => {
+    const r = deploy(['-c', 'stage=pilot', '--dry-run'], 'fresh-account.json');
+    expect(r.status).toBe(1);
+    const fails = r.out.split('\n').filter((l) => l.startsWith('FAIL '));
+    expect(fails).toEqual([
+      expect.stringMatching(/^FAIL SageMaker quota 'ml.g5.xlarge for endpoint usage'/), expect.stringMatching(/^FAIL API Gateway CloudWatch Logs role \(us-east-1\): none is set/),
+      expect.stringMatching(/^FAIL CDK bootstrap \(us-east-1\): .* Fix: npx cdk bootstrap aws:\/\/111122223333\/us-east-1$/),
+      expect.stringMatching(/^FAIL Bedrock model amazon.nova-lite-v1:0 .*model access is not granted/), expect.stringMatching(/^FAIL Bedrock model amazon.nova-micro-v1:0 .*end of its life/),
+    ]);
+    expect(r.out).toContain('refusing to deploy: the preflight found a blocking quota or account prerequisite');
+  });
+
+  test('a config error is said alone: no preflight, no refusal about quotas', () => {
+    const r = deploy(['-c', 'stage=pilot', '-c', 'region=us-west-1', '--dry-run'], 'gpu-granted.json');
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/^Invalid stage config \(1 problem\):\n  - region: received "us-west-1"; AWS does not offer there what this stage uses: resource type AWS::SageMaker::InferenceComponent;/);
+    expect(r.out).not.toMatch(/preflight|quota|refusing/);
+  });
+
+  test('once the quota is granted and the account is ready it deploys every stack, with a deploy nonce', () => {
     const r = deploy(['-c', 'stage=pilot', '-c', 'alarmEmail=oncall@example.com', '--dry-run'], 'gpu-granted.json');
     expect(r.status).toBe(0);
     expect(r.out).toMatch(/npx cdk deploy --all -c stage=pilot -c alarmEmail=oncall@example.com -c deployNonce=\d{4}-\d\d-\d\dT/);

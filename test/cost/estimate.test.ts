@@ -46,7 +46,7 @@ describe('cost estimate', () => {
   test('prices the read side per 1,000 questions: Bedrock tokens of the primary model, guardrails, DynamoDB, API, WAF, audit', () => {
     const e = estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 1000, promptTokensPerQuery: 2000, answerTokensPerQuery: 200, cacheHitPercent: 0 });
     const bedrock = e.lines.find((l) => l.service === 'Bedrock')!;
-    expect(bedrock.usageUsd).toBeCloseTo(30 * 1000 * (2000 * 0.25 + 200 * 1.25) / 1e6, 6); // Claude 3 Haiku, the pilot's chain
+    expect(bedrock.usageUsd).toBeCloseTo(30 * 1000 * (2000 * 0.06 + 200 * 0.24) / 1e6, 6); // Nova Lite, the first model of the pilot's chain (lib/config/model-catalog.ts)
     const guardrails = e.lines.find((l) => l.service === 'Bedrock Guardrails')!;
     expect(guardrails.usageUsd).toBeCloseTo(30 * 1000 * 2 * (0.15 + 0.1) / 1000, 6);
     expect(e.lines.find((l) => l.service === 'DynamoDB')!.usageUsd).toBeGreaterThan(0);

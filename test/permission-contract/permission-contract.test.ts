@@ -11,6 +11,8 @@
  */
 import { AssemblyResource, ContractAssembly, ContractCall, contractAssembly, contractCalls, describeDenial, evaluateAll, evaluateCall, functionForCaller, readRecording, rolePrincipal, stateMachineCalls, TEST_BINDINGS } from '.';
 import { imageFor, InferenceFramework, PUBLISHED_IMAGES } from '../../lib/gpu-inference';
+import { invocationFor, PRESETS, stageSupportedRegions } from '../../lib/config';
+import { synthStage } from '../helpers';
 
 const STAGES = ['pilot', 'production'] as const;
 
@@ -95,6 +97,61 @@ describe.each(STAGES)('permission contract, %s stage', (stage) => {
     // ...and nothing else: not another bucket's objects, not other keys of the work bucket.
     const other = await evaluateCall(assembly, c('s3', 'PutObject', 's3:PutObject', `${assembly.arn(work)}/runs/upsert-0123abcd/vectors.json`, work));
     expect(other.map((d) => d.action)).toContain('s3:PutObject');
+  });
+});
+
+/**
+ * The Converse calls of every chain, in every region the stage supports: the synthesized template is
+ * environment-agnostic, so each region is the same template resolved with another AWS::Region. What a
+ * call needs comes from the model catalogue (Bedrock: the inference profile's ARN and the foundation
+ * model in each destination region, https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html),
+ * and the id the gateway is configured to call must be the catalogue's for the region.
+ */
+function bedrockChainCalls(outdir: string, region: string, modelRegions?: (modelId: string) => readonly string[]): ContractCall[] {
+  const assembly = ContractAssembly.fromDirectory(outdir, region);
+  const fns = assembly.resources((r) => r.type === 'AWS::Lambda::Function' && r.properties.Environment?.Variables?.GATEWAY_CONFIG !== undefined);
+  expect(fns.length).toBeGreaterThan(0);
+  const calls: ContractCall[] = [];
+  for (const fn of fns) {
+    const gw = JSON.parse(String(assembly.resolve(fn.stack, fn.properties.Environment.Variables.GATEWAY_CONFIG)));
+    const principal = rolePrincipal(assembly, assembly.byLogicalId(fn.stack, fn.properties.Role['Fn::GetAtt'][0]), `function ${fn.path} (${fn.stack}) in ${region}`);
+    const { account } = assembly.env(fn.stack);
+    for (const w of Object.values(gw.workflows) as Array<{ models: string[] }>) {
+      for (const name of w.models) {
+        const m = gw.models[name];
+        if (m.provider !== 'bedrock') continue;
+        const expected = invocationFor(m.modelId, region)!;
+        expect({ region, name, invocationId: m.invocationId }).toEqual({ region, name, invocationId: expected.invocationId });
+        const call = (resource: string): ContractCall => ({ principal, service: 'bedrock', operation: 'Converse', action: 'bedrock:InvokeModel', resource, origin: `gateway chain ${name} from ${region} (lib/config/model-catalog.ts)` });
+        if (expected.profile) calls.push(call(`arn:aws:bedrock:${region}:${account}:inference-profile/${expected.invocationId}`));
+        for (const d of modelRegions?.(m.modelId) ?? expected.foundationModelRegions) calls.push(call(`arn:aws:bedrock:${d}::foundation-model/${m.modelId}`));
+      }
+    }
+  }
+  return calls;
+}
+
+describe.each(STAGES)('Bedrock chains in every supported region, %s stage', (stage) => {
+  let outdir: string;
+  beforeAll(() => { outdir = synthStage(stage, { 'aws:cdk:enable-path-metadata': true }).outdir; });
+
+  test('each gateway function may Converse with every model of its chains: in-region, or through the inference profile and each destination region', async () => {
+    const regions = stageSupportedRegions(PRESETS[stage]);
+    expect(regions).toEqual(expect.arrayContaining(['us-east-1', 'us-east-2', 'eu-west-1']));
+    const profiles = new Set<string>();
+    for (const region of regions) {
+      const calls = bedrockChainCalls(outdir, region);
+      for (const c of calls) if (c.resource.includes(':inference-profile/')) profiles.add(c.resource.split('/')[1]);
+      expect((await evaluateAll(ContractAssembly.fromDirectory(outdir, region), calls)).map(describeDenial)).toEqual([]);
+    }
+    // Both kinds are exercised: us-east-1 in-region, the others through the US and EU profiles.
+    expect([...profiles].sort()).toEqual(['eu.amazon.nova-lite-v1:0', 'eu.amazon.nova-micro-v1:0', 'us.amazon.nova-lite-v1:0', 'us.amazon.nova-micro-v1:0']);
+  });
+
+  test('and nothing wider: the foundation model in a region outside the profile stays denied', async () => {
+    const calls = bedrockChainCalls(outdir, 'eu-west-1', () => ['ap-northeast-1', 'us-east-1']);
+    const denied = (await evaluateAll(ContractAssembly.fromDirectory(outdir, 'eu-west-1'), calls.filter((c) => c.resource.includes('::foundation-model/')))).map(describeDenial);
+    expect(denied.length).toBe(calls.filter((c) => c.resource.includes('::foundation-model/')).length);
   });
 });
 

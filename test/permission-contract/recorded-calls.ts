@@ -134,8 +134,11 @@ export function mapCall(assembly: ContractAssembly, call: RecordedCall, bindings
     }
     case 'bedrock-runtime:Converse': {
       // Converse is authorized as bedrock:InvokeModel on the foundation model (Bedrock API reference, Converse).
-      const { region, partition } = assembly.env(functionForCaller(assembly, call.caller).stack);
-      return { service: 'bedrock', operation: call.operation, action: 'bedrock:InvokeModel', resource: `arn:${partition}:bedrock:${region}::foundation-model/${p.modelId}` };
+      // An inference profile id (us.amazon.nova-lite-v1:0) is authorized on the profile's ARN; the
+      // routed call's foundation-model ARNs are checked by bedrockChainCalls (permission-contract.test.ts).
+      const { account, region, partition } = assembly.env(functionForCaller(assembly, call.caller).stack);
+      const profile = /^(us|eu|apac|jp|au|global)\./.test(String(p.modelId));
+      return { service: 'bedrock', operation: call.operation, action: 'bedrock:InvokeModel', resource: profile ? `arn:${partition}:bedrock:${region}:${account}:inference-profile/${p.modelId}` : `arn:${partition}:bedrock:${region}::foundation-model/${p.modelId}` };
     }
     case 'bedrock-runtime:ApplyGuardrail': {
       const guardrail = bound(p.guardrailIdentifier, 'AWS::Bedrock::Guardrail');

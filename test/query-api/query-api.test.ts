@@ -172,7 +172,7 @@ describe('ModelGateway', () => {
   });
 
   test('a chain naming the generation endpoint needs one at grantUse', () => {
-    const config = { ...PILOT.gateway, workflows: { answer: { ...PILOT.gateway.workflows.answer, models: ['lmi-primary', 'bedrock-haiku'] } } };
+    const config = { ...PILOT.gateway, workflows: { answer: { ...PILOT.gateway.workflows.answer, models: ['lmi-primary', 'bedrock-nova-lite'] } } };
     const { stack, gw } = gateway(undefined, config);
     const fn = new (require('aws-cdk-lib/aws-lambda').Function)(stack, 'F', { runtime: require('aws-cdk-lib/aws-lambda').Runtime.PYTHON_3_13, handler: 'x.handler', code: require('aws-cdk-lib/aws-lambda').Code.fromInline('x') });
     expect(() => gw.grantUse(fn, { workflows: ['answer'] })).toThrow(/uses lmi-primary \(the generation endpoint\), but no generation endpoint was passed/);
@@ -222,7 +222,7 @@ describe('IAM authorization for service callers', () => {
 
 describe('a chain through this stage\'s generation endpoint', () => {
   test('the query function may invoke the generation endpoint and its inference component (the call names both)', () => {
-    const { templates, stacks } = synthStage('pilot', { generationEnabled: 'true', configFile: writeConfig({ gateway: { workflows: { answer: { models: ['lmi-primary', 'bedrock-haiku'] } } } }) });
+    const { templates, stacks } = synthStage('pilot', { generationEnabled: 'true', configFile: writeConfig({ gateway: { workflows: { answer: { models: ['lmi-primary', 'bedrock-nova-lite'] } } } }) });
     const gen = stacks.inference.generation!;
     expect(gen.inferenceComponentName).toBeDefined();
     const t = templates['docai-pilot-app'].toJSON();

@@ -59,7 +59,7 @@ class GatewayConfig:
     @classmethod
     def parse(cls, data: dict, table: str, prompt_prefix: str, guardrail_id: str | None, guardrail_version: str | None) -> "GatewayConfig":
         models = {
-            name: ModelSpec(name, m["provider"], m["modelId"], float(m["usdPerMillionInputTokens"]), float(m["usdPerMillionOutputTokens"]), m.get("inferenceComponent"))
+            name: ModelSpec(name, m["provider"], m["modelId"], float(m["usdPerMillionInputTokens"]), float(m["usdPerMillionOutputTokens"]), m.get("inferenceComponent"), m.get("invocationId"))
             for name, m in data["models"].items()
         }
         workflows = {}

@@ -33,6 +33,9 @@ class ModelSpec:
     usd_per_million_input: float
     usd_per_million_output: float
     inference_component: str | None = None
+    # What Converse is called with: the bare id in-region, else the cross-region inference profile id
+    # (chosen per region by lib/model-gateway/model-gateway.ts from lib/config/model-catalog.ts).
+    invocation_id: str | None = None
 
     def cost_usd(self, tokens_in: int, tokens_out: int) -> float:
         return (tokens_in * self.usd_per_million_input + tokens_out * self.usd_per_million_output) / 1_000_000
@@ -129,7 +132,7 @@ class BedrockConverseProvider:
     def complete(self, system: str, user: str, max_tokens: int) -> Completion:
         try:
             response = self.runtime.converse(
-                modelId=self.spec.model_id,
+                modelId=self.spec.invocation_id or self.spec.model_id,
                 system=[{"text": system}],
                 messages=[{"role": "user", "content": [{"text": user}]}],
                 inferenceConfig={"maxTokens": max_tokens, "temperature": 0},
