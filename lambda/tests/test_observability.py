@@ -41,3 +41,25 @@ def test_backfill_and_replay_runs_are_counted_under_their_own_workflow(capsys, m
         pipeline_handlers._timed("Store", {"bucket": "b", "key": "k.pdf", "versionId": "v1", **event}, lambda log, m: (m.add("DocumentsProcessed", 1), {})[1])
         lines = [json.loads(l) for l in capsys.readouterr().out.splitlines() if '"_aws"' in l]
         assert [(l["Workflow"], l["Step"], l["DocumentsProcessed"]) for l in lines] == [(expected, "Store", 1)]
+
+
+def test_every_metric_carries_the_deployment_dimensions_from_the_environment(monkeypatch):
+    # Two stages or projects in one account must never sum into one metric (issue 21).
+    monkeypatch.setenv("DOCAI_METRIC_DIMENSIONS", json.dumps({"Project": "acme", "Stage": "pilot"}))
+    doc = json.loads(emf_line({"Requests": (1, "Count")}, {"Workflow": "answer"}, timestamp_ms=1))
+    assert sorted(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["Project", "Stage", "Workflow"]
+    assert (doc["Project"], doc["Stage"], doc["Workflow"]) == ("acme", "pilot", "answer")
+    out = io.StringIO()
+    m = Metrics("ingest", stream=out)
+    m.add("StepLatency", 3, "Milliseconds")
+    m.flush(Step="Embed")
+    flushed = json.loads(out.getvalue())
+    assert sorted(flushed["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["Project", "Stage", "Step", "Workflow"]
+
+
+def test_malformed_deployment_dimensions_name_the_variable(monkeypatch):
+    import pytest
+
+    monkeypatch.setenv("DOCAI_METRIC_DIMENSIONS", '["pilot"]')
+    with pytest.raises(ValueError, match="DOCAI_METRIC_DIMENSIONS must be a JSON object of strings"):
+        emf_line({"Requests": (1, "Count")}, {"Workflow": "answer"})

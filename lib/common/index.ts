@@ -8,3 +8,4 @@ export * from './cdk-providers';
 export * from './least-privilege';
 export * from './state-machine-wildcards';
 export * from './resource-spec';
+export * from './metric-dimensions';

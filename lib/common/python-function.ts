@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from './acknowledge';
+import { METRIC_DIMENSIONS_ENV, metricDimensions } from './metric-dimensions';
 
 /** Root of the Python Lambda packages. */
 export const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
@@ -113,7 +114,7 @@ export class DocaiFunction extends PythonFunction {
       timeout: props.timeout,
       memorySize: props.memorySize,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      environment: { WORKFLOW: props.workflow, ...props.environment },
+      environment: { WORKFLOW: props.workflow, ...deploymentDimensionsEnv(scope), ...props.environment },
       environmentEncryption: props.encryptionKey,
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
@@ -158,4 +159,10 @@ export class DocaiFunction extends PythonFunction {
           'failure of this rule is such an import.');
     }
   }
+}
+
+/** The stack's metric dimensions (project, stage) for docai_shared.observability, when it names any. */
+function deploymentDimensionsEnv(scope: Construct): Record<string, string> {
+  const dims = metricDimensions(scope);
+  return Object.keys(dims).length ? { [METRIC_DIMENSIONS_ENV]: JSON.stringify(dims) } : {};
 }

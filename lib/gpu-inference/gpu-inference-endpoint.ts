@@ -268,9 +268,13 @@ export class GpuInferenceEndpoint extends Construct {
     }
 
     const latency = props.latencyP95Threshold ?? Duration.seconds(2);
-    this.addAlarm('ModelLatencyP95', metric('ModelLatency', 'p95'), latency.toMilliseconds() * 1000, 5, `Model latency p95 above ${latency.toHumanString()} (ModelLatency is in microseconds).`);
-    this.addAlarm('Errors5xx', metric('Invocation5XXErrors', 'Sum'), 5, 5, 'The model container answers with 5xx errors.');
-    this.addAlarm('Errors4xx', metric('Invocation4XXErrors', 'Sum'), 20, 5, 'Many requests are rejected (4xx): a client sends malformed or oversized input.');
+    // Invocation metrics of an endpoint that hosts inference components are published per
+    // InferenceComponentName, not per EndpointName + VariantName (the SageMaker metrics page lists
+    // it as its own dimension set): https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
+    const icDims = { InferenceComponentName: this.inferenceComponentName };
+    this.addAlarm('ModelLatencyP95', metric('ModelLatency', 'p95', 'AWS/SageMaker', icDims), latency.toMilliseconds() * 1000, 5, `Model latency p95 above ${latency.toHumanString()} (ModelLatency is in microseconds).`);
+    this.addAlarm('Errors5xx', metric('Invocation5XXErrors', 'Sum', 'AWS/SageMaker', icDims), 5, 5, 'The model container answers with 5xx errors.');
+    this.addAlarm('Errors4xx', metric('Invocation4XXErrors', 'Sum', 'AWS/SageMaker', icDims), 20, 5, 'Many requests are rejected (4xx): a client sends malformed or oversized input.');
     this.addAlarm('GpuMemoryHigh', metric('GPUMemoryUtilization', 'Average', '/aws/sagemaker/Endpoints'), 90, 10, 'GPU memory above 90%: batches may fail; scale out or lower the batch size.');
     this.addAlarm('GpuUtilizationHigh', metric('GPUUtilization', 'Average', '/aws/sagemaker/Endpoints'), 90, 15, 'GPU utilization above 90% for 15 minutes: latency will climb; raise maxInstances.');
     for (const a of this.alarms) for (const act of actions) a.addAlarmAction(act);

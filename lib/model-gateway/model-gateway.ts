@@ -16,6 +16,7 @@ import { acknowledge } from '../common/acknowledge';
 import { createDataKey } from '../common/keys';
 import { invokeEndpointStatement } from '../common/least-privilege';
 import { invocationFor, MODEL_CATALOG, modelRegions } from '../config/model-catalog';
+import { metricDimensions } from '../common/metric-dimensions';
 import { GatewayConfig } from '../config/stage-config';
 
 /** Prompt templates deployed as SSM parameters: `prompts/<workflow>.json`. */
@@ -131,11 +132,15 @@ export class ModelGateway extends Construct {
     for (const workflow of Object.keys(props.config.workflows)) {
       const alarm = new cloudwatch.Alarm(this, `BudgetAlarm${workflow[0].toUpperCase()}${workflow.slice(1)}`, {
         alarmDescription: `The ${workflow} workflow has used ${props.config.budgetAlarmPercent}% of a daily or monthly token or spend budget (gateway.workflows.${workflow}.budget); at 100% requests answer 429.`,
-        metric: new cloudwatch.Metric({ namespace: 'DocAI', metricName: 'BudgetUsedPercent', dimensionsMap: { Workflow: workflow }, statistic: 'Maximum', period: Duration.minutes(5) }),
+        metric: new cloudwatch.Metric({ namespace: 'DocAI', metricName: 'BudgetUsedPercent', dimensionsMap: { Workflow: workflow, ...metricDimensions(this) }, statistic: 'Maximum', period: Duration.minutes(5) }),
         threshold: props.config.budgetAlarmPercent,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        // Once a budget is spent every request is refused before a model is called, and no
+        // BudgetUsedPercent is emitted: missing data keeps the alarm where it is, so it stays in
+        // ALARM until the budget period turns and a request reports a lower figure ("ignore: the current
+        // alarm state is maintained": https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data).
+        treatMissingData: cloudwatch.TreatMissingData.IGNORE,
       });
       alarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
       this.budgetAlarms.push(alarm);

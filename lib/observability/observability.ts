@@ -7,6 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { LatencyType, MetricFactory, RdsInstanceMetricFactory } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
+import { metricDimensions } from '../common/metric-dimensions';
 
 /** The EMF namespace and step names the Python handlers publish (lambda/shared/docai_shared/observability.py). */
 export const METRICS_NAMESPACE = 'DocAI';
@@ -69,7 +70,7 @@ export class Observability extends Construct {
     const gatewayWorkflows = props.gatewayWorkflows ?? ['answer'];
     const period = Duration.minutes(5);
     const custom = (name: string, dims: Record<string, string>, statistic = 'Sum', label?: string) =>
-      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: dims, statistic, period, label });
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { ...dims, ...metricDimensions(this) }, statistic, period, label });
     const action = new cwActions.SnsAction(props.alarmTopic);
 
     // --- metrics ---------------------------------------------------------------------------------
@@ -128,10 +129,12 @@ export class Observability extends Construct {
       new cloudwatch.GraphWidget({ title: 'Tokens embedded and estimated token spend per workflow', left: workflows.map(tokens), right: workflows.map(spend), width: 12 }),
       new cloudwatch.GraphWidget({ title: 'Ingestion queue depth, oldest message, dead letters', left: [queueDepth, dlqDepth], right: [oldest], width: 12 }),
     );
+    // Invocation metrics of an inference-component endpoint are published per InferenceComponentName
+    // (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
     const icDims = props.endpoint.inferenceComponentName ? { InferenceComponentName: props.endpoint.inferenceComponentName } : undefined;
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'GPU endpoint: invocations and errors', left: [sm('Invocations', 'Sum'), sm('Invocation4XXErrors', 'Sum'), sm('Invocation5XXErrors', 'Sum'), ...(icDims ? [sm('NoCapacityInvocationFailures', 'Sum', 'AWS/SageMaker', icDims)] : [])], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'GPU endpoint: model latency (µs)', left: [sm('ModelLatency', 'p50'), sm('ModelLatency', 'p95')], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'GPU endpoint: invocations and errors', left: [sm('Invocations', 'Sum', 'AWS/SageMaker', icDims ?? ep), sm('Invocation4XXErrors', 'Sum', 'AWS/SageMaker', icDims ?? ep), sm('Invocation5XXErrors', 'Sum', 'AWS/SageMaker', icDims ?? ep), ...(icDims ? [sm('NoCapacityInvocationFailures', 'Sum', 'AWS/SageMaker', icDims)] : [])], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'GPU endpoint: model latency (µs)', left: [sm('ModelLatency', 'p50', 'AWS/SageMaker', icDims ?? ep), sm('ModelLatency', 'p95', 'AWS/SageMaker', icDims ?? ep)], width: 8 }),
       new cloudwatch.GraphWidget({
         title: 'GPU utilization / memory %, instances',
         left: [sm('GPUUtilization', 'Average', '/aws/sagemaker/Endpoints'), sm('GPUMemoryUtilization', 'Average', '/aws/sagemaker/Endpoints')],

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Fn, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -35,6 +35,19 @@ export interface AuditStoreProps {
   readonly encryptionKey?: kms.IKey;
   /** Glue database and Athena workgroup names. */
   readonly namePrefix: string;
+  /**
+   * Name the bucket per deployment: `<namePrefix>-audit-<account>-<8 hex of the stack id>`. The stack
+   * id changes only when the stack is created again, so updates and in-place promotion keep the name,
+   * while a deploy after a destroy creates a new trail beside the kept one instead of failing on its
+   * name (a locked bucket cannot be emptied to free it). False: a fixed name, which a rebuild imports.
+   * @default true
+   */
+  readonly namePerDeployment?: boolean;
+  /**
+   * Athena query results (questions and answers) expire after this, in their own bucket.
+   * @default Duration.days(30)
+   */
+  readonly resultsExpiration?: Duration;
 }
 
 /**
@@ -48,18 +61,37 @@ export class AuditStore extends Construct {
   public readonly bucket: s3.Bucket;
   /** The bucket name as synthesized (pseudo parameters only), for readable least-privilege ARNs in other stacks. */
   public readonly bucketName: string;
+  /**
+   * The bucket name for IAM resource ARNs in any stack: the name itself when fixed; named per
+   * deployment, `<namePrefix>-audit-<account>-*` (the suffix is the data stack's id, which another
+   * stack cannot write), matching only this deployment's audit trails.
+   */
+  public readonly bucketNameForPolicies: string;
   public readonly key: kms.IKey;
   public readonly tableName: string;
   public readonly databaseName: string;
   public readonly workgroup: athena.CfnWorkGroup;
+  /**
+   * Athena results: never in the locked bucket, where they would inherit its default retention (up
+   * to seven years of questions and answers) and writes without a checksum header would be refused.
+   */
+  public readonly resultsBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: AuditStoreProps) {
     super(scope, id);
     this.key = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the query audit trail', removalPolicy: props.removalPolicy });
     const stack = Stack.of(this);
-    this.bucketName = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
+    const perDeployment = props.namePerDeployment ?? true;
+    // AWS::StackId: arn:...:stack/<name>/<uuid>, a new uuid per stack creation:
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/pseudo-parameter-reference.html
+    const deploymentId = Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', stack.stackId))));
+    const fixed = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
+    // 63 characters at most: the prefix, '-audit-', a 12-digit account, '-', 8 hex digits.
+    if (perDeployment && !Token.isUnresolved(props.namePrefix) && props.namePrefix.length > 35) {
+      throw new Error(`AuditStore: namePrefix "${props.namePrefix}" is ${props.namePrefix.length} characters; a per-deployment bucket name allows 35 (shorten the project or environment name, or set namePerDeployment: false)`);
+    }
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      bucketName: this.bucketName,
+      bucketName: perDeployment ? `${props.namePrefix}-audit-${stack.account}-${deploymentId}` : fixed,
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.key,
       bucketKeyEnabled: true,
@@ -74,16 +106,45 @@ export class AuditStore extends Construct {
       serverAccessLogsPrefix: 'audit/',
       lifecycleRules: [
         { id: 'expire-after-retention', expiration: props.retention.plus(Duration.days(1)), noncurrentVersionExpiration: Duration.days(1) },
-        { id: 'athena-results', prefix: 'athena-results/', expiration: Duration.days(30) },
       ],
       removalPolicy: props.removalPolicy,
     });
+    // A name built on this stack's id must cross stacks as a reference (AWS::StackId differs there).
+    this.bucketName = perDeployment ? this.bucket.bucketName : fixed;
+    this.bucketNameForPolicies = perDeployment ? `${props.namePrefix}-audit-${stack.account}-*` : fixed;
     acknowledge(this.bucket, ['cdk-validator-cfnguard::s3_event_notifications_enabled_check'],
       'Nothing reacts to a new audit record: records are read by the saved Athena queries (who asked what, which requests saw a document). Writes are ' +
         'recorded in the server access log, and the query function\'s AuditFailures metric counts records that could not be written.');
     acknowledge(this.bucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
       'The audit records are locked against deletion (Object Lock) in an S3 bucket that stores every object across at least three Availability Zones; a copy in a second region ' +
         'would double the place a question and its answer are kept, which the data owner has to approve first. Add replication here when it is.');
+
+    // Derived data: deleted with the stack (nothing locks it), expiring like any query scratch.
+    this.resultsBucket = new s3.Bucket(this, 'Results', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: props.accessLogBucket,
+      serverAccessLogsPrefix: 'athena-results/',
+      lifecycleRules: [{
+        id: 'expire-results', expiration: props.resultsExpiration ?? Duration.days(30), noncurrentVersionExpiration: Duration.days(1),
+        abortIncompleteMultipartUploadAfter: Duration.days(1),
+      }],
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: true,
+      // Enabled (Control Tower CT.S3.PR.9) without a default retention: nothing is locked unless a
+      // writer asks, and Athena never does, so results expire and go with the stack.
+      objectLockEnabled: true,
+    });
+    (this.resultsBucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    acknowledge(this.resultsBucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
+      'Athena results of the audit queries: derived from the locked audit records, expiring after days, and recomputed by running the saved query again. ' +
+        'A copy in a second region would double where questions and answers are kept without protecting anything the audit bucket does not.');
 
     this.databaseName = `${props.namePrefix.replace(/-/g, '_')}_audit`;
     const database = new glue.CfnDatabase(this, 'Database', { catalogId: stack.account, databaseInput: { name: this.databaseName, description: 'docai query audit trail' } });
@@ -125,7 +186,7 @@ export class AuditStore extends Construct {
         enforceWorkGroupConfiguration: true,
         publishCloudWatchMetricsEnabled: true,
         resultConfiguration: {
-          outputLocation: `s3://${this.bucket.bucketName}/athena-results/`,
+          outputLocation: `s3://${this.resultsBucket.bucketName}/`,
           encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.key.keyArn },
         },
       },

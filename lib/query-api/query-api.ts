@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Names } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -14,6 +14,7 @@ import { acknowledge } from '../common/acknowledge';
 import { grantKey, grantObjects, invokeEndpointStatement, S3_OBJECT_ACTIONS } from '../common/least-privilege';
 import { FunctionPlacement } from '../common/placement';
 import { DocaiFunction } from '../common/python-function';
+import { metricDimensions } from '../common/metric-dimensions';
 import { GenerationEndpointRef, ModelGateway } from '../model-gateway';
 import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, VectorDatabase } from '../vector-database';
 import { AuditStore } from './audit-store';
@@ -22,6 +23,17 @@ import { AuditStore } from './audit-store';
 export const QUERY_STEPS = ['embed', 'retrieve', 'generate', 'audit', 'total'] as const;
 
 export interface QueryApiProps {
+  /**
+   * The REST API's name: API Gateway keys its metrics by ApiName and Stage, so two APIs of one name
+   * in an account share their alarms. Also the web ACL's metric name.
+   * @default - the construct's unique name in the app
+   */
+  readonly apiName?: string;
+  /**
+   * What happens to the created user pool (and its users) when the stack is deleted.
+   * @default RemovalPolicy.RETAIN, with deletion protection
+   */
+  readonly userPoolRemovalPolicy?: RemovalPolicy;
   readonly placement: FunctionPlacement;
   readonly database: VectorDatabase;
   readonly gateway: ModelGateway;
@@ -124,13 +136,15 @@ export class QueryApi extends Construct {
     props.gateway.grantUse(this.queryFunction, { workflows: ['answer'], generation: props.generation });
     this.queryFunction.addToRolePolicy(invokeEndpointStatement(this, props.embedding));
     // Append-only: the function may write records, never read, overwrite-protect-bypass or delete them.
-    grantObjects(this.queryFunction, { bucketName: props.audit.bucketName, keyPattern: 'audit/*', actions: S3_OBJECT_ACTIONS.write,
-      why: 'one record per request, named by the date and the request id, which exist only at run time. Object Lock makes every record immutable once written.' });
+    grantObjects(this.queryFunction, { bucketName: props.audit.bucketNameForPolicies, keyPattern: 'audit/*', actions: S3_OBJECT_ACTIONS.write,
+      why: 'one record per request, named by the date and the request id, which exist only at run time. Object Lock makes every record immutable once written. The bucket is named per deployment (its suffix is the data stack id, which this stack cannot name): the pattern matches only this deployment\'s audit trails.' });
     grantKey(this.queryFunction, props.audit.key, ['kms:GenerateDataKey']);
 
     // --- API ---
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey: props.encryptionKey, retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const apiName = props.apiName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '-' });
     this.api = new apigw.RestApi(this, 'Api', {
+      restApiName: apiName,
       description: 'docai query API: POST /query (answer with citations), POST /search (ranked chunks)',
       endpointConfiguration: { types: [props.endpointType ?? apigw.EndpointType.REGIONAL], vpcEndpoints: props.vpcEndpoints },
       ...(props.endpointType === apigw.EndpointType.PRIVATE ? {
@@ -180,7 +194,7 @@ export class QueryApi extends Construct {
     // Authorization.
     let authorizer: apigw.IAuthorizer | undefined;
     if (authorization === 'cognito') {
-      const created = props.userPool ? undefined : this.createUserPool(Object.keys(props.tierGroups));
+      const created = props.userPool ? undefined : this.createUserPool(Object.keys(props.tierGroups), props.userPoolRemovalPolicy ?? RemovalPolicy.RETAIN);
       const pool = props.userPool ?? created!;
       this.userPool = pool;
       authorizer = new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: [pool], identitySource: 'method.request.header.Authorization' });
@@ -267,7 +281,7 @@ export class QueryApi extends Construct {
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
-      visibilityConfig: visibility('docai-query-api'),
+      visibilityConfig: visibility(apiName),
       rules: [
         managed('AWSManagedRulesCommonRuleSet', 0),
         managed('AWSManagedRulesKnownBadInputsRuleSet', 1),
@@ -297,7 +311,7 @@ export class QueryApi extends Construct {
     alarm('LatencyP95', apiMetric('Latency', 'p95'), props.alarms.p95LatencyMs, `Query API p95 latency is above ${props.alarms.p95LatencyMs} ms: the dashboard's query row shows which step (embed, retrieve, generate).`);
   }
 
-  private createUserPool(groups: string[]): cognito.UserPool {
+  private createUserPool(groups: string[], removalPolicy: RemovalPolicy): cognito.UserPool {
     const pool = new cognito.UserPool(this, 'Users', {
       selfSignUpEnabled: false,
       signInAliases: { email: true },
@@ -305,8 +319,9 @@ export class QueryApi extends Construct {
       mfaSecondFactor: { otp: true, sms: false },
       passwordPolicy: { minLength: 12, requireDigits: true, requireLowercase: true, requireUppercase: true, requireSymbols: true, tempPasswordValidity: Duration.days(3) },
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN, // users and their group memberships are not recreated by a deploy
+      // Users and their group memberships are not recreated by a deploy: kept where the stage keeps data.
+      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy,
     });
     acknowledge(pool, ['AwsSolutions::AwsSolutions-COG3', 'AwsSolutions::AwsSolutions-COG8'],
       'Threat protection (advanced security) needs the Cognito Plus feature plan, priced per monthly active user; the API is protected by MFA (required, TOTP), no self sign-up, ' +
@@ -318,7 +333,7 @@ export class QueryApi extends Construct {
   /** The query API's dashboard row: requests, errors, degraded answers, latency per step, tokens and spend. */
   public dashboardWidgets(): cloudwatch.IWidget[] {
     const custom = (metricName: string, workflow: string, statistic: string, label?: string) =>
-      new cloudwatch.Metric({ namespace: 'DocAI', metricName, dimensionsMap: { Workflow: workflow }, statistic, period: Duration.minutes(5), label: label ?? `${workflow} ${metricName}` });
+      new cloudwatch.Metric({ namespace: 'DocAI', metricName, dimensionsMap: { Workflow: workflow, ...metricDimensions(this) }, statistic, period: Duration.minutes(5), label: label ?? `${workflow} ${metricName}` });
     const workflows = ['answer', 'search'];
     return [
       new cloudwatch.GraphWidget({ title: 'Query API: requests, 4xx, 5xx, degraded answers', left: workflows.flatMap((w) => [custom('Requests', w, 'Sum'), custom('Errors4xx', w, 'Sum'), custom('Errors5xx', w, 'Sum')]), right: [custom('DegradedAnswers', 'answer', 'Sum')], width: 8 }),

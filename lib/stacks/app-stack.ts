@@ -3,12 +3,13 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { tagWorkload } from '../app/tags';
-import { allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common';
+import { setMetricDimensions, allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common';
 import { StageConfig } from '../config';
 import { DocumentPipeline, EmbeddingEndpointRef } from '../document-pipeline';
 import { IngestionFunction } from '../ingestion';
 import { QueryApi } from '../query-api';
 import { DataStack } from './data-stack';
+import { deploymentMetricDimensions, namePrefix } from './stack-names';
 
 export interface AppStackProps extends StackProps {
   readonly config: StageConfig;
@@ -34,6 +35,7 @@ export class AppStack extends Stack {
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id, props);
+    setMetricDimensions(this, deploymentMetricDimensions(props.config));
     const c = props.config;
     const data = props.data;
     tagWorkload(this, 'pipeline');
@@ -103,6 +105,8 @@ export class AppStack extends Stack {
 
     const q = c.query;
     this.query = new QueryApi(this, 'Query', {
+      apiName: `${namePrefix(c)}-query`,
+      userPoolRemovalPolicy: data.dataRemovalPolicy,
       placement: this.placement,
       database: data.database,
       gateway: data.gateway,

@@ -1,4 +1,4 @@
-import { Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnResource, Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
 import { ModelGateway } from '../model-gateway';
 import { AuditStore } from '../query-api/audit-store';
-import { acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
+import { setMetricDimensions, acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
 import { VectorDatabase } from '../vector-database';
 import { createReviewQueue, createReviewTopic, WorkBucket } from '../document-pipeline';
 import { tagWorkload } from '../app/tags';
@@ -16,7 +16,7 @@ import { AdoptableKey, StageConfig } from '../config';
 import { IngestionQueue } from '../ingestion';
 import { IntakeBucket } from '../intake-bucket';
 import { Network } from '../network';
-import { namePrefix } from './stack-names';
+import { deploymentMetricDimensions, namePrefix } from './stack-names';
 
 export interface DataStackProps extends StackProps {
   readonly config: StageConfig;
@@ -63,6 +63,7 @@ export class DataStack extends Stack {
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, { ...props, terminationProtection: props.config.terminationProtection });
+    setMetricDimensions(this, deploymentMetricDimensions(props.config));
     const c = props.config;
     this.azCount = c.network.maxAzs;
     // A rebuilt stage adopts the retained keys its data is encrypted with (config rebuild.keys).
@@ -114,6 +115,12 @@ export class DataStack extends Stack {
       encryptionKey: adopted('intake'),
     });
     tagWorkload(this.intake, 'intake');
+    // A kept intake bucket notifies its queue: the queue (with its dead letters and the policy that
+    // lets S3 send) is kept with it, holding the events of uploads made while the stage is down.
+    if (c.retainData) {
+      const q = this.ingestionQueue;
+      for (const r of [q.queue.node.defaultChild, q.deadLetterQueue.node.defaultChild, q.queue.node.tryFindChild('Policy')?.node.defaultChild]) (r as CfnResource | undefined)?.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
 
     // Functions of this stack (schema migrations): same VPC side and defaults as the app stack's.
     const opsKey = adopted('operations') ?? createDataKey(this, 'OperationsKey', { description: 'Encrypts logs and environments of data-stack functions', removalPolicy: this.dataRemovalPolicy });
@@ -182,9 +189,20 @@ export class DataStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
       accessLogBucket: this.intake.accessLogBucket,
       namePrefix: namePrefix(c),
-      // The bucket is retained in every stage; a rebuilt stage imports it and adopts its key.
+      // Named per deployment in every stage (promotion keeps the name): a deploy after a destroy
+      // starts a new trail beside the kept one. A fixed name would fail with AlreadyExists, and a
+      // locked bucket cannot be emptied to free it (CloudFormation sends no
+      // s3:BypassGovernanceRetention, and COMPLIANCE admits none).
       encryptionKey: adopted('audit'),
     });
+    // The kept trail goes on logging to a bucket that exists: its access-log bucket is kept with it,
+    // emptied by its auto-delete on destroy (its name is generated, so a redeploy collides with nothing).
+    // An override, because the L2 refuses auto-delete on a retained bucket, which is the intent here.
+    if (!c.retainData) {
+      const logs = this.intake.accessLogBucket.node.defaultChild as CfnResource;
+      logs.addOverride('DeletionPolicy', 'Retain');
+      logs.addOverride('UpdateReplacePolicy', 'Retain');
+    }
     tagWorkload(this.audit, 'query');
 
     // Documents waiting for a person: task tokens in a queue, reviewers subscribed to a topic.

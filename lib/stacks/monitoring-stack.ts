@@ -2,13 +2,14 @@ import { Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
 import { TAG_KEYS, tagWorkload } from '../app/tags';
+import { setMetricDimensions } from '../common';
 import { StageConfig } from '../config';
 import { CostControls } from '../cost-controls';
 import { Observability } from '../observability';
 import { AppStack } from './app-stack';
 import { DataStack } from './data-stack';
 import { InferenceStack } from './inference-stack';
-import { namePrefix } from './stack-names';
+import { deploymentMetricDimensions, namePrefix } from './stack-names';
 
 export interface MonitoringStackProps extends StackProps {
   readonly config: StageConfig;
@@ -23,6 +24,7 @@ export class MonitoringStack extends Stack {
 
   constructor(scope: Construct, id: string, props: MonitoringStackProps) {
     super(scope, id, props);
+    setMetricDimensions(this, deploymentMetricDimensions(props.config));
     const { config: c, data, inference, app } = props;
     tagWorkload(this, 'observability');
     this.observability = new Observability(this, 'Observability', {

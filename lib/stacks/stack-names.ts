@@ -12,6 +12,11 @@ export function namePrefix(config: Pick<StageConfig, 'projectName' | 'stage' | '
   return `${config.projectName}-${config.environmentName ?? config.stage}`;
 }
 
+/** Dimensions of every DocAI custom metric of a deployment: two stages or projects in one account never share one. */
+export function deploymentMetricDimensions(config: Pick<StageConfig, 'projectName' | 'stage' | 'environmentName'>): Record<string, string> {
+  return { Project: config.projectName, Stage: config.environmentName ?? config.stage };
+}
+
 /** `<project>-<environment>-<part>`: the CloudFormation stack name and the construct id. */
 export function stackName(config: StageConfig, part: StackPart): string {
   return `${namePrefix(config)}-${part}`;

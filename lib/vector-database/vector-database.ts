@@ -1,7 +1,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CustomResource, Duration, Names, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { CfnResource, CustomResource, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -130,8 +130,13 @@ export class VectorDatabase extends Construct {
       parameters: { 'rds.force_ssl': '1', log_min_duration_statement: '1000', log_connections: '1' },
     });
 
-    // Named so its log groups can be created here first: encrypted, with retention, not by RDS.
-    const instanceIdentifier = Names.uniqueResourceName(this, { maxLength: 55, separator: '-' }).toLowerCase().replace(/[^a-z0-9-]/g, '');
+    // Named so its log groups can be created here first: encrypted, with retention, not by RDS. A
+    // restore gets its own identifier: the instance it replaces may be retained under the old one
+    // (and its log groups with it), and an identifier is unique per account and region.
+    const baseIdentifier = Names.uniqueResourceName(this, { maxLength: 55, separator: '-' }).toLowerCase().replace(/[^a-z0-9-]/g, '');
+    const instanceIdentifier = props.restoreFromSnapshot
+      ? `${baseIdentifier}-r${crypto.createHash('sha256').update(props.restoreFromSnapshot).digest('hex').slice(0, 6)}`
+      : baseIdentifier;
     const logGroups = ['postgresql', 'upgrade'].map(
       (kind) =>
         new logs.LogGroup(this, `${kind === 'postgresql' ? 'Postgres' : 'Upgrade'}Logs`, {
@@ -225,7 +230,19 @@ export class VectorDatabase extends Construct {
       ...placement,
       securityGroups: [...placement.securityGroups, this.clientSecurityGroup],
     });
-    this.instance.secret!.grantRead(this.migrationsFunction);
+    // Through the role's policy: Secret.grantRead would also name the role in the key policy, and a
+    // retained key would then keep naming a role its stack deleted. The key policy trusts the
+    // account's IAM policies (createDataKey), so this is enough:
+    // https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
+    this.migrationsFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      resources: [this.instance.secret!.secretArn],
+    }));
+    this.migrationsFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [this.encryptionKey.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+    }));
     this.migrations = new CustomResource(this, 'Migrations-Resource', {
       serviceToken: this.migrationsFunction.functionArn,
       resourceType: 'Custom::DocaiSchemaMigrations',
@@ -240,7 +257,27 @@ export class VectorDatabase extends Construct {
     });
     this.migrations.node.addDependency(this.instance);
 
+    if (removalPolicy === RemovalPolicy.RETAIN) this.retainDependencies(vpcSubnets);
     this.acknowledgeDeliberateChoices(multiAz, deletionProtection);
+  }
+
+  /**
+   * A retained instance keeps what it runs on: its security group, master secret, parameter group,
+   * monitoring role and subnet group, and the subnets and VPC when they are defined in this stack
+   * (deleting them fails on the instance's network interfaces, and a deleted secret or role leaves
+   * the kept instance unmanageable). test/app/destroy-rebuild.test.ts plays the destroy.
+   */
+  private retainDependencies(vpcSubnets: ec2.SubnetSelection): void {
+    const inst = this.instance;
+    const retain = (c: unknown) => {
+      if (c instanceof CfnResource && Stack.of(c) === Stack.of(this)) c.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    };
+    retain(this.securityGroup.node.defaultChild);
+    retain(inst.node.tryFindChild('MonitoringRole')?.node.defaultChild);
+    for (const c of this.node.findAll()) if (c instanceof rds.CfnDBParameterGroup || c instanceof rds.CfnDBSubnetGroup || c instanceof secretsmanager.CfnSecret) retain(c);
+    const vpc = this.instance.vpc;
+    retain(vpc.node.defaultChild);
+    for (const subnet of vpc.selectSubnets(vpcSubnets).subnets) retain(subnet.node.defaultChild);
   }
 
   /** Lets `grantee` log in with IAM authentication as `dbUser` (one of DATABASE_ROLES). */

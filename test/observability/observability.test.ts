@@ -20,7 +20,8 @@ describe.each(['pilot', 'production'])('observability of the %s stage', (stage) 
     // the token-spend tile is real for answers: the gateway's metered tokens and spend, beside the embedding estimate
     const tile = JSON.stringify(widgets().find((w) => /Tokens and estimated spend/.test(w.properties.title)).properties.metrics);
     expect(tile).toMatch(/TokensEmbedded/);
-    for (const m of ['TokensIn', 'TokensOut', 'EstimatedSpendUsd']) expect(tile).toMatch(new RegExp(`"${m}","Workflow","answer"`));
+    // the answers' metrics of this deployment only (project and stage dimensions)
+    for (const m of ['TokensIn', 'TokensOut', 'EstimatedSpendUsd']) expect(tile).toMatch(new RegExp(`"${m}","Project","docai","Stage","${stage}","Workflow","answer"`));
   });
 
   test('has every widget group: documents per workflow, step latency p50/p95/p99, errors, tokens and spend, queues, executions, GPU, database', () => {

@@ -7,6 +7,7 @@ metrics with no API call and no extra latency.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any, Callable, Mapping, TextIO
@@ -47,6 +48,22 @@ class Logger:
         self._emit("ERROR", message, fields)
 
 
+# Dimensions every metric of this function carries (project, stage), set by the CDK construct
+# (lib/common/python-function.ts) as a JSON object, so stages and projects sharing an account never
+# sum into one metric. Read per call: tests and the load server set it per run.
+METRIC_DIMENSIONS_ENV = "DOCAI_METRIC_DIMENSIONS"
+
+
+def deployment_dimensions() -> dict[str, str]:
+    raw = os.environ.get(METRIC_DIMENSIONS_ENV, "")
+    if not raw:
+        return {}
+    value = json.loads(raw)
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError(f"{METRIC_DIMENSIONS_ENV} must be a JSON object of strings, received {raw!r}")
+    return value
+
+
 def emf_line(
     metrics: Mapping[str, tuple[float, str]],
     dimensions: Mapping[str, str],
@@ -54,7 +71,9 @@ def emf_line(
     namespace: str = NAMESPACE,
     timestamp_ms: int | None = None,
 ) -> str:
-    """One EMF document: ``metrics`` maps name -> (value, unit); every metric gets ``dimensions``."""
+    """One EMF document: ``metrics`` maps name -> (value, unit); every metric gets ``dimensions``
+    and the deployment's dimensions (``DOCAI_METRIC_DIMENSIONS``)."""
+    dimensions = {**dimensions, **deployment_dimensions()}
     doc: dict[str, Any] = {
         "_aws": {
             "Timestamp": timestamp_ms if timestamp_ms is not None else int(time.time() * 1000),
