@@ -5,6 +5,11 @@ service (embedding endpoint, Bedrock, guardrail) with a configurable latency and
 
     .venv/bin/python bench/query_server.py --port 8787 --chunks 10000 --model-latency-ms 300 --failure-rate 0.01
 
+Seeding shows progress on stderr and keeps the seeded database in --db-dir (default
+build/load-db/<chunks>x<dim>, a PGlite data directory): the next run with the same --chunks and --dim
+reuses it in seconds (--reseed builds it again). Chunks are written without the HNSW index, which is
+built once at the end (incremental HNSW inserts in PGlite's WASM are what made seeding take minutes).
+
 Prints "ready <url>" when it serves. GET /_stats: per-step latencies (from the handler's own EMF
 Latency.* metrics) and status counts since the last POST /_reset.
 
@@ -108,7 +113,12 @@ def main() -> None:
     ap.add_argument("--model-latency-ms", type=float, default=300, help="latency of each answer from the model")
     ap.add_argument("--embed-latency-ms", type=float, default=15, help="latency of each embedding call")
     ap.add_argument("--failure-rate", type=float, default=0.0, help="share of model calls that fail with a 5xx (retried, then fallback)")
+    ap.add_argument("--db-dir", default=None, help="where the seeded database is kept and reused (default build/load-db/<chunks>x<dim>)")
+    ap.add_argument("--reseed", action="store_true", help="seed the database again even if --db-dir holds one")
     a = ap.parse_args()
+    db_dir = os.path.abspath(a.db_dir or os.path.join(HERE, "..", "build", "load-db", f"{a.chunks}x{a.dim}"))
+    seed_marker = os.path.join(os.path.dirname(db_dir), os.path.basename(db_dir) + ".seeded.json")
+    seed_spec = {"chunks": a.chunks, "dim": a.dim, "seed": 7, "format": 1}
 
     from moto import mock_aws
     from moto.core.botocore_stubber import BotocoreStubber
@@ -124,15 +134,31 @@ def main() -> None:
 
     BotocoreStubber.__call__ = serialized
 
+    import shutil
+
     import query_handler
     import retrieve_handler
     from docai_shared import db
     from docai_shared.db import ChunkRecord, DocumentVersion, upsert_document
-    from gateway_env import create_state, env_vars, gateway_config
+    from gateway_env import create_state, gateway_config
     from local_models import LocalModels, embed
     from migrations_runner import apply_migrations
     from pglite import connect, pglite_server
-    from query_env import AUDIT_BUCKET, MODEL, RETRIEVE_FUNCTION, query_environment, reset_handlers
+    from query_env import AUDIT_BUCKET, MODEL, RETRIEVE_FUNCTION, api_event, query_environment, reset_handlers
+
+    def progress(text: str) -> None:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    try:
+        reuse = not a.reseed and json.load(open(seed_marker)) == seed_spec and os.path.isdir(db_dir)
+    except (OSError, ValueError):
+        reuse = False
+    if not reuse:
+        shutil.rmtree(db_dir, ignore_errors=True)
+        if os.path.exists(seed_marker):
+            os.remove(seed_marker)
+        os.makedirs(os.path.dirname(db_dir), exist_ok=True)
 
     db_lock = threading.Lock()
 
@@ -145,17 +171,31 @@ def main() -> None:
              "incident backup retention privacy customer onboarding training laptop vacation benefit budget forecast").split()
     tiers = ("public", "internal", "confidential", "restricted")
     started = time.time()
-    with pglite_server() as port, mock_aws(), LocalModels(dimension=a.dim, functions={RETRIEVE_FUNCTION: retrieve}) as models:
+    with pglite_server(data_dir=db_dir) as port, mock_aws(), LocalModels(dimension=a.dim, functions={RETRIEVE_FUNCTION: retrieve}) as models:
         conn = connect(port)
         apply_migrations(conn, {"EMBEDDING_DIMENSION": a.dim, "HNSW_M": 16, "HNSW_EF_CONSTRUCTION": 64})
-        per_doc = 50
-        for d in range((a.chunks + per_doc - 1) // per_doc):
-            chunks = []
-            for i in range(min(per_doc, a.chunks - d * per_doc)):
-                text = " ".join(rnd.choice(words) for _ in range(60))
-                chunks.append(ChunkRecord(i, text, 60, embed(text, a.dim), {"page": i // 5 + 1, "heading": f"Section {i // 5 + 1}"}))
-            upsert_document(conn, DocumentVersion("docai-intake", f"corpus/doc-{d}.pdf", "v1", "01", tiers[d % 4], document_type=rnd.choice(["contract", "invoice", "policy"])), chunks, role="docai_writer", embedding_model=MODEL)
-        conn.run("ANALYZE chunks")
+        if reuse:
+            stored = conn.run("SELECT count(*) FROM chunks")[0][0]
+            progress(f"reusing the seeded database in {db_dir} ({stored} chunks; --reseed builds it again)")
+        else:
+            progress(f"seeding {a.chunks} chunks (dim {a.dim}) into {db_dir} ...")
+            index = conn.run("SELECT indexdef FROM pg_indexes WHERE indexname = 'chunks_embedding_hnsw'")[0][0]
+            conn.run("DROP INDEX chunks_embedding_hnsw")  # built once below: far faster than per-row inserts into it
+            per_doc, written, last = 50, 0, time.time()
+            for d in range((a.chunks + per_doc - 1) // per_doc):
+                chunks = []
+                for i in range(min(per_doc, a.chunks - d * per_doc)):
+                    text = " ".join(rnd.choice(words) for _ in range(60))
+                    chunks.append(ChunkRecord(i, text, 60, embed(text, a.dim), {"page": i // 5 + 1, "heading": f"Section {i // 5 + 1}"}))
+                upsert_document(conn, DocumentVersion("docai-intake", f"corpus/doc-{d}.pdf", "v1", "01", tiers[d % 4], document_type=rnd.choice(["contract", "invoice", "policy"])), chunks, role="docai_writer", embedding_model=MODEL)
+                written += len(chunks)
+                if time.time() - last >= 2 or written == a.chunks:
+                    last = time.time()
+                    progress(f"  {written}/{a.chunks} chunks written ({time.time() - started:.1f} s)")
+            progress(f"  building the HNSW index over {a.chunks} chunks ...")
+            conn.run(index)
+            conn.run("ANALYZE chunks")
+            progress(f"  seeded in {time.time() - started:.1f} s")
         load_s = time.time() - started
 
         def connect_reader(host, port_, user, password, database, tls="verify-full"):
@@ -210,38 +250,43 @@ def main() -> None:
                 path = self.path.split("?")[0].replace("/v1", "")
                 if path not in ("/query", "/search"):
                     return self._send(404, json.dumps({"message": "Missing Authentication Token"}))
-                # The Cognito authorizer's part: verified claims (here from test headers).
-                claims = {"sub": self.headers.get("X-Test-Sub", "load-user"), "cognito:groups": self.headers.get("X-Test-Groups", "docai-tier-internal")}
-                event = {"resource": path, "path": path, "httpMethod": "POST", "body": body,
-                         "requestContext": {"requestId": f"load-{time.monotonic_ns()}", "authorizer": {"claims": claims}, "identity": {"sourceIp": "127.0.0.1"}}}
+                # The Cognito authorizer's part: verified claims and the token it verified (here from test headers).
+                event = api_event(path, body, groups=self.headers.get("X-Test-Groups", "docai-tier-internal"), sub=self.headers.get("X-Test-Sub", "load-user"),
+                                  request_id=f"load-{time.monotonic_ns()}", content_type=self.headers.get("Content-Type"))
+                event["requestContext"]["identity"]["sourceIp"] = "127.0.0.1"
                 out = query_handler.handler(event, Context())
                 self._send(out["statusCode"], out["body"], {k: v for k, v in out["headers"].items() if k != "Content-Type"})
 
         config = gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=3600, budget={"dailyTokens": 0, "monthlyTokens": 0, "callerDailyTokens": 0})
-        with env_vars({**query_environment(config), "EMBEDDING_DIMENSION": str(a.dim)}):
-            reset_handlers(models.url)
-            server = ThreadingHTTPServer(("127.0.0.1", a.port), Api)
-            server.daemon_threads = True
-            server.request_queue_size = 1024
-            real_stdout = sys.stdout
-            sys.stdout = collector  # the handlers' EMF and logs go to the collector
+        # For the process's whole life: handler threads still finishing a request while the server
+        # stops must not find the environment already restored (that was the KeyError: 'AUDIT_BUCKET').
+        os.environ.update({**query_environment(config), "EMBEDDING_DIMENSION": str(a.dim)})
+        if not reuse:
+            json.dump(seed_spec, open(seed_marker, "w"))
+        reset_handlers(models.url)
+        server = ThreadingHTTPServer(("127.0.0.1", a.port), Api)
+        server.daemon_threads = True
+        server.request_queue_size = 1024
+        real_stdout = sys.stdout
+        sys.stdout = collector  # the handlers' EMF and logs go to the collector
 
-            def ask(question: str):
-                out = query_handler.handler({"resource": "/query", "path": "/query", "httpMethod": "POST", "headers": {"Content-Type": "application/json"}, "body": json.dumps({"question": question}),
-                                             "requestContext": {"requestId": "load-probe", "authorizer": {"claims": {"sub": "load-user", "cognito:groups": "docai-tier-internal"}}, "identity": {"sourceIp": "127.0.0.1"}}}, Context())
-                return out["statusCode"], json.loads(out["body"])
+        def ask(question: str):
+            event = api_event("/query", {"question": question}, groups="docai-tier-internal", sub="load-user", request_id="load-probe")
+            event["requestContext"]["identity"]["sourceIp"] = "127.0.0.1"
+            out = query_handler.handler(event, Context())
+            return out["statusCode"], json.loads(out["body"])
 
-            for line in show_question_at_gpu_zero(models, ask):
-                real_stdout.write(line + "\n")
-            collector.reset()
-            real_stdout.write(f"ready http://127.0.0.1:{server.server_address[1]} chunks={a.chunks} dim={a.dim} load_seconds={load_s:.1f}\n")
-            real_stdout.flush()
-            try:
-                server.serve_forever(poll_interval=0.1)
-            except (KeyboardInterrupt, SystemExit):
-                pass
-            finally:
-                server.server_close()
+        for line in show_question_at_gpu_zero(models, ask):
+            real_stdout.write(line + "\n")
+        collector.reset()
+        real_stdout.write(f"ready http://127.0.0.1:{server.server_address[1]} chunks={a.chunks} dim={a.dim} load_seconds={load_s:.1f}\n")
+        real_stdout.flush()
+        try:
+            server.serve_forever(poll_interval=0.1)
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            server.server_close()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
  *   npm run load -- --url https://<api>.execute-api.<region>.amazonaws.com/v1 --token "$ID_TOKEN"
  *
  * Locally the real handlers run behind an HTTP adapter against PGlite with --chunks chunks and a
- * local model service with --model-latency-ms and --failure-rate (see bench/query_server.py).
+ * local model service with --model-latency-ms and --failure-rate (see bench/query_server.py). The
+ * seeded database is kept in build/load-db/ and reused by the next run (--reseed seeds it again).
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as path from 'path';
@@ -18,7 +19,7 @@ const autocannon = require('autocannon');
 
 const CLI: Cli = {
   name: 'npm run load',
-  usage: 'npm run load -- [--concurrency 10,100,500] [--duration 30s] [--path /v1/query] [--url <api base> --token <id token>] [--chunks 10000] [--model-latency-ms 300] [--failure-rate 0]',
+  usage: 'npm run load -- [--concurrency 10,100,500] [--duration 30s] [--path /v1/query] [--url <api base> --token <id token>] [--chunks 10000] [--model-latency-ms 300] [--failure-rate 0] [--reseed]',
   summary: 'Load test of the query API: throughput, latency percentiles and errors per concurrency, and the latency of each step.',
   flags: {
     concurrency: { type: 'string', value: '<n,n,...>', description: 'concurrent connections, one run each', default: '10,100,500' },
@@ -30,6 +31,7 @@ const CLI: Cli = {
     dim: { type: 'string', value: '<n>', description: 'local: embedding dimension', default: '384' },
     'model-latency-ms': { type: 'string', value: '<ms>', description: 'local: latency of each model answer', default: '300' },
     'failure-rate': { type: 'string', value: '<0..1>', description: 'local: share of model calls that fail (5xx)', default: '0' },
+    reseed: { type: 'boolean', description: 'local: seed the database again instead of reusing the one a previous run kept in build/load-db/' },
     'distinct-questions': { type: 'string', value: '<n>', description: 'questions each connection cycles through, the same list for every connection (repeats hit the answer cache); 0: every question unique', default: '200' },
   },
 };
@@ -69,7 +71,7 @@ function number(flag: string, text: string, min: number, max: number): number {
 async function startLocal(v: Record<string, unknown>): Promise<{ url: string; proc: ChildProcess }> {
   const root = path.join(__dirname, '..');
   const args = [path.join(root, 'bench', 'query_server.py'), '--port', '0', '--chunks', String(v.chunks), '--dim', String(v.dim),
-    '--model-latency-ms', String(v['model-latency-ms']), '--failure-rate', String(v['failure-rate'])];
+    '--model-latency-ms', String(v['model-latency-ms']), '--failure-rate', String(v['failure-rate']), ...(v.reseed ? ['--reseed'] : [])];
   const proc = spawn(path.join(root, '.venv', 'bin', 'python'), args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -114,7 +116,7 @@ runCli(async () => {
   const duration = seconds(String(v.duration ?? '30s'));
   const route = String(v.path ?? '/v1/query');
   if (!['/v1/query', '/v1/search'].includes(route)) throw new CliError(`--path: received ${JSON.stringify(route)}; expected /v1/query or /v1/search`);
-  const opts = { chunks: v.chunks ?? '10000', dim: v.dim ?? '384', 'model-latency-ms': v['model-latency-ms'] ?? '300', 'failure-rate': v['failure-rate'] ?? '0' };
+  const opts = { chunks: v.chunks ?? '10000', dim: v.dim ?? '384', 'model-latency-ms': v['model-latency-ms'] ?? '300', 'failure-rate': v['failure-rate'] ?? '0', reseed: Boolean(v.reseed) };
   number('chunks', String(opts.chunks), 10, 1_000_000);
   number('dim', String(opts.dim), 8, 2000);
   number('model-latency-ms', String(opts['model-latency-ms']), 0, 60_000);

@@ -20,12 +20,15 @@ scale-to-zero GPU endpoint outside its window): every call gets SageMaker's "no 
 deployed. ``cold_start_s`` gives an endpoint a start-up delay paid by the first call after
 ``idle_s`` without calls (a serverless endpoint's cold start), so a caller can measure both.
 
-The chat models answer with what they treat as instructions: the system text and the user text
-outside ``<documents>``, so a test can see whether a document's text reached the instructions.
+The chat models answer with a quote of the first document (as an answer citing its source would)
+and with what they treat as instructions: the system text and the user text outside
+``<documents>``, so a test can see whether a document's text reached the instructions, and which
+document's text an answer carries.
 """
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import random
 import re
@@ -61,6 +64,7 @@ class Behaviour:
     failure_rate: float = 0.0
     failure: str = "error"
     script: list[str] = field(default_factory=list)
+    usage_scale: float = 1.0  # the chat models' reported input tokens, scaled (0: no usage reported)
 
     def next(self, rng: random.Random) -> str:
         if self.script:
@@ -78,6 +82,21 @@ def embed(text: str, dimension: int) -> list[float]:
         v[h % dimension] += 1.0 if (h >> 8) % 2 else -1.0
     norm = sum(x * x for x in v) ** 0.5 or 1.0
     return [x / norm for x in v]
+
+
+# Tokens as a byte-level BPE model counts them, roughly: a word, a digit, a punctuation mark or one
+# CJK character each (characters / 3 undercounts the last three several times over).
+TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|\d|[^\W\d]+|[^\w\s]")
+
+
+def tokens(text: str) -> int:
+    return len(TOKEN.findall(text))
+
+
+def cut(text: str, max_tokens: int) -> str:
+    """The answer cut at max_tokens, as a provider's maxTokens cuts it."""
+    found = list(TOKEN.finditer(text))
+    return text if len(found) <= max_tokens else text[:found[max_tokens - 1].end()]
 
 
 def instructions_seen(system: str, user: str) -> str:
@@ -155,15 +174,16 @@ class LocalModels:
         if route == "sagemaker":
             system = next((m["content"] for m in data["messages"] if m["role"] == "system"), "")
             user = next((m["content"] for m in data["messages"] if m["role"] == "user"), "")
-            text = self._answer(system, user, "lmi")
+            text = cut(self._answer(system, user, "lmi"), int(data.get("max_tokens") or 4096))
             return self._send(h, 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                                       "usage": {"prompt_tokens": len((system + user).split()), "completion_tokens": len(text.split())}})
+                                       "usage": {"prompt_tokens": self._input_tokens("sagemaker", system, user), "completion_tokens": tokens(text)}})
         if route == "converse":
             system = "".join(s.get("text", "") for s in data.get("system", []))
             user = "".join(c.get("text", "") for c in data["messages"][0]["content"])
-            text = self._answer(system, user, path.split("/")[2])
+            text = cut(self._answer(system, user, path.split("/")[2]), int((data.get("inferenceConfig") or {}).get("maxTokens") or 4096))
+            usage = {"inputTokens": self._input_tokens("converse", system, user), "outputTokens": tokens(text)}
             return self._send(h, 200, {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
-                                       "usage": {"inputTokens": len((system + user).split()), "outputTokens": len(text.split()), "totalTokens": 0}, "metrics": {"latencyMs": 1}})
+                                       "usage": {**usage, "totalTokens": usage["inputTokens"] + usage["outputTokens"]}, "metrics": {"latencyMs": 1}})
         return self._send(h, 200, self._guardrail(data))
 
     def _cold_start(self, endpoint: str) -> float:
@@ -185,8 +205,13 @@ class LocalModels:
             return self._send(h, 200, {"errorType": type(e).__name__, "errorMessage": str(e), "stackTrace": traceback.format_exc().splitlines()[-5:]},
                               {"X-Amz-Function-Error": "Unhandled"})
 
+    def _input_tokens(self, route: str, system: str, user: str) -> int:
+        return int((tokens(system) + tokens(user)) * self.behaviour[route].usage_scale)
+
     def _answer(self, system: str, user: str, model: str) -> str:
-        return f"[{model}] answer. Instructions I followed: {instructions_seen(system, user)[-400:]}"
+        first = re.search(r"<document [^>]*>(.*?)</document>", user, re.S)
+        quote = html.unescape(first.group(1))[:160] if first else ""
+        return f"[{model}] answer. From the first source: \"{quote}\". Instructions I followed: {instructions_seen(system, user)[-400:]}"
 
     def _guardrail(self, data: dict) -> dict:
         text = "".join(c["text"]["text"] for c in data["content"])

@@ -26,13 +26,14 @@ def connect(port: int):
 
 
 @contextmanager
-def pglite_server(startup_timeout: float = 90.0) -> Iterator[int]:
+def pglite_server(startup_timeout: float = 90.0, data_dir: str | None = None) -> Iterator[int]:
+    """``data_dir``: keep the database in that directory (reused by the next server started on it)."""
     if not os.path.exists(SERVER):
         raise RuntimeError(f"pglite-socket not installed at {SERVER}: run npm ci")
     port = _free_port()
     # started with node (not npx) so the PID held is the server's own
     proc = subprocess.Popen(
-        ["node", SERVER, "-p", str(port), "-h", "127.0.0.1", "-e", "@electric-sql/pglite-pgvector:vector", "-m", "8"],
+        ["node", SERVER, "-p", str(port), "-h", "127.0.0.1", "-e", "@electric-sql/pglite-pgvector:vector", "-m", "8", *(["-d", data_dir] if data_dir else [])],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

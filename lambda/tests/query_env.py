@@ -3,6 +3,7 @@ the local model service for the endpoints, and the retrieve function invoked thr
 client (served in-process by tests/local_models.py)."""
 from __future__ import annotations
 
+import base64
 import json
 from datetime import date
 
@@ -10,9 +11,10 @@ import boto3
 
 import query_handler
 import retrieve_handler
+from query_service import QueryService
 from docai_shared import db
 from docai_shared.db import ChunkRecord, DocumentVersion, upsert_document
-from gateway_env import LOCAL_SERVICES, REGION, clients_for, create_state, environment, gateway_config
+from gateway_env import REGION, clients_for, create_state, environment, gateway_config
 from local_models import embed
 
 DIM = 64
@@ -58,15 +60,11 @@ def create_aws_state() -> None:
 
 
 def reset_handlers(models_url: str | None = None) -> None:
-    """Fresh handler state, as a cold start. With ``models_url``: the clients the query handler makes
-    for the model services and Lambda point at the local stand-in (as pipeline_worker injects its clients)."""
-    query_handler._clients.clear()
-    query_handler._gateway = None
+    """Fresh handler state, as a cold start: a new query service built from the environment now. With
+    ``models_url``: its clients for the model services and Lambda point at the local stand-in (as
+    pipeline_worker injects its clients); without: the handler builds one on its next request."""
     retrieve_handler._connections.clear()
-    if models_url:
-        clients = clients_for(models_url)
-        for service in LOCAL_SERVICES:
-            query_handler._clients[service] = clients(service)
+    query_handler.use(QueryService.from_env(clients=clients_for(models_url)) if models_url else None)
 
 
 def use_pglite_for_readers(conn, logins: list) -> None:
@@ -81,12 +79,29 @@ def use_pglite_for_readers(conn, logins: list) -> None:
     db.connect_with_password = connect
 
 
-def api_event(path: str, body, groups: str | None = "docai-tier-internal", sub: str = "user-alice", request_id: str = "req-1") -> dict:
-    claims = {"sub": sub, "cognito:username": sub.replace("user-", "")}
+def unsigned_token(payload: dict) -> str:
+    """A JWT's shape with this payload (header.payload.signature). The handler never checks the
+    signature: API Gateway's Cognito authorizer verified the token in the Authorization header."""
+    b64 = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")  # noqa: E731
+    return f"{b64({'kid': 'test', 'alg': 'RS256'})}.{b64(payload)}.c2lnbmF0dXJl"
+
+
+def api_event(path: str, body, groups: str | list | None = "docai-tier-internal", sub: str = "user-alice", request_id: str = "req-1",
+              content_type: str | None = "application/json") -> dict:
+    """A REST API proxy event as the Cognito authorizer passes it (tests/fixtures/apigw-rest-cognito-event.json):
+    every claim a string, cognito:groups flattened with commas, the verified ID token in Authorization
+    with the groups as a JSON array. ``groups``: a comma-separated string or a list of names."""
+    names = groups if isinstance(groups, list) else [g for g in (groups or "").split(",") if g]
+    claims = {"sub": sub, "cognito:username": sub.replace("user-", ""), "token_use": "id", "exp": "Wed Dec 02 01:30:11 UTC 2026"}
+    payload = {"sub": sub, "cognito:username": sub.replace("user-", ""), "token_use": "id", "exp": 1796175011}
     if groups is not None:
-        claims["cognito:groups"] = groups
+        claims["cognito:groups"] = ",".join(names)
+        payload["cognito:groups"] = names
+    headers = {"Authorization": unsigned_token(payload)}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
     return {
-        "resource": path, "path": path, "httpMethod": "POST",
+        "resource": path, "path": path, "httpMethod": "POST", "headers": headers,
         "body": body if isinstance(body, str) else json.dumps(body),
         "requestContext": {"requestId": request_id, "authorizer": {"claims": claims}, "identity": {"sourceIp": "198.51.100.7"}},
     }

@@ -145,7 +145,7 @@ def test_a_workflow_with_the_cache_off_never_reads_or_writes_it(aws, models):
 
 
 def test_budget_exhaustion_raises_with_the_budget_the_use_and_the_reset_time(aws, models):
-    # Each request reserves its prompt estimate + 256 output tokens: 1,500 leaves room for a few only.
+    # Each request reserves its prompt's bytes + 256 output tokens: 1,500 leaves room for a few only.
     gw, stream = make(models, gateway_config(cacheTtlSeconds=0, budget={"dailyTokens": 1500, "monthlyTokens": 0, "callerDailyTokens": 0}))
     answered = 0
     with pytest.raises(BudgetExceeded) as exc:
@@ -163,7 +163,8 @@ def test_budget_exhaustion_raises_with_the_budget_the_use_and_the_reset_time(aws
 
 
 def test_caller_budget_limits_one_caller_and_not_another(aws, models):
-    gw, _ = make(models, gateway_config(cacheTtlSeconds=0, budget={"callerDailyTokens": 700}))
+    # A request reserves its prompt's bytes + 256 output tokens (~780 here): 1,200 has room for one.
+    gw, _ = make(models, gateway_config(cacheTtlSeconds=0, budget={"callerDailyTokens": 1200}))
     ask(gw, "q1", caller="alice")
     with pytest.raises(BudgetExceeded) as exc:
         for i in range(5):
@@ -324,3 +325,76 @@ def test_embeddings_through_the_gateway_are_metered_per_workflow_and_provider(mo
     assert (ok["Workflow"], ok["Provider"], ok["TokensIn"], ok["ProviderErrors"]) == ("backfill", "embedding", 5, 0)
     assert ok["EstimatedSpendUsd"] == pytest.approx(5 * 0.1 / 1e6)
     assert failed["ProviderErrors"] == 1 and "TokensIn" not in failed
+
+
+# --- issue 22: what a cached answer was built from, placeholders, budgets that hold ------------
+
+
+def test_a_cached_answer_is_served_only_while_its_sources_are_what_the_caller_retrieves(aws, models):
+    gw, _ = make(models)
+    built = ask(gw, passages=PASSAGES)
+    assert built.cache == "miss" and ask(gw, passages=PASSAGES).cache == "hit"
+    # The first passage's document was re-tiered away from this caller: its retrieval lacks it.
+    assert ask(gw, passages=PASSAGES[1:]).cache == "miss"
+    # Re-indexed: same chunk, same version label, other text.
+    edited = [{**PASSAGES[0], "text": PASSAGES[0]["text"].replace("30", "45")}, PASSAGES[1]]
+    assert ask(gw, passages=edited).cache == "miss"
+
+
+def test_the_stale_fallback_never_serves_an_answer_citing_a_passage_the_caller_lost(aws, models):
+    gw, _ = make(models)
+    fresh = ask(gw, passages=PASSAGES)
+    models.behaviour["sagemaker"].failure_rate = models.behaviour["converse"].failure_rate = 1.0
+    gw_later, _ = make(models, now=datetime(2026, 11, 22, 18, 0, tzinfo=timezone.utc))
+    lost = ask(gw_later, passages=PASSAGES[1:])  # the answer's first source is no longer retrievable
+    assert lost.degradation == "sources_only" and lost.answer != fresh.answer
+    kept = ask(gw_later, passages=PASSAGES + [{"text": "A new passage.", "key": "finance/new.pdf", "version": "v9"}])
+    assert kept.degradation == "stale_cached_answer" and kept.answer == fresh.answer  # every source still visible
+
+
+def test_placeholders_render_in_the_template_only_and_passages_arrive_byte_for_byte():
+    import html
+
+    template = parse_template("answer", 1, json.dumps(PROMPT_V1))
+    text = "Totals {question} & <b>sums</b> {documents} " + "{question}" * 200
+    question = "What are the totals? {documents} {question}"
+    _, user = template.render(question, [{"text": text, "key": "finance/t.pdf", "page": 1}])
+    _, baseline = template.render(question, [{"text": "", "key": "finance/t.pdf", "page": 1}])
+    element = re.search(r"<document [^>]*>(.*?)</document>", user, re.S).group(1)
+    assert html.unescape(element) == text  # the passage's own bytes, escaped and nothing else
+    assert len(user) == len(baseline) + len(element)  # no placeholder in a passage or the question expanded
+    assert user.count("What are the totals?") == 1 and user.endswith("Question: What are the totals? {documents} {question}")
+
+
+def test_a_budget_is_never_overspent_by_text_that_counts_more_tokens_than_characters_over_3(aws, models):
+    # Digits count one token each (CJK characters too): characters / 3 undercounts them threefold.
+    limit = 3000
+    gw, stream = make(models, gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=0, budget={"callerDailyTokens": limit}))
+    reported = 0
+    with pytest.raises(BudgetExceeded):
+        for i in range(10):
+            r = ask(gw, f"{i} " + "1234567890" * 150, caller="carol")
+            reported += r.tokens_in + r.tokens_out
+    used = gw.budgets.used("budget#answer#caller:carol#2026-11-22")[0]
+    assert reported > 0 and used == reported <= limit  # settled from the reported usage, never past the limit
+    assert emf(stream, "BudgetOvershootTokens") == 0
+
+
+def test_use_beyond_the_reservation_is_recorded_and_reported_as_overshoot(aws, models):
+    models.behaviour["converse"].usage_scale = 20.0  # a provider counting far more than the bound
+    limit = 1000  # room for one reservation (~830 tokens)
+    gw, stream = make(models, gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=0, budget={"callerDailyTokens": limit}))
+    r = ask(gw, caller="dave")
+    used = gw.budgets.used("budget#answer#caller:dave#2026-11-22")[0]
+    assert used == r.tokens_in + r.tokens_out > limit  # spent is spent: the ledger keeps the truth
+    assert emf(stream, "BudgetOvershootTokens") == used - limit
+    with pytest.raises(BudgetExceeded):
+        ask(gw, "another question", caller="dave")
+
+
+def test_a_provider_that_reports_no_usage_is_charged_its_reservation(aws, models):
+    models.behaviour["converse"].usage_scale = 0
+    gw, stream = make(models, gateway_config(models=["bedrock-nova-lite"], cacheTtlSeconds=0, budget={"callerDailyTokens": 100000}))
+    r = ask(gw, caller="erin")
+    assert r.tokens_in > 0 and r.tokens_out == 256 and emf(stream, "UsageUnreported") == 1
+    assert gw.budgets.used("budget#answer#caller:erin#2026-11-22")[0] == r.tokens_in + 256

@@ -17,7 +17,11 @@ EVENT = {
 
 @pytest.fixture(scope="module")
 def port():
+    """A database the first deploy migrated (its Create ran), whatever order the tests run in."""
     with pglite_server() as p:
+        with pytest.MonkeyPatch.context() as mp:
+            [(_, _, body)] = run({**EVENT, "RequestType": "Create"}, p, mp)
+        assert body["Status"] == "SUCCESS", body
         yield p
 
 
@@ -43,8 +47,9 @@ def run(event, port, monkeypatch, connect_fn=None):
     return rec.requests
 
 
-def test_create_applies_the_migrations_and_answers_success(port, monkeypatch):
-    [(url, method, body)] = run({**EVENT, "RequestType": "Create"}, port, monkeypatch)
+def test_create_applies_the_migrations_and_answers_success(monkeypatch):
+    with pglite_server() as fresh:
+        [(url, method, body)] = run({**EVENT, "RequestType": "Create"}, fresh, monkeypatch)
     assert (url, method) == (EVENT["ResponseURL"], "PUT")
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == "docai-schema-migrations"
     assert body["Data"]["Applied"].startswith("0001_extension_and_tiers,")

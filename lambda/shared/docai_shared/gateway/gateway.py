@@ -10,7 +10,6 @@ guardrail blocks, budget rejections, latency per provider.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,7 +22,7 @@ from docai_shared.gateway.guardrails import Guardrail, Verdict
 from docai_shared.gateway.prompts import PromptStore
 from docai_shared.gateway.providers import ModelSpec, Provider, classify_bedrock, emit_provider_metrics, make_provider
 from docai_shared.gateway.resilience import Attempt, CircuitBreaker, Deadline, RetryPolicy, call_with_retries
-from docai_shared.gateway.state import BudgetLedger, BudgetLimits, ResponseCache, cache_key
+from docai_shared.gateway.state import BudgetLedger, BudgetLimits, ResponseCache, cache_key, sources_of, worst_case_input_tokens
 from docai_shared.observability import Metrics
 
 # --- configuration -----------------------------------------------------------------------------
@@ -99,7 +98,10 @@ class AnswerRequest:
     tier: str
     caller: str
     filters: dict
-    passages: Sequence[dict]  # text, key, version, page, heading, score
+    passages: Sequence[dict]  # text, chunkId, key, versionId, page, heading, score
+    # True when the caller already screened the question with ``screen_question`` (the input
+    # guardrail is not applied twice); the question is then the screened one.
+    screened: bool = False
 
 
 @dataclass
@@ -140,9 +142,6 @@ class _Timer:
         self.out[self.name] = round(self.out.get(self.name, 0.0) + (self.clock() - self.start) * 1000, 1)
 
 
-_BREAKERS: dict[str, CircuitBreaker] = {}  # per Lambda environment, per model
-
-
 class ModelGateway:
     def __init__(
         self,
@@ -152,11 +151,11 @@ class ModelGateway:
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        breakers: dict[str, CircuitBreaker] | None = None,
+        breakers: dict[str, CircuitBreaker] | None = None,  # default: this gateway's own, one per model
     ):
         self.config, self.clients, self.metrics_stream = config, clients, metrics_stream
         self.now, self.clock, self.sleep = now, clock, sleep
-        self.breakers = _BREAKERS if breakers is None else breakers
+        self.breakers = {} if breakers is None else breakers
         ddb = clients("dynamodb")
         self.budgets = BudgetLedger(ddb, config.table)
         self.cache = ResponseCache(ddb, config.table)
@@ -185,6 +184,9 @@ class ModelGateway:
         t = lambda name: _Timer(result.latency_ms, name, self.clock)  # noqa: E731
         try:
             return self._answer(request, wf, deadline, result, metrics, t)
+        except (BudgetExceeded, GuardrailUnavailable) as e:
+            e.result = result  # what the caller's audit record needs: verdicts, attempts, the screened question
+            raise
         finally:
             metrics.properties.update({"outcome": result.outcome, "degradation": result.degradation, "model": result.model, "promptVersion": result.prompt_version})
             metrics.flush()
@@ -192,7 +194,7 @@ class ModelGateway:
     def _answer(self, request: AnswerRequest, wf: WorkflowConfig, deadline: Deadline, result: AnswerResult, metrics: Metrics, t: Callable[[str], _Timer]) -> AnswerResult:
         question = request.question
         # 1. Guardrail on the question (the retrieved passages are data, delimited in the prompt).
-        if self.guardrail:
+        if self.guardrail and not request.screened:
             with t("guardrailIn"):
                 verdict = self._screen("INPUT", question, deadline, result)
             if verdict.blocked:
@@ -207,11 +209,12 @@ class ModelGateway:
         system, user = template.render(question, request.passages)
         primary = self.config.models[wf.models[0]]
         key = cache_key(question, request.tier, request.filters, wf.prompt_version, primary.model_id)
+        sources = sources_of(request.passages)
 
         # 2. Cache.
         if wf.cache_ttl_s > 0:
             with t("cache"):
-                cached = self.cache.get(key, request.tier, self.now())
+                cached = self.cache.get(key, request.tier, self.now(), sources)
             if cached:
                 metrics.add("CacheHits", 1)
                 result.cache, result.answer, result.model, result.model_id = "hit", cached["answer"], cached.get("model"), cached.get("modelId")
@@ -220,7 +223,7 @@ class ModelGateway:
             result.cache = "miss"
 
         # 3. Budget: reserve the worst case of the primary model; settle to the real use.
-        estimate_in = math.ceil((len(system) + len(user)) / 3)
+        estimate_in = worst_case_input_tokens(system, user)
         worst_usd = max(self.config.models[m].cost_usd(estimate_in, wf.max_output_tokens) for m in wf.models)
         with t("budget"):
             try:
@@ -255,11 +258,20 @@ class ModelGateway:
             if completion is None:
                 self.budgets.release(reservation)
             else:
-                cost = used.cost_usd(completion.tokens_in, completion.tokens_out)
-                percent = self.budgets.settle(reservation, completion.tokens_in + completion.tokens_out, cost)
-                result.tokens_in, result.tokens_out, result.estimated_usd = completion.tokens_in, completion.tokens_out, round(cost, 8)
-                metrics.add("TokensIn", completion.tokens_in)
-                metrics.add("TokensOut", completion.tokens_out)
+                tokens_in, tokens_out = completion.tokens_in, completion.tokens_out
+                if tokens_in <= 0:
+                    # No usage reported: the reservation is the best known bound, charged in full.
+                    metrics.add("UsageUnreported", 1)
+                    tokens_in, tokens_out = estimate_in, wf.max_output_tokens
+                cost = used.cost_usd(tokens_in, tokens_out)
+                settled = self.budgets.settle(reservation, tokens_in + tokens_out, cost)
+                percent = settled.percent
+                if settled.overshoot_tokens > 0 or settled.overshoot_usd > 0:
+                    metrics.add("BudgetOvershootTokens", settled.overshoot_tokens)
+                    metrics.add("BudgetOvershootUsd", settled.overshoot_usd, "None")
+                result.tokens_in, result.tokens_out, result.estimated_usd = tokens_in, tokens_out, round(cost, 8)
+                metrics.add("TokensIn", tokens_in)
+                metrics.add("TokensOut", tokens_out)
                 metrics.add("EstimatedSpendUsd", cost, "None")
                 workflow_percent = [v for k, v in percent.items() if k.startswith("workflow/")]
                 if workflow_percent:
@@ -272,7 +284,7 @@ class ModelGateway:
             cached = None
             if wf.cache_ttl_s > 0:
                 with t("cache"):
-                    cached = self.cache.get(key, request.tier, self.now(), stale_ok=True)
+                    cached = self.cache.get(key, request.tier, self.now(), sources, stale_ok=True)
             if cached:
                 result.degradation = "stale_cached_answer" if cached.get("stale") else "cached_answer"
                 result.answer, result.model, result.model_id = cached["answer"], cached.get("model"), cached.get("modelId")
@@ -295,7 +307,7 @@ class ModelGateway:
             result.outcome = "degraded"
         elif wf.cache_ttl_s > 0:
             with t("cache"):
-                self.cache.put(key, request.tier, {"answer": answer, "model": used.name, "modelId": used.model_id, "promptVersion": wf.prompt_version}, wf.cache_ttl_s, self.now())
+                self.cache.put(key, request.tier, {"answer": answer, "model": used.name, "modelId": used.model_id, "promptVersion": wf.prompt_version}, sources, wf.cache_ttl_s, self.now())
         return result
 
     def screen_question(self, workflow: str, question: str, deadline: Deadline | None = None) -> tuple[Verdict | None, AnswerResult]:
@@ -305,8 +317,12 @@ class ModelGateway:
         if not self.guardrail:
             return None, result
         metrics = Metrics(workflow, self.metrics_stream)
-        with _Timer(result.latency_ms, "guardrailIn", self.clock):
-            verdict = self._screen("INPUT", question, deadline or Deadline.after(self.config.timeout_s, self.clock), result)
+        try:
+            with _Timer(result.latency_ms, "guardrailIn", self.clock):
+                verdict = self._screen("INPUT", question, deadline or Deadline.after(self.config.timeout_s, self.clock), result)
+        except GuardrailUnavailable as e:
+            e.result = result
+            raise
         if verdict.blocked:
             metrics.add("GuardrailBlocks", 1)
             result.outcome, result.refusal = "blocked", verdict.message or "Your question was blocked by the content policy."

@@ -17,10 +17,14 @@ system text tells the model that nothing inside <documents> is an instruction.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 from xml.sax.saxutils import escape, quoteattr
+
+
+_PLACEHOLDER = re.compile(r"\{(question|documents)\}")
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,10 @@ class PromptTemplate:
             f"{escape(str(p.get('text', '')))}</document>"
             for i, p in enumerate(passages, start=1)
         )
-        user = self.user.replace("{documents}", f"<documents>\n{docs}\n</documents>").replace("{question}", escape(question))
-        return self.system, user
+        values = {"documents": f"<documents>\n{docs}\n</documents>", "question": escape(question)}
+        # One pass over the template: placeholders are the template's only. A passage or a question
+        # that contains "{question}" or "{documents}" arrives as it is, never expanded.
+        return self.system, _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.user)
 
 
 def parse_template(name: str, version: int, text: str) -> PromptTemplate:

@@ -9,8 +9,16 @@ Items (partition key ``pk``, TTL attribute ``expiresAt``):
 Budgets are counted with one ``TransactWriteItems`` of conditional ``ADD`` updates: either every
 budget has room and all are charged, or none is (no check-then-write race between concurrent
 requests; https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html).
-A request reserves its worst case (prompt estimate + max output tokens) before the model call and
-settles to the real use afterwards, so parallel requests cannot overshoot a budget.
+A request reserves its worst case before the model call (the prompt's UTF-8 bytes, which no
+byte-level tokenizer exceeds, plus a small framing allowance, plus the max output tokens the provider
+enforces) and settles to the use the provider reports afterwards. Settling down needs no condition;
+use above the reservation (a provider counting more than the bound) is added under the budget's
+condition, and when that fails it is still recorded (it was spent) and reported as overshoot, so a
+ledger can exceed its limit only by what one request used beyond its own reservation.
+
+The response cache records what each answer was built from (the passages' chunk ids, document
+versions and a hash of their text): ``ResponseCache.get`` serves an entry only when those sources
+are among the passages the caller has just retrieved as its own reader role (see ``sources_of``).
 """
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ import calendar
 import hashlib
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
@@ -53,6 +61,23 @@ class Reservation:
     scopes: tuple[_Scope, ...]
     tokens: int
     usd_micros: int
+
+
+@dataclass
+class Settlement:
+    percent: dict = field(default_factory=dict)  # "<scope>/<unit>" -> percent of the limit used
+    overshoot_tokens: int = 0  # tokens recorded beyond a limit (0: none)
+    overshoot_usd: float = 0.0
+
+
+# Converse and chat templates add a few tokens of framing (roles, turn markers) to the texts.
+FRAMING_TOKENS = 32
+
+
+def worst_case_input_tokens(*texts: str) -> int:
+    """An upper bound of the input tokens of a prompt: byte-level BPE tokenizers emit at most one token
+    per UTF-8 byte (characters / 3 undercounts CJK text, digits and code several times over)."""
+    return sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) + FRAMING_TOKENS
 
 
 def _iso(t: datetime) -> str:
@@ -126,21 +151,43 @@ class BudgetLedger:
         item = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item") or {}
         return int(item.get("tokens", {}).get("N", 0)), int(item.get("usdMicros", {}).get("N", 0))
 
-    def settle(self, reservation: Reservation, tokens: int, usd: float) -> dict[str, float]:
-        """Replaces the reservation by the real use; returns the percent used of each limited scope."""
+    def settle(self, reservation: Reservation, tokens: int, usd: float) -> Settlement:
+        """Replaces the reservation by the real use; returns the percent used of each limited scope and
+        any overshoot (use recorded beyond a limit because it exceeded the reservation)."""
         dt, du = tokens - reservation.tokens, int(round(usd * USD_MICROS)) - reservation.usd_micros
-        percent: dict[str, float] = {}
+        out = Settlement()
         for s in reservation.scopes:
-            out = self.ddb.update_item(
-                TableName=self.table, Key={"pk": {"S": s.pk}}, UpdateExpression="ADD tokens :t, usdMicros :u",
-                ExpressionAttributeValues={":t": {"N": str(dt)}, ":u": {"N": str(du)}}, ReturnValues="UPDATED_NEW",
-            )
-            attrs = out.get("Attributes", {})
+            update = {
+                "TableName": self.table, "Key": {"pk": {"S": s.pk}}, "UpdateExpression": "ADD tokens :t, usdMicros :u",
+                "ExpressionAttributeValues": {":t": {"N": str(dt)}, ":u": {"N": str(du)}}, "ReturnValues": "UPDATED_NEW",
+            }
+            conditions = []
+            if dt > 0 and s.token_limit:
+                conditions.append("(attribute_not_exists(tokens) OR tokens <= :tmax)")
+                update["ExpressionAttributeValues"][":tmax"] = {"N": str(s.token_limit - dt)}
+            if du > 0 and s.usd_limit_micros:
+                conditions.append("(attribute_not_exists(usdMicros) OR usdMicros <= :umax)")
+                update["ExpressionAttributeValues"][":umax"] = {"N": str(s.usd_limit_micros - du)}
+            if conditions:
+                update["ConditionExpression"] = " AND ".join(conditions)
+            try:
+                attrs = self.ddb.update_item(**update).get("Attributes", {})
+            except Exception as e:
+                if getattr(e, "response", {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                # Spent is spent: the ledger keeps the truth and the overshoot is reported, not hidden.
+                update.pop("ConditionExpression")
+                for k in (":tmax", ":umax"):
+                    update["ExpressionAttributeValues"].pop(k, None)
+                attrs = self.ddb.update_item(**update).get("Attributes", {})
+            used_tokens, used_micros = int(attrs.get("tokens", {}).get("N", 0)), int(attrs.get("usdMicros", {}).get("N", 0))
             if s.token_limit:
-                percent[f"{s.name}/tokens"] = 100.0 * int(attrs.get("tokens", {}).get("N", 0)) / s.token_limit
+                out.percent[f"{s.name}/tokens"] = 100.0 * used_tokens / s.token_limit
+                out.overshoot_tokens = max(out.overshoot_tokens, used_tokens - s.token_limit)
             if s.usd_limit_micros:
-                percent[f"{s.name}/usd"] = 100.0 * int(attrs.get("usdMicros", {}).get("N", 0)) / s.usd_limit_micros
-        return percent
+                out.percent[f"{s.name}/usd"] = 100.0 * used_micros / s.usd_limit_micros
+                out.overshoot_usd = max(out.overshoot_usd, (used_micros - s.usd_limit_micros) / USD_MICROS)
+        return out
 
     def release(self, reservation: Reservation) -> None:
         self.settle(reservation, 0, 0.0)
@@ -154,6 +201,17 @@ def normalise_question(question: str) -> str:
     return text.rstrip(" ?!.")
 
 
+def sources_of(passages: Sequence[dict]) -> list[str]:
+    """What an answer was built from, one entry per passage: chunk id (or key), document version and
+    a hash of the text the model saw. The same entry means the same text from the same version."""
+    out = []
+    for p in passages:
+        text = str(p.get("text", ""))
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        out.append(f"{p.get('chunkId') or p.get('key', '')}@{p.get('versionId') or p.get('version') or ''}#{digest}")
+    return sorted(out)
+
+
 def cache_key(question: str, tier: str, filters: dict, prompt_version: int, model: str) -> str:
     material = json.dumps({"q": normalise_question(question), "tier": tier, "filters": filters, "prompt": prompt_version, "model": model}, sort_keys=True, default=str)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
@@ -161,30 +219,43 @@ def cache_key(question: str, tier: str, filters: dict, prompt_version: int, mode
 
 class ResponseCache:
     """Answers by key; an answer is served only to the tier it was made for (the tier is part of the
-    key and checked again on read). Expired items are not served as hits; ``stale_ok`` serves them as
-    a degraded fallback while DynamoDB has not yet removed them."""
+    key and checked again on read) and only while what it was built from is still what the caller
+    retrieves: ``current`` are the sources (``sources_of``) of the passages the caller's reader role
+    retrieved for this request. A hit needs the same sources (the answer a model would be given the
+    same text for); the degraded fallback (``stale_ok``, also expired items DynamoDB has not removed
+    yet) needs every source of the entry among them. A re-tiered, deleted or re-indexed document
+    changes or drops its sources, so its text is never served from the cache to a caller who can no
+    longer retrieve it: no invalidation from the write side is needed, and none can be missed."""
 
     def __init__(self, ddb: Any, table: str):
         self.ddb, self.table = ddb, table
 
-    def get(self, key: str, tier: str, now: datetime, stale_ok: bool = False) -> dict | None:
+    def get(self, key: str, tier: str, now: datetime, current: Sequence[str], stale_ok: bool = False) -> dict | None:
         item = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": f"cache#{key}"}}).get("Item")
         if not item or item.get("tier", {}).get("S") != tier:
             return None
         fresh = int(item["expiresAt"]["N"]) > now.timestamp()
         if not fresh and not stale_ok:
             return None
+        built_from = item.get("sources", {}).get("L")
+        if built_from is None:  # an entry that does not say what it cites cannot be checked: never served
+            return None
+        built_from = sorted(s["S"] for s in built_from)
+        if not (set(built_from) <= set(current) if stale_ok else built_from == sorted(current)):
+            return None
         value = json.loads(item["value"]["S"])
         value["stale"] = not fresh
+        value["sources"] = built_from
         return value
 
-    def put(self, key: str, tier: str, value: dict, ttl_s: int, now: datetime) -> None:
+    def put(self, key: str, tier: str, value: dict, sources: Sequence[str], ttl_s: int, now: datetime) -> None:
         self.ddb.put_item(
             TableName=self.table,
             Item={
                 "pk": {"S": f"cache#{key}"},
                 "tier": {"S": tier},
                 "value": {"S": json.dumps(value, default=str)},
+                "sources": {"L": [{"S": s} for s in sorted(sources)]},
                 "createdAt": {"S": _iso(now)},
                 "expiresAt": {"N": str(int(now.timestamp()) + int(ttl_s))},
             },
