@@ -83,6 +83,17 @@ try {
   process.exit(e instanceof CliError ? 2 : 1);
 }
 
+// A rebuild imports the retained buckets by name; in an environment-agnostic synth their names are
+// Fn::Join expressions, which CloudFormation's automatic import cannot match (test/app/destroy-rebuild.test.ts).
+if (values.rebuild === true) {
+  const given = new Set(context.filter((c) => c !== '-c').map((c) => c.split('=')[0]));
+  const missing = ['account', 'region'].filter((k) => !given.has(k));
+  if (missing.length) {
+    console.error(`docai-blueprint: --rebuild needs ${missing.map((k) => `-c ${k}=...`).join(' and ')}: the retained buckets are imported by name, and without a pinned account and region their names are Fn::Join expressions that CloudFormation cannot import. Fix: npm run deploy -- ${context.join(' ')} -c account=ACCOUNT -c region=REGION --rebuild`);
+    process.exit(1);
+  }
+}
+
 const root = path.join(__dirname, '..');
 if (skipPreflight) {
   console.error('docai-blueprint: --skip-preflight: deploying without the quota check.');

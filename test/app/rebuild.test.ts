@@ -85,10 +85,17 @@ describe('the rebuild deploy updates every consumer stack', () => {
     }
   });
 
-  test('npm run deploy -- --rebuild imports retained fixed-name resources and passes a new rebuild id', () => {
+  test('npm run deploy -- --rebuild without a pinned account and region is refused before any AWS call, naming both', () => {
     const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/deploy.ts', '-c', 'stage=production', '--skip-preflight', '--rebuild', '--dry-run'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--rebuild needs -c account=\.\.\. and -c region=\.\.\./);
+    expect(r.stdout).toBe('');
+  });
+
+  test('npm run deploy -- --rebuild imports retained fixed-name resources and passes a new rebuild id', () => {
+    const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/deploy.ts', '-c', 'stage=production', '-c', 'account=111122223333', '-c', 'region=eu-west-1', '--skip-preflight', '--rebuild', '--dry-run'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^npx cdk deploy --all -c stage=production --import-existing-resources -c rebuildId=(\S+) -c deployNonce=\1$/m);
+    expect(r.stdout).toMatch(/^npx cdk deploy --all -c stage=production -c account=111122223333 -c region=eu-west-1 --import-existing-resources -c rebuildId=(\S+) -c deployNonce=\1$/m);
   });
 });
 
