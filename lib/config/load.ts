@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { SERVERLESS_INFERENCE_REGIONS, SERVERLESS_MEMORY_SIZES_MB } from '../gpu-inference/images';
+import { SERVERLESS_MEMORY_SIZES_MB } from '../gpu-inference/images';
 import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES } from './instance-catalog';
 import { MODEL_CATALOG } from './model-catalog';
 import { PRESETS, WORKLOADS } from './presets';
@@ -379,9 +379,7 @@ function validateQuestionEmbedding(c: StageConfig, { int, oneOf, got }: Checks):
   if (int('questionEmbedding.maxConcurrency', q.maxConcurrency, 1, 200, 'SageMaker Serverless Inference allows 1 to 200 concurrent invocations per endpoint')) {
     int('questionEmbedding.provisionedConcurrency', q.provisionedConcurrency, 0, q.maxConcurrency, `0 to questionEmbedding.maxConcurrency (${q.maxConcurrency}); each provisioned copy is billed while it exists`);
   }
-  if (c.region !== undefined && REGION.test(String(c.region)) && !SERVERLESS_INFERENCE_REGIONS.includes(c.region)) {
-    p.push(`questionEmbedding.path: "serverless" in region ${got(c.region)}, where SageMaker Serverless Inference is not offered. Regions: ${SERVERLESS_INFERENCE_REGIONS.join(', ')}. Fix: another region, or "document-endpoint" with embedding.scaling always-on`);
-  }
+  // A region without Serverless Inference is named with everything else the region lacks (regions.ts).
   return p;
 }
 

@@ -89,7 +89,7 @@ describe('questions are embedded on an endpoint that is never cold for minutes',
   });
 
   test('the stage config names the field, the value and the fix', () => {
-    expect(() => configFor('pilot', { region: 'eu-central-2' })).toThrow(/questionEmbedding\.path: "serverless" in region received "eu-central-2", where SageMaker Serverless Inference is not offered/);
+    expect(() => configFor('pilot', { region: 'eu-central-2' })).toThrow(/region: received "eu-central-2"; AWS does not offer there what this stage uses: .*SageMaker Serverless Inference \(questionEmbedding\.path serverless\)/);
     const file = require('path').join(require('os').tmpdir(), `qe-${process.pid}.json`);
     const write = (v: unknown) => require('fs').writeFileSync(file, JSON.stringify(v));
     write({ questionEmbedding: { path: 'document-endpoint' } });
