@@ -7,7 +7,7 @@ import { supportedRegions, InferenceFramework } from '../../lib/gpu-inference/im
 import { synthStage, validationReport } from '../helpers';
 
 const ACCOUNT = '111122223333';
-const REGIONS = ['eu-west-1', 'ap-southeast-2'] as const;
+const REGIONS = ['eu-west-1', 'us-west-2'] as const;
 const IDENTITY = { alarmEmail: 'oncall@example.com', costCenter: 'CC-1', businessUnit: 'Research', owner: 'rag-team' };
 
 test('the regions under test are in the published image table of both stages', () => {
