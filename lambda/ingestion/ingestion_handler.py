@@ -249,9 +249,14 @@ def handler(event: dict, context: Any) -> dict:
         import boto3
 
         _sfn = boto3.client("stepfunctions")
+    intake_bucket = os.environ.get("INTAKE_BUCKET")
+    if not intake_bucket:
+        # Fail closed: without the bucket it serves, the function would start executions for any bucket's
+        # events. The batch fails whole and is redelivered until the dead-letter queue (alarmed) holds it.
+        raise RuntimeError("INTAKE_BUCKET is not set (the IngestionFunction construct sets it): refusing to start executions for events of an unknown bucket")
     log = Logger("ingestion").bind(requestId=getattr(context, "aws_request_id", None))
     return process_batch(event.get("Records", []), _sfn, os.environ["STATE_MACHINE_ARN"], log, Metrics(os.environ.get("WORKFLOW", "ingestion")),
-                         intake_bucket=os.environ.get("INTAKE_BUCKET") or None)
+                         intake_bucket=intake_bucket)
 
 
 __all__ = ["DocumentChange", "execution_name", "parse_message", "process_batch", "handler", "asdict"]

@@ -318,6 +318,18 @@ def test_the_deployed_handler_reads_the_bucket_it_serves_from_its_environment(sf
     assert executions(sfn) == []
 
 
+def test_the_deployed_handler_without_its_bucket_starts_nothing(sfn, monkeypatch):
+    import ingestion_handler
+
+    client, arn = sfn
+    monkeypatch.setattr(ingestion_handler, "_sfn", client)
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.delenv("INTAKE_BUCKET", raising=False)
+    with pytest.raises(RuntimeError, match="INTAKE_BUCKET is not set"):
+        ingestion_handler.handler({"Records": [sqs_record(s3_message(s3_record("ObjectCreated:Put", "a.pdf", bucket="other")), "m1")]}, None)
+    assert executions(sfn) == []
+
+
 def test_a_key_holding_nul_still_starts_its_run_which_records_the_failure():
     [c] = parse_message(s3_message(s3_record("ObjectCreated:Put", "odd/a%00b.txt")))
     assert c.key == "odd/a\x00b.txt"
