@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+from contextlib import contextmanager
 from datetime import date
+from typing import Iterator
 
 import boto3
 
@@ -16,6 +18,8 @@ from docai_shared import db
 from docai_shared.db import ChunkRecord, DocumentVersion, upsert_document
 from gateway_env import REGION, clients_for, create_state, environment, gateway_config
 from local_models import embed
+from migrations_runner import apply_migrations
+from pglite import connect, pglite_server
 
 DIM = 64
 MODEL = "BAAI/bge-base-en-v1.5"
@@ -42,6 +46,19 @@ def load_corpus(conn) -> None:
         upsert_document(conn, DocumentVersion("docai-intake", key, f"v{i}", f"0{i}", tier, document_type=key.split("/")[0], document_date=date(2026, 1 + i, 1)),
                         [ChunkRecord(0, body, len(body.split()), embed(body, DIM), {"page": 1, "heading": heading})], role="docai_writer", embedding_model=MODEL)
 
+
+
+@contextmanager
+def corpus_database() -> Iterator:
+    """A real PostgreSQL + pgvector (PGlite) with every migration and CORPUS stored: one per test module."""
+    with pglite_server() as port:
+        conn = connect(port)
+        apply_migrations(conn, {"EMBEDDING_DIMENSION": DIM, "HNSW_M": 16, "HNSW_EF_CONSTRUCTION": 64})
+        load_corpus(conn)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
 def query_environment(config: dict | None = None) -> dict:
     return {

@@ -9,11 +9,9 @@ from moto import mock_aws
 
 import query_handler
 import retrieve_handler
-from migrations_runner import apply_migrations
 from gateway_env import env_vars, gateway_config
 from local_models import LocalModels
-from pglite import connect, pglite_server
-from query_env import (AUDIT_BUCKET, CORPUS, DIM, RETRIEVE_FUNCTION, TIER_GROUPS, api_event, create_aws_state, load_corpus, query_environment,
+from query_env import (AUDIT_BUCKET, CORPUS, DIM, RETRIEVE_FUNCTION, TIER_GROUPS, api_event, corpus_database, create_aws_state, query_environment,
                        reset_handlers, use_pglite_for_readers)
 
 AUDIT_FIELDS = {"requestId", "time", "workflow", "principal", "tier", "groups", "question", "questionSha256", "filters", "topK", "retrieved",
@@ -23,12 +21,8 @@ AUDIT_FIELDS = {"requestId", "time", "workflow", "principal", "tier", "groups", 
 
 @pytest.fixture(scope="module")
 def database():
-    with pglite_server() as port:
-        conn = connect(port)
-        apply_migrations(conn, {"EMBEDDING_DIMENSION": DIM, "HNSW_M": 16, "HNSW_EF_CONSTRUCTION": 64})
-        load_corpus(conn)
+    with corpus_database() as conn:
         yield conn
-        conn.close()
 
 
 @pytest.fixture

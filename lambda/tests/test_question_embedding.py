@@ -21,9 +21,7 @@ import retrieve_handler
 from docai_shared.embeddings import parse_response
 from gateway_env import env_vars
 from local_models import LocalModels
-from migrations_runner import apply_migrations
-from pglite import connect, pglite_server
-from query_env import (DIM, DOCUMENT_ENDPOINT, QUESTION_ENDPOINT, RETRIEVE_FUNCTION, api_event, create_aws_state, load_corpus, query_environment,
+from query_env import (DIM, DOCUMENT_ENDPOINT, QUESTION_ENDPOINT, RETRIEVE_FUNCTION, api_event, corpus_database, create_aws_state, query_environment,
                        reset_handlers, use_pglite_for_readers)
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "tei_cpu_gpu_parity.json")
@@ -58,12 +56,8 @@ def test_the_tolerance_check_fails_for_vectors_that_disagree():
 
 @pytest.fixture(scope="module")
 def database():
-    with pglite_server() as port:
-        conn = connect(port)
-        apply_migrations(conn, {"EMBEDDING_DIMENSION": DIM, "HNSW_M": 16, "HNSW_EF_CONSTRUCTION": 64})
-        load_corpus(conn)
+    with corpus_database() as conn:
         yield conn
-        conn.close()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -9,9 +9,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { acknowledge, grantKey, grantObjects } from '../common';
 import { SAGEMAKER_INSTANCE_TYPES } from '../config/instance-catalog';
+import { endpointExecutionRole, TEI_ENVIRONMENT } from './execution-role';
 import { InferenceFramework, PUBLISHED_IMAGES, resolveImage } from './images';
 
 /** How the endpoint scales. */
@@ -118,17 +118,15 @@ export class GpuInferenceEndpoint extends Construct {
     if (props.dataCapture && (props.dataCapture.samplingPercentage < 1 || props.dataCapture.samplingPercentage > 100)) {
       throw new Error(`GpuInferenceEndpoint: dataCapture.samplingPercentage must be from 1 to 100, received ${props.dataCapture.samplingPercentage}`);
     }
-    const stack = Stack.of(this);
     this.endpointName = props.endpointName;
     const image = resolveImage(this, props.framework);
 
     // Execution role: pull this one image, write its own logs and metrics, read its model data.
-    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'), description: `SageMaker execution role of ${props.endpointName}` });
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], resources: [image.repositoryArn] }));
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'AWS/SageMaker'] } } }));
-    const logGroups = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: `/aws/sagemaker/Endpoints/${props.endpointName}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [logGroups] }));
+    this.role = endpointExecutionRole(this, props.endpointName, image, {
+      wildcard: 'Resource "*" only where the action has no resource-level permissions: ecr:GetAuthorizationToken (registry login), cloudwatch:PutMetricData ' +
+        '(limited by a namespace condition to SageMaker namespaces) and, with VPC placement, the EC2 network-interface actions SageMaker documents. Image pulls name the one repository.',
+      logGroups: 'The endpoint writes to log groups /aws/sagemaker/Endpoints/<this endpoint name>*, whose streams SageMaker names per instance at run time.',
+    });
     if (props.modelData) props.modelData.bucket.grantRead(this.role, props.modelData.key);
     if (props.vpc) {
       this.role.addToPolicy(new iam.PolicyStatement({
@@ -136,17 +134,10 @@ export class GpuInferenceEndpoint extends Construct {
         resources: ['*'],
       }));
     }
-    acknowledge(this.role, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'],
-      'Resource "*" only where the action has no resource-level permissions: ecr:GetAuthorizationToken (registry login), cloudwatch:PutMetricData ' +
-        '(limited by a namespace condition to SageMaker namespaces) and, with VPC placement, the EC2 network-interface actions SageMaker documents. Image pulls name the one repository.');
-    // Built from the resource's own tokens, so it matches in an environment-agnostic synth
-    // (arn:<AWS::Partition>:logs:<AWS::Region>:...) and a pinned one (arn:aws:logs:eu-west-1:...) alike.
-    acknowledge(this.role, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(logGroups))}]`],
-      'The endpoint writes to log groups /aws/sagemaker/Endpoints/<this endpoint name>*, whose streams SageMaker names per instance at run time.');
 
     const environment = {
       HF_MODEL_ID: props.modelId,
-      ...(props.framework === InferenceFramework.TEXT_EMBEDDINGS_INFERENCE ? { MAX_CLIENT_BATCH_SIZE: '64', MAX_BATCH_TOKENS: '16384' } : { OPTION_ROLLING_BATCH: 'vllm', TENSOR_PARALLEL_DEGREE: 'max' }),
+      ...(props.framework === InferenceFramework.TEXT_EMBEDDINGS_INFERENCE ? TEI_ENVIRONMENT : { OPTION_ROLLING_BATCH: 'vllm', TENSOR_PARALLEL_DEGREE: 'max' }),
       ...props.environment,
     };
     this.model = new sagemaker.CfnModel(this, 'Model', {

@@ -1,12 +1,12 @@
-import { ArnFormat, CfnRule, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
+import { CfnRule, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { acknowledge } from '../common';
+import { endpointExecutionRole, TEI_ENVIRONMENT } from './execution-role';
 import { InferenceFramework, resolveImage, SERVERLESS_INFERENCE_REGIONS, SERVERLESS_MEMORY_SIZES_MB } from './images';
 
 
@@ -75,24 +75,18 @@ export class ServerlessEmbeddingEndpoint extends Construct {
     }
     const image = resolveImage(this, InferenceFramework.TEXT_EMBEDDINGS_INFERENCE_CPU);
 
-    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'), description: `SageMaker execution role of ${props.endpointName}` });
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], resources: [image.repositoryArn] }));
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'AWS/SageMaker'] } } }));
-    const logGroups = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: `/aws/sagemaker/Endpoints/${props.endpointName}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [logGroups] }));
-    acknowledge(this.role, ['AwsSolutions::AwsSolutions-IAM5[Resource::*]'],
-      'Resource "*" only where the action has no resource-level permissions: ecr:GetAuthorizationToken (registry login) and cloudwatch:PutMetricData ' +
-        '(limited by a namespace condition to SageMaker namespaces). Image pulls name the one repository.');
-    acknowledge(this.role, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(logGroups))}]`],
-      'The endpoint writes to log groups /aws/sagemaker/Endpoints/<this endpoint name>*, whose streams SageMaker names per container at run time.');
+    this.role = endpointExecutionRole(this, props.endpointName, image, {
+      wildcard: 'Resource "*" only where the action has no resource-level permissions: ecr:GetAuthorizationToken (registry login) and cloudwatch:PutMetricData ' +
+        '(limited by a namespace condition to SageMaker namespaces). Image pulls name the one repository.',
+      logGroups: 'The endpoint writes to log groups /aws/sagemaker/Endpoints/<this endpoint name>*, whose streams SageMaker names per container at run time.',
+    });
 
     this.model = new sagemaker.CfnModel(this, 'Model', {
       executionRoleArn: this.role.roleArn,
       primaryContainer: {
         image: image.imageUri,
         // The document endpoint's TEI settings (GpuInferenceEndpoint), so both paths batch and truncate alike.
-        environment: { HF_MODEL_ID: props.modelId, MAX_CLIENT_BATCH_SIZE: '64', MAX_BATCH_TOKENS: '16384', ...props.environment },
+        environment: { HF_MODEL_ID: props.modelId, ...TEI_ENVIRONMENT, ...props.environment },
       },
       // Serverless Inference supports neither VPC configuration nor network isolation (see the class comment);
       // the container downloads the model from the Hub at start, as the document endpoint does.

@@ -90,15 +90,14 @@ export class AuditStore extends Construct {
     if (perDeployment && !Token.isUnresolved(props.namePrefix) && props.namePrefix.length > 35) {
       throw new Error(`AuditStore: namePrefix "${props.namePrefix}" is ${props.namePrefix.length} characters; a per-deployment bucket name allows 35 (shorten the project or environment name, or set namePerDeployment: false)`);
     }
+    // Both buckets: the audit key, TLS 1.2+ only, no public access, bucket-owner objects.
+    const onAuditKey = {
+      encryption: s3.BucketEncryption.KMS, encryptionKey: this.key, bucketKeyEnabled: true, enforceSSL: true, minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL, objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    };
     this.bucket = new s3.Bucket(this, 'Bucket', {
       bucketName: perDeployment ? `${props.namePrefix}-audit-${stack.account}-${deploymentId}` : fixed,
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      ...onAuditKey,
       versioned: true, // required by Object Lock
       objectLockEnabled: true,
       objectLockDefaultRetention: props.lockMode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(props.retention) : s3.ObjectLockRetention.governance(props.retention),
@@ -121,13 +120,7 @@ export class AuditStore extends Construct {
 
     // Derived data: deleted with the stack (nothing locks it), expiring like any query scratch.
     this.resultsBucket = new s3.Bucket(this, 'Results', {
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      ...onAuditKey,
       versioned: true,
       serverAccessLogsBucket: props.accessLogBucket,
       serverAccessLogsPrefix: 'athena-results/',
