@@ -160,10 +160,23 @@ class Identity:
     groups: list
 
 
-def _token_payload(headers: dict) -> dict | None:
+class AmbiguousToken(ValueError):
+    """More than one Authorization value reached the function: which one the authorizer verified
+    cannot be told, so none is read."""
+
+
+def _token_payload(headers: dict, multi_value_headers: dict | None = None) -> dict | None:
     """The payload of the token in the Authorization header: the token the Cognito authorizer
-    verified (its identity source is that header), so its signature needs no second check here."""
-    value = next((v for k, v in (headers or {}).items() if k.lower() == "authorization"), None)
+    verified (its identity source is that header), so its signature needs no second check here.
+    A request carrying two Authorization values (two headers, or two spellings of the name) could
+    pair a verified token with a forged one of the same subject: refused (AmbiguousToken)."""
+    values = [v for k, v in (headers or {}).items() if k.lower() == "authorization"]
+    for k, vs in (multi_value_headers or {}).items():
+        if k.lower() == "authorization" and isinstance(vs, list):
+            values.extend(vs)
+    if len(set(map(str, values))) > 1:
+        raise AmbiguousToken("more than one Authorization value")
+    value = values[0] if values else None
     if not isinstance(value, str):
         return None
     token = value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value
@@ -177,7 +190,7 @@ def _token_payload(headers: dict) -> dict | None:
     return payload if isinstance(payload, dict) else None
 
 
-def verified_groups(claims: dict, headers: dict) -> list[str] | None:
+def verified_groups(claims: dict, headers: dict, multi_value_headers: dict | None = None) -> list[str] | None:
     """The caller's groups, whole names, or None when they cannot be read unambiguously.
 
     A REST API's Cognito authorizer passes every claim as a string (the authorizer's claims are a
@@ -189,7 +202,10 @@ def verified_groups(claims: dict, headers: dict) -> list[str] | None:
     "x,docai-tier-restricted" from two groups. The token itself carries the list as a JSON array: it
     is read from the verified token, whose subject must be the authorizer's. A claim that already is a
     list (a direct invocation, a JSON array string) is taken as it is."""
-    payload = _token_payload(headers)
+    try:
+        payload = _token_payload(headers, multi_value_headers)
+    except AmbiguousToken:
+        return None
     if payload is not None:
         if str(payload.get("sub")) != str(claims.get("sub")):
             return None  # not the token the authorizer verified
@@ -216,7 +232,7 @@ def caller_identity(event: dict, settings: QuerySettings) -> Identity:
     mapping: dict = settings.tier_groups
     if claims:
         principal = claims.get("sub") or claims.get("cognito:username")
-        groups = verified_groups(claims, event.get("headers") or {})
+        groups = verified_groups(claims, event.get("headers") or {}, event.get("multiValueHeaders"))
         if groups is None:
             e = HttpError(403, "groups_unreadable", "Your verified token's group list could not be read, so no access tier applies. Sign in again; if it persists, "
                           "ask an administrator to check your groups.", missing="a readable cognito:groups list in the verified token")

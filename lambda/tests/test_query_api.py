@@ -446,6 +446,15 @@ def test_whole_group_names_from_the_verified_token_and_nothing_else(api):
     forged["requestContext"]["authorizer"]["claims"]["sub"] = "user-alice"
     out = query_handler.handler(forged)
     assert out["statusCode"] == 403 and json.loads(out["body"])["error"] == "groups_unreadable"
+    # A verified token beside a forged one of the same subject (a second Authorization header, or the
+    # same name spelled in another case): which one the authorizer checked cannot be told, so neither is read.
+    real = api_event("/search", {"question": "merger"}, groups=["docai-tier-public"])
+    forged_token = api_event("/search", {"question": "merger"}, groups=["docai-tier-restricted"])["headers"]["Authorization"]
+    two_headers = {**real, "multiValueHeaders": {"Authorization": [real["headers"]["Authorization"], forged_token]}}
+    two_spellings = {**real, "headers": {**real["headers"], "authorization": forged_token}}
+    for event in (two_headers, two_spellings):
+        out = query_handler.handler(event)
+        assert out["statusCode"] == 403 and json.loads(out["body"])["error"] == "groups_unreadable"
     # Without the token, a JSON-array claim is read as a list; a flattened string is ambiguous and refused.
     for claim, expected in (('["docai-tier-public"]', 200), ("docai-tier-public", 403), ("[docai-tier-public]", 403)):
         event = api_event("/search", {"question": "hours"}, groups=["docai-tier-public"])
