@@ -16,7 +16,7 @@ import { FunctionPlacement } from '../common/placement';
 import { DocaiFunction } from '../common/python-function';
 import { metricDimensions } from '../common/metric-dimensions';
 import { GenerationEndpointRef, ModelGateway } from '../model-gateway';
-import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, VectorDatabase } from '../vector-database';
+import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, IVectorDatabase } from '../vector-database';
 import { AuditStore } from './audit-store';
 
 /** Steps whose latency the handler reports (EMF `Latency.<step>`, Workflow dimension). */
@@ -35,7 +35,7 @@ export interface QueryApiProps {
    */
   readonly userPoolRemovalPolicy?: RemovalPolicy;
   readonly placement: FunctionPlacement;
-  readonly database: VectorDatabase;
+  readonly database: IVectorDatabase;
   readonly gateway: ModelGateway;
   readonly audit: AuditStore;
   /** The embedding endpoint the question is embedded with (the same model as the documents). */
