@@ -89,12 +89,10 @@ export class AppStack extends Stack {
       logRetention: c.logRetentionDays,
     });
     tagWorkload(this.pipeline, 'pipeline');
-    const pipeline = this.pipeline.stateMachine;
 
     this.ingestion = new IngestionFunction(this, 'Ingestion', {
       queue: data.ingestionQueue,
-      stateMachine: pipeline,
-      stateMachineKey: this.pipeline.encryptionKey,
+      pipeline: this.pipeline,
       intakeBucketName: data.intake.bucketName,
       placement: this.placement,
       timeout: Duration.seconds(c.ingestion.functionTimeoutSeconds),
