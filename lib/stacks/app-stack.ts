@@ -10,6 +10,7 @@ import { IngestionFunction } from '../ingestion';
 import { QueryApi } from '../query-api';
 import { DataStack } from './data-stack';
 import { deploymentMetricDimensions, namePrefix } from './stack-names';
+import { queryAuthorization } from './read-side-props';
 
 export interface AppStackProps extends StackProps {
   readonly config: StageConfig;
@@ -111,13 +112,13 @@ export class AppStack extends Stack {
       audit: data.audit,
       embedding: props.questionEmbedding ? { ...props.embedding, endpointName: props.questionEmbedding.endpointName, inferenceComponentName: props.questionEmbedding.inferenceComponentName } : props.embedding,
       generation: props.generation,
-      authorization: q.authorization,
+      authorization: queryAuthorization(q.authorization),
       iamCallerTier: q.iamCallerTier,
       tierGroups: q.tierGroups,
       defaultTopK: q.defaultTopK,
       maxTopK: q.maxTopK,
       throttle: q.throttle,
-      clients: q.clients,
+      clients: [...q.clients],
       clientDailyQuota: q.clientDailyQuota || undefined,
       wafRateLimitPer5Minutes: q.wafRateLimitPer5Minutes,
       ownAccountLoggingRole: q.apiGatewayAccountRole === true,
