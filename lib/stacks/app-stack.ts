@@ -15,6 +15,7 @@ import { QueryApi } from '../query-api';
 import { AuditStore } from '../query-api/audit-store';
 import { IVectorDatabase } from '../vector-database';
 import { deploymentMetricDimensions, namePrefix } from './stack-names';
+import { queryAuthorization } from './read-side-props';
 
 /**
  * What the app stack is given: the stage config (sizes and switches) and handles of what it uses,
@@ -141,13 +142,13 @@ export class AppStack extends Stack {
       audit: props.audit,
       embedding: props.questionEmbedding ? { ...props.embedding, endpointName: props.questionEmbedding.endpointName, inferenceComponentName: props.questionEmbedding.inferenceComponentName } : props.embedding,
       generation: props.generation,
-      authorization: q.authorization,
+      authorization: queryAuthorization(q.authorization),
       iamCallerTier: q.iamCallerTier,
       tierGroups: q.tierGroups,
       defaultTopK: q.defaultTopK,
       maxTopK: q.maxTopK,
       throttle: q.throttle,
-      clients: q.clients,
+      clients: [...q.clients],
       clientDailyQuota: q.clientDailyQuota || undefined,
       wafRateLimitPer5Minutes: q.wafRateLimitPer5Minutes,
       ownAccountLoggingRole: q.apiGatewayAccountRole === true,

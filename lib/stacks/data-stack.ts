@@ -17,6 +17,7 @@ import { IngestionQueue } from '../ingestion';
 import { IntakeBucket } from '../intake-bucket';
 import { Network } from '../network';
 import { deploymentMetricDimensions, namePrefix } from './stack-names';
+import { auditLockMode, gatewayGuardrail, gatewayRouting } from './read-side-props';
 
 export interface DataStackProps extends StackProps {
   readonly config: StageConfig;
@@ -180,11 +181,14 @@ export class DataStack extends Stack {
     }
 
     // The read side's state: the gateway's budgets, cache, prompt versions and guardrail; the audit trail.
-    this.gateway = new ModelGateway(this, 'Gateway', { config: c.gateway, namePrefix: namePrefix(c), removalPolicy: this.dataRemovalPolicy, alarmTopic: this.alarms.topic, encryptionKey: adopted('gateway') });
+    this.gateway = new ModelGateway(this, 'Gateway', {
+      ...gatewayRouting(c.gateway), guardrail: gatewayGuardrail(c.gateway), budgetAlarmPercent: c.gateway.budgetAlarmPercent,
+      namePrefix: namePrefix(c), removalPolicy: this.dataRemovalPolicy, alarmTopic: this.alarms.topic, encryptionKey: adopted('gateway'),
+    });
     tagWorkload(this.gateway, 'query');
     this.audit = new AuditStore(this, 'Audit', {
       retention: Duration.days(c.query.auditRetentionDays),
-      lockMode: c.query.auditLockMode,
+      lockMode: auditLockMode(c.query.auditLockMode),
       // Locked records outlive the stack whatever the stage: deleting them early is what Object Lock forbids.
       removalPolicy: RemovalPolicy.RETAIN,
       accessLogBucket: this.intake.accessLogBucket,

@@ -7,7 +7,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { PILOT } from '../../lib/config/presets';
 import { ModelGateway } from '../../lib/model-gateway';
-import { auditQueries, AuditStore } from '../../lib/query-api';
+import { auditQueries, AuditLockMode, AuditStore } from '../../lib/query-api';
+import { gatewayGuardrail, gatewayRouting } from '../../lib/stacks/read-side-props';
 import { NO_BUNDLING, synthStage } from '../helpers';
 
 describe.each(['pilot', 'production'] as const)('query API of the %s stage', (stage) => {
@@ -129,7 +130,7 @@ describe('QueryApi options', () => {
 describe('ModelGateway', () => {
   const gateway = (promptsDir?: string, config = PILOT.gateway) => {
     const stack = new Stack(new App({ context: NO_BUNDLING }), 'G');
-    return { stack, gw: new ModelGateway(stack, 'Gateway', { config, namePrefix: 'docai-test', removalPolicy: RemovalPolicy.DESTROY, alarmTopic: new sns.Topic(stack, 'T'), promptsDir }) };
+    return { stack, gw: new ModelGateway(stack, 'Gateway', { ...gatewayRouting(config), guardrail: gatewayGuardrail(config), budgetAlarmPercent: config.budgetAlarmPercent, namePrefix: 'docai-test', removalPolicy: RemovalPolicy.DESTROY, alarmTopic: new sns.Topic(stack, 'T'), promptsDir }) };
   };
   const prompts = (files: Record<string, string>) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prompts-'));
@@ -194,7 +195,7 @@ describe('AuditStore', () => {
   test('records expire a day after their lock ends, never before', () => {
     const stack = new Stack(new App(), 'A');
     const logs = new (require('aws-cdk-lib/aws-s3').Bucket)(stack, 'Logs');
-    new AuditStore(stack, 'Audit', { retention: Duration.days(30), lockMode: 'COMPLIANCE', removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: logs, namePrefix: 'docai-test' });
+    new AuditStore(stack, 'Audit', { retention: Duration.days(30), lockMode: AuditLockMode.COMPLIANCE, removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: logs, namePrefix: 'docai-test' });
     Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-after-retention', ExpirationInDays: 31 })]) },
     });
