@@ -9,3 +9,4 @@ export * from './least-privilege';
 export * from './state-machine-wildcards';
 export * from './resource-spec';
 export * from './metric-dimensions';
+export * from './tags';

@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Size, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { tagWorkload } from '../app/tags';
+import { tagWorkload } from '../common/tags';
 import { setMetricDimensions, allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common';
 import { StageConfig } from '../config';
 import { DocumentPipeline, EmbeddingEndpointRef } from '../document-pipeline';

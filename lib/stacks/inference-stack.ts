@@ -1,7 +1,7 @@
 import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { namePrefix } from './stack-names';
-import { tagWorkload } from '../app/tags';
+import { tagWorkload } from '../common/tags';
 import { EndpointScalingMode, GenerationEndpointConfig, StageConfig } from '../config';
 import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework, ServerlessEmbeddingEndpoint } from '../gpu-inference';
 import { DataStack } from './data-stack';

@@ -1,7 +1,8 @@
 import { Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
-import { TAG_KEYS, tagWorkload } from '../app/tags';
+import { tagWorkload } from '../common/tags';
+import { TAG_KEYS } from '../contract';
 import { setMetricDimensions } from '../common';
 import { StageConfig } from '../config';
 import { CostControls } from '../cost-controls';

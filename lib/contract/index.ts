@@ -1,0 +1,4 @@
+export * from './limits';
+export * from './metrics';
+export * from './tags';
+export * from './tiers';
