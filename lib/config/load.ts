@@ -5,6 +5,7 @@ import { MODEL_CATALOG } from './model-catalog';
 import { PRESETS, WORKLOADS } from './presets';
 import { missingInRegion, REGION_AVAILABILITY, stageSupportedRegions } from './regions';
 import { READINESS_RULE_NAMES } from './readiness-rules';
+import { ACCESS_TIERS } from '../contract';
 import { configFileKeyProblems, CONTEXT_OVERRIDES, contextKeyProblems, nearest } from './keys';
 import { ADOPTABLE_KEYS, StageConfig } from './stage-config';
 
@@ -280,7 +281,7 @@ export function validateStageConfig(c: StageConfig): string[] {
   int('pipeline.humanReviewTimeoutHours', pl?.humanReviewTimeoutHours, 1, 24 * 364);
   oneOf('pipeline.logLevel', pl?.logLevel, ['ALL', 'ERROR']);
   bool('pipeline.includeExecutionData', pl?.includeExecutionData);
-  oneOf('pipeline.defaultAccessTier', pl?.defaultAccessTier, ['public', 'internal', 'confidential', 'restricted']);
+  oneOf('pipeline.defaultAccessTier', pl?.defaultAccessTier, ACCESS_TIERS);
   int('pipeline.backfillConcurrency', pl?.backfillConcurrency, 1, 10000);
   num('pipeline.backfillToleratedFailurePercent', pl?.backfillToleratedFailurePercent, 0, 100);
 
@@ -296,13 +297,13 @@ export function validateStageConfig(c: StageConfig): string[] {
   p.push(...validateGateway(c, { int, num, oneOf, got }));
   const q = c.query;
   oneOf('query.authorization', q?.authorization, ['cognito', 'iam'], 'cognito for people (a user pool with tier groups), iam for service callers signing with SigV4');
-  oneOf('query.iamCallerTier', q?.iamCallerTier, ['public', 'internal', 'confidential', 'restricted']);
+  oneOf('query.iamCallerTier', q?.iamCallerTier, ACCESS_TIERS);
   if (!isPlainObject(q?.tierGroups) || Object.keys(q.tierGroups).length === 0) {
-    p.push(`query.tierGroups: ${got(q?.tierGroups)}; expected an object of Cognito group -> tier (public, internal, confidential, restricted)`);
+    p.push(`query.tierGroups: ${got(q?.tierGroups)}; expected an object of Cognito group -> tier (${ACCESS_TIERS.join(', ')})`);
   } else {
     for (const [group, tier] of Object.entries(q.tierGroups)) {
       if (!/^[\p{L}\p{M}\p{S}\p{N}\p{P}]{1,128}$/u.test(group)) p.push(`query.tierGroups: group name "${group}"; expected 1-128 characters without spaces (a Cognito group name)`);
-      oneOf(`query.tierGroups.${group}`, tier, ['public', 'internal', 'confidential', 'restricted']);
+      oneOf(`query.tierGroups.${group}`, tier, ACCESS_TIERS);
     }
   }
   if (int('query.maxTopK', q?.maxTopK, 1, 100) && int('query.defaultTopK', q?.defaultTopK, 1, 100) && q.defaultTopK > q.maxTopK) {

@@ -2,3 +2,4 @@ export * from './limits';
 export * from './metrics';
 export * from './tags';
 export * from './tiers';
+export * from './document';

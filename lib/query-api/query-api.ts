@@ -17,6 +17,7 @@ import { DocaiFunction } from '../common/python-function';
 import { metricDimensions } from '../common/metric-dimensions';
 import { GenerationEndpointRef, ModelGateway } from '../model-gateway';
 import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, VectorDatabase } from '../vector-database';
+import { QUERY_LIMITS } from '../contract';
 import { AuditStore } from './audit-store';
 
 /** Steps whose latency the handler reports (EMF `Latency.<step>`, Workflow dimension). */
@@ -220,7 +221,7 @@ export class QueryApi extends Construct {
         required: ['question'],
         additionalProperties: false,
         properties: {
-          question: { type: apigw.JsonSchemaType.STRING, minLength: 1, maxLength: 2000 },
+          question: { type: apigw.JsonSchemaType.STRING, minLength: 1, maxLength: QUERY_LIMITS.maxQuestionChars },
           topK: { type: apigw.JsonSchemaType.INTEGER, minimum: 1, maximum: props.maxTopK },
           filters: {
             type: apigw.JsonSchemaType.OBJECT,

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Iterator, Sequence
 
+from docai_shared.contract import ACCESS_TIERS
 from docai_shared.errors import InvalidMetadata, StaleVersion
 
-ACCESS_TIERS = ("public", "internal", "confidential", "restricted")
 WRITER_ROLE = "docai_writer"
 READER_ROLES = tuple(f"docai_reader_{t}" for t in ACCESS_TIERS)
 ROLES = (WRITER_ROLE, *READER_ROLES)
