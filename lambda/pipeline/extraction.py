@@ -276,9 +276,11 @@ def extract_docx(data: bytes, key: str = "", limits: Limits | None = None) -> Ex
         body_blocks = _docx_blocks(etree.fromstring(main, parser), key)
         extra = [b for _, part in parts if part for b in _docx_blocks(etree.fromstring(part, parser), key)]
     except etree.XMLSyntaxError as e:
-        kind = DocumentLimitExceeded if "depth" in str(e).lower() or "huge" in str(e).lower() else UnreadableDocument
-        raise kind(f"{key}: malformed or too deeply nested Word XML ({e})") from e
-    sections, heading, buf = [], None, []
+        error = DocumentLimitExceeded if "depth" in str(e).lower() or "huge" in str(e).lower() else UnreadableDocument
+        raise error(f"{key}: malformed or too deeply nested Word XML ({e})") from e
+    sections: list[Section] = []
+    heading: str | None = None
+    buf: list[str] = []
 
     def flush():
         text = _normalise("\n".join(buf))
@@ -401,7 +403,8 @@ def extract_plain(data: bytes, key: str = "", doc_type: str = TEXT, limits: Limi
     _check_chars(len(text), key, limits or Limits.from_env())
     sections: list[Section] = []
     if doc_type == MARKDOWN:
-        heading, buf = None, []
+        heading: str | None = None
+        buf: list[str] = []
         for line in text.splitlines():
             m = _MD_HEADING.match(line)
             if m:

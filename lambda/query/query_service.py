@@ -54,6 +54,10 @@ log = Logger("query")
 
 
 class HttpError(Exception):
+    # Who was refused, when the identity was verified (a 403 names them in the audit record).
+    principal: str | None = None
+    groups: list[str] | None = None
+
     def __init__(self, status: int, code: str, message: str, **extra: Any):
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
@@ -477,6 +481,8 @@ class QueryService:
         record = AuditRecord(request_id, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), workflow,
                              sourceIp=((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp"))
         latency = record.latencyMs
+        body: dict[str, Any]
+        headers: dict[str, str]
         status, body, headers = 500, {"error": "internal", "message": "Internal error; the request id identifies it in the logs"}, {}
         try:
             status, body = self._serve(event, context, workflow, request_id, record, metrics)
