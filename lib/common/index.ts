@@ -10,3 +10,4 @@ export * from './state-machine-wildcards';
 export * from './resource-spec';
 export * from './metric-dimensions';
 export * from './metric-factory';
+export * from './tags';
