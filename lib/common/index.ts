@@ -11,3 +11,4 @@ export * from './resource-spec';
 export * from './metric-dimensions';
 export * from './metric-factory';
 export * from './tags';
+export * from './bundling';

@@ -16,9 +16,10 @@ import { createDataKey } from '../common/keys';
 import { invokeEndpointStatement } from '../common/least-privilege';
 import { invocationFor, MODEL_CATALOG, modelRegions } from '../config/model-catalog';
 import { DocaiMetricFactory } from '../common/metric-factory';
+import { packagePath } from '../common/package-root';
 
 /** Prompt templates deployed as SSM parameters: `prompts/<workflow>.json`. */
-export const PROMPTS_DIR = path.join(__dirname, '..', '..', 'prompts');
+export const PROMPTS_DIR = packagePath('prompts');
 /** Standard SSM parameters hold 4 KB (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html). */
 export const STANDARD_PARAMETER_BYTES = 4096;
 
