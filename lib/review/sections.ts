@@ -85,12 +85,14 @@ export function securityGroupsOf(v: TemplateView): SecurityGroupReview[] {
   return [...groups.entries()].map(([key, g]) => {
     const group = key.replace(/^\{(.*)\}$/, '$1');
     // AWS::EC2::SecurityGroup reference: "When you create a security group, if you do not add egress
-    // rules, we add egress rules that allow all outbound IPv4 and IPv6 traffic." Separate
-    // AWS::EC2::SecurityGroupEgress resources are added after the group exists, next to that default.
-    const ec2Default = g.local && !g.declaredEgress;
+    // rules, we add egress rules that allow all outbound IPv4 and IPv6 traffic." A separate
+    // AWS::EC2::SecurityGroupEgress resource replaces that default rule when it is added (what CDK's
+    // allowAllOutbound is built around: aws/aws-cdk#987, #998, #3355), so the default applies only to
+    // a group that declares no egress and gets no separate egress rule.
+    const ec2Default = g.local && !g.declaredEgress && !g.egress.length;
     const allOutbound = ec2Default || g.egress.some((e) => e.open && e.protocol === 'all');
     let egressSummary: string;
-    if (ec2Default) egressSummary = `ALL traffic to anywhere: the group declares no egress, so EC2 adds its allow-all default${g.egress.length ? ' (the rules below are added next to it)' : ''}`;
+    if (ec2Default) egressSummary = 'ALL traffic to anywhere: the group declares no egress rule, so EC2 adds its allow-all default';
     else if (!g.egress.length) egressSummary = g.placeholder ? 'none (CDK\'s no-traffic placeholder rule)' : g.local ? 'none' : 'rules of this stack: none';
     else egressSummary = allOutbound ? 'ALL traffic to anywhere' : g.egress.map((e) => `${e.protocol} ${e.ports} to ${e.peer}`).join('; ');
     return { group, description: g.description, ingress: g.ingress, egress: g.egress, egressSummary, allOutbound };

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { ClassificationRow, classifyStores } from './data-classification';
+import { ClassificationRow, classifyStores, UNCLASSIFIED } from './data-classification';
 import {
   ApiMethodReview, CognitoClientReview, ExternalCode, OutboundPath, RetentionReview, SecurityGroupReview, TemplateView, UserPoolReview, WatchedEvent, WebAclReview,
   apiOf, cognitoOf, externalCodeOf, outboundPathsOf, resourcePoliciesOf, retentionOf, securityGroupsOf, watchedEventsOf,
@@ -393,9 +393,11 @@ export function assemblyWide(stacks: StackReview[]): Pick<SecurityReview, 'tiers
         const p = v.pathOf(id);
         const keyRef = v.show(r.Properties?.KmsKeyId);
         const key = s.keys.find((k) => keyRef === `{${k.key}.Arn}` || keyRef === `{${k.key}}`);
-        const readers = who((st) => refsOf(s.name, st, p), 'arn:aws:secretsmanager:r:a:secret:x', ['secretsmanager:GetSecretValue']);
-        const policy = s.resourcePolicies.filter((rp) => rp.type === 'AWS::SecretsManager::ResourcePolicy' && rp.resource === `{${p}}`).flatMap((rp) => rp.statements.filter((st) => coversAction(st, 'secretsmanager:GetSecretValue')).map((st) => `resource policy: ${st.effect} ${(st.principals ?? []).join(', ')}${st.conditions ? ` if ${st.conditions}` : ''}`));
-        const rotation = Object.values<Json>(v.resources).filter((x) => x.Type === 'AWS::SecretsManager::RotationSchedule' && v.show(x.Properties?.SecretId) === `{${p}}`).map((x) => `the rotation function ${v.show(x.Properties?.RotationLambdaARN)} (its role is in the application's own nested stack, not in these templates)`);
+        // A SecretTargetAttachment's Ref is the secret's ARN: grants and rotation often name it instead.
+        const aliases = [p, ...Object.entries<Json>(v.resources).filter(([, x]) => x.Type === 'AWS::SecretsManager::SecretTargetAttachment' && v.show(x.Properties?.SecretId) === `{${p}}`).map(([aid]) => v.pathOf(aid))];
+        const readers = who((st) => aliases.flatMap((a) => refsOf(s.name, st, a)), 'arn:aws:secretsmanager:r:a:secret:x', ['secretsmanager:GetSecretValue']);
+        const policy = s.resourcePolicies.filter((rp) => rp.type === 'AWS::SecretsManager::ResourcePolicy' && aliases.some((a) => rp.resource === `{${a}}`)).flatMap((rp) => rp.statements.filter((st) => coversAction(st, 'secretsmanager:GetSecretValue')).map((st) => `resource policy: ${st.effect} ${(st.principals ?? []).join(', ')}${st.conditions ? ` if ${st.conditions}` : ''}`));
+        const rotation = Object.values<Json>(v.resources).filter((x) => x.Type === 'AWS::SecretsManager::RotationSchedule' && aliases.some((a) => v.show(x.Properties?.SecretId) === `{${a}}`)).map((x) => `the rotation function ${v.show(x.Properties?.RotationLambdaARN)} (its role is in the application's own nested stack, not in these templates)`);
         breakGlass.push({
           path: 'read the secret',
           resource: `${s.name}:${p}${key ? ` (key ${key.key}${key.rootDelegation ? ', whose policy delegates to the account' : ''})` : ''}`,
@@ -628,6 +630,9 @@ export function securityReviewMarkdown(r: SecurityReview): string {
   const flagged = flaggedStatementCount(r);
   const noCmk = r.stacks.flatMap((s) => s.encryption).filter((e) => !e.customerManaged).length;
   const exposure = r.stacks.flatMap((s) => [...s.network.internetGateways, ...s.network.publicSubnets, ...s.network.publicEndpoints, ...s.network.ingress.filter((i) => i.open).map((i) => i.group)]);
+  const outboundInternet = r.stacks.flatMap((s) => s.network.outbound.filter((o) => o.internet).map((o) => `${s.name}:${o.resource.replace(/ \(.*\)$/, '')}`));
+  const allOutbound = r.stacks.flatMap((s) => s.securityGroups.filter((g) => g.allOutbound).map((g) => `${s.name}:${g.group}`));
+  const noEndpointPolicy = r.stacks.flatMap((s) => s.resourcePolicies.filter((p) => p.type === 'AWS::EC2::VPCEndpoint' && p.note).map((p) => `${s.name}:${p.resource}`));
 
   L.push('# Security review', '');
   L.push(`Generated from the cloud assembly \`${r.assembly}\` only (templates, manifest, rule-pack and readiness reports). `
@@ -640,6 +645,14 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     ['IAM statements flagged for a closer look', flagged],
     ['data stores not on a customer-managed key', noCmk],
     ['internet exposure (gateways, public subnets, public endpoints, open ingress)', exposure.length ? exposure.join(', ') : 'none'],
+    ['paths out to the internet (SageMaker models, functions outside the VPC)', outboundInternet.length ? outboundInternet.join(', ') : 'none'],
+    ['security groups allowing all outbound traffic', allOutbound.length ? allOutbound.join(', ') : 'none'],
+    ['VPC endpoints without an endpoint policy', noEndpointPolicy.length ? noEndpointPolicy.join(', ') : 'none'],
+    ['data stores deleted with their stack', r.stacks.reduce((n, s) => n + s.retention.filter((x) => x.flags.includes('deleted with the stack')).length, 0)],
+    ['stores holding text of every tier', r.dataClassification.filter((c) => c.tiers !== 'none' && c.tiers !== UNCLASSIFIED).length],
+    ['unclassified stores', r.dataClassification.filter((c) => c.tiers === UNCLASSIFIED).map((c) => c.store).join(', ') || 'none'],
+    ['break-glass paths without an alarm', r.breakGlass.filter((b) => !b.alarmedBy.length).length + ' of ' + r.breakGlass.length],
+    ['code and images from other accounts or the internet', r.stacks.reduce((n, s) => n + s.externalCode.length, 0)],
     ['open rule-pack findings', r.openFindings.filter((f) => f.severity === 'error').length + ' errors, ' + r.openFindings.filter((f) => f.severity !== 'error').length + ' warnings'],
     ['acknowledged findings', r.acknowledgements.length],
     ['Control Tower guard', r.guard ? `${r.guard.conclusion} (${r.guard.open.length} open, ${r.guard.acknowledged.length} acknowledged)` : 'not run'],
@@ -662,7 +675,7 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     if (!s.roles.length) L.push('No IAM roles.', '');
     for (const role of s.roles) {
       L.push(`#### Role ${code(role.path)} (logical ID \`${role.logicalId}\`)`, '');
-      L.push(`- trusted by: ${role.trustedBy.map(code).join(', ') || '-'}`);
+      L.push(`- trusted by: ${role.trust.map((t) => `${t.effect === 'Allow' ? '' : `${t.effect} `}${(t.principals ?? []).map(code).join(', ')} for ${codes(t.actions)} ${t.conditions ? `if ${code(t.conditions)}` : bold('without a condition')}`).join('; ') || '-'}`);
       L.push(`- AWS managed / attached policies: ${role.managedPolicies.map(code).join(', ') || 'none'}`, '');
       if (role.statements.length) L.push(...statementTable(role.statements), '');
       else L.push('No permission statements in this template.', '');
@@ -676,8 +689,8 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     }
     if (s.resourcePolicies.length) {
       L.push('### Resource policies', '');
-      L.push(...table(['resource', 'type', 'effect', 'principals', 'actions', 'conditions', 'flags'], s.resourcePolicies.flatMap((p) => p.statements.map((st) => [
-        p.resource, p.type.replace(/^AWS::/, ''), st.effect, codes(st.principals ?? []), codes(st.actions), st.conditions ?? '', md(st.flags.map((f) => bold(f).md).join(', ')),
+      L.push(...table(['resource', 'type', 'effect', 'principals', 'actions', 'resources', 'conditions', 'flags'], s.resourcePolicies.flatMap((p) => (p.statements.length ? p.statements : [undefined]).map((st) => [
+        p.resource, p.type.replace(/^AWS::/, ''), st?.effect ?? '-', codes(st?.principals ?? []), codes(st?.actions ?? []), codes(st?.resources ?? []), st?.conditions ?? '', md([...(p.note ? [p.note] : []), ...(st?.flags ?? [])].map((f) => bold(f).md).join(', ')),
       ]))), '');
     }
 
@@ -695,7 +708,61 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     L.push(`- VPC endpoints: ${n.vpcEndpoints.length ? codes(n.vpcEndpoints) : 'none'}`, '');
     if (n.ingress.length) L.push(...table(['security group', 'protocol', 'ports', 'source', 'description', 'open to the internet'], n.ingress.map((i) => [code(i.group), i.protocol, i.ports, i.source, i.description ?? '', i.open ? bold('yes') : 'no'])), '');
     else L.push('No security-group ingress rules.', '');
+
+    L.push('#### Security groups: ingress and egress', '');
+    if (!s.securityGroups.length) L.push('No security groups.', '');
+    else {
+      L.push(...table(['security group', 'description', 'egress in effect'], s.securityGroups.map((g) => [code(g.group), g.description, g.allOutbound ? bold(g.egressSummary) : g.egressSummary])), '');
+      L.push(...table(['security group', 'direction', 'protocol', 'ports', 'source or destination', 'description', 'to or from anywhere'], s.securityGroups.flatMap((g) => [
+        ...g.ingress.map((i) => [code(g.group), 'ingress', i.protocol, i.ports, code(i.peer), i.description ?? '', i.open ? bold('yes') : 'no']),
+        ...g.egress.map((e) => [code(g.group), 'egress', e.protocol, e.ports, code(e.peer), e.description ?? '', e.open ? bold('yes') : 'no']),
+      ])), '');
+    }
+    L.push('#### Paths out: SageMaker models and functions', '');
+    if (!n.outbound.length) L.push('No SageMaker models or functions.', '');
+    else L.push(...table(['resource', 'type', 'network', 'reaches the internet'], n.outbound.map((o) => [code(o.resource), o.type.replace(/^AWS::/, ''), o.network, o.internet ? bold('yes') : 'no'])), '');
+
+    L.push('### Retention, deletion, backups and lock per data store', '');
+    if (!s.retention.length) L.push('No data stores.', '');
+    else L.push(...table(['store', 'type', 'deletion policy', 'retention', 'backups', 'lock / protection', 'flags'], s.retention.map((x) => [code(x.store), x.type.replace(/^AWS::/, ''), x.deletionPolicy, x.retention, x.backups, x.lock, md(x.flags.map((f) => bold(f).md).join(', '))])), '');
+
+    L.push('### Keys: who can decrypt', '');
+    if (!s.keys.length) L.push('No KMS keys.', '');
+    for (const k of s.keys) {
+      L.push(`#### Key ${code(k.key)} (logical ID \`${k.logicalId}\`)`, '');
+      L.push(`${escapeMarkdown(k.description)}. Root delegation: ${k.rootDelegation ? bold('yes: the key policy lets the account use the key, so every IAM policy below (and any an administrator adds) decides') : 'no'}.`, '');
+      L.push(...table(['principal', 'via', 'effect', 'decrypt', 'create grants', 'change the key policy', 'conditions'], k.principals.map((x) => [code(x.principal), x.via, x.effect, x.decrypt ? 'yes' : 'no', x.createGrant ? 'yes' : 'no', x.changePolicy ? 'yes' : 'no', x.conditions ?? '']), ), '');
+    }
+
+    if (s.userPools.length || s.cognitoClients.length) {
+      L.push('### Cognito', '');
+      if (s.userPools.length) L.push(...table(['user pool', 'MFA', 'self sign-up', 'groups', 'triggers', 'deletion protection'], s.userPools.map((u) => [code(u.pool), u.mfa, u.selfSignUp ? bold('yes') : 'no', u.groups.join(', '), u.triggers.join(', ') || 'none', u.deletionProtection ? 'on' : 'off'])), '');
+      if (s.cognitoClients.length) L.push(...table(['client', 'user pool', 'OAuth flows', 'auth flows', 'callback URLs', 'logout URLs', 'scopes', 'secret', 'token validity', 'flags'], s.cognitoClients.map((c) => [code(c.client), code(c.userPool), c.oauthFlows.join(', ') || 'none', c.authFlows.join(', ') || 'none', codes(c.callbackUrls), codes(c.logoutUrls), codes(c.scopes), c.secret ? 'yes' : 'no', c.tokenValidity, md(c.flags.map((f) => bold(f).md).join(', '))])), '');
+    }
+
+    if (s.apiMethods.length || s.webAcls.length) {
+      L.push('### API methods: authorizer and WAF', '');
+      if (s.apiMethods.length) L.push(...table(['API', 'method', 'path', 'authorization', 'API key', 'request validation', 'integration', 'WAF web ACL', 'flags'], s.apiMethods.map((m) => [code(m.api), m.method, code(m.path), m.authorization, m.apiKeyRequired ? 'required' : 'no', m.validation, m.integration, codes(m.waf), md(m.flags.map((f) => bold(f).md).join(', '))])), '');
+      for (const w of s.webAcls) {
+        L.push(`#### Web ACL ${code(w.acl)}`, '');
+        L.push(`Scope ${escapeMarkdown(w.scope)}, default action ${bold(w.defaultAction)}, associated with ${codes(w.associatedWith).md || 'nothing'}; logging: ${escapeMarkdown(w.logging)}.`, '');
+        L.push(...table(['priority', 'rule', 'action', 'statement'], w.rules.map((x) => [x.priority, x.name, x.action, x.statement])), '');
+      }
+    }
+
+    L.push('### Code, images and models from other accounts or the internet', '');
+    if (!s.externalCode.length) L.push('None: every function and layer is an asset of this app in its own account.', '');
+    else L.push(...table(['resource', 'kind', 'source', 'pinned by', 'flags'], s.externalCode.map((x) => [code(x.resource), x.kind, code(x.source), x.pinned, md(x.flags.map((f) => bold(f).md).join(', '))])), '');
   }
+
+  L.push('## Data classification', '');
+  L.push(`Which tiers' text each store and log can hold (tiers from the Cognito groups: ${escapeMarkdown(r.tiers.join(', ') || 'none found')}). `
+    + '"template" rows are derived from the templates (what a state machine, API stage, WAF, flow log, database or endpoint writes where); "declared" rows come from lib/review/data-classification.ts, for what the code puts in a store.', '');
+  L.push(...table(['store', 'type', 'holds', 'tiers\' text', 'basis'], r.dataClassification.map((c) => [code(c.store), c.type.replace(/^AWS::/, ''), c.holds === UNCLASSIFIED ? bold(c.holds) : c.holds, c.tiers === 'none' ? 'none' : bold(c.tiers), c.basis])), '');
+
+  L.push('## Break-glass paths', '');
+  L.push('Who can read the database master secret, change a tier group\'s membership, or change a key policy, and which rule or metric filter of these templates watches it. Account administrators can do all of it through IAM where a policy delegates to the account.', '');
+  L.push(...table(['path', 'resource', 'who', 'alarmed by'], r.breakGlass.map((b) => [b.path, code(b.resource), b.who.join('; ') || 'none in these templates', b.alarmedBy.length ? b.alarmedBy.join('; ') : bold('no alarm in these templates')])), '');
 
   L.push('## Acknowledged findings', '');
   L.push('Every finding a rule pack raised and the code acknowledged, with the reason and the construct the acknowledgement sits on.', '');
