@@ -46,7 +46,7 @@ const DECLARED: Declared[] = [
   { path: /^AsyncFailures$/, holds: 'failed asynchronous invocation events of the functions (their input: keys and metadata)', tiers: 'none' },
   { path: /^Network\/FlowLogs$/, holds: 'VPC flow logs (addresses, ports, bytes)', tiers: 'none' },
   { path: /Logs$/, type: 'AWS::Logs::LogGroup', holds: FUNCTION_LOGS, tiers: 'none' },
-  { path: /Users$/, type: 'AWS::Cognito::UserPool', holds: 'user identities (email) and tier group membership', tiers: 'none' },
+  { path: /./, type: 'AWS::Cognito::UserPool', holds: 'user identities (email) and tier group membership', tiers: 'none' },
 ];
 
 /** Fallbacks by type and Workload tag, so a new log group of a known workload is still classified. */

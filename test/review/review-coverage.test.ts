@@ -5,7 +5,7 @@
  * computed here from the raw template, not through the generator, so a generator that drops a
  * section, a resource or a rule fails.
  */
-import { reviewCloudAssembly, securityReviewMarkdown } from '../../lib/review';
+import { assemblyWide, reviewCloudAssembly, reviewStack, securityReviewMarkdown } from '../../lib/review';
 import { CLASSIFIED_TYPES, UNCLASSIFIED } from '../../lib/review/data-classification';
 import { synthStage } from '../helpers';
 
@@ -247,5 +247,80 @@ describe.each(['pilot', 'production'])('the security review of the %s templates'
       expect(row).toContain(map.aws.applicationId);
       expect(row).toContain(`aws: ${map.aws.semanticVersion}`);
     }
+  });
+});
+
+/**
+ * What the review must say of the weaknesses issue 25 found, on a fixture that keeps them (the app's
+ * own templates lose them as they are fixed): a model that reaches the internet, an endpoint with no
+ * policy, a group with EC2's default egress, a Cognito client with the implicit grant, a WAF log that
+ * keeps the Authorization header, and the fixed variants of each.
+ */
+describe('the review names each weakness, and stops naming it once fixed', () => {
+  const sg = (egress?: Json[]) => ({ Type: 'AWS::EC2::SecurityGroup', Properties: { GroupDescription: 'g', VpcId: 'vpc-1', ...(egress ? { SecurityGroupEgress: egress } : {}) } });
+  const template = {
+    Resources: {
+      Open: { Type: 'AWS::SageMaker::Model', Properties: { EnableNetworkIsolation: false, PrimaryContainer: { Image: '763104351884.dkr.ecr.eu-west-1.amazonaws.com/tei:1', Environment: { HF_MODEL_ID: 'org/model' } } } },
+      Isolated: { Type: 'AWS::SageMaker::Model', Properties: { EnableNetworkIsolation: true, PrimaryContainer: { Image: { 'Fn::Sub': '${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com/tei@sha256:' + 'a'.repeat(64) }, ModelDataUrl: 's3://own-bucket/model.tar.gz' } } },
+      InVpc: { Type: 'AWS::SageMaker::Model', Properties: { VpcConfig: { Subnets: ['subnet-1'], SecurityGroupIds: [{ 'Fn::GetAtt': ['Restricted', 'GroupId'] }] }, PrimaryContainer: { Image: 'x' } } },
+      NoPolicy: { Type: 'AWS::EC2::VPCEndpoint', Properties: { ServiceName: 'com.amazonaws.eu-west-1.s3', VpcId: 'vpc-1' } },
+      WithPolicy: { Type: 'AWS::EC2::VPCEndpoint', Properties: { ServiceName: 'com.amazonaws.eu-west-1.secretsmanager', VpcEndpointType: 'Interface', VpcId: 'vpc-1', PolicyDocument: { Statement: [{ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*', Condition: { StringEquals: { 'aws:PrincipalAccount': { Ref: 'AWS::AccountId' } } } }] } } },
+      DefaultEgress: sg(),
+      AllEgress: sg([{ IpProtocol: '-1', CidrIp: '0.0.0.0/0' }]),
+      Restricted: sg([{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationPrefixListId: 'pl-1' }]),
+      ReplacedDefault: sg(),
+      ReplacedDefaultRule: { Type: 'AWS::EC2::SecurityGroupEgress', Properties: { GroupId: { 'Fn::GetAtt': ['ReplacedDefault', 'GroupId'] }, IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::GetAtt': ['Restricted', 'GroupId'] } } },
+      Pool: { Type: 'AWS::Cognito::UserPool', Properties: { AdminCreateUserConfig: { AllowAdminCreateUserOnly: true } } },
+      Risky: { Type: 'AWS::Cognito::UserPoolClient', Properties: { UserPoolId: { Ref: 'Pool' }, AllowedOAuthFlows: ['implicit'], CallbackURLs: ['https://example.com'], AllowedOAuthScopes: ['openid', 'aws.cognito.signin.user.admin'], ExplicitAuthFlows: ['ALLOW_USER_PASSWORD_AUTH'] } },
+      Tight: { Type: 'AWS::Cognito::UserPoolClient', Properties: { UserPoolId: { Ref: 'Pool' }, AllowedOAuthFlows: ['code'], CallbackURLs: ['https://app.example.org/callback'], AllowedOAuthScopes: ['openid'], ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH'] } },
+      Acl: { Type: 'AWS::WAFv2::WebACL', Properties: { Scope: 'REGIONAL', DefaultAction: { Allow: {} }, Rules: [] } },
+      AclLogs: { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 365, Tags: [{ Key: 'Workload', Value: 'query' }] } },
+      AclLogging: { Type: 'AWS::WAFv2::LoggingConfiguration', Properties: { ResourceArn: { 'Fn::GetAtt': ['Acl', 'Arn'] }, LogDestinationConfigs: [{ 'Fn::GetAtt': ['AclLogs', 'Arn'] }] } },
+      Watch: { Type: 'AWS::Events::Rule', Properties: { EventPattern: { source: ['aws.secretsmanager'], detail: { eventName: ['GetSecretValue'] } } } },
+      Secret: { Type: 'AWS::SecretsManager::Secret', Properties: {} },
+      Mystery: { Type: 'AWS::DynamoDB::Table', Properties: {} },
+    },
+  };
+  const s = reviewStack('fixture', 'fixture.template.json', template);
+  const wide = assemblyWide([s]);
+  const out = (id: string) => s.network.outbound.find((o) => o.resource === id)!;
+
+  test('SageMaker: no VpcConfig and no isolation reaches the internet; isolated or in the VPC (no internet route) does not', () => {
+    expect(out('Open')).toMatchObject({ internet: true, network: expect.stringMatching(/^REACHES THE INTERNET/) });
+    expect(out('Isolated')).toMatchObject({ internet: false, network: expect.stringMatching(/^network isolation on/) });
+    expect(out('InVpc')).toMatchObject({ internet: false, network: expect.stringMatching(/in the VPC .*Restricted: tcp 443 to pl-1/) });
+  });
+
+  test('model weights from the Hub without a revision, images by tag from another account; a digest from our own registry is not flagged', () => {
+    expect(s.externalCode.filter((x) => x.resource === 'Open').map((x) => [x.kind, x.flags])).toEqual([
+      ['container image', ['image from another account', 'pinned by tag, not digest']],
+      ['model weights', ['revision not pinned', 'downloaded from the internet at start']],
+    ]);
+    expect(s.externalCode.filter((x) => x.resource === 'Isolated').map((x) => [x.kind, x.flags])).toEqual([['container image', []], ['model artifacts', []]]);
+  });
+
+  test('egress: a group declaring none gets EC2\'s allow-all, a separate egress rule replaces it, the placeholder means none', () => {
+    const g = (id: string) => s.securityGroups.find((x) => x.group === id)!;
+    expect([g('DefaultEgress').allOutbound, g('AllEgress').allOutbound, g('Restricted').allOutbound, g('ReplacedDefault').allOutbound]).toEqual([true, true, false, false]);
+    expect(g('ReplacedDefault').egressSummary).toBe('tcp 5432 to {Restricted}');
+  });
+
+  test('a VPC endpoint without a policy is flagged; one with a policy shows it', () => {
+    const p = (t: string) => s.resourcePolicies.find((x) => x.resource.startsWith(t))!;
+    expect(p('NoPolicy').note).toMatch(/^NO ENDPOINT POLICY/);
+    expect(p('WithPolicy')).toMatchObject({ note: undefined, statements: [{ conditions: 'StringEquals aws:PrincipalAccount = <AccountId>' }] });
+  });
+
+  test('Cognito: implicit grant, placeholder callback, the admin scope and password auth flagged; a tight client is not', () => {
+    const c = (id: string) => s.cognitoClients.find((x) => x.client === id)!;
+    expect(c('Risky').flags).toEqual(['implicit grant (tokens in the URL)', 'placeholder or plain-HTTP URL https://example.com', 'aws.cognito.signin.user.admin scope (the token may change its own user)', 'password sent to Cognito in clear (ALLOW_USER_PASSWORD_AUTH)']);
+    expect(c('Tight').flags).toEqual([]);
+  });
+
+  test('a WAF log without redaction is classified as holding bearer tokens; an alarm on GetSecretValue is found; an unknown store is UNCLASSIFIED', () => {
+    expect(wide.dataClassification.find((r) => r.store === 'fixture:AclLogs')!.holds).toMatch(/headers NOT redacted, so bearer tokens in Authorization are logged/);
+    expect(wide.breakGlass.find((b) => b.path === 'read the secret')!.alarmedBy).toEqual(['fixture: EventBridge rule Watch (GetSecretValue)']);
+    expect(wide.dataClassification.find((r) => r.store === 'fixture:Mystery')!.tiers).toBe(UNCLASSIFIED);
+    expect(securityReviewMarkdown({ assembly: 'x', stacks: [s], plugins: [], acknowledgements: [], openFindings: [], ...wide })).toMatch(/\| unclassified stores \| fixture:Mystery \|/);
   });
 });
