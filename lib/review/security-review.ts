@@ -704,7 +704,8 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     L.push(`- NAT gateways: ${n.natGateways.map(code).join(', ') || 'none'}`);
     L.push(`- public subnets (public IP on launch): ${n.publicSubnets.map(code).join(', ') || 'none'}; private subnets: ${n.privateSubnets}`);
     L.push(`- routes to an internet or NAT gateway: ${n.routesToInternet.map(code).join(', ') || 'none'}`);
-    L.push(`- public endpoints: ${escapeMarkdown(n.publicEndpoints.join(', ')) || 'none'}`);
+    L.push(`- public endpoints (reachable from the internet): ${escapeMarkdown(n.publicEndpoints.join(', ')) || 'none'}`);
+    L.push(`- paths out to the internet: ${n.outbound.filter((o) => o.internet).map((o) => code(o.resource).md).join(', ') || 'none'} (each model and function below)`);
     L.push(`- VPC endpoints: ${n.vpcEndpoints.length ? codes(n.vpcEndpoints) : 'none'}`, '');
     if (n.ingress.length) L.push(...table(['security group', 'protocol', 'ports', 'source', 'description', 'open to the internet'], n.ingress.map((i) => [code(i.group), i.protocol, i.ports, i.source, i.description ?? '', i.open ? bold('yes') : 'no'])), '');
     else L.push('No security-group ingress rules.', '');

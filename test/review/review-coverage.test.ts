@@ -165,6 +165,9 @@ describe.each(['pilot', 'production'])('the security review of the %s templates'
       const row = rows(stackSection(m.stack)).find((l) => l.startsWith(`| \`${m.path} (${m.id})\` | SageMaker::Model |`))!;
       expect({ model: m.path, internet: row.endsWith('| **yes** |') }).toEqual({ model: m.path, internet: open });
       expect(row.includes('REACHES THE INTERNET')).toBe(open);
+      // and never "public endpoints: none" alone: the stack's exposure list names the path out
+      const bullet = stackSection(m.stack).split('\n').find((l) => l.startsWith('- paths out to the internet:'))!;
+      expect(bullet.includes(`\`${m.path} (${m.id})\``)).toBe(open);
       const external = rows(stackSection(m.stack)).filter((l) => l.startsWith(`| \`${m.path} (${m.id})\` | container image |`));
       expect(external).toHaveLength(1);
       const env = m.r.Properties.PrimaryContainer.Environment ?? {};
