@@ -51,6 +51,12 @@ export function sharedLayer(scope: Construct): PythonLayerVersion {
   });
 }
 
+/** Why a function runs outside the VPC. */
+export interface OutsideVpc {
+  /** Lands in the acknowledgement of the "Lambda in a VPC" rules, where the security review shows it. */
+  readonly reason: string;
+}
+
 export interface DocaiFunctionProps {
   /** Folder under `lambda/` holding the function's module and requirements.txt. */
   readonly folder: string;
@@ -82,7 +88,7 @@ export interface DocaiFunctionProps {
    * "Lambda in a VPC" rules, where the security review shows it.
    * @default - in the VPC
    */
-  readonly outsideVpc?: { readonly reason: string };
+  readonly outsideVpc?: OutsideVpc;
   /** Receives asynchronous invocations that failed every retry. */
   readonly deadLetterQueue: sqs.IQueue;
   /** Workflow name in logs and metrics. */
