@@ -75,6 +75,7 @@ export interface DocaiFunctionProps {
    * @default - no reservation; the function draws from the account's unreserved pool
    */
   readonly reservedConcurrentExecutions?: number;
+  /** @default - only WORKFLOW and the deployment's metric dimensions */
   readonly environment?: Record<string, string>;
   /** Encrypts the log group, the environment variables and the async dead-letter queue. */
   readonly encryptionKey: kms.IKey;
