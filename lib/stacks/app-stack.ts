@@ -4,7 +4,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { tagWorkload } from '../app/tags';
+import { tagWorkload } from '../common/tags';
 import { setMetricDimensions, allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common';
 import { StageConfig } from '../config';
 import { DocumentPipeline, EmbeddingEndpointRef, IWorkBucket } from '../document-pipeline';

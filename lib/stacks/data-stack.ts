@@ -12,8 +12,8 @@ import { setMetricDimensions, acknowledgeCdkProviders, allowCloudWatchLogs, crea
 import { VectorDatabase } from '../vector-database';
 import { WorkBucket } from '../document-pipeline';
 import { createReviewQueue, createReviewTopic } from '../document-pipeline/review-channel';
-import { tagWorkload } from '../app/tags';
-import { AdoptableKey, StageConfig } from '../config';
+import { tagWorkload } from '../common/tags';
+import { AdoptableKey, interfaceEndpointsOf, StageConfig } from '../config';
 import { IngestionQueue } from '../ingestion';
 import { IntakeBucket } from '../intake-bucket';
 import { Network } from '../network';
@@ -85,7 +85,7 @@ export class DataStack extends Stack {
       // Only what the VPC functions call: Secrets Manager (migrations and secret rotation), and with
       // privateLinkForAwsApis Step Functions (ingestion) and SageMaker runtime (Embed), which
       // otherwise run outside the VPC. S3 goes through the free gateway endpoint.
-      interfaceEndpoints: interfaceEndpointsOf(c).map((e) => e.service),
+      interfaceEndpoints: interfaceEndpointsOf(c).map((e) => new ec2.InterfaceVpcEndpointAwsService(e.service)),
       flowLogRetention: c.logRetentionDays,
       encryptionKey: adopted('flowLogs'),
       removalPolicy: this.dataRemovalPolicy,
@@ -225,17 +225,4 @@ export class DataStack extends Stack {
     tagWorkload(this.reviewTopic, 'pipeline');
     acknowledgeCdkProviders(this);
   }
-}
-
-/** The stage's interface endpoints, with who needs each (the cost estimate counts them too). */
-export function interfaceEndpointsOf(c: StageConfig): Array<{ service: ec2.InterfaceVpcEndpointAwsService; usedBy: string }> {
-  return [
-    { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, usedBy: 'migrations, secret rotation' },
-    ...(c.network.privateLinkForAwsApis
-      ? [
-          { service: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS, usedBy: 'ingestion' },
-          { service: ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME, usedBy: 'Embed' },
-        ]
-      : []),
-  ];
 }

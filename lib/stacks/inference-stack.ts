@@ -2,7 +2,7 @@ import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { namePrefix } from './stack-names';
-import { tagWorkload } from '../app/tags';
+import { tagWorkload } from '../common/tags';
 import { EndpointScalingMode, GenerationEndpointConfig, StageConfig } from '../config';
 import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework, ServerlessEmbeddingEndpoint } from '../gpu-inference';
 import { IWorkBucket } from '../document-pipeline';
