@@ -11,7 +11,8 @@
  *              lib/review          create, and are registered by the app
  *   stacks     lib/stacks          map the stage config to construct props
  *   app        lib/app             the stage, tags, rule packs and plans the CLI scripts use
- *   entry      lib/index.ts        the package's public surface, re-exports everything
+ *   entry      lib/index.ts        the construct API (`docai-blueprint`): re-exports the constructs
+ *   blueprint  lib/blueprint.ts    everything (`docai-blueprint/blueprint`): the entry, config, stacks, app...
  *
  * Nothing under lib/ imports bin/, scripts/ or test/ (they sit above the app).
  */
@@ -40,6 +41,7 @@ export const LAYERS: readonly Layer[] = [
   { name: 'stacks', members: ['stacks'], internal: false },
   { name: 'app', members: ['app'], internal: false },
   { name: 'entry', members: ['index.ts'], internal: false },
+  { name: 'blueprint', members: ['blueprint.ts'], internal: false },
 ];
 
 export interface Edge { readonly from: string; readonly to: string; readonly specifier: string }
