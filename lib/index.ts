@@ -15,4 +15,5 @@ export * from './model-gateway';
 export { DocaiFunction } from './common/python-function';
 export type { DocaiFunctionProps } from './common/python-function';
 export type { FunctionPlacement } from './common/placement';
-export { BundlingRefusedError, LambdaBundling } from './common/bundling';
+// (BundlingRefusedError, which extends Error, is in docai-blueprint/blueprint: jsii cannot extend Error)
+export { LambdaBundling } from './common/bundling';

@@ -1,6 +1,6 @@
 import { InferenceFramework, PUBLISHED_IMAGES, SERVERLESS_INFERENCE_REGIONS } from './image-catalog';
 import { MODEL_CATALOG, modelRegions } from './model-catalog';
-import AVAILABILITY from './region-availability.json';
+import * as AVAILABILITY from './region-availability.json';
 import { StageConfig } from './stage-config';
 
 /**

@@ -10,7 +10,7 @@ import { Construct, IConstruct } from 'constructs';
 import { acknowledge } from '../common/acknowledge';
 import { createDataKey } from '../common/keys';
 import { grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common/least-privilege';
-import auditColumns from './audit-columns.json';
+import * as auditColumns from './audit-columns.json';
 import { packagePath } from '../common/package-root';
 
 /** The columns of one audit record (lambda/query/query_handler.py writes them; the Glue table reads them). */
