@@ -11,7 +11,8 @@
  *              lib/review          create, and are registered by the app
  *   stacks     lib/stacks          map the stage config to construct props
  *   app        lib/app             the stage, tags, rule packs and plans the CLI scripts use
- *   entry      lib/index.ts        the package's public surface, re-exports everything
+ *   entry      lib/index.ts        the construct API (the package's main entry point)
+ *              lib/blueprint.ts    the whole app (docai-blueprint/blueprint): re-exports everything
  *
  * Nothing under lib/ imports bin/, scripts/ or test/ (they sit above the app).
  */
@@ -39,7 +40,7 @@ export const LAYERS: readonly Layer[] = [
   { name: 'checks', members: ['readiness', 'review'], internal: false },
   { name: 'stacks', members: ['stacks'], internal: false },
   { name: 'app', members: ['app'], internal: false },
-  { name: 'entry', members: ['index.ts'], internal: false },
+  { name: 'entry', members: ['index.ts', 'blueprint.ts'], internal: true },
 ];
 
 export interface Edge { readonly from: string; readonly to: string; readonly specifier: string }
