@@ -6,7 +6,7 @@
  *   config     lib/config          stage config, presets, catalogues (models, instances, images, regions)
  *   common     lib/common          construct helpers (keys, queues, tags, metric dimensions)
  *              lib/cost            the cost estimate: a pure function of the config
- *   constructs lib/network ... lib/alarm-topic (the building blocks; one may use another)
+ *   constructs lib/network ... lib/alarm-topic, lib/break-glass (the building blocks; one may use another)
  *   checks     lib/readiness       rule packs and the security review: they read what constructs
  *              lib/review          create, and are registered by the app
  *   stacks     lib/stacks          map the stage config to construct props
@@ -34,7 +34,9 @@ export const LAYERS: readonly Layer[] = [
   { name: 'common', members: ['common', 'cost'], internal: false },
   {
     name: 'constructs',
-    members: ['network', 'vector-database', 'intake-bucket', 'ingestion', 'document-pipeline', 'query-api', 'model-gateway', 'gpu-inference', 'observability', 'cost-controls', 'alarm-topic'],
+    members: ['network', 'vector-database', 'intake-bucket', 'ingestion', 'document-pipeline', 'query-api', 'model-gateway', 'gpu-inference', 'observability', 'cost-controls', 'alarm-topic',
+      // seca's break-glass construct (branch seca), placed before it is merged
+      'break-glass'],
     internal: true,
   },
   { name: 'checks', members: ['readiness', 'review'], internal: false },
