@@ -112,6 +112,13 @@ export interface QueryApiProps {
   readonly ownAccountLoggingRole?: boolean;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The WAF log group's name; WAF requires the `aws-waf-logs-` prefix
+   * (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html). A second QueryApi in
+   * one stack must set it.
+   * @default `aws-waf-logs-<stack name>`
+   */
+  readonly wafLogGroupName?: string;
   /** Encrypts the API's log groups. @default - a new customer managed key */
   readonly encryptionKey?: kms.IKey;
   /** @default - the alarms have no action */
@@ -138,10 +145,10 @@ export class QueryApi extends Construct {
   public readonly accessLogs: logs.LogGroup;
   public readonly gateway: IModelGateway;
   private readonly metrics: DocaiMetricFactory;
+  private defaultWafLogs = false;
 
   constructor(scope: Construct, id: string, props: QueryApiProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     this.metrics = DocaiMetricFactory.of(this);
     this.gateway = props.gateway;
     const defaultTopK = props.defaultTopK ?? 6;
@@ -353,7 +360,11 @@ export class QueryApi extends Construct {
     });
     new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: this.webAcl.attrArn });
     // WAF logs to a log group whose name starts with aws-waf-logs- (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
-    const wafLogs = new logs.LogGroup(this, 'WafLogs', { logGroupName: `aws-waf-logs-${stack.stackName}`.slice(0, 512), encryptionKey, retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const wafLogGroupName = props.wafLogGroupName ?? this.defaultWafLogGroupName();
+    if (!Token.isUnresolved(wafLogGroupName) && !wafLogGroupName.startsWith('aws-waf-logs-')) {
+      throw new Error(`QueryApi: wafLogGroupName "${wafLogGroupName}" must start with aws-waf-logs- (WAF logs only to such log groups)`);
+    }
+    const wafLogs = new logs.LogGroup(this, 'WafLogs', { logGroupName: wafLogGroupName, encryptionKey, retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
     new wafv2.CfnLoggingConfiguration(this, 'WafLogging', { resourceArn: this.webAcl.attrArn, logDestinationConfigs: [wafLogs.logGroupArn] });
 
     // --- alarms ---
@@ -366,6 +377,15 @@ export class QueryApi extends Construct {
     const p95LatencyMs = props.alarms?.p95LatencyMs ?? 10000;
     alarm('Error5xxRate', this.metricApi5xxRate(), error5xxPercent, `More than ${error5xxPercent}% of query API requests answer 5xx: see the query function's logs (request id) and the audit records' outcome.`);
     alarm('LatencyP95', this.metricApiLatency({ statistic: 'p95' }), p95LatencyMs, `Query API p95 latency is above ${p95LatencyMs} ms: the dashboard's query row shows which step (embed, retrieve, generate).`);
+  }
+
+  /** The stack's name, once per stack: a second QueryApi would collide with the first one's log group. */
+  private defaultWafLogGroupName(): string {
+    const stack = Stack.of(this);
+    const others = stack.node.findAll().filter((c) => c !== this && c instanceof QueryApi && (c as QueryApi).defaultWafLogs);
+    if (others.length > 0) throw new Error(`QueryApi ${this.node.path}: ${others[0].node.path} already logs WAF to aws-waf-logs-${stack.stackName}; set wafLogGroupName (aws-waf-logs-...) on one of them`);
+    this.defaultWafLogs = true;
+    return `aws-waf-logs-${stack.stackName}`.slice(0, 512);
   }
 
   private createUserPool(groups: string[], removalPolicy: RemovalPolicy): cognito.UserPool {

@@ -34,7 +34,7 @@ export class MonitoringStack extends Stack {
       ingestionQueue: data.ingestionQueue.queue,
       deadLetterQueue: data.ingestionQueue.deadLetterQueue,
       queueAlarms: [data.ingestionQueue.deadLetterAlarm, data.ingestionQueue.oldestMessageAlarm],
-      endpoint: { endpointName: inference.embedding.endpointName, variantName: inference.embedding.variantName, inferenceComponentName: inference.embedding.inferenceComponentName },
+      endpoint: inference.embedding,
       database: data.database.instance,
       embeddingUsdPerMillionTokens: c.observability.embeddingUsdPerMillionTokens,
       thresholds: {
