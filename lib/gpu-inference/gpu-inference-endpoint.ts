@@ -272,7 +272,8 @@ export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
   public readonly role: iam.Role;
   public readonly endpointName: string;
   /** Calls must name the inference component. */
-  public readonly inferenceComponentName: string;
+  /** Always set on this endpoint (the model runs as an inference component); optional only as the interface declares it. */
+  public readonly inferenceComponentName?: string;
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly variantName = 'AllTraffic';
 
@@ -375,9 +376,10 @@ export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
     // Alarms and scaling look at one-minute periods.
     const minute = { period: Duration.minutes(1) };
 
-    this.inferenceComponentName = `${props.endpointName}-ic`;
+    const componentName = `${props.endpointName}-ic`;
+    this.inferenceComponentName = componentName;
     const ic = new sagemaker.CfnInferenceComponent(this, 'Component', {
-      inferenceComponentName: this.inferenceComponentName,
+      inferenceComponentName: componentName,
       endpointName: props.endpointName,
       variantName: this.variantName,
       specification: {
@@ -391,7 +393,7 @@ export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
     // the copies need (one accelerator each), down to the variant's minimum.
     const target = new appscaling.ScalableTarget(this, 'CopyScaling', {
       serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
-      resourceId: `inference-component/${this.inferenceComponentName}`,
+      resourceId: `inference-component/${componentName}`,
       scalableDimension: 'sagemaker:inference-component:DesiredCopyCount',
       minCapacity: props.scaling.minInstances,
       maxCapacity: props.scaling.maxInstances,

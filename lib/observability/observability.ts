@@ -10,10 +10,8 @@ import { Construct } from 'constructs';
 import { DocaiMetricFactory } from '../common/metric-factory';
 import { IGpuInferenceEndpoint } from '../gpu-inference/gpu-inference-endpoint';
 
-/** The EMF namespace the Python handlers publish under (lambda/shared/docai_shared/observability.py). */
-export const METRICS_NAMESPACE = DocaiMetricFactory.DEFAULT_NAMESPACE;
-/** The pipeline steps whose latency the handlers report. */
-export const PIPELINE_STEPS = ['Validate', 'Extract', 'Chunk', 'Embed', 'Store'] as const;
+/** The pipeline steps whose latency the handlers report (StepLatency, Step dimension). */
+const PIPELINE_STEPS = ['Validate', 'Extract', 'Chunk', 'Embed', 'Store'];
 
 export interface ObservabilityThresholds {
   /** Failed / started executions, percent. @default 5 */
@@ -65,6 +63,9 @@ export interface ObservabilityProps {
  * No metric JSON is written by hand.
  */
 export class Observability extends Construct {
+  /** The pipeline steps whose latency the handlers report (StepLatency, Step dimension). */
+  public static readonly PIPELINE_STEPS: string[] = [...PIPELINE_STEPS];
+
   public readonly dashboard: cloudwatch.Dashboard;
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly pipelineUnhealthy: cloudwatch.CompositeAlarm;

@@ -21,7 +21,7 @@ import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, IVectorDatabase } from '../ve
 import { IAuditStore } from './audit-store';
 
 /** Steps whose latency the handler reports (EMF `Latency.<step>`, Workflow dimension). */
-export const QUERY_STEPS = ['embed', 'retrieve', 'generate', 'audit', 'total'] as const;
+const QUERY_STEPS = ['embed', 'retrieve', 'generate', 'audit', 'total'];
 
 /** How callers authenticate. */
 export enum QueryAuthorization {
@@ -134,6 +134,9 @@ export interface QueryApiProps {
  * the audit record) and the retrieve function (in the VPC, logs in as the tier's reader role).
  */
 export class QueryApi extends Construct {
+  /** Steps whose latency the query function reports (metricLatency). */
+  public static readonly STEPS: string[] = [...QUERY_STEPS];
+
   public readonly api: apigw.RestApi;
   /** The user pool callers sign in to (authorization `cognito`); none with IAM authorization. */
   public readonly userPool?: cognito.IUserPool;
@@ -459,7 +462,7 @@ export class QueryApi extends Construct {
 
   /** Latency of one step of a request (one of QueryApi.STEPS), milliseconds. */
   public metricLatency(step: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    if (!(QUERY_STEPS as readonly string[]).includes(step)) throw new Error(`QueryApi.metricLatency: step "${step}"; the handler reports ${QUERY_STEPS.join(', ')}`);
+    if (!QUERY_STEPS.includes(step)) throw new Error(`QueryApi.metricLatency: step "${step}"; the handler reports ${QUERY_STEPS.join(', ')}`);
     return this.metric(`Latency.${step}`, 'answer', props);
   }
 
