@@ -6,6 +6,15 @@
 #   bash scripts/jsii-check.sh            # entry point lib/index.ts
 #   JSII_ENTRY=lib/constructs.ts bash scripts/jsii-check.sh
 set -euo pipefail
+case "${1:-}" in
+  -h|--help)
+    echo "Usage: bash scripts/jsii-check.sh (npm run jsii:check); JSII_ENTRY=lib/<file>.ts for another entry point"
+    echo
+    echo "Compiles the construct entry point with jsii in build/jsii/, prints jsii's diagnostics and the errors per file; exit 1 on any error."
+    exit 0;;
+  "") ;;
+  *) echo "jsii-check: unknown argument $1 (--help lists the usage)" >&2; exit 2;;
+esac
 cd "$(dirname "$0")/.."
 root=$PWD
 entry=${JSII_ENTRY:-lib/index.ts}

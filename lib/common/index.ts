@@ -10,3 +10,5 @@ export * from './state-machine-wildcards';
 export * from './resource-spec';
 export * from './metric-dimensions';
 export * from './metric-factory';
+export * from './tags';
+export * from './bundling';

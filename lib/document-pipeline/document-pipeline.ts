@@ -11,6 +11,7 @@ import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { acknowledge, acknowledgeStateMachineWildcards, DocaiFunction, FunctionPlacement, executionsArn, grantKey, grantObjects, grantStateMachineDataKey, invokeEndpointStatement, S3_OBJECT_ACTIONS, stateMachineDataKeyStatement } from '../common';
 import { IIntakeBucket } from '../intake-bucket';
 import { DATABASE_ROLES, IVectorDatabase } from '../vector-database';
+import { DEFAULT_ACCESS_TIER, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS } from '../contract';
 import { createReviewQueue, createReviewTopic } from './review-channel';
 import { IWorkBucket } from './work-bucket';
 
@@ -81,7 +82,7 @@ export interface DocumentPipelineProps {
   /**
    * Resource bounds of the Extract step (lambda/pipeline/extraction.py, Limits); a document over one
    * ends in RecordFailure with a DocumentLimitExceeded naming the limit and the value.
-   * @default - 32 MiB per DOCX XML part (checked from the archive directory before inflating), a
+   * @default - lib/contract EXTRACT_LIMITS: 32 MiB per DOCX XML part (checked from the archive directory before inflating), a
    * compression ratio of 200:1, 2,000 PDF pages, 10,000,000 extracted characters
    */
   readonly extractLimits?: { readonly maxXmlPartBytes?: number; readonly maxCompressionRatio?: number; readonly maxPdfPages?: number; readonly maxExtractedChars?: number };
@@ -169,7 +170,7 @@ export class DocumentPipeline extends Construct implements IDocumentPipeline {
     // The Chunk result carries one work-bucket key per embedding batch (~100 bytes each) through the
     // state, which Step Functions caps at 256 KiB. Worst case: a document at the extraction bound of
     // one-letter words (a token per 2 characters; npm run bench:limits measures it).
-    const maxChars = props.extractLimits?.maxExtractedChars ?? 10_000_000;
+    const maxChars = props.extractLimits?.maxExtractedChars ?? EXTRACT_LIMITS.maxExtractedChars;
     const worstBatches = Math.ceil(maxChars / 2 / (chunkTokens - overlap) / batchSize);
     if (!Token.isUnresolved(batchSize) && worstBatches > MAX_EMBED_BATCHES) {
       throw new Error(`DocumentPipeline: with chunkTokens ${chunkTokens}, chunkOverlapTokens ${overlap} and embedBatchSize ${batchSize}, a document at the extraction bound ` +
@@ -187,7 +188,7 @@ export class DocumentPipeline extends Construct implements IDocumentPipeline {
       ...(props.embedBatchWindow ? { EMBED_WINDOW_MINUTES: String(props.embedBatchWindow.toMinutes()) } : {}),
       CHUNK_OVERLAP_TOKENS: String(overlap),
       EMBED_BATCH_SIZE: String(batchSize),
-      DEFAULT_ACCESS_TIER: props.defaultAccessTier ?? 'internal',
+      DEFAULT_ACCESS_TIER: props.defaultAccessTier ?? DEFAULT_ACCESS_TIER,
     };
     const placementWithDb = { ...props.placement, securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup] };
     // No reserved concurrency: a fresh account's quota (often 10) cannot grant it. Executions are bounded
@@ -215,10 +216,10 @@ export class DocumentPipeline extends Construct implements IDocumentPipeline {
     const extractFn = fn('Extract', 'extract_handler', {
       timeout: Duration.minutes(5), memory: 2048,
       env: {
-        EXTRACT_MAX_XML_PART_BYTES: String(lim.maxXmlPartBytes ?? 32 * 1024 * 1024),
-        EXTRACT_MAX_COMPRESSION_RATIO: String(lim.maxCompressionRatio ?? 200),
-        EXTRACT_MAX_PDF_PAGES: String(lim.maxPdfPages ?? 2000),
-        EXTRACT_MAX_EXTRACTED_CHARS: String(lim.maxExtractedChars ?? 10_000_000),
+        [EXTRACT_LIMIT_ENV.maxXmlPartBytes]: String(lim.maxXmlPartBytes ?? EXTRACT_LIMITS.maxXmlPartBytes),
+        [EXTRACT_LIMIT_ENV.maxCompressionRatio]: String(lim.maxCompressionRatio ?? EXTRACT_LIMITS.maxCompressionRatio),
+        [EXTRACT_LIMIT_ENV.maxPdfPages]: String(lim.maxPdfPages ?? EXTRACT_LIMITS.maxPdfPages),
+        [EXTRACT_LIMIT_ENV.maxExtractedChars]: String(lim.maxExtractedChars ?? EXTRACT_LIMITS.maxExtractedChars),
       },
     });
     // Chunk and Store at the document bounds peak at 698 and 892 MB (npm run bench:limits: 10M characters

@@ -4,7 +4,7 @@ import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import { acknowledge, DocaiFunction, executionsArn, FunctionPlacement, stateMachineDataKeyStatement } from '../common';
+import { acknowledge, DocaiFunction, executionsArn, FunctionPlacement } from '../common';
 import { IDocumentPipeline } from '../document-pipeline';
 import { IIngestionQueue } from './ingestion-queue';
 
@@ -96,8 +96,13 @@ export class IngestionFunction extends Construct {
     acknowledge(this.function.role!, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(executions))}]`],
       'Describing executions of the document pipeline only (their names are derived from each event at run time): a redelivered event whose execution exists ' +
         'is a harmless duplicate when that execution runs or succeeded, and a replay when it failed.');
-    // DescribeExecution returns the execution's input, encrypted under the pipeline's key.
-    this.function.addToRolePolicy(stateMachineDataKeyStatement(props.pipeline.encryptionKey, stateMachineArn, { readExecutions: true }));
+    // DescribeExecution returns the execution's input, encrypted under the pipeline's key (the data
+    // key for StartExecution came with grantStartExecution).
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [props.pipeline.encryptionKey.keyArn],
+      conditions: { StringEquals: { 'kms:EncryptionContext:aws:states:stateMachineArn': stateMachineArn } },
+    }));
 
     this.eventSource = new SqsEventSource(props.queue.queue, {
       batchSize: props.batchSize ?? 10,

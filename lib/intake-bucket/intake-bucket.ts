@@ -33,6 +33,9 @@ export interface IntakeBucketAttributes {
   readonly encryptionKey: kms.IKey;
 }
 
+/** aws-cdk-lib's feature flag (cx-api S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY) choosing a bucket policy over the ACL for log delivery. */
+const S3_ACCESS_LOGS_USE_BUCKET_POLICY = '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy';
+
 export interface IntakeBucketProps {
   /**
    * Key that encrypts documents (SSE-KMS with an S3 bucket key, which cuts KMS requests).
@@ -109,6 +112,10 @@ export class IntakeBucket extends Construct implements IIntakeBucket {
 
   constructor(scope: Construct, id: string, props: IntakeBucketProps = {}) {
     super(scope, id);
+    // Access logs are delivered under a bucket policy (logging.s3.amazonaws.com), never the
+    // LogDeliveryWrite ACL, which BUCKET_OWNER_ENFORCED forbids: the L2 picks that by this feature
+    // flag, so it is set here, for this construct's buckets, whatever the consumer's app sets.
+    this.node.setContext(S3_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const autoDeleteObjects = props.autoDeleteObjects ?? false;
     if (autoDeleteObjects && removalPolicy !== RemovalPolicy.DESTROY) {

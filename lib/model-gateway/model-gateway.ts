@@ -16,9 +16,10 @@ import { createDataKey } from '../common/keys';
 import { invokeEndpointStatement } from '../common/least-privilege';
 import { invocationFor, MODEL_CATALOG, modelRegions } from '../config/model-catalog';
 import { DocaiMetricFactory } from '../common/metric-factory';
+import { packagePath } from '../common/package-root';
 
 /** Prompt templates deployed as SSM parameters: `prompts/<workflow>.json`. */
-export const PROMPTS_DIR = path.join(__dirname, '..', '..', 'prompts');
+export const PROMPTS_DIR = packagePath('prompts');
 /** Standard SSM parameters hold 4 KB (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html). */
 export const STANDARD_PARAMETER_BYTES = 4096;
 
@@ -499,8 +500,8 @@ class ImportedModelGateway extends ModelGatewayBase {
 function readPrompt(file: string, workflow: string): string {
   if (!fs.existsSync(file)) throw new Error(`ModelGateway: the ${workflow} workflow has no prompt template: create ${file} ({"system": "...", "user": "... {documents} ... {question} ..."})`);
   const text = fs.readFileSync(file, 'utf8');
-  let parsed: any;
-  try { parsed = JSON.parse(text); } catch (e) { throw new Error(`ModelGateway: ${file} is not JSON (${(e as Error).message})`); }
+  let parsed: { system?: unknown; user?: unknown } | null;
+  try { parsed = JSON.parse(text); } catch (e) { throw new Error(`ModelGateway: ${file} is not JSON (${(e as Error).message})`, { cause: e }); }
   if (typeof parsed?.system !== 'string' || typeof parsed?.user !== 'string') throw new Error(`ModelGateway: ${file} must be {"system": "...", "user": "..."}`);
   for (const field of ['{documents}', '{question}']) {
     if (!parsed.user.includes(field)) throw new Error(`ModelGateway: ${file}: "user" must contain ${field}, where the gateway puts the ${field === '{documents}' ? 'retrieved passages (as data)' : 'question'}`);

@@ -11,12 +11,13 @@ import { acknowledge } from '../common/acknowledge';
 import { createDataKey } from '../common/keys';
 import { grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common/least-privilege';
 import * as auditColumns from './audit-columns.json';
+import { packagePath } from '../common/package-root';
 
 /** The columns of one audit record (lambda/query/query_handler.py writes them; the Glue table reads them). */
 export const AUDIT_COLUMNS: readonly glue.CfnTable.ColumnProperty[] = auditColumns.columns;
 
 /** The shipped audit queries (Athena, Trino SQL) in lib/query-api/queries: `?` placeholders are Athena execution parameters, in order. */
-export const AUDIT_QUERIES_DIR = path.join(__dirname, 'queries');
+export const AUDIT_QUERIES_DIR = packagePath('lib', 'query-api', 'queries');
 
 /** One saved audit query. */
 export interface AuditQuery {

@@ -19,6 +19,7 @@ import { DocaiFunction } from '../common/python-function';
 import { GenerationEndpointRef, IModelGateway } from '../model-gateway';
 import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, IVectorDatabase } from '../vector-database';
 import { IAuditStore } from './audit-store';
+import { QUERY_LIMITS } from '../contract';
 
 /** Steps whose latency the handler reports (EMF `Latency.<step>`, Workflow dimension). */
 const QUERY_STEPS = ['embed', 'retrieve', 'generate', 'audit', 'total'];
@@ -290,7 +291,7 @@ export class QueryApi extends Construct {
         required: ['question'],
         additionalProperties: false,
         properties: {
-          question: { type: apigw.JsonSchemaType.STRING, minLength: 1, maxLength: 2000 },
+          question: { type: apigw.JsonSchemaType.STRING, minLength: 1, maxLength: QUERY_LIMITS.maxQuestionChars },
           topK: { type: apigw.JsonSchemaType.INTEGER, minimum: 1, maximum: maxTopK },
           filters: {
             type: apigw.JsonSchemaType.OBJECT,

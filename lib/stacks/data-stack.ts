@@ -11,8 +11,8 @@ import { AuditStore } from '../query-api/audit-store';
 import { setMetricDimensions, acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
 import { VectorDatabase } from '../vector-database';
 import { createReviewQueue, createReviewTopic, WorkBucket } from '../document-pipeline';
-import { tagWorkload } from '../app/tags';
-import { AdoptableKey, StageConfig } from '../config';
+import { tagWorkload } from '../common/tags';
+import { AdoptableKey, interfaceEndpointsOf, StageConfig } from '../config';
 import { IngestionQueue } from '../ingestion';
 import { IntakeBucket } from '../intake-bucket';
 import { Network } from '../network';
@@ -84,7 +84,7 @@ export class DataStack extends Stack {
       // Only what the VPC functions call: Secrets Manager (migrations and secret rotation), and with
       // privateLinkForAwsApis Step Functions (ingestion) and SageMaker runtime (Embed), which
       // otherwise run outside the VPC. S3 goes through the free gateway endpoint.
-      interfaceEndpoints: interfaceEndpointsOf(c).map((e) => e.service),
+      interfaceEndpoints: interfaceEndpointsOf(c).map((e) => new ec2.InterfaceVpcEndpointAwsService(e.service)),
       flowLogRetention: c.logRetentionDays,
       encryptionKey: adopted('flowLogs'),
       removalPolicy: this.dataRemovalPolicy,
@@ -224,17 +224,4 @@ export class DataStack extends Stack {
     tagWorkload(this.reviewTopic, 'pipeline');
     acknowledgeCdkProviders(this);
   }
-}
-
-/** The stage's interface endpoints, with who needs each (the cost estimate counts them too). */
-export function interfaceEndpointsOf(c: StageConfig): Array<{ service: ec2.InterfaceVpcEndpointAwsService; usedBy: string }> {
-  return [
-    { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, usedBy: 'migrations, secret rotation' },
-    ...(c.network.privateLinkForAwsApis
-      ? [
-          { service: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS, usedBy: 'ingestion' },
-          { service: ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME, usedBy: 'Embed' },
-        ]
-      : []),
-  ];
 }

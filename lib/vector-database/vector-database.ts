@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
+import { AccessTier } from '../contract';
 import { acknowledge, allowCloudWatchLogs, createDataKey, DocaiFunction, FunctionPlacement, LAMBDA_ROOT } from '../common';
 
 /** The database roles the schema creates (see lambda/migrations/sql/0004_roles_and_row_level_security.sql). */
@@ -16,8 +17,8 @@ export const DATABASE_ROLES = {
   writer: 'docai_writer',
   reader: (tier: AccessTier) => `docai_reader_${tier}`,
 } as const;
-export const ACCESS_TIERS = ['public', 'internal', 'confidential', 'restricted'] as const;
-export type AccessTier = (typeof ACCESS_TIERS)[number];
+// The tiers are shared with the Python code: lib/contract holds them, re-exported where they were.
+export { ACCESS_TIERS, type AccessTier } from '../contract';
 
 export interface HnswIndexOptions {
   /** Max connections per layer. @default 16 */

@@ -4,6 +4,8 @@ import * as path from 'path';
 import Ajv from 'ajv';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { PILOT } from '../../lib/config/presets';
 import { ModelGateway } from '../../lib/model-gateway';
@@ -175,7 +177,7 @@ describe('ModelGateway', () => {
   test('a chain naming the generation endpoint needs one at grantUse', () => {
     const config = { ...PILOT.gateway, workflows: { answer: { ...PILOT.gateway.workflows.answer, models: ['lmi-primary', 'bedrock-nova-lite'] } } };
     const { stack, gw } = gateway(undefined, config);
-    const fn = new (require('aws-cdk-lib/aws-lambda').Function)(stack, 'F', { runtime: require('aws-cdk-lib/aws-lambda').Runtime.PYTHON_3_13, handler: 'x.handler', code: require('aws-cdk-lib/aws-lambda').Code.fromInline('x') });
+    const fn = new lambda.Function(stack, 'F', { runtime: lambda.Runtime.PYTHON_3_13, handler: 'x.handler', code: lambda.Code.fromInline('x') });
     expect(() => gw.grantUse(fn, { workflows: ['answer'] })).toThrow(/uses lmi-primary \(the generation endpoint\), but no generation endpoint was passed/);
   });
 });
@@ -194,7 +196,7 @@ describe('AuditStore', () => {
 
   test('records expire a day after their lock ends, never before', () => {
     const stack = new Stack(new App(), 'A');
-    const logs = new (require('aws-cdk-lib/aws-s3').Bucket)(stack, 'Logs');
+    const logs = new s3.Bucket(stack, 'Logs');
     new AuditStore(stack, 'Audit', { retention: Duration.days(30), lockMode: AuditLockMode.COMPLIANCE, removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: logs, namePrefix: 'docai-test' });
     Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-after-retention', ExpirationInDays: 31 })]) },
