@@ -16,3 +16,5 @@ export { DocaiFunction } from './common/python-function';
 export type { DocaiFunctionProps } from './common/python-function';
 export type { FunctionPlacement } from './common/placement';
 export { BundlingRefusedError, LambdaBundling } from './common/bundling';
+export { DocaiMetricFactory } from './common/metric-factory';
+export type { DocaiMetricFactoryProps } from './common/metric-factory';
