@@ -53,6 +53,12 @@ export function sharedLayer(scope: Construct): PythonLayerVersion {
   });
 }
 
+/** Why a function runs outside the VPC. */
+export interface OutsideVpc {
+  /** Lands in the acknowledgement of the "Lambda in a VPC" rules, where the security review shows it. */
+  readonly reason: string;
+}
+
 export interface DocaiFunctionProps {
   /** Folder under `lambda/` holding the function's module and requirements.txt. */
   readonly folder: string;
@@ -71,6 +77,7 @@ export interface DocaiFunctionProps {
    * @default - no reservation; the function draws from the account's unreserved pool
    */
   readonly reservedConcurrentExecutions?: number;
+  /** @default - only WORKFLOW and the deployment's metric dimensions */
   readonly environment?: Record<string, string>;
   /** Encrypts the log group, the environment variables and the async dead-letter queue. */
   readonly encryptionKey: kms.IKey;
@@ -84,7 +91,7 @@ export interface DocaiFunctionProps {
    * "Lambda in a VPC" rules, where the security review shows it.
    * @default - in the VPC
    */
-  readonly outsideVpc?: { readonly reason: string };
+  readonly outsideVpc?: OutsideVpc;
   /** Receives asynchronous invocations that failed every retry. */
   readonly deadLetterQueue: sqs.IQueue;
   /** Workflow name in logs and metrics. */

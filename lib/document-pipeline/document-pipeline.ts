@@ -1,4 +1,5 @@
-import { CfnOutput, Duration, RemovalPolicy, Resource, Size, Stack, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -11,6 +12,7 @@ import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { acknowledge, acknowledgeStateMachineWildcards, DocaiFunction, FunctionPlacement, executionsArn, grantKey, grantObjects, grantStateMachineDataKey, invokeEndpointStatement, S3_OBJECT_ACTIONS, stateMachineDataKeyStatement } from '../common';
 import { IIntakeBucket } from '../intake-bucket';
 import { DATABASE_ROLES, IVectorDatabase } from '../vector-database';
+import { DocaiMetricFactory } from '../common/metric-factory';
 import { DEFAULT_ACCESS_TIER, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS } from '../contract';
 import { createReviewQueue, createReviewTopic } from './review-channel';
 import { IWorkBucket } from './work-bucket';
@@ -18,10 +20,16 @@ import { IWorkBucket } from './work-bucket';
 /** The embedding endpoint the Embed step calls. */
 export interface EmbeddingEndpointRef {
   readonly endpointName: string;
-  /** Set when the endpoint hosts inference components (scale-to-zero mode): calls must name it. */
+  /**
+   * Set when the endpoint hosts inference components (scale-to-zero mode): calls must name it.
+   * @default - the endpoint hosts a model variant
+   */
   readonly inferenceComponentName?: string;
   readonly dimension: number;
-  /** The model the endpoint serves: recorded with every chunk, so searches compare vectors of one model. */
+  /**
+   * The model the endpoint serves: recorded with every chunk, so searches compare vectors of one model.
+   * @default - chunks are stored without a model id
+   */
   readonly modelId?: string;
   /** Price used to meter estimated spend per embedding call (EMF EstimatedSpendUsd). @default 0 */
   readonly usdPerMillionTokens?: number;
@@ -59,6 +67,82 @@ export interface IDocumentPipeline extends IConstruct {
    * machine's encryption context only: what starting an execution of a CMK-encrypted state machine takes.
    */
   grantStartExecution(grantee: iam.IGrantable): iam.Grant;
+  /** Executions started (AWS/States ExecutionsStarted). @default Sum over 5 minutes */
+  metricExecutionsStarted(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Executions that succeeded (AWS/States ExecutionsSucceeded). @default Sum over 5 minutes */
+  metricExecutionsSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Executions that failed (AWS/States ExecutionsFailed). @default Sum over 5 minutes */
+  metricExecutionsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Executions that timed out (AWS/States ExecutionsTimedOut). @default Sum over 5 minutes */
+  metricExecutionsTimedOut(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /**
+   * Documents stored (the Store step's DocumentsProcessed) in one workflow: `ingest`, `backfill` or `replay`.
+   * @default Sum over 5 minutes
+   */
+  metricDocumentsProcessed(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Documents that ended in RecordFailure (DocumentsFailed) in one workflow. @default Sum over 5 minutes */
+  metricDocumentsFailed(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Tokens the Embed step sent to the embedding endpoint (TokensEmbedded) in one workflow. @default Sum over 5 minutes */
+  metricTokensEmbedded(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** The metrics of a document pipeline, deployed or imported, through the metric factory. */
+abstract class DocumentPipelineBase extends Construct {
+  public abstract readonly stateMachine: sfn.IStateMachine;
+  public abstract readonly encryptionKey: kms.IKey;
+
+  public grantStartExecution(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee).combine(grantStateMachineDataKey(grantee, this.encryptionKey, this.stateMachine.stateMachineArn));
+  }
+
+  public metricExecutionsStarted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.statesMetric('ExecutionsStarted', props);
+  }
+
+  public metricExecutionsSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.statesMetric('ExecutionsSucceeded', props);
+  }
+
+  public metricExecutionsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.statesMetric('ExecutionsFailed', props);
+  }
+
+  public metricExecutionsTimedOut(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.statesMetric('ExecutionsTimedOut', props);
+  }
+
+  public metricDocumentsProcessed(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stepMetric('DocumentsProcessed', workflow, 'Store', props);
+  }
+
+  public metricDocumentsFailed(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stepMetric('DocumentsFailed', workflow, 'RecordFailure', props);
+  }
+
+  public metricTokensEmbedded(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stepMetric('TokensEmbedded', workflow, 'Embed', props);
+  }
+
+  private statesMetric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return DocaiMetricFactory.of(this).awsMetric('AWS/States', metricName, { StateMachineArn: this.stateMachine.stateMachineArn }, { statistic: 'Sum', ...props });
+  }
+
+  /** As lambda/pipeline emits them: Workflow and Step (docai_shared.observability), then the deployment's dimensions. */
+  private stepMetric(metricName: string, workflow: string, step: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return DocaiMetricFactory.of(this).metric(metricName, { Workflow: workflow, Step: step }, { statistic: 'Sum', ...props });
+  }
+}
+
+/** Resource bounds of the Extract step (lambda/pipeline/extraction.py, Limits). */
+export interface ExtractLimits {
+  /** Inflated size of one DOCX XML part, bytes (checked from the archive directory before inflating). @default 32 MiB */
+  readonly maxXmlPartBytes?: number;
+  /** Inflated to compressed size of a DOCX archive. @default 200 */
+  readonly maxCompressionRatio?: number;
+  /** @default 2000 */
+  readonly maxPdfPages?: number;
+  /** @default 10,000,000 */
+  readonly maxExtractedChars?: number;
 }
 
 /** A document pipeline deployed elsewhere, for `DocumentPipeline.fromDocumentPipelineAttributes`. */
@@ -85,7 +169,7 @@ export interface DocumentPipelineProps {
    * @default - lib/contract EXTRACT_LIMITS: 32 MiB per DOCX XML part (checked from the archive directory before inflating), a
    * compression ratio of 200:1, 2,000 PDF pages, 10,000,000 extracted characters
    */
-  readonly extractLimits?: { readonly maxXmlPartBytes?: number; readonly maxCompressionRatio?: number; readonly maxPdfPages?: number; readonly maxExtractedChars?: number };
+  readonly extractLimits?: ExtractLimits;
   /** @default 400 */
   readonly chunkTokens?: number;
   /** @default 50 */
@@ -130,7 +214,7 @@ export interface DocumentPipelineProps {
  * execution per name, which is what makes duplicate S3 events harmless, and a 90-day execution
  * history for audit.
  */
-export class DocumentPipeline extends Construct implements IDocumentPipeline {
+export class DocumentPipeline extends DocumentPipelineBase implements IDocumentPipeline {
   /** A pipeline deployed elsewhere (another stack or app): its state machine and key, enough to start executions. */
   public static fromDocumentPipelineAttributes(scope: Construct, id: string, attrs: DocumentPipelineAttributes): IDocumentPipeline {
     return new ImportedDocumentPipeline(scope, id, attrs);
@@ -379,10 +463,6 @@ export class DocumentPipeline extends Construct implements IDocumentPipeline {
     this.reviewerPolicy = this.createReviewerPolicy(props, key);
   }
 
-  public grantStartExecution(grantee: iam.IGrantable): iam.Grant {
-    return startExecutionGrant(grantee, this.stateMachine, this.encryptionKey);
-  }
-
   private createReviewerPolicy(props: DocumentPipelineProps, key: kms.IKey): iam.ManagedPolicy {
     const stack = Stack.of(this);
     const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${stack.region}.${stack.urlSuffix}` } };
@@ -511,11 +591,7 @@ export class DocumentPipeline extends Construct implements IDocumentPipeline {
   }
 }
 
-function startExecutionGrant(grantee: iam.IGrantable, stateMachine: sfn.IStateMachine, key: kms.IKey): iam.Grant {
-  return stateMachine.grantStartExecution(grantee).combine(grantStateMachineDataKey(grantee, key, stateMachine.stateMachineArn));
-}
-
-class ImportedDocumentPipeline extends Resource implements IDocumentPipeline {
+class ImportedDocumentPipeline extends DocumentPipelineBase implements IDocumentPipeline {
   public readonly stateMachine: sfn.IStateMachine;
   public readonly encryptionKey: kms.IKey;
 
@@ -523,9 +599,5 @@ class ImportedDocumentPipeline extends Resource implements IDocumentPipeline {
     super(scope, id);
     this.stateMachine = sfn.StateMachine.fromStateMachineArn(this, 'StateMachine', attrs.stateMachineArn);
     this.encryptionKey = attrs.encryptionKey;
-  }
-
-  public grantStartExecution(grantee: iam.IGrantable): iam.Grant {
-    return startExecutionGrant(grantee, this.stateMachine, this.encryptionKey);
   }
 }

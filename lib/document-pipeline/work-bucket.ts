@@ -2,7 +2,7 @@ import { Duration, Names, RemovalPolicy, Resource, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
-import { acknowledge } from '../common';
+import { acknowledge, createDataKey } from '../common';
 
 /** An expiring, encrypted bucket for intermediate results, as its users see it. */
 export interface IWorkBucket extends IConstruct {
@@ -23,8 +23,9 @@ export interface WorkBucketAttributes {
 }
 
 export interface WorkBucketProps {
-  readonly encryptionKey: kms.IKey;
-  /** Server access logs go here. */
+  /** @default - a new customer-managed key with rotation on */
+  readonly encryptionKey?: kms.IKey;
+  /** Server access logs go here (a bucket that accepts S3 log delivery: SSE-S3, see IntakeBucket.accessLogBucket). */
   readonly accessLogBucket: s3.IBucket;
   /** Objects are deleted after this; DocumentPipeline requires more than its review timeout + embedding window + a day. @default Duration.days(5) */
   readonly expiration?: Duration;
@@ -61,11 +62,11 @@ export class WorkBucket extends Construct implements IWorkBucket {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const stack = Stack.of(this);
     this.bucketName = `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' }).toLowerCase()}-${stack.account}-${stack.region}`;
-    this.encryptionKey = props.encryptionKey;
+    this.encryptionKey = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the work bucket', removalPolicy });
     this.bucket = new s3.Bucket(this, 'Bucket', {
       bucketName: this.bucketName,
       encryption: s3.BucketEncryption.KMS,
-      encryptionKey: props.encryptionKey,
+      encryptionKey: this.encryptionKey,
       bucketKeyEnabled: true,
       versioned: true,
       objectLockEnabled: true,

@@ -1,10 +1,12 @@
 import { Duration, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { acknowledge, DocaiFunction, executionsArn, FunctionPlacement } from '../common';
+import { DocaiMetricFactory } from '../common/metric-factory';
 import { IDocumentPipeline } from '../document-pipeline';
 import { IIngestionQueue } from './ingestion-queue';
 
@@ -57,6 +59,26 @@ export interface IngestionFunctionProps {
 export class IngestionFunction extends Construct {
   public readonly function: DocaiFunction;
   public readonly eventSource: SqsEventSource;
+
+  /** Pipeline executions the function started (ExecutionsStarted, workflow ingestion). @default Sum over 5 minutes */
+  public metricExecutionsStarted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingestionMetric('ExecutionsStarted', props);
+  }
+
+  /** Events of another bucket, refused to the dead-letter queue (ForeignBucketRecords). @default Sum over 5 minutes */
+  public metricForeignBucketRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingestionMetric('ForeignBucketRecords', props);
+  }
+
+  /** Records that are no S3 event, refused to the dead-letter queue (MalformedRecords). @default Sum over 5 minutes */
+  public metricMalformedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingestionMetric('MalformedRecords', props);
+  }
+
+  /** StartExecution calls that failed; their messages are redelivered (StartFailures). @default Sum over 5 minutes */
+  public metricStartFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingestionMetric('StartFailures', props);
+  }
 
   constructor(scope: Construct, id: string, props: IngestionFunctionProps) {
     super(scope, id);
@@ -117,5 +139,10 @@ export class IngestionFunction extends Construct {
         'SQS event source mappings do not support OnFailure destinations. Records that fail are returned to the queue ' +
           '(ReportBatchItemFailures) and move to its dead-letter queue after maxReceiveCount deliveries; that DLQ is alarmed.');
     }
+  }
+
+  /** As lambda/ingestion emits them: Workflow ingestion, then the deployment's dimensions. */
+  private ingestionMetric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return DocaiMetricFactory.of(this).metric(metricName, { Workflow: 'ingestion' }, { statistic: 'Sum', ...props });
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Resource, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,6 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
 import { createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
+import { DocaiMetricFactory } from '../common/metric-factory';
 
 /** The queue S3 events arrive in, as its consumer sees it. */
 export interface IIngestionQueue extends IConstruct {
@@ -18,6 +19,34 @@ export interface IIngestionQueue extends IConstruct {
   readonly visibilityTimeout: Duration;
   /** The longest a consumer may take per batch (a sixth of the visibility timeout). */
   readonly consumerTimeout: Duration;
+  /** Events waiting (AWS/SQS ApproximateNumberOfMessagesVisible). @default Maximum over 5 minutes */
+  metricQueueDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Age of the oldest event waiting, seconds (AWS/SQS ApproximateAgeOfOldestMessage). @default Maximum over 5 minutes */
+  metricOldestMessageAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Events that failed every delivery (the dead-letter queue's ApproximateNumberOfMessagesVisible). @default Maximum over 5 minutes */
+  metricDeadLetterMessages(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** The metrics of an ingestion queue, deployed or imported: AWS/SQS by QueueName, through the metric factory. */
+abstract class IngestionQueueMetrics extends Construct {
+  public abstract readonly queue: sqs.IQueue;
+  public abstract readonly deadLetterQueue: sqs.IQueue;
+
+  public metricQueueDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return sqsMetric(this, this.queue, 'ApproximateNumberOfMessagesVisible', props);
+  }
+
+  public metricOldestMessageAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return sqsMetric(this, this.queue, 'ApproximateAgeOfOldestMessage', props);
+  }
+
+  public metricDeadLetterMessages(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return sqsMetric(this, this.deadLetterQueue, 'ApproximateNumberOfMessagesVisible', props);
+  }
+}
+
+function sqsMetric(scope: Construct, queue: sqs.IQueue, metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  return DocaiMetricFactory.of(scope).awsMetric('AWS/SQS', metricName, { QueueName: queue.queueName }, { statistic: 'Maximum', ...props });
 }
 
 /** An ingestion queue deployed elsewhere, for `IngestionQueue.fromIngestionQueueAttributes`. */
@@ -73,7 +102,7 @@ export interface IngestionQueueProps {
  * The SQS queue S3 events land in, its dead-letter queue, and the two alarms that need a person:
  * anything in the DLQ, and events waiting too long.
  */
-export class IngestionQueue extends Construct implements IIngestionQueue {
+export class IngestionQueue extends IngestionQueueMetrics implements IIngestionQueue {
   /** An ingestion queue deployed elsewhere (another stack or app), by ARNs, key and visibility timeout. */
   public static fromIngestionQueueAttributes(scope: Construct, id: string, attrs: IngestionQueueAttributes): IIngestionQueue {
     return new ImportedIngestionQueue(scope, id, attrs);
@@ -119,7 +148,7 @@ export class IngestionQueue extends Construct implements IIngestionQueue {
     const oldest = props.oldestMessageAgeThreshold ?? Duration.minutes(15);
     this.oldestMessageAlarm = new cloudwatch.Alarm(this, 'OldestMessageAlarm', {
       alarmDescription: `Ingestion events wait longer than ${oldest.toHumanString()}: the ingestion function is failing, throttled or capped.`,
-      metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      metric: this.metricOldestMessageAge({ period: Duration.minutes(1) }),
       threshold: oldest.toSeconds(),
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
@@ -150,7 +179,7 @@ export class IngestionQueue extends Construct implements IIngestionQueue {
   }
 }
 
-class ImportedIngestionQueue extends Resource implements IIngestionQueue {
+class ImportedIngestionQueue extends IngestionQueueMetrics implements IIngestionQueue {
   public readonly queue: sqs.IQueue;
   public readonly deadLetterQueue: sqs.IQueue;
   public readonly encryptionKey: kms.IKey;

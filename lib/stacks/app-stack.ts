@@ -10,12 +10,19 @@ import { StageConfig } from '../config';
 import { DocumentPipeline, EmbeddingEndpointRef, IWorkBucket } from '../document-pipeline';
 import { IIngestionQueue, IngestionFunction } from '../ingestion';
 import { IIntakeBucket } from '../intake-bucket';
-import { ModelGateway } from '../model-gateway';
+import { IModelGateway } from '../model-gateway';
 import { QueryApi } from '../query-api';
-import { AuditStore } from '../query-api/audit-store';
+import { IAuditStore } from '../query-api/audit-store';
 import { IVectorDatabase } from '../vector-database';
 import { deploymentMetricDimensions, namePrefix } from './stack-names';
 import { queryAuthorization } from './read-side-props';
+
+/** A SageMaker endpoint the app calls, by name. */
+export interface InferenceEndpointRef {
+  readonly endpointName: string;
+  /** @default - the endpoint hosts a model variant (calls name the endpoint only) */
+  readonly inferenceComponentName?: string;
+}
 
 /**
  * What the app stack is given: the stage config (sizes and switches) and handles of what it uses,
@@ -41,9 +48,9 @@ export interface AppStackProps extends StackProps {
   /** Where alarms go. */
   readonly alarmTopic: sns.ITopic;
   /** The model gateway's state (table, prompts, guardrail). */
-  readonly gateway: ModelGateway;
+  readonly gateway: IModelGateway;
   /** The query API's audit trail. */
-  readonly audit: AuditStore;
+  readonly audit: IAuditStore;
   /** What happens to the query API's user pool when this stack is deleted. */
   readonly userPoolRemovalPolicy: RemovalPolicy;
   /** The embedding endpoint the pipeline calls. */
@@ -52,9 +59,9 @@ export interface AppStackProps extends StackProps {
    * The endpoint the query API embeds questions with, when it is not `embedding` (same model, e.g. a
    * serverless CPU endpoint beside a scale-to-zero GPU one). @default - `embedding`
    */
-  readonly questionEmbedding?: { readonly endpointName: string; readonly inferenceComponentName?: string };
+  readonly questionEmbedding?: InferenceEndpointRef;
   /** The generation endpoint, when the stage deploys one (a model of the gateway's chains). */
-  readonly generation?: { readonly endpointName: string; readonly inferenceComponentName?: string };
+  readonly generation?: InferenceEndpointRef;
 }
 
 /** The stateless side: functions, the pipeline, migrations. Safe to destroy and recreate. */

@@ -57,6 +57,12 @@ export class MonitoringStack extends Stack {
   }
 }
 
+export interface CostStackProps extends StackProps {
+  readonly config: StageConfig;
+  /** Changes when the cost-allocation tags must be activated again (npm run deploy passes it). @default - none */
+  readonly deployNonce?: string;
+}
+
 /**
  * Budgets, cost anomaly detection and cost-allocation tag activation. Pinned to us-east-1, where Cost
  * Explorer and anomaly detection are served, with its own encrypted topic (budget and anomaly alerts
@@ -66,7 +72,7 @@ export class CostStack extends Stack {
   public readonly costControls: CostControls;
   public readonly topic: AlarmTopic;
 
-  constructor(scope: Construct, id: string, props: StackProps & { config: StageConfig; deployNonce?: string }) {
+  constructor(scope: Construct, id: string, props: CostStackProps) {
     super(scope, id, props);
     const c = props.config;
     tagWorkload(this, 'observability');

@@ -1,7 +1,8 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CfnResource, CustomResource, Duration, Fn, Names, RemovalPolicy, Resource, Stack, Token } from 'aws-cdk-lib';
+import { CfnResource, CustomResource, Duration, Fn, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -9,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
+import { DocaiMetricFactory } from '../common/metric-factory';
 import { AccessTier } from '../contract';
 import { acknowledge, allowCloudWatchLogs, createDataKey, DocaiFunction, FunctionPlacement, LAMBDA_ROOT } from '../common';
 
@@ -42,6 +44,38 @@ export interface IVectorDatabase extends IConstruct {
   grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant;
   /** Environment variables the shared `docai_shared.db.connect_from_env` reads. */
   connectionEnvironment(dbUser: string): Record<string, string>;
+  /** CPU of the instance, percent (AWS/RDS CPUUtilization). @default Average over 5 minutes */
+  metricCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Open connections (AWS/RDS DatabaseConnections). @default Maximum over 5 minutes */
+  metricDatabaseConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Free storage, bytes (AWS/RDS FreeStorageSpace). @default Minimum over 5 minutes */
+  metricFreeStorageSpace(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** The metrics of a vector database, deployed or imported: AWS/RDS by DBInstanceIdentifier, through the metric factory. */
+abstract class VectorDatabaseBase extends Construct {
+  /** The instance identifier, when known (undefined for an import that did not name it). */
+  protected abstract readonly metricInstanceIdentifier: string | undefined;
+
+  public metricCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.rdsMetric('CPUUtilization', 'Average', props);
+  }
+
+  public metricDatabaseConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.rdsMetric('DatabaseConnections', 'Maximum', props);
+  }
+
+  public metricFreeStorageSpace(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.rdsMetric('FreeStorageSpace', 'Minimum', props);
+  }
+
+  private rdsMetric(metricName: string, statistic: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    const id = this.metricInstanceIdentifier;
+    if (id === undefined) {
+      throw new Error(`VectorDatabase ${this.node.path}: ${metricName} is published per DBInstanceIdentifier, which this import does not know; pass instanceIdentifier to fromVectorDatabaseAttributes`);
+    }
+    return DocaiMetricFactory.of(this).awsMetric('AWS/RDS', metricName, { DBInstanceIdentifier: id }, { statistic, ...props });
+  }
 }
 
 /** A vector database deployed elsewhere (another stack or app), for `VectorDatabase.fromVectorDatabaseAttributes`. */
@@ -126,7 +160,7 @@ export interface VectorDatabaseProps {
  * security group that admits only `clientSecurityGroup` on the database port; and a custom resource
  * whose Python handler (in the VPC) applies the versioned SQL migrations on every deploy.
  */
-export class VectorDatabase extends Construct implements IVectorDatabase {
+export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabase {
   /** A database deployed elsewhere, by its connection attributes: enough to connect and to grant `rds-db:connect`. */
   public static fromVectorDatabaseAttributes(scope: Construct, id: string, attrs: VectorDatabaseAttributes): IVectorDatabase {
     return new ImportedVectorDatabase(scope, id, attrs);
@@ -336,6 +370,10 @@ export class VectorDatabase extends Construct implements IVectorDatabase {
     return { DB_HOST: this.hostname, DB_PORT: String(this.port), DB_NAME: this.databaseName, DB_USER: dbUser };
   }
 
+  protected get metricInstanceIdentifier(): string {
+    return this.instance.instanceIdentifier;
+  }
+
   private acknowledgeDeliberateChoices(multiAz: boolean, deletionProtection: boolean): void {
     const inst = this.instance;
     acknowledge(inst, ['HIPAA.Security::HIPAA.Security-RDSInBackupPlan', 'NIST.800.53.R5::NIST.800.53.R5-RDSInBackupPlan'],
@@ -357,15 +395,17 @@ export class VectorDatabase extends Construct implements IVectorDatabase {
   }
 }
 
-class ImportedVectorDatabase extends Resource implements IVectorDatabase {
+class ImportedVectorDatabase extends VectorDatabaseBase implements IVectorDatabase {
   public readonly hostname: string;
   public readonly port: number;
   public readonly databaseName: string;
   public readonly clientSecurityGroup: ec2.ISecurityGroup;
+  protected readonly metricInstanceIdentifier: string | undefined;
   private readonly instance: rds.IDatabaseInstance;
 
   constructor(scope: Construct, id: string, attrs: VectorDatabaseAttributes) {
     super(scope, id);
+    this.metricInstanceIdentifier = attrs.instanceIdentifier;
     if (!Token.isUnresolved(attrs.instanceResourceId) && !/^db-[A-Z0-9]+$/.test(attrs.instanceResourceId)) {
       throw new Error(`VectorDatabase.fromVectorDatabaseAttributes: instanceResourceId must be the instance's DbiResourceId (db-XXXX, see 'aws rds describe-db-instances'), received '${attrs.instanceResourceId}'`);
     }

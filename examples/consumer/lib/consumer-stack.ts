@@ -4,10 +4,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
-  AuditStore, createReviewQueue, createReviewTopic, DocumentPipeline, FunctionPlacement, IngestionFunction, IngestionQueue,
+  AuditLockMode, AuditStore, DocumentPipeline, FunctionPlacement, IngestionFunction, IngestionQueue,
   IntakeBucket, ModelGateway, QueryApi, VectorDatabase, WorkBucket,
 } from 'docai-blueprint';
-import { acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, PILOT } from 'docai-blueprint/blueprint';
+import { acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, gatewayGuardrail, gatewayRouting, PILOT } from 'docai-blueprint/blueprint';
 
 /**
  * The document pipeline and the query API inside a VPC this app already has (imported, not created),
@@ -43,13 +43,12 @@ export class ConsumerStack extends Stack {
     const pipeline = new DocumentPipeline(this, 'Pipeline', {
       intake, database, embedding, placement,
       workBucket: new WorkBucket(this, 'Work', { encryptionKey: intake.encryptionKey, accessLogBucket: intake.accessLogBucket, removalPolicy: RemovalPolicy.DESTROY }),
-      reviewQueue: createReviewQueue(this, key),
-      reviewTopic: createReviewTopic(this, key),
     });
-    new IngestionFunction(this, 'Ingestion', { queue, stateMachine: pipeline.stateMachine, stateMachineKey: pipeline.encryptionKey, intakeBucketName: intake.bucketName, placement });
+    // The pipeline comes with its key: starting an execution needs a data key from it.
+    new IngestionFunction(this, 'Ingestion', { queue, pipeline, intakeBucketName: intake.bucketName, placement });
 
-    const gateway = new ModelGateway(this, 'Gateway', { config: PILOT.gateway, namePrefix: 'consumer', removalPolicy: RemovalPolicy.DESTROY, alarmTopic: alarms });
-    const audit = new AuditStore(this, 'Audit', { retention: Duration.days(365), lockMode: 'GOVERNANCE', removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: intake.accessLogBucket, namePrefix: 'consumer' });
+    const gateway = new ModelGateway(this, 'Gateway', { ...gatewayRouting(PILOT.gateway), guardrail: gatewayGuardrail(PILOT.gateway), namePrefix: 'consumer', removalPolicy: RemovalPolicy.DESTROY, alarmTopic: alarms });
+    const audit = new AuditStore(this, 'Audit', { retention: Duration.days(365), lockMode: AuditLockMode.GOVERNANCE, removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: intake.accessLogBucket, namePrefix: 'consumer' });
     new QueryApi(this, 'Query', {
       placement, database, gateway, audit, embedding,
       tierGroups: PILOT.query.tierGroups, defaultTopK: 6, maxTopK: 20, throttle: { rateLimit: 10, burstLimit: 20 }, wafRateLimitPer5Minutes: 1000,
