@@ -17,3 +17,5 @@ export type { DocaiFunctionProps } from './common/python-function';
 export type { FunctionPlacement } from './common/placement';
 // (BundlingRefusedError, which extends Error, is in docai-blueprint/blueprint: jsii cannot extend Error)
 export { LambdaBundling } from './common/bundling';
+export { DocaiMetricFactory } from './common/metric-factory';
+export type { DocaiMetricFactoryProps } from './common/metric-factory';

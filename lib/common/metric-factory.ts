@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { IConstruct } from 'constructs';
+import { METRICS_NAMESPACE } from '../contract/metrics';
 import { metricDimensions } from './metric-dimensions';
 
 /** How a DocaiMetricFactory names its metrics. */
@@ -30,8 +31,8 @@ export interface DocaiMetricFactoryProps {
  * methods with it; dashboards and alarms use those methods.
  */
 export class DocaiMetricFactory {
-  /** The namespace the Python handlers emit under (lambda/shared/docai_shared/observability.py NAMESPACE). */
-  public static readonly DEFAULT_NAMESPACE = 'DocAI';
+  /** The namespace the Python handlers emit under (lib/contract, read by docai_shared.observability). */
+  public static readonly DEFAULT_NAMESPACE: string = METRICS_NAMESPACE;
   /** The period of the dashboards and alarms of this project. */
   public static readonly DEFAULT_PERIOD = Duration.minutes(5);
 

@@ -344,7 +344,8 @@ export class ModelGateway extends ModelGatewayBase {
     return new ImportedModelGateway(scope, id, attrs);
   }
 
-  public readonly table: dynamodb.Table;
+  /** The table (its L2 is reachable as `node.findChild('Table')`). */
+  public readonly table: dynamodb.ITable;
   public readonly encryptionKey: kms.IKey;
   public readonly prompts: { [workflow: string]: ssm.StringParameter } = {};
   public readonly promptPrefix: string;
@@ -365,7 +366,7 @@ export class ModelGateway extends ModelGatewayBase {
     for (const w of workflows) this.resolveRefs(w, props);
     this.encryptionKey = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the model gateway table (budgets, cached answers)', removalPolicy });
 
-    this.table = new dynamodb.Table(this, 'Table', {
+    const table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
@@ -375,7 +376,8 @@ export class ModelGateway extends ModelGatewayBase {
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy,
     });
-    acknowledge(this.table, ['NIST.800.53.R5::NIST.800.53.R5-DynamoDBInBackupPlan', 'HIPAA.Security::HIPAA.Security-DynamoDBInBackupPlan', 'PCI.DSS.321::PCI.DSS.321-DynamoDBInBackupPlan'],
+    this.table = table;
+    acknowledge(table, ['NIST.800.53.R5::NIST.800.53.R5-DynamoDBInBackupPlan', 'HIPAA.Security::HIPAA.Security-DynamoDBInBackupPlan', 'PCI.DSS.321::PCI.DSS.321-DynamoDBInBackupPlan'],
       'Point-in-time recovery (35 days) is on; the table holds only budget counters of the current day and month and cached answers with a TTL, all of which ' +
         'the gateway rebuilds by itself (a lost counter resets a budget period, a lost cache entry is a cache miss), so an AWS Backup plan would protect nothing the gateway needs.');
 

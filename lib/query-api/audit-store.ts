@@ -19,7 +19,16 @@ export const AUDIT_COLUMNS: readonly glue.CfnTable.ColumnProperty[] = auditColum
 /** The shipped audit queries (Athena, Trino SQL) in lib/query-api/queries: `?` placeholders are Athena execution parameters, in order. */
 export const AUDIT_QUERIES_DIR = packagePath('lib', 'query-api', 'queries');
 
-export function auditQueries(): Record<string, { description: string; sql: string }> {
+/** One saved audit query. */
+export interface AuditQuery {
+  /** From the file's `--` comment lines. */
+  readonly description: string;
+  /** Athena (Trino) SQL; `?` placeholders are execution parameters, in order. */
+  readonly sql: string;
+}
+
+/** The shipped audit queries by name (AuditStore.savedQueries). */
+function auditQueries(): Record<string, AuditQuery> {
   return Object.fromEntries(fs.readdirSync(AUDIT_QUERIES_DIR).filter((f) => f.endsWith('.sql')).sort().map((f) => {
     const lines = fs.readFileSync(path.join(AUDIT_QUERIES_DIR, f), 'utf8').split('\n');
     const description = lines.filter((l) => l.startsWith('--')).map((l) => l.replace(/^--\s?/, '')).join(' ');
@@ -139,12 +148,18 @@ export interface AuditStoreProps {
  * day D" and "which requests saw document Y".
  */
 export class AuditStore extends Construct implements IAuditStore {
+  /** The audit queries every store saves in its workgroup (lib/query-api/queries), by name. */
+  public static savedQueries(): { [name: string]: AuditQuery } {
+    return auditQueries();
+  }
+
   /** An audit store deployed elsewhere (another stack or app). */
   public static fromAuditStoreAttributes(scope: Construct, id: string, attrs: AuditStoreAttributes): IAuditStore {
     return new ImportedAuditStore(scope, id, attrs);
   }
 
-  public readonly bucket: s3.Bucket;
+  /** The locked bucket (its L2 is reachable as `node.findChild('Bucket')`). */
+  public readonly bucket: s3.IBucket;
   /** The bucket name as synthesized (pseudo parameters only), for readable least-privilege ARNs in other stacks. */
   public readonly bucketName: string;
   /**
@@ -183,7 +198,7 @@ export class AuditStore extends Construct implements IAuditStore {
       encryption: s3.BucketEncryption.KMS, encryptionKey: this.encryptionKey, bucketKeyEnabled: true, enforceSSL: true, minimumTLSVersion: 1.2,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL, objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     };
-    this.bucket = new s3.Bucket(this, 'Bucket', {
+    const bucket = new s3.Bucket(this, 'Bucket', {
       bucketName: perDeployment ? `${props.namePrefix}-audit-${stack.account}-${deploymentId}` : fixed,
       ...onAuditKey,
       versioned: true, // required by Object Lock
@@ -197,12 +212,13 @@ export class AuditStore extends Construct implements IAuditStore {
       removalPolicy,
     });
     // A name built on this stack's id must cross stacks as a reference (AWS::StackId differs there).
-    this.bucketName = perDeployment ? this.bucket.bucketName : fixed;
+    this.bucket = bucket;
+    this.bucketName = perDeployment ? bucket.bucketName : fixed;
     this.bucketNameForPolicies = perDeployment ? `${props.namePrefix}-audit-${stack.account}-*` : fixed;
-    acknowledge(this.bucket, ['cdk-validator-cfnguard::s3_event_notifications_enabled_check'],
+    acknowledge(bucket, ['cdk-validator-cfnguard::s3_event_notifications_enabled_check'],
       'Nothing reacts to a new audit record: records are read by the saved Athena queries (who asked what, which requests saw a document). Writes are ' +
         'recorded in the server access log, and the query function\'s AuditFailures metric counts records that could not be written.');
-    acknowledge(this.bucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
+    acknowledge(bucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
       'The audit records are locked against deletion (Object Lock) in an S3 bucket that stores every object across at least three Availability Zones; a copy in a second region ' +
         'would double the place a question and its answer are kept, which the data owner has to approve first. Add replication here when it is.');
 

@@ -22,7 +22,7 @@ import { IAuditStore } from './audit-store';
 import { QUERY_LIMITS } from '../contract';
 
 /** Steps whose latency the handler reports (EMF `Latency.<step>`, Workflow dimension). */
-export const QUERY_STEPS = ['embed', 'retrieve', 'generate', 'audit', 'total'] as const;
+const QUERY_STEPS = ['embed', 'retrieve', 'generate', 'audit', 'total'];
 
 /** How callers authenticate. */
 export enum QueryAuthorization {
@@ -113,6 +113,13 @@ export interface QueryApiProps {
   readonly ownAccountLoggingRole?: boolean;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The WAF log group's name; WAF requires the `aws-waf-logs-` prefix
+   * (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html). A second QueryApi in
+   * one stack must set it.
+   * @default `aws-waf-logs-<stack name>`
+   */
+  readonly wafLogGroupName?: string;
   /** Encrypts the API's log groups. @default - a new customer managed key */
   readonly encryptionKey?: kms.IKey;
   /** @default - the alarms have no action */
@@ -128,6 +135,9 @@ export interface QueryApiProps {
  * the audit record) and the retrieve function (in the VPC, logs in as the tier's reader role).
  */
 export class QueryApi extends Construct {
+  /** Steps whose latency the query function reports (metricLatency). */
+  public static readonly STEPS: string[] = [...QUERY_STEPS];
+
   public readonly api: apigw.RestApi;
   /** The user pool callers sign in to (authorization `cognito`); none with IAM authorization. */
   public readonly userPool?: cognito.IUserPool;
@@ -139,10 +149,10 @@ export class QueryApi extends Construct {
   public readonly accessLogs: logs.LogGroup;
   public readonly gateway: IModelGateway;
   private readonly metrics: DocaiMetricFactory;
+  private defaultWafLogs = false;
 
   constructor(scope: Construct, id: string, props: QueryApiProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     this.metrics = DocaiMetricFactory.of(this);
     this.gateway = props.gateway;
     const defaultTopK = props.defaultTopK ?? 6;
@@ -354,7 +364,11 @@ export class QueryApi extends Construct {
     });
     new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: this.webAcl.attrArn });
     // WAF logs to a log group whose name starts with aws-waf-logs- (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
-    const wafLogs = new logs.LogGroup(this, 'WafLogs', { logGroupName: `aws-waf-logs-${stack.stackName}`.slice(0, 512), encryptionKey, retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const wafLogGroupName = props.wafLogGroupName ?? this.defaultWafLogGroupName();
+    if (!Token.isUnresolved(wafLogGroupName) && !wafLogGroupName.startsWith('aws-waf-logs-')) {
+      throw new Error(`QueryApi: wafLogGroupName "${wafLogGroupName}" must start with aws-waf-logs- (WAF logs only to such log groups)`);
+    }
+    const wafLogs = new logs.LogGroup(this, 'WafLogs', { logGroupName: wafLogGroupName, encryptionKey, retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
     new wafv2.CfnLoggingConfiguration(this, 'WafLogging', { resourceArn: this.webAcl.attrArn, logDestinationConfigs: [wafLogs.logGroupArn] });
 
     // --- alarms ---
@@ -367,6 +381,15 @@ export class QueryApi extends Construct {
     const p95LatencyMs = props.alarms?.p95LatencyMs ?? 10000;
     alarm('Error5xxRate', this.metricApi5xxRate(), error5xxPercent, `More than ${error5xxPercent}% of query API requests answer 5xx: see the query function's logs (request id) and the audit records' outcome.`);
     alarm('LatencyP95', this.metricApiLatency({ statistic: 'p95' }), p95LatencyMs, `Query API p95 latency is above ${p95LatencyMs} ms: the dashboard's query row shows which step (embed, retrieve, generate).`);
+  }
+
+  /** The stack's name, once per stack: a second QueryApi would collide with the first one's log group. */
+  private defaultWafLogGroupName(): string {
+    const stack = Stack.of(this);
+    const others = stack.node.findAll().filter((c) => c !== this && c instanceof QueryApi && (c as QueryApi).defaultWafLogs);
+    if (others.length > 0) throw new Error(`QueryApi ${this.node.path}: ${others[0].node.path} already logs WAF to aws-waf-logs-${stack.stackName}; set wafLogGroupName (aws-waf-logs-...) on one of them`);
+    this.defaultWafLogs = true;
+    return `aws-waf-logs-${stack.stackName}`.slice(0, 512);
   }
 
   private createUserPool(groups: string[], removalPolicy: RemovalPolicy): cognito.UserPool {
@@ -440,7 +463,7 @@ export class QueryApi extends Construct {
 
   /** Latency of one step of a request (one of QueryApi.STEPS), milliseconds. */
   public metricLatency(step: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    if (!(QUERY_STEPS as readonly string[]).includes(step)) throw new Error(`QueryApi.metricLatency: step "${step}"; the handler reports ${QUERY_STEPS.join(', ')}`);
+    if (!QUERY_STEPS.includes(step)) throw new Error(`QueryApi.metricLatency: step "${step}"; the handler reports ${QUERY_STEPS.join(', ')}`);
     return this.metric(`Latency.${step}`, 'answer', props);
   }
 

@@ -43,7 +43,7 @@ export class MonitoringStack extends Stack {
       ingestionQueue: props.ingestionQueue.queue,
       deadLetterQueue: props.ingestionQueue.deadLetterQueue,
       queueAlarms: [props.ingestionQueue.deadLetterAlarm, props.ingestionQueue.oldestMessageAlarm],
-      endpoint: { endpointName: props.embedding.endpointName, variantName: props.embedding.variantName, inferenceComponentName: props.embedding.inferenceComponentName },
+      endpoint: props.embedding,
       database: props.database.instance,
       embeddingUsdPerMillionTokens: c.observability.embeddingUsdPerMillionTokens,
       thresholds: {

@@ -9,7 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { PILOT } from '../../lib/config/presets';
 import { ModelGateway } from '../../lib/model-gateway';
-import { auditQueries, AuditLockMode, AuditStore } from '../../lib/query-api';
+import { AuditLockMode, AuditStore } from '../../lib/query-api';
 import { gatewayGuardrail, gatewayRouting } from '../../lib/stacks/read-side-props';
 import { NO_BUNDLING, synthStage } from '../helpers';
 
@@ -63,7 +63,7 @@ describe.each(['pilot', 'production'] as const)('query API of the %s stage', (st
     const q = config().query;
     data().hasResourceProperties('AWS::S3::Bucket', { ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: q.auditLockMode, Days: q.auditRetentionDays } } } });
     const named = Object.values(data().findResources('AWS::Athena::NamedQuery')).map((n: any) => n.Properties.Name).sort();
-    expect(named).toEqual(Object.keys(auditQueries()).sort());
+    expect(named).toEqual(Object.keys(AuditStore.savedQueries()).sort());
     data().hasResourceProperties('AWS::Athena::WorkGroup', { WorkGroupConfiguration: Match.objectLike({ EnforceWorkGroupConfiguration: true, ResultConfiguration: Match.objectLike({ EncryptionConfiguration: Match.objectLike({ EncryptionOption: 'SSE_KMS' }) }) }) });
   });
 
@@ -184,7 +184,7 @@ describe('ModelGateway', () => {
 
 describe('AuditStore', () => {
   test('every shipped query is a parameterized SELECT on the requests table', () => {
-    const queries = auditQueries();
+    const queries = AuditStore.savedQueries();
     expect(Object.keys(queries).sort()).toEqual(['what-did-a-user-ask-on-a-day', 'which-requests-saw-a-document']);
     for (const q of Object.values(queries)) {
       expect(q.sql).toMatch(/^SELECT /);
