@@ -13,7 +13,7 @@ export * from './cost-controls';
 export * from './query-api';
 export * from './model-gateway';
 export { DocaiFunction } from './common/python-function';
-export type { DocaiFunctionProps } from './common/python-function';
+export type { DocaiFunctionProps, OutsideVpc } from './common/python-function';
 export type { FunctionPlacement } from './common/placement';
 // (BundlingRefusedError, which extends Error, is in docai-blueprint/blueprint: jsii cannot extend Error)
 export { LambdaBundling } from './common/bundling';
