@@ -220,7 +220,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
     return new ImportedDocumentPipeline(scope, id, attrs);
   }
 
-  public readonly stateMachine: sfn.StateMachine;
+  public readonly stateMachine: sfn.IStateMachine;
   public readonly backfill: sfn.StateMachine;
   public readonly functions: Record<string, DocaiFunction> = {};
   public readonly reviewQueue: sqs.IQueue;
@@ -447,7 +447,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
           : embedAll,
       ).next(store).next(done));
 
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    const stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(start.next(route)),
       tracingEnabled: true,
@@ -455,7 +455,8 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
       logs: { destination: this.logGroup, level: props.logLevel ?? sfn.LogLevel.ALL, includeExecutionData: props.includeExecutionData ?? false },
       encryptionConfiguration: new sfn.CustomerManagedEncryptionConfiguration(key),
     });
-    acknowledgeStateMachineWildcards(this.stateMachine);
+    this.stateMachine = stateMachine;
+    acknowledgeStateMachineWildcards(stateMachine);
 
     this.backfill = this.createBackfill(props, key);
     // The backfill starts pipeline executions (.sync: it also describes them), encrypted with the same key.

@@ -169,7 +169,7 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
   public readonly instance: rds.DatabaseInstance | rds.DatabaseInstanceFromSnapshot;
   public readonly encryptionKey: kms.IKey;
   /** Attach to anything that connects to the database. */
-  public readonly clientSecurityGroup: ec2.SecurityGroup;
+  public readonly clientSecurityGroup: ec2.ISecurityGroup;
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly port: number;
   public readonly databaseName: string;
