@@ -52,7 +52,6 @@ export class AlarmTopic extends Construct {
     const sourceArns = alarmPublisherSourceArns(stack);
     for (const [sid, service, arn] of [
       ['AllowCloudWatchAlarmsToUseKey', 'cloudwatch.amazonaws.com', sourceArns.cloudwatch],
-      ['AllowEventBridgeRulesToUseKey', 'events.amazonaws.com', sourceArns.events],
       ['AllowBudgetsToUseKey', 'budgets.amazonaws.com', sourceArns.budgets],
       ['AllowAnomalyAlertsToUseKey', 'costalerts.amazonaws.com', sourceArns.costalerts],
       // SNS itself, when it moves undelivered notifications to the dead-letter queue (same key).
@@ -92,16 +91,14 @@ export class AlarmTopic extends Construct {
 
 /**
  * The resources that may publish to an alarm topic, as `aws:SourceArn` patterns of this account:
- * CloudWatch alarms and EventBridge rules of the topic's region (SNS:
- * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services,
- * EventBridge: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions),
+ * CloudWatch alarms of the topic's region (SNS:
+ * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services),
  * budgets and anomaly monitors of the account (global services: no region in their ARNs).
  */
-function alarmPublisherSourceArns(stack: Stack): { cloudwatch: string; events: string; budgets: string; costalerts: string; sns: string } {
+function alarmPublisherSourceArns(stack: Stack): { cloudwatch: string; budgets: string; costalerts: string; sns: string } {
   const { partition: p, region: r, account: a } = stack;
   return {
     cloudwatch: `arn:${p}:cloudwatch:${r}:${a}:alarm:*`,
-    events: `arn:${p}:events:${r}:${a}:rule/*`,
     budgets: `arn:${p}:budgets::${a}:*`,
     costalerts: `arn:${p}:ce::${a}:*`,
     sns: `arn:${p}:sns:${r}:${a}:*`,

@@ -43,6 +43,12 @@ export interface QueryApiProps {
   readonly generation?: GenerationEndpointRef;
   /** A user pool of the caller's; @default - the construct creates one (MFA required, groups per tier) */
   readonly userPool?: cognito.IUserPool;
+  /**
+   * Hosted-UI sign-in for the created app client: the authorization-code flow only (no implicit
+   * grant), scopes `openid` and `email`, redirecting to these URLs.
+   * @default - no OAuth flow: users sign in with SRP (InitiateAuth) and send the ID token
+   */
+  readonly oAuthCallbackUrls?: string[];
   /** Cognito group -> access tier. The caller's highest tier applies; no group, no access (403). */
   readonly tierGroups: Readonly<Record<string, AccessTier>>;
   /** `cognito` (people) or `iam` (service callers sign requests with SigV4; their tier: `iamCallerTier`). @default 'cognito' */
@@ -141,7 +147,7 @@ export class QueryApi extends Construct {
     grantKey(this.queryFunction, props.audit.key, ['kms:GenerateDataKey']);
 
     // --- API ---
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey: props.encryptionKey, retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey: props.encryptionKey, retention: props.logRetention, removalPolicy: props.placement.logRemovalPolicy ?? RemovalPolicy.DESTROY });
     const apiName = props.apiName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '-' });
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: apiName,
@@ -201,6 +207,11 @@ export class QueryApi extends Construct {
       if (created) { // a pool passed in keeps its own app clients
         this.userPoolClient = created.addClient('Client', {
           authFlows: { userSrp: true }, preventUserExistenceErrors: true, generateSecret: false,
+          // CDK's default client enables the implicit grant, every scope (aws.cognito.signin.user.admin
+          // included) and the callback https://example.com: only the code flow, and only when asked.
+          ...(props.oAuthCallbackUrls?.length
+            ? { oAuth: { flows: { authorizationCodeGrant: true }, scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL], callbackUrls: props.oAuthCallbackUrls } }
+            : { disableOAuth: true }),
           accessTokenValidity: Duration.hours(1), idTokenValidity: Duration.hours(1), refreshTokenValidity: Duration.days(1),
         });
       }
@@ -293,7 +304,7 @@ export class QueryApi extends Construct {
     });
     new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: this.webAcl.attrArn });
     // WAF logs to a log group whose name starts with aws-waf-logs- (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
-    const wafLogs = new logs.LogGroup(this, 'WafLogs', { logGroupName: `aws-waf-logs-${stack.stackName}`.slice(0, 512), encryptionKey: props.encryptionKey, retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const wafLogs = new logs.LogGroup(this, 'WafLogs', { logGroupName: `aws-waf-logs-${stack.stackName}`.slice(0, 512), encryptionKey: props.encryptionKey, retention: props.logRetention, removalPolicy: props.placement.logRemovalPolicy ?? RemovalPolicy.DESTROY });
     new wafv2.CfnLoggingConfiguration(this, 'WafLogging', { resourceArn: this.webAcl.attrArn, logDestinationConfigs: [wafLogs.logGroupArn] });
 
     // --- alarms ---
