@@ -34,9 +34,9 @@ def handler(event: dict, context: Any = None) -> dict:
     if tier not in db.ACCESS_TIERS:
         raise PermanentError(f"tier must be one of {', '.join(db.ACCESS_TIERS)}, received {tier!r}")
     filters = dict(event.get("filters") or {})
-    for k in ("date_from", "date_to"):
-        if filters.get(k):
-            filters[k] = date.fromisoformat(filters[k])
+    for name in ("date_from", "date_to"):
+        if filters.get(name):
+            filters[name] = date.fromisoformat(filters[name])
     k = int(event.get("k", 8))
     metrics = Metrics(os.environ.get("WORKFLOW", "query"))
     try:

@@ -8,10 +8,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from './acknowledge';
+import { LambdaBundling } from './bundling';
 import { METRIC_DIMENSIONS_ENV, metricDimensions } from './metric-dimensions';
+import { packagePath } from './package-root';
 
 /** Root of the Python Lambda packages. */
-export const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
+export const LAMBDA_ROOT = packagePath('lambda');
 
 /** Amazon RDS certificate authorities, all regions (documented at docs.aws.amazon.com, "Using SSL/TLS"). */
 export const RDS_CA_BUNDLE_URL = 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem';
@@ -100,6 +102,7 @@ export class DocaiFunction extends PythonFunction {
   public readonly logGroupResource: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: DocaiFunctionProps) {
+    LambdaBundling.assertBundlingPossible(scope, id);
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       encryptionKey: props.encryptionKey,
       retention: props.logRetention,

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Resource, Size, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,13 +6,14 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { acknowledge, acknowledgeStateMachineWildcards, DocaiFunction, FunctionPlacement, executionsArn, grantKey, grantObjects, grantStateMachineDataKey, invokeEndpointStatement, S3_OBJECT_ACTIONS, stateMachineDataKeyStatement } from '../common';
-import { IntakeBucket } from '../intake-bucket';
-import { DATABASE_ROLES, VectorDatabase } from '../vector-database';
+import { IIntakeBucket } from '../intake-bucket';
+import { DATABASE_ROLES, IVectorDatabase } from '../vector-database';
+import { DEFAULT_ACCESS_TIER, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS } from '../contract';
 import { createReviewQueue, createReviewTopic } from './review-channel';
-import { WorkBucket } from './work-bucket';
+import { IWorkBucket } from './work-bucket';
 
 /** The embedding endpoint the Embed step calls. */
 export interface EmbeddingEndpointRef {
@@ -27,7 +28,7 @@ export interface EmbeddingEndpointRef {
 }
 
 /** s3:ListBucket on the intake bucket (no objects, no data): lets HeadObject tell a missing key (404) from a denial (403). */
-function listIntake(scope: Construct, intake: IntakeBucket): iam.PolicyStatement {
+function listIntake(scope: Construct, intake: IIntakeBucket): iam.PolicyStatement {
   // By name, as the object grants are: no reference from this stack to the bucket resource.
   return new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [`arn:${Stack.of(scope).partition}:s3:::${intake.bucketName}`] });
 }
@@ -45,13 +46,35 @@ export const PIPELINE_ERRORS = {
   stale: ['StaleVersion'],
 } as const;
 
+/**
+ * A document pipeline as its callers see it: the state machine and the key its executions are
+ * encrypted with, together, so a grant to start it cannot forget the key.
+ */
+export interface IDocumentPipeline extends IConstruct {
+  readonly stateMachine: sfn.IStateMachine;
+  /** Encrypts the executions' data: a caller of StartExecution needs a data key from it. */
+  readonly encryptionKey: kms.IKey;
+  /**
+   * `states:StartExecution` on the state machine and `kms:GenerateDataKey` on its key, in the state
+   * machine's encryption context only: what starting an execution of a CMK-encrypted state machine takes.
+   */
+  grantStartExecution(grantee: iam.IGrantable): iam.Grant;
+}
+
+/** A document pipeline deployed elsewhere, for `DocumentPipeline.fromDocumentPipelineAttributes`. */
+export interface DocumentPipelineAttributes {
+  readonly stateMachineArn: string;
+  /** The customer managed key the state machine is encrypted with. */
+  readonly encryptionKey: kms.IKey;
+}
+
 export interface DocumentPipelineProps {
-  readonly intake: IntakeBucket;
-  readonly database: VectorDatabase;
+  readonly intake: IIntakeBucket;
+  readonly database: IVectorDatabase;
   readonly embedding: EmbeddingEndpointRef;
   readonly placement: FunctionPlacement;
   /** Short-lived bucket for extracted text, chunks and vectors (S3 references travel in state, not data). */
-  readonly workBucket: WorkBucket;
+  readonly workBucket: IWorkBucket;
   /** Encrypts the state machine's data and its log group. @default - placement.encryptionKey */
   readonly encryptionKey?: kms.IKey;
   /** @default Size.mebibytes(50) */
@@ -59,7 +82,7 @@ export interface DocumentPipelineProps {
   /**
    * Resource bounds of the Extract step (lambda/pipeline/extraction.py, Limits); a document over one
    * ends in RecordFailure with a DocumentLimitExceeded naming the limit and the value.
-   * @default - 32 MiB per DOCX XML part (checked from the archive directory before inflating), a
+   * @default - lib/contract EXTRACT_LIMITS: 32 MiB per DOCX XML part (checked from the archive directory before inflating), a
    * compression ratio of 200:1, 2,000 PDF pages, 10,000,000 extracted characters
    */
   readonly extractLimits?: { readonly maxXmlPartBytes?: number; readonly maxCompressionRatio?: number; readonly maxPdfPages?: number; readonly maxExtractedChars?: number };
@@ -107,7 +130,12 @@ export interface DocumentPipelineProps {
  * execution per name, which is what makes duplicate S3 events harmless, and a 90-day execution
  * history for audit.
  */
-export class DocumentPipeline extends Construct {
+export class DocumentPipeline extends Construct implements IDocumentPipeline {
+  /** A pipeline deployed elsewhere (another stack or app): its state machine and key, enough to start executions. */
+  public static fromDocumentPipelineAttributes(scope: Construct, id: string, attrs: DocumentPipelineAttributes): IDocumentPipeline {
+    return new ImportedDocumentPipeline(scope, id, attrs);
+  }
+
   public readonly stateMachine: sfn.StateMachine;
   public readonly backfill: sfn.StateMachine;
   public readonly functions: Record<string, DocaiFunction> = {};
@@ -142,7 +170,7 @@ export class DocumentPipeline extends Construct {
     // The Chunk result carries one work-bucket key per embedding batch (~100 bytes each) through the
     // state, which Step Functions caps at 256 KiB. Worst case: a document at the extraction bound of
     // one-letter words (a token per 2 characters; npm run bench:limits measures it).
-    const maxChars = props.extractLimits?.maxExtractedChars ?? 10_000_000;
+    const maxChars = props.extractLimits?.maxExtractedChars ?? EXTRACT_LIMITS.maxExtractedChars;
     const worstBatches = Math.ceil(maxChars / 2 / (chunkTokens - overlap) / batchSize);
     if (!Token.isUnresolved(batchSize) && worstBatches > MAX_EMBED_BATCHES) {
       throw new Error(`DocumentPipeline: with chunkTokens ${chunkTokens}, chunkOverlapTokens ${overlap} and embedBatchSize ${batchSize}, a document at the extraction bound ` +
@@ -160,7 +188,7 @@ export class DocumentPipeline extends Construct {
       ...(props.embedBatchWindow ? { EMBED_WINDOW_MINUTES: String(props.embedBatchWindow.toMinutes()) } : {}),
       CHUNK_OVERLAP_TOKENS: String(overlap),
       EMBED_BATCH_SIZE: String(batchSize),
-      DEFAULT_ACCESS_TIER: props.defaultAccessTier ?? 'internal',
+      DEFAULT_ACCESS_TIER: props.defaultAccessTier ?? DEFAULT_ACCESS_TIER,
     };
     const placementWithDb = { ...props.placement, securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup] };
     // No reserved concurrency: a fresh account's quota (often 10) cannot grant it. Executions are bounded
@@ -188,10 +216,10 @@ export class DocumentPipeline extends Construct {
     const extractFn = fn('Extract', 'extract_handler', {
       timeout: Duration.minutes(5), memory: 2048,
       env: {
-        EXTRACT_MAX_XML_PART_BYTES: String(lim.maxXmlPartBytes ?? 32 * 1024 * 1024),
-        EXTRACT_MAX_COMPRESSION_RATIO: String(lim.maxCompressionRatio ?? 200),
-        EXTRACT_MAX_PDF_PAGES: String(lim.maxPdfPages ?? 2000),
-        EXTRACT_MAX_EXTRACTED_CHARS: String(lim.maxExtractedChars ?? 10_000_000),
+        [EXTRACT_LIMIT_ENV.maxXmlPartBytes]: String(lim.maxXmlPartBytes ?? EXTRACT_LIMITS.maxXmlPartBytes),
+        [EXTRACT_LIMIT_ENV.maxCompressionRatio]: String(lim.maxCompressionRatio ?? EXTRACT_LIMITS.maxCompressionRatio),
+        [EXTRACT_LIMIT_ENV.maxPdfPages]: String(lim.maxPdfPages ?? EXTRACT_LIMITS.maxPdfPages),
+        [EXTRACT_LIMIT_ENV.maxExtractedChars]: String(lim.maxExtractedChars ?? EXTRACT_LIMITS.maxExtractedChars),
       },
     });
     // Chunk and Store at the document bounds peak at 698 and 892 MB (npm run bench:limits: 10M characters
@@ -351,6 +379,10 @@ export class DocumentPipeline extends Construct {
     this.reviewerPolicy = this.createReviewerPolicy(props, key);
   }
 
+  public grantStartExecution(grantee: iam.IGrantable): iam.Grant {
+    return startExecutionGrant(grantee, this.stateMachine, this.encryptionKey);
+  }
+
   private createReviewerPolicy(props: DocumentPipelineProps, key: kms.IKey): iam.ManagedPolicy {
     const stack = Stack.of(this);
     const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${stack.region}.${stack.urlSuffix}` } };
@@ -476,5 +508,24 @@ export class DocumentPipeline extends Construct {
     acknowledge(childPolicy, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(Stack.of(this).resolve(childExecutions))}]`],
       'Describing and stopping the child workflow executions this Distributed Map starts; their ids are generated at run time.');
     return machine;
+  }
+}
+
+function startExecutionGrant(grantee: iam.IGrantable, stateMachine: sfn.IStateMachine, key: kms.IKey): iam.Grant {
+  return stateMachine.grantStartExecution(grantee).combine(grantStateMachineDataKey(grantee, key, stateMachine.stateMachineArn));
+}
+
+class ImportedDocumentPipeline extends Resource implements IDocumentPipeline {
+  public readonly stateMachine: sfn.IStateMachine;
+  public readonly encryptionKey: kms.IKey;
+
+  constructor(scope: Construct, id: string, attrs: DocumentPipelineAttributes) {
+    super(scope, id);
+    this.stateMachine = sfn.StateMachine.fromStateMachineArn(this, 'StateMachine', attrs.stateMachineArn);
+    this.encryptionKey = attrs.encryptionKey;
+  }
+
+  public grantStartExecution(grantee: iam.IGrantable): iam.Grant {
+    return startExecutionGrant(grantee, this.stateMachine, this.encryptionKey);
   }
 }

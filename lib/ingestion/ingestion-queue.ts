@@ -1,12 +1,36 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Resource, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
+
+/** The queue S3 events arrive in, as its consumer sees it. */
+export interface IIngestionQueue extends IConstruct {
+  readonly queue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Encrypts both queues. */
+  readonly encryptionKey: kms.IKey;
+  /** The queue's visibility timeout: at least six times the consumer's timeout. */
+  readonly visibilityTimeout: Duration;
+  /** The longest a consumer may take per batch (a sixth of the visibility timeout). */
+  readonly consumerTimeout: Duration;
+}
+
+/** An ingestion queue deployed elsewhere, for `IngestionQueue.fromIngestionQueueAttributes`. */
+export interface IngestionQueueAttributes {
+  readonly queueArn: string;
+  readonly deadLetterQueueArn: string;
+  /** The key both queues are encrypted with. */
+  readonly encryptionKey: kms.IKey;
+  /** The queue's visibility timeout. */
+  readonly visibilityTimeout: Duration;
+  /** @default - a sixth of visibilityTimeout */
+  readonly consumerTimeout?: Duration;
+}
 
 export interface IngestionQueueProps {
   /**
@@ -49,7 +73,12 @@ export interface IngestionQueueProps {
  * The SQS queue S3 events land in, its dead-letter queue, and the two alarms that need a person:
  * anything in the DLQ, and events waiting too long.
  */
-export class IngestionQueue extends Construct {
+export class IngestionQueue extends Construct implements IIngestionQueue {
+  /** An ingestion queue deployed elsewhere (another stack or app), by ARNs, key and visibility timeout. */
+  public static fromIngestionQueueAttributes(scope: Construct, id: string, attrs: IngestionQueueAttributes): IIngestionQueue {
+    return new ImportedIngestionQueue(scope, id, attrs);
+  }
+
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
   public readonly encryptionKey: kms.IKey;
@@ -118,5 +147,22 @@ export class IngestionQueue extends Construct {
     this.queue.grantSendMessages(grantee);
     this.encryptionKey.grantEncryptDecrypt(grantee);
     return g;
+  }
+}
+
+class ImportedIngestionQueue extends Resource implements IIngestionQueue {
+  public readonly queue: sqs.IQueue;
+  public readonly deadLetterQueue: sqs.IQueue;
+  public readonly encryptionKey: kms.IKey;
+  public readonly visibilityTimeout: Duration;
+  public readonly consumerTimeout: Duration;
+
+  constructor(scope: Construct, id: string, attrs: IngestionQueueAttributes) {
+    super(scope, id);
+    this.encryptionKey = attrs.encryptionKey;
+    this.queue = sqs.Queue.fromQueueAttributes(this, 'Queue', { queueArn: attrs.queueArn, keyArn: attrs.encryptionKey.keyArn });
+    this.deadLetterQueue = sqs.Queue.fromQueueAttributes(this, 'DeadLetter', { queueArn: attrs.deadLetterQueueArn, keyArn: attrs.encryptionKey.keyArn });
+    this.visibilityTimeout = attrs.visibilityTimeout;
+    this.consumerTimeout = attrs.consumerTimeout ?? Duration.seconds(Math.floor(attrs.visibilityTimeout.toSeconds() / 6));
   }
 }

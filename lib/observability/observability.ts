@@ -9,8 +9,9 @@ import { LatencyType, MetricFactory, RdsInstanceMetricFactory } from 'cdk-monito
 import { Construct } from 'constructs';
 import { metricDimensions } from '../common/metric-dimensions';
 
-/** The EMF namespace and step names the Python handlers publish (lambda/shared/docai_shared/observability.py). */
-export const METRICS_NAMESPACE = 'DocAI';
+/** The EMF namespace (lib/contract) and step names the Python handlers publish (lambda/shared/docai_shared/observability.py). */
+import { METRICS_NAMESPACE } from '../contract';
+export { METRICS_NAMESPACE };
 export const PIPELINE_STEPS = ['Validate', 'Extract', 'Chunk', 'Embed', 'Store'] as const;
 
 export interface ObservabilityThresholds {

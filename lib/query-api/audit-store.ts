@@ -6,16 +6,18 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { acknowledge } from '../common/acknowledge';
 import { createDataKey } from '../common/keys';
+import { grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common/least-privilege';
 import auditColumns from './audit-columns.json';
+import { packagePath } from '../common/package-root';
 
 /** The columns of one audit record (lambda/query/query_handler.py writes them; the Glue table reads them). */
 export const AUDIT_COLUMNS: readonly glue.CfnTable.ColumnProperty[] = auditColumns.columns;
 
 /** The shipped audit queries (Athena, Trino SQL) in lib/query-api/queries: `?` placeholders are Athena execution parameters, in order. */
-export const AUDIT_QUERIES_DIR = path.join(__dirname, 'queries');
+export const AUDIT_QUERIES_DIR = packagePath('lib', 'query-api', 'queries');
 
 export function auditQueries(): Record<string, { description: string; sql: string }> {
   return Object.fromEntries(fs.readdirSync(AUDIT_QUERIES_DIR).filter((f) => f.endsWith('.sql')).sort().map((f) => {
@@ -25,12 +27,90 @@ export function auditQueries(): Record<string, { description: string; sql: strin
   }));
 }
 
+/** How Object Lock protects the audit records (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html#object-lock-retention-modes). */
+export enum AuditLockMode {
+  /** A principal with s3:BypassGovernanceRetention can delete a record before its retention ends. */
+  GOVERNANCE = 'GOVERNANCE',
+  /** Nobody, the root user included, can delete a record before its retention ends. */
+  COMPLIANCE = 'COMPLIANCE',
+}
+
+/** Where audit records go, as the query function sees it; implemented by AuditStore and AuditStore.fromAuditStoreAttributes. */
+export interface IAuditStore extends IConstruct {
+  readonly bucket: s3.IBucket;
+  /** The bucket name, for the function's environment. */
+  readonly bucketName: string;
+  /** The bucket name as IAM resource ARNs name it (a pattern when the name is per deployment). */
+  readonly bucketNameForPolicies: string;
+  /** Encrypts the records. */
+  readonly encryptionKey: kms.IKey;
+  /** Glue database and table the saved queries read. */
+  readonly databaseName: string;
+  readonly tableName: string;
+  /** Athena workgroup of the saved queries. */
+  readonly workgroupName: string;
+  /**
+   * Append-only: s3:PutObject on `audit/*` and kms:GenerateDataKey on the key. Never read, delete or
+   * bypass a lock.
+   */
+  grantWriteRecords(grantee: iam.IGrantable): iam.Grant;
+}
+
+/** An audit store deployed elsewhere. */
+export interface AuditStoreAttributes {
+  readonly bucketName: string;
+  /** @default bucketName */
+  readonly bucketNameForPolicies?: string;
+  readonly encryptionKey: kms.IKey;
+  readonly databaseName: string;
+  /** @default 'requests' */
+  readonly tableName?: string;
+  readonly workgroupName: string;
+}
+
+const WRITE_WHY = 'one record per request, named by the date and the request id, which exist only at run time. Object Lock makes every record immutable once written. ' +
+  'The bucket is named per deployment (its suffix is the data stack id, which this stack cannot name): the pattern matches only this deployment\'s audit trails.';
+
+function grantWrite(store: IAuditStore, grantee: iam.IGrantable): iam.Grant {
+  return grantObjects(grantee, { bucketName: store.bucketNameForPolicies, keyPattern: 'audit/*', actions: S3_OBJECT_ACTIONS.write, why: WRITE_WHY, scope: store })
+    .combine(grantKey(grantee, store.encryptionKey, ['kms:GenerateDataKey']));
+}
+
+class ImportedAuditStore extends Construct implements IAuditStore {
+  public readonly bucket: s3.IBucket;
+  public readonly bucketName: string;
+  public readonly bucketNameForPolicies: string;
+  public readonly encryptionKey: kms.IKey;
+  public readonly databaseName: string;
+  public readonly tableName: string;
+  public readonly workgroupName: string;
+
+  constructor(scope: Construct, id: string, attrs: AuditStoreAttributes) {
+    super(scope, id);
+    this.bucket = s3.Bucket.fromBucketAttributes(this, 'Bucket', { bucketName: attrs.bucketName, encryptionKey: attrs.encryptionKey });
+    this.bucketName = attrs.bucketName;
+    this.bucketNameForPolicies = attrs.bucketNameForPolicies ?? attrs.bucketName;
+    this.encryptionKey = attrs.encryptionKey;
+    this.databaseName = attrs.databaseName;
+    this.tableName = attrs.tableName ?? 'requests';
+    this.workgroupName = attrs.workgroupName;
+  }
+
+  public grantWriteRecords(grantee: iam.IGrantable): iam.Grant {
+    return grantWrite(this, grantee);
+  }
+}
+
 export interface AuditStoreProps {
   /** Object Lock retention of every record. */
   readonly retention: Duration;
-  /** COMPLIANCE: nobody, the root user included, can delete a record before its retention ends; GOVERNANCE: a principal with s3:BypassGovernanceRetention can. */
-  readonly lockMode: 'GOVERNANCE' | 'COMPLIANCE';
-  readonly removalPolicy: RemovalPolicy;
+  /** @default AuditLockMode.COMPLIANCE */
+  readonly lockMode?: AuditLockMode;
+  /**
+   * What happens to the buckets' key and the audit bucket when they leave the stack (a locked record outlives it whatever this says).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
   readonly accessLogBucket: s3.IBucket;
   /** @default - a new customer managed key */
   readonly encryptionKey?: kms.IKey;
@@ -58,7 +138,12 @@ export interface AuditStoreProps {
  * workgroup whose results are encrypted, and the saved queries that answer "what did user X ask on
  * day D" and "which requests saw document Y".
  */
-export class AuditStore extends Construct {
+export class AuditStore extends Construct implements IAuditStore {
+  /** An audit store deployed elsewhere (another stack or app). */
+  public static fromAuditStoreAttributes(scope: Construct, id: string, attrs: AuditStoreAttributes): IAuditStore {
+    return new ImportedAuditStore(scope, id, attrs);
+  }
+
   public readonly bucket: s3.Bucket;
   /** The bucket name as synthesized (pseudo parameters only), for readable least-privilege ARNs in other stacks. */
   public readonly bucketName: string;
@@ -68,10 +153,11 @@ export class AuditStore extends Construct {
    * stack cannot write), matching only this deployment's audit trails.
    */
   public readonly bucketNameForPolicies: string;
-  public readonly key: kms.IKey;
+  public readonly encryptionKey: kms.IKey;
   public readonly tableName: string;
   public readonly databaseName: string;
   public readonly workgroup: athena.CfnWorkGroup;
+  public readonly workgroupName: string;
   /**
    * Athena results: never in the locked bucket, where they would inherit its default retention (up
    * to seven years of questions and answers) and writes without a checksum header would be refused.
@@ -87,7 +173,8 @@ export class AuditStore extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditStoreProps) {
     super(scope, id);
-    this.key = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the query audit trail', removalPolicy: props.removalPolicy });
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.encryptionKey = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the query audit trail', removalPolicy });
     const stack = Stack.of(this);
     const perDeployment = props.namePerDeployment ?? true;
     // AWS::StackId: arn:...:stack/<name>/<uuid>, a new uuid per stack creation:
@@ -100,7 +187,7 @@ export class AuditStore extends Construct {
     }
     // Both buckets: the audit key, TLS 1.2+ only, no public access, bucket-owner objects.
     const onAuditKey = {
-      encryption: s3.BucketEncryption.KMS, encryptionKey: this.key, bucketKeyEnabled: true, enforceSSL: true, minimumTLSVersion: 1.2,
+      encryption: s3.BucketEncryption.KMS, encryptionKey: this.encryptionKey, bucketKeyEnabled: true, enforceSSL: true, minimumTLSVersion: 1.2,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL, objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     };
     this.bucket = new s3.Bucket(this, 'Bucket', {
@@ -108,13 +195,13 @@ export class AuditStore extends Construct {
       ...onAuditKey,
       versioned: true, // required by Object Lock
       objectLockEnabled: true,
-      objectLockDefaultRetention: props.lockMode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(props.retention) : s3.ObjectLockRetention.governance(props.retention),
+      objectLockDefaultRetention: (props.lockMode ?? AuditLockMode.COMPLIANCE) === AuditLockMode.COMPLIANCE ? s3.ObjectLockRetention.compliance(props.retention) : s3.ObjectLockRetention.governance(props.retention),
       serverAccessLogsBucket: props.accessLogBucket,
       serverAccessLogsPrefix: 'audit/',
       lifecycleRules: [
         { id: 'expire-after-retention', expiration: props.retention.plus(Duration.days(1)), noncurrentVersionExpiration: Duration.days(1) },
       ],
-      removalPolicy: props.removalPolicy,
+      removalPolicy,
     });
     // A name built on this stack's id must cross stacks as a reference (AWS::StackId differs there).
     this.bucketName = perDeployment ? this.bucket.bucketName : fixed;
@@ -179,8 +266,9 @@ export class AuditStore extends Construct {
     });
     table.node.addDependency(database);
 
+    this.workgroupName = `${props.namePrefix}-audit`;
     this.workgroup = new athena.CfnWorkGroup(this, 'Workgroup', {
-      name: `${props.namePrefix}-audit`,
+      name: this.workgroupName,
       description: 'Audit trail queries: results encrypted with the audit key',
       recursiveDeleteOption: true,
       workGroupConfiguration: {
@@ -188,7 +276,7 @@ export class AuditStore extends Construct {
         publishCloudWatchMetricsEnabled: true,
         resultConfiguration: {
           outputLocation: `s3://${this.resultsBucket.bucketName}/`,
-          encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.key.keyArn },
+          encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.encryptionKey.keyArn },
         },
       },
     });
@@ -234,7 +322,7 @@ export class AuditStore extends Construct {
     role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: [this.bucket.bucketArn, this.resultsBucket.bucketArn] }));
     role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects('audit/*')] }));
     role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], resources: [this.resultsBucket.arnForObjects('*')] }));
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.key.keyArn] }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.encryptionKey.keyArn] }));
     const arnOf = (b: s3.Bucket) => `<${stack.getLogicalId(b.node.defaultChild as s3.CfnBucket)}.Arn>`;
     acknowledge(role, [
       `AwsSolutions::AwsSolutions-IAM5[Resource::${arnOf(this.bucket)}/audit/*]`,
@@ -244,7 +332,7 @@ export class AuditStore extends Construct {
     if (ownsKey) {
       // By ARN, not Ref: the key would otherwise depend on the role, whose policy names the key. A
       // rebuild recreates the role under the same name, which the retained key still names.
-      this.key.addToResourcePolicy(new iam.PolicyStatement({
+      this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
         sid: 'DecryptOnlyAsAuditReader',
         effect: iam.Effect.DENY,
         principals: [new iam.AnyPrincipal()],
@@ -254,5 +342,14 @@ export class AuditStore extends Construct {
       }));
     }
     return role;
+  }
+
+  /** @deprecated use encryptionKey */
+  public get key(): kms.IKey {
+    return this.encryptionKey;
+  }
+
+  public grantWriteRecords(grantee: iam.IGrantable): iam.Grant {
+    return grantWrite(this, grantee);
   }
 }

@@ -4,10 +4,13 @@ import * as path from 'path';
 import Ajv from 'ajv';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { PILOT } from '../../lib/config/presets';
 import { ModelGateway } from '../../lib/model-gateway';
-import { auditQueries, AuditStore } from '../../lib/query-api';
+import { auditQueries, AuditLockMode, AuditStore } from '../../lib/query-api';
+import { gatewayGuardrail, gatewayRouting } from '../../lib/stacks/read-side-props';
 import { NO_BUNDLING, synthStage } from '../helpers';
 
 describe.each(['pilot', 'production'] as const)('query API of the %s stage', (stage) => {
@@ -129,7 +132,7 @@ describe('QueryApi options', () => {
 describe('ModelGateway', () => {
   const gateway = (promptsDir?: string, config = PILOT.gateway) => {
     const stack = new Stack(new App({ context: NO_BUNDLING }), 'G');
-    return { stack, gw: new ModelGateway(stack, 'Gateway', { config, namePrefix: 'docai-test', removalPolicy: RemovalPolicy.DESTROY, alarmTopic: new sns.Topic(stack, 'T'), promptsDir }) };
+    return { stack, gw: new ModelGateway(stack, 'Gateway', { ...gatewayRouting(config), guardrail: gatewayGuardrail(config), budgetAlarmPercent: config.budgetAlarmPercent, namePrefix: 'docai-test', removalPolicy: RemovalPolicy.DESTROY, alarmTopic: new sns.Topic(stack, 'T'), promptsDir }) };
   };
   const prompts = (files: Record<string, string>) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prompts-'));
@@ -174,7 +177,7 @@ describe('ModelGateway', () => {
   test('a chain naming the generation endpoint needs one at grantUse', () => {
     const config = { ...PILOT.gateway, workflows: { answer: { ...PILOT.gateway.workflows.answer, models: ['lmi-primary', 'bedrock-nova-lite'] } } };
     const { stack, gw } = gateway(undefined, config);
-    const fn = new (require('aws-cdk-lib/aws-lambda').Function)(stack, 'F', { runtime: require('aws-cdk-lib/aws-lambda').Runtime.PYTHON_3_13, handler: 'x.handler', code: require('aws-cdk-lib/aws-lambda').Code.fromInline('x') });
+    const fn = new lambda.Function(stack, 'F', { runtime: lambda.Runtime.PYTHON_3_13, handler: 'x.handler', code: lambda.Code.fromInline('x') });
     expect(() => gw.grantUse(fn, { workflows: ['answer'] })).toThrow(/uses lmi-primary \(the generation endpoint\), but no generation endpoint was passed/);
   });
 });
@@ -193,8 +196,8 @@ describe('AuditStore', () => {
 
   test('records expire a day after their lock ends, never before', () => {
     const stack = new Stack(new App(), 'A');
-    const logs = new (require('aws-cdk-lib/aws-s3').Bucket)(stack, 'Logs');
-    new AuditStore(stack, 'Audit', { retention: Duration.days(30), lockMode: 'COMPLIANCE', removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: logs, namePrefix: 'docai-test' });
+    const logs = new s3.Bucket(stack, 'Logs');
+    new AuditStore(stack, 'Audit', { retention: Duration.days(30), lockMode: AuditLockMode.COMPLIANCE, removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: logs, namePrefix: 'docai-test' });
     Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-after-retention', ExpirationInDays: 31 })]) },
     });
