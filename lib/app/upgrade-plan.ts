@@ -25,6 +25,11 @@ export interface Grant {
   readonly action: string;
   readonly resource: string;
   readonly condition?: string;
+  /**
+   * For a lost grant: the conditions under which the new templates still give it (the grant was
+   * narrowed, e.g. a source condition added to a service principal's), none when it is gone.
+   */
+  readonly stillGivenWhen?: string[];
 }
 
 export interface MovedName {
@@ -198,6 +203,9 @@ export function lostGrants(from: Record<string, any>, to: Record<string, any>): 
     if (seen.has(key)) return false;
     seen.add(key);
     return !after.some((a) => covers(a, g));
+  }).map((g) => {
+    const when = [...new Set(after.filter((a) => a.condition !== undefined && covers({ ...a, condition: undefined }, g)).map((a) => a.condition!))];
+    return when.length ? { ...g, stillGivenWhen: when } : g;
   });
 }
 
@@ -249,7 +257,8 @@ export function formatUpgradePlan(plan: UpgradePlan, title: string): string {
   if (plan.lostGrants.length) {
     lines.push(`!! ${plan.lostGrants.length} grant(s) of the old templates that no statement of the new ones still gives:`);
     for (const g of plan.lostGrants) {
-      lines.push(`!!   ${g.stack} ${g.holder}: ${g.action} on ${g.resource}${g.principal ? ` for ${g.principal}` : ''}${g.condition ? ` when ${g.condition}` : ''}`);
+      const now = g.stillGivenWhen ? ` (narrowed: now only when ${g.stillGivenWhen.join(' or ')})` : ' (gone)';
+      lines.push(`!!   ${g.stack} ${g.holder}: ${g.action} on ${g.resource}${g.principal ? ` for ${g.principal}` : ''}${g.condition ? ` when ${g.condition}` : ''}${now}`);
     }
   } else {
     lines.push('No grant lost: every Allow of the old templates is still given to the same role, user, group or resource policy.');

@@ -752,6 +752,9 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     }
 
     L.push('### Code, images and models from other accounts or the internet', '');
+    const layers = [...new Set(Object.values<Json>(s.view.resources).filter((x) => x.Type === 'AWS::Lambda::Function').flatMap((x) => asArray<Json>(x.Properties?.Layers).map(s.view.show)))];
+    const ownLayers = layers.filter((l) => /^\{/.test(l) || /<AccountId>/.test(l));
+    if (layers.length) L.push(`Lambda layers used: ${layers.length}; of this app (its own asset bucket or account): ${ownLayers.length ? codes(ownLayers).md : 'none'}.`, '');
     if (!s.externalCode.length) L.push('None: every function and layer is an asset of this app in its own account.', '');
     else L.push(...table(['resource', 'kind', 'source', 'pinned by', 'flags'], s.externalCode.map((x) => [code(x.resource), x.kind, code(x.source), x.pinned, md(x.flags.map((f) => bold(f).md).join(', '))])), '');
   }

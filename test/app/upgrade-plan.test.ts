@@ -44,7 +44,7 @@ describe('upgrade plan on recorded assemblies', () => {
     expect(r.stdout).toMatch(/!! replaces or deletes state +x-data x-data\/Docs\/Resource \[AWS::S3::Bucket\] replaced \(caused by ObjectLockEnabled\)/);
     expect(r.stdout).toContain('!!   x-data [AWS::SNS::Topic] "x-alerts": AlertsTopicA -> AlertsTopicB');
     expect(r.stdout).toContain('!! 3 grant(s) of the old templates that no statement of the new ones still gives:');
-    expect(r.stdout).toContain('!!   x-data role x-data/Reader/Role/Resource: sqs:sendmessage on {"Fn::GetAtt":["JobsQueue","Arn"]}');
+    expect(r.stdout).toContain('!!   x-data role x-data/Reader/Role/Resource: sqs:sendmessage on {"Fn::GetAtt":["JobsQueue","Arn"]} (gone)');
     expect(r.stdout).toContain('NOT a safe upgrade');
     expect(r.stdout).not.toContain('promotion');
   });
@@ -88,9 +88,12 @@ describe('what counts as a lost grant', () => {
 
   test('a narrower statement loses what it no longer covers: a condition added, a resource or action dropped', () => {
     const conditioned = withPolicy([{ Effect: 'Allow', Action: ['s3:GetObject', 'sqs:SendMessage'], Resource: [arn('DocsBucket'), arn('JobsQueue')], Condition: { Bool: { 'aws:SecureTransport': 'true' } } }]);
-    expect(lostGrants(before, conditioned)).toHaveLength(4);
+    const narrowed = lostGrants(before, conditioned);
+    expect(narrowed).toHaveLength(4);
+    // told apart from a removal: the condition under which it is still given
+    expect(narrowed.every((g) => g.stillGivenWhen?.join() === '{"Bool":{"aws:SecureTransport":"true"}}')).toBe(true);
     const fewer = withPolicy([{ Effect: 'Allow', Action: ['s3:GetObject'], Resource: [arn('DocsBucket'), arn('JobsQueue')] }]);
-    expect(lostGrants(before, fewer).map((g) => g.action)).toEqual(['sqs:sendmessage', 'sqs:sendmessage']);
+    expect(lostGrants(before, fewer).map((g) => [g.action, g.stillGivenWhen])).toEqual([['sqs:sendmessage', undefined], ['sqs:sendmessage', undefined]]);
     // a Deny next to the Allow is not an Allow: the grant stays counted as given
     expect(grantsOf(withPolicy([{ Effect: 'Deny', Action: '*', Resource: '*' }])).filter((g) => g.holder.startsWith('role') && g.action === '*')).toEqual([]);
   });

@@ -6,12 +6,13 @@
  *   config     lib/config          stage config, presets, catalogues (models, instances, images, regions)
  *   common     lib/common          construct helpers (keys, queues, tags, metric dimensions)
  *              lib/cost            the cost estimate: a pure function of the config
- *   constructs lib/network ... lib/alarm-topic (the building blocks; one may use another)
+ *   constructs lib/network ... lib/alarm-topic, lib/break-glass (the building blocks; one may use another)
  *   checks     lib/readiness       rule packs and the security review: they read what constructs
  *              lib/review          create, and are registered by the app
  *   stacks     lib/stacks          map the stage config to construct props
  *   app        lib/app             the stage, tags, rule packs and plans the CLI scripts use
- *   entry      lib/index.ts        the package's public surface, re-exports everything
+ *   entry      lib/index.ts        the construct API (the package's main entry point)
+ *              lib/blueprint.ts    the whole app (docai-blueprint/blueprint): re-exports everything
  *
  * Nothing under lib/ imports bin/, scripts/ or test/ (they sit above the app).
  */
@@ -33,13 +34,15 @@ export const LAYERS: readonly Layer[] = [
   { name: 'common', members: ['common', 'cost'], internal: false },
   {
     name: 'constructs',
-    members: ['network', 'vector-database', 'intake-bucket', 'ingestion', 'document-pipeline', 'query-api', 'model-gateway', 'gpu-inference', 'observability', 'cost-controls', 'alarm-topic'],
+    members: ['network', 'vector-database', 'intake-bucket', 'ingestion', 'document-pipeline', 'query-api', 'model-gateway', 'gpu-inference', 'observability', 'cost-controls', 'alarm-topic',
+      // seca's break-glass construct (branch seca), placed before it is merged
+      'break-glass'],
     internal: true,
   },
   { name: 'checks', members: ['readiness', 'review'], internal: false },
   { name: 'stacks', members: ['stacks'], internal: false },
   { name: 'app', members: ['app'], internal: false },
-  { name: 'entry', members: ['index.ts'], internal: false },
+  { name: 'entry', members: ['index.ts', 'blueprint.ts'], internal: true },
 ];
 
 export interface Edge { readonly from: string; readonly to: string; readonly specifier: string }
