@@ -352,7 +352,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
     this.reviewQueue = props.reviewQueue ?? createReviewQueue(this, key);
     this.reviewTopic = props.reviewTopic ?? createReviewTopic(this, key);
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: props.placement.logRemovalPolicy ?? RemovalPolicy.DESTROY });
 
     // --- the definition -------------------------------------------------------------------------
     const failed = new sfn.Fail(this, 'DocumentFailed', { error: 'DocumentFailed', cause: 'Recorded by RecordFailure: see the documents table and the execution history' });
@@ -565,7 +565,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
     map.itemProcessor(item);
     // Items that fail count against the tolerance; past it, the backfill ends here with a reason.
     map.addCatch(new sfn.Fail(this, 'BackfillFailed', { error: 'BackfillFailed', cause: 'More documents failed than backfillToleratedFailurePercent allows: see the map run and the documents table' }), { resultPath: '$.error' });
-    const logGroup = new logs.LogGroup(this, 'BackfillLogs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    const logGroup = new logs.LogGroup(this, 'BackfillLogs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: props.placement.logRemovalPolicy ?? RemovalPolicy.DESTROY });
     const machine = new sfn.StateMachine(this, 'Backfill', {
       definitionBody: sfn.DefinitionBody.fromChainable(map),
       tracingEnabled: true,
