@@ -15,7 +15,7 @@ export * from './model-gateway';
 export { DocaiFunction } from './common/python-function';
 export type { DocaiFunctionProps, OutsideVpc } from './common/python-function';
 export type { FunctionPlacement } from './common/placement';
-// (BundlingRefusedError, which extends Error, is in docai-blueprint/blueprint: jsii cannot extend Error)
+// BundlingRefusedError (an Error subclass, which jsii cannot express) is in docai-blueprint/blueprint.
 export { LambdaBundling } from './common/bundling';
 export { DocaiMetricFactory } from './common/metric-factory';
 export type { DocaiMetricFactoryProps } from './common/metric-factory';
