@@ -179,7 +179,7 @@ export const PRODUCTION: StageConfig = {
     scaling: 'always-on',
     minInstances: 2,
     maxInstances: 6,
-    dataCapturePercent: 10,
+    dataCapturePercent: 0, // opt-in (dataCaptureOptIn): captures every tier's text
     batchWindowMinutes: 0,
     scaleInCooldownMinutes: 10,
   },
@@ -192,7 +192,7 @@ export const PRODUCTION: StageConfig = {
     scaling: 'always-on',
     minInstances: 1,
     maxInstances: 4,
-    dataCapturePercent: 10,
+    dataCapturePercent: 0, // opt-in (dataCaptureOptIn): captures every tier's text
   },
   // ALL events without document text: full audit trail, no data exposure in logs
   pipeline: { ...common.pipeline, logLevel: 'ALL', includeExecutionData: false, backfillConcurrency: 50 },
