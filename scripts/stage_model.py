@@ -27,10 +27,18 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model_artifacts import META_FILES, META_REVISION, TABLE, archive_key, files_digest, load_table  # noqa: E402
+from model_artifacts import (
+    META_FILES,
+    META_REVISION,
+    TABLE,
+    archive_key,
+    files_digest,
+    load_table,
+)
 
 HUB = "https://huggingface.co"
 
@@ -40,7 +48,7 @@ class StagingError(Exception):
 
 
 def hub_fetch(model_id: str, revision: str, path: str, dest: str) -> None:
-    with urllib.request.urlopen(f"{HUB}/{model_id}/resolve/{revision}/{path}", timeout=60) as r, open(dest, "wb") as out:  # noqa: S310
+    with urllib.request.urlopen(f"{HUB}/{model_id}/resolve/{revision}/{path}", timeout=60) as r, open(dest, "wb") as out:
         while chunk := r.read(1 << 20):
             out.write(chunk)
 

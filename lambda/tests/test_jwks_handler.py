@@ -2,9 +2,8 @@
 CloudFormation as FAILED with its reason (a custom resource that never answers holds a deploy for an hour)."""
 import json
 
-import pytest
-
 import jwks_handler
+import pytest
 from caller_token import TokenVerifier, parse_jwks
 from query_env import TOKEN_CLIENT, TOKEN_ISSUER, pool_jwks, signed_token
 

@@ -6,14 +6,28 @@ import base64
 import json
 
 import pytest
-from moto import mock_aws
-
 import retrieve_handler
-from caller_token import TokenRejected, TokenVerifier, _rsa_pkcs1_sha256_valid, parse_jwks
+from caller_token import (
+    TokenRejected,
+    TokenVerifier,
+    _rsa_pkcs1_sha256_valid,
+    parse_jwks,
+)
 from docai_shared import db
 from gateway_env import env_vars
 from local_models import embed
-from query_env import DIM, TIER_GROUPS, TOKEN_CLIENT, TOKEN_ISSUER, corpus_database, pool_jwks, query_environment, signed_token, use_pglite_for_readers
+from moto import mock_aws
+from query_env import (
+    DIM,
+    TIER_GROUPS,
+    TOKEN_CLIENT,
+    TOKEN_ISSUER,
+    corpus_database,
+    pool_jwks,
+    query_environment,
+    signed_token,
+    use_pglite_for_readers,
+)
 
 FAR = 4102444800
 

@@ -14,8 +14,8 @@ import pytest
 from moto import mock_aws
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-import model_artifacts  # noqa: E402
-import stage_model  # noqa: E402
+import model_artifacts
+import stage_model
 
 MODEL = "BAAI/bge-base-en-v1.5"
 ACCOUNT, REGION = "123456789012", "eu-west-1"

@@ -206,3 +206,29 @@ describe('the contract fails when a grant is missing', () => {
     expect(denied).toEqual([expect.stringMatching(/StartExecution .* needs kms:GenerateDataKey on arn:aws:kms:.*customer managed key docai-pilot-app\/AppKey/)]);
   });
 });
+
+describe('the retrieve role\'s database users (issue 25, item 4), simulated over the synthesized roles', () => {
+  const TIERS = ['public', 'internal', 'confidential', 'restricted'];
+  const connect = (assembly: ContractAssembly, tier: string) => contractCalls(assembly, [{ source: 'test', test: null, caller: 'retrieve_handler.handler', service: 'rds', operation: 'GenerateDbAuthToken',
+    params: { DBHostname: 'docai-test-db.cluster.local', Port: 5432, DBUsername: `docai_reader_${tier}`, Region: 'us-east-1' } }], TEST_BINDINGS);
+
+  test('IAM authorization: the role may connect as the configured tier\'s reader only, never as another tier or the writer', async () => {
+    const fs = await import('fs'); const os = await import('os'); const path = await import('path');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ query: { authorization: 'iam', iamCallerTier: 'internal' } }));
+    const assembly = contractAssembly('pilot', { configFile: file });
+    for (const tier of TIERS) {
+      const denied = (await evaluateAll(assembly, connect(assembly, tier))).map(describeDenial);
+      if (tier === 'internal') expect(denied).toEqual([]);
+      else expect(denied).toEqual([expect.stringMatching(new RegExp(`needs rds-db:connect on .*dbuser:.*/docai_reader_${tier}: ImplicitlyDenied`))]);
+    }
+    const writer = contractCalls(assembly, [{ source: 'test', test: null, caller: 'retrieve_handler.handler', service: 'rds', operation: 'GenerateDbAuthToken',
+      params: { DBHostname: 'docai-test-db.cluster.local', Port: 5432, DBUsername: 'docai_writer', Region: 'us-east-1' } }], TEST_BINDINGS);
+    expect((await evaluateAll(assembly, writer)).length).toBe(1);
+  });
+
+  test('Cognito authorization: the role may connect as every reader (the verified token picks one: lambda/tests/test_retrieve_tier.py)', async () => {
+    const assembly = contractAssembly('pilot');
+    for (const tier of TIERS) expect((await evaluateAll(assembly, connect(assembly, tier))).map(describeDenial)).toEqual([]);
+  });
+});
