@@ -66,7 +66,7 @@ def main() -> None:
         p.join()
         mb = sum(r[1] for r in rows) / 1e6
         secs = sum(r[2] for r in rows)
-        chars = lambda i: sum(r[i] * r[1] for r in rows) / sum(r[1] for r in rows)  # size-weighted
+        chars = lambda i, rows=rows: sum(r[i] * r[1] for r in rows) / sum(r[1] for r in rows)  # size-weighted
         print(f"{doc_type:10} {len(rows):>4} {mb:>7.2f} {chars(3):>8.4f} {chars(4):>9.4f} {mb / secs:>8.2f} {rss:>12.0f}")
         worst += [(r[3], r[4], r[0]) for r in rows]
     low = min(worst)

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
-import { addRulePacks, cdkCliCommand, createDocaiStacks, decideBundling, dockerReachable } from '../lib/app';
+import { addRulePacks, BundlingRefusedError, createDocaiStacks, LambdaBundling } from '../lib/app';
 import { resolveStageConfig, StageConfigError } from '../lib/config';
 import { ProductionReadinessChecks, readinessSummary } from '../lib/readiness';
 import { BUILD_INFO_FILE, collectBuildInfo, markStaleReviews } from '../lib/review';
@@ -12,12 +12,15 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-const bundling = decideBundling({ dockerAvailable: dockerReachable(), cliCommand: cdkCliCommand() });
-if (bundling.refusal) fail(bundling.refusal);
-if (bundling.notice) console.error(bundling.notice);
-
-// `aws:cdk:bundling-stacks` is refused on the command line (aws: prefix) but may be set here.
-const app = new App({ postCliContext: bundling.skipBundling ? { 'aws:cdk:bundling-stacks': [] } : {} });
+// Without Docker: synth skips bundling (one notice), deploy is refused. The same switch a consumer's app uses.
+let appProps;
+try {
+  appProps = LambdaBundling.appProps();
+} catch (e) {
+  if (e instanceof BundlingRefusedError) fail(e.message);
+  throw e;
+}
+const app = new App(appProps);
 
 let config;
 try {

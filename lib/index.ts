@@ -1,8 +1,7 @@
-export * from './config';
-export * from './app';
+// The construct API (`import ... from 'docai-blueprint'`): the constructs, their props and handles, and
+// what those props name. This is the surface jsii checks. The whole blueprint (stage config, stacks,
+// app assembly, rule packs, cost, readiness, review) is `docai-blueprint/blueprint` (lib/blueprint.ts).
 export * from './alarm-topic';
-export * from './stacks';
-export * from './common';
 export * from './network';
 export * from './intake-bucket';
 export * from './ingestion';
@@ -11,6 +10,11 @@ export * from './document-pipeline';
 export * from './gpu-inference';
 export * from './observability';
 export * from './cost-controls';
-export * from './cost';
-export * from './readiness';
-export * from './review';
+export * from './query-api';
+export * from './model-gateway';
+export { DocaiFunction } from './common/python-function';
+export type { DocaiFunctionProps } from './common/python-function';
+export type { FunctionPlacement } from './common/placement';
+export { BundlingRefusedError, LambdaBundling } from './common/bundling';
+export { DocaiMetricFactory } from './common/metric-factory';
+export type { DocaiMetricFactoryProps } from './common/metric-factory';

@@ -41,6 +41,12 @@ try {
   const roles = review.stacks.reduce((n, s) => n + s.roles.length, 0);
   const flagged = flaggedStatementCount(review);
   console.log(`security review of ${review.stacks.length} stacks: ${roles} IAM roles, ${flagged} IAM statements flagged for a closer look, ${review.acknowledgements.length} acknowledged findings, ${review.openFindings.length} open`);
+  const out = review.stacks.flatMap((s) => s.network.outbound.filter((o) => o.internet)).length;
+  const allOut = review.stacks.flatMap((s) => s.securityGroups.filter((g) => g.allOutbound)).length;
+  const everyTier = review.dataClassification.filter((c) => c.tiers !== 'none' && c.tiers !== 'UNCLASSIFIED').length;
+  const unclassified = review.dataClassification.filter((c) => c.tiers === 'UNCLASSIFIED').length;
+  const unalarmed = review.breakGlass.filter((b) => !b.alarmedBy.length).length;
+  console.log(`${out} paths out to the internet, ${allOut} security groups allowing all outbound, ${everyTier} stores holding every tier's text, ${unclassified} unclassified, ${unalarmed} of ${review.breakGlass.length} break-glass paths without an alarm`);
   console.log(`wrote ${mdFile} and ${htmlFile}`);
 } catch (e) {
   console.error((e as Error).message);

@@ -57,7 +57,7 @@ def load_migrations(params: Mapping[str, Any], sql_dir: str = SQL_DIR) -> list[M
         with open(os.path.join(sql_dir, filename), encoding="utf-8") as f:
             template = f.read()
 
-        def sub(match: re.Match) -> str:
+        def sub(match: re.Match, filename: str = filename) -> str:
             key = match.group(1)
             if key not in values:
                 raise MigrationError(f"{filename}: unknown placeholder {{{{{key}}}}}; known: {', '.join(PARAMETERS)}")

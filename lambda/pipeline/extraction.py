@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from docai_shared.contract import EXTRACT_LIMIT_ENV, EXTRACT_LIMITS
 from docai_shared.errors import DocumentLimitExceeded, NeedsHumanReview, UnreadableDocument, UnsupportedDocument
 
 PDF, DOCX, HTML, MARKDOWN, TEXT = "pdf", "docx", "html", "markdown", "text"
@@ -170,19 +171,21 @@ def extract_pdf(data: bytes, key: str = "", limits: Limits | None = None) -> Ext
 
 @dataclass(frozen=True)
 class Limits:
+    # The defaults are the contract's (lib/contract/limits.ts), which the Extract function's
+    # environment overrides per deployment (EXTRACT_<NAME>, set by lib/document-pipeline).
     # Inflated size of one XML part of a DOCX (the main document, a header): what lxml parses.
-    max_xml_part_bytes: int = 32 * 1024 * 1024
+    max_xml_part_bytes: int = EXTRACT_LIMITS["max_xml_part_bytes"]
     # Inflated / compressed size of one DOCX part: zip bombs compress far beyond real documents.
-    max_compression_ratio: int = 200
-    max_pdf_pages: int = 2000
+    max_compression_ratio: int = EXTRACT_LIMITS["max_compression_ratio"]
+    max_pdf_pages: int = EXTRACT_LIMITS["max_pdf_pages"]
     # Characters extracted from one document (10M characters is ~25k chunks of 400 tokens).
-    max_extracted_chars: int = 10_000_000
+    max_extracted_chars: int = EXTRACT_LIMITS["max_extracted_chars"]
 
     @classmethod
     def from_env(cls) -> "Limits":
         import os
         d = cls()
-        return cls(**{f: int(os.environ.get(f"EXTRACT_{f.upper()}", getattr(d, f))) for f in d.__dataclass_fields__})
+        return cls(**{f: int(os.environ.get(EXTRACT_LIMIT_ENV[f], getattr(d, f))) for f in d.__dataclass_fields__})
 
 
 def _check_chars(n: int, key: str, limits: Limits) -> None:
@@ -273,9 +276,11 @@ def extract_docx(data: bytes, key: str = "", limits: Limits | None = None) -> Ex
         body_blocks = _docx_blocks(etree.fromstring(main, parser), key)
         extra = [b for _, part in parts if part for b in _docx_blocks(etree.fromstring(part, parser), key)]
     except etree.XMLSyntaxError as e:
-        kind = DocumentLimitExceeded if "depth" in str(e).lower() or "huge" in str(e).lower() else UnreadableDocument
-        raise kind(f"{key}: malformed or too deeply nested Word XML ({e})") from e
-    sections, heading, buf = [], None, []
+        error = DocumentLimitExceeded if "depth" in str(e).lower() or "huge" in str(e).lower() else UnreadableDocument
+        raise error(f"{key}: malformed or too deeply nested Word XML ({e})") from e
+    sections: list[Section] = []
+    heading: str | None = None
+    buf: list[str] = []
 
     def flush():
         text = _normalise("\n".join(buf))
@@ -398,7 +403,8 @@ def extract_plain(data: bytes, key: str = "", doc_type: str = TEXT, limits: Limi
     _check_chars(len(text), key, limits or Limits.from_env())
     sections: list[Section] = []
     if doc_type == MARKDOWN:
-        heading, buf = None, []
+        heading: str | None = None
+        buf: list[str] = []
         for line in text.splitlines():
             m = _MD_HEADING.match(line)
             if m:

@@ -17,7 +17,7 @@ import os
 import re
 import time
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from chunking import chunk_sections, content_hash
 from docai_shared import db
@@ -69,7 +69,10 @@ def drop_db_connection() -> None:
             pass
 
 
-def _database_errors(fn: Callable[[], dict]) -> dict:
+_T = TypeVar("_T")
+
+
+def _database_errors(fn: Callable[[], _T]) -> _T:
     """Runs a step; a transient database error (the transaction rolled back whole) drops the connection
     and is raised as DatabaseUnavailable, which the state machine retries with backoff on a new one."""
     try:
@@ -364,7 +367,7 @@ def retier_handler(event: dict, context: Any = None) -> dict:
         metrics.add("DocumentsRetiered", 1 if outcome == "retiered" else 0)
         log.info("retag", outcome=outcome, accessTier=tier)
         result: dict = {"outcome": outcome, "accessTier": tier}
-        if outcome == "rerun":
+        if isinstance(outcome, db.Rerun):  # outcome "rerun"
             # The version failed because of its metadata and its tags are valid now: run the upsert path
             # for it again (the state machine's RerunAfterTagChange), with the sequencer of the failure.
             result["rerun"] = {"versionId": event.get("versionId"), "sequencer": outcome.sequencer}

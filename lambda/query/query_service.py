@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
+from docai_shared import contract
 from docai_shared.embeddings import EmbeddingClient
 from docai_shared.errors import EndpointNotReady, TransientError
 from docai_shared.gateway import AnswerRequest, BudgetExceeded, Deadline, GatewayConfig, GuardrailUnavailable, ModelGateway
@@ -40,10 +41,10 @@ from docai_shared.gateway.providers import client_config
 from docai_shared.gateway.resilience import CircuitBreaker, RetryPolicy, call_with_retries
 from docai_shared.observability import Logger, Metrics
 
-TIERS = ("public", "internal", "confidential", "restricted")
+TIERS = contract.ACCESS_TIERS
 FILTER_FIELDS = {"documentType": "document_type", "dateFrom": "date_from", "dateTo": "date_to"}
 # Limits of a request body (README, "Query API"): the largest valid body is about 2.3 KB.
-MAX_QUESTION_CHARS = 2000
+MAX_QUESTION_CHARS = contract.MAX_QUESTION_CHARS  # the API model refuses longer ones first (lib/query-api)
 MAX_BODY_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 3  # the body object, filters, and one more level for a clear "wrong type" answer
 MAX_FILTER_CHARS = 100
@@ -54,6 +55,10 @@ log = Logger("query")
 
 
 class HttpError(Exception):
+    # Who was refused, when the identity was verified (a 403 names them in the audit record).
+    principal: str | None = None
+    groups: list[str] | None = None
+
     def __init__(self, status: int, code: str, message: str, **extra: Any):
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
@@ -366,7 +371,7 @@ def parse_request(event: dict, settings: QuerySettings) -> QueryRequest:
         try:
             raw = base64.b64decode(raw, validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
-            raise HttpError(400, "invalid_json", "The body is not UTF-8 JSON", field="body")
+            raise HttpError(400, "invalid_json", "The body is not UTF-8 JSON", field="body") from None
     if len(raw.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise HttpError(413, "body_too_large", f"The body is larger than {MAX_BODY_BYTES} bytes; a question has at most {MAX_QUESTION_CHARS} characters", field="body", limit=MAX_BODY_BYTES)
     if _depth_exceeds(raw, MAX_JSON_DEPTH):
@@ -374,7 +379,7 @@ def parse_request(event: dict, settings: QuerySettings) -> QueryRequest:
     try:
         body = json.loads(raw, object_pairs_hook=_no_duplicates)
     except (ValueError, RecursionError):
-        raise HttpError(400, "invalid_json", "The body is not JSON: send {\"question\": \"...\"}", field="body")
+        raise HttpError(400, "invalid_json", "The body is not JSON: send {\"question\": \"...\"}", field="body") from None
     if not isinstance(body, dict):
         raise HttpError(400, "invalid_body", "The body must be a JSON object", field="body")
     _check_strings(body, "")
@@ -396,11 +401,11 @@ def parse_request(event: dict, settings: QuerySettings) -> QueryRequest:
             raise HttpError(400, "unknown_field", f"Unknown filter {name!r}; filters: {', '.join(FILTER_FIELDS)}", field=f"filters.{name}")
         if name.startswith("date"):
             if not isinstance(value, str) or len(value) != 10:
-                raise HttpError(400, "invalid_field", f"filters.{name} must be an ISO date string like \"2026-11-22\", received {json.dumps(value)[:40]}", field=f"filters.{name}")
+                raise HttpError(400, "invalid_field", f"filters.{name} must be an ISO date string like \"2026-11-22\", received {json.dumps(value)[:40]}", field=f"filters.{name}") from None
             try:
                 date.fromisoformat(value)
             except ValueError:
-                raise HttpError(400, "invalid_field", f"filters.{name} must be an ISO date string like \"2026-11-22\", received {json.dumps(value)[:40]}", field=f"filters.{name}")
+                raise HttpError(400, "invalid_field", f"filters.{name} must be an ISO date string like \"2026-11-22\", received {json.dumps(value)[:40]}", field=f"filters.{name}") from None
         elif not isinstance(value, str) or not _visible(value) or len(value) > MAX_FILTER_CHARS:
             raise HttpError(400, "invalid_field", f"filters.{name} must be a string of 1-{MAX_FILTER_CHARS} characters", field=f"filters.{name}", limit=MAX_FILTER_CHARS)
         filters[FILTER_FIELDS[name]] = value
@@ -494,6 +499,8 @@ class QueryService:
         record = AuditRecord(request_id, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), workflow,
                              sourceIp=((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp"))
         latency = record.latencyMs
+        body: dict[str, Any]
+        headers: dict[str, str]
         status, body, headers = 500, {"error": "internal", "message": "Internal error; the request id identifies it in the logs"}, {}
         try:
             status, body = self._serve(event, context, workflow, request_id, record, metrics)
@@ -571,22 +578,22 @@ class QueryService:
         embed_attempts: list = []
         try:
             vector = _timed(latency, "embed", lambda: self.embed_question(question, embed_attempts, workflow))
-        except EndpointNotReady:
-            raise HttpError(503, "warming_up", "The search model is starting (it scales to zero when idle); retry in about 5 minutes.", retryAfterSeconds=300)
-        except TransientError:
-            raise HttpError(503, "search_unavailable", "The search model is not answering; retry in a minute.", retryAfterSeconds=60)
+        except EndpointNotReady as e:
+            raise HttpError(503, "warming_up", "The search model is starting (it scales to zero when idle); retry in about 5 minutes.", retryAfterSeconds=300) from e
+        except TransientError as e:
+            raise HttpError(503, "search_unavailable", "The search model is not answering; retry in a minute.", retryAfterSeconds=60) from e
         finally:
             record.attempts = record.attempts + [a.__dict__ for a in embed_attempts]
         try:
             hits = _timed(latency, "retrieve", lambda: self.retrieve(identity.tier, vector, req.k, req.filters, identity.token))
         except TransientError as e:
             log.error("retrieval failed", requestId=request_id, error=str(e))
-            raise HttpError(503, "search_unavailable", "The document search is not answering; retry in a minute.", retryAfterSeconds=60)
+            raise HttpError(503, "search_unavailable", "The document search is not answering; retry in a minute.", retryAfterSeconds=60) from e
         record.retrieved = [{"chunkId": h["chunkId"], "key": h["key"], "versionId": h["versionId"], "score": h["score"], "tier": h["tier"]} for h in hits]
         citations = [{"index": i, "key": h["key"], "versionId": h["versionId"], "page": h["page"], "heading": h["heading"], "score": h["score"]} for i, h in enumerate(hits, start=1)]
         if workflow == "search":
             record.outcome = "answered"
-            return 200, {"requestId": request_id, "results": [{**c, "text": h["text"]} for c, h in zip(citations, hits)]}
+            return 200, {"requestId": request_id, "results": [{**c, "text": h["text"]} for c, h in zip(citations, hits, strict=True)]}
 
         remaining = (context.get_remaining_time_in_millis() / 1000 - 2) if context and hasattr(context, "get_remaining_time_in_millis") else gw.config.timeout_s
         deadline = Deadline.after(min(gw.config.timeout_s, max(1.0, remaining)))

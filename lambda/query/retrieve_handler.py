@@ -68,9 +68,9 @@ def handler(event: dict, context: Any = None) -> dict:
         log.error("tier refused", reason=str(e))  # only a broken or compromised caller gets here
         raise
     filters = dict(event.get("filters") or {})
-    for k in ("date_from", "date_to"):
-        if filters.get(k):
-            filters[k] = date.fromisoformat(filters[k])
+    for name in ("date_from", "date_to"):
+        if filters.get(name):
+            filters[name] = date.fromisoformat(filters[name])
     k = int(event.get("k", 8))
     metrics = Metrics(os.environ.get("WORKFLOW", "query"))
     try:

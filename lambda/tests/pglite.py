@@ -44,9 +44,9 @@ def pglite_server(startup_timeout: float = 90.0, data_dir: str | None = None) ->
             try:
                 connect(port).close()
                 break
-            except Exception:
+            except Exception as e:
                 if time.time() > deadline:
-                    raise RuntimeError("pglite-server did not accept connections in time")
+                    raise RuntimeError("pglite-server did not accept connections in time") from e
                 time.sleep(0.3)
         yield port
     finally:

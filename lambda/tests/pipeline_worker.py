@@ -47,7 +47,6 @@ mock = mock_aws()
 mock.start()
 
 import boto3  # noqa: E402
-from botocore.exceptions import ClientError  # noqa: E402
 
 import pipeline_handlers  # noqa: E402
 from docai_shared import db  # noqa: E402

@@ -1,4 +1,3 @@
-import os
 import random
 
 import pytest
@@ -104,7 +103,7 @@ def test_chunks_respect_the_size_and_overlap():
         assert count_tokens(c.text) == c.token_count
         assert c.metadata == {"page": 3, "heading": "Terms"}
     # consecutive chunks share their overlap
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in zip(chunks, chunks[1:], strict=False):
         assert b.text.startswith("Terms\n")
         head = " ".join(b.text.split("\n", 1)[1].split()[:8])
         assert head in a.text  # the next chunk starts inside the previous one

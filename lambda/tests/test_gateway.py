@@ -398,3 +398,11 @@ def test_a_provider_that_reports_no_usage_is_charged_its_reservation(aws, models
     r = ask(gw, caller="erin")
     assert r.tokens_in > 0 and r.tokens_out == 256 and emf(stream, "UsageUnreported") == 1
     assert gw.budgets.used("budget#answer#caller:erin#2026-11-22")[0] == r.tokens_in + 256
+
+
+def test_a_guardrail_without_a_version_is_refused_when_the_gateway_starts(aws, models):
+    # Before: the gateway started and every guardrail call sent guardrailVersion=None to Bedrock.
+    from docai_shared.gateway.errors import GatewayConfigError
+    cfg = GatewayConfig.parse(gateway_config(), TABLE, PROMPT_PREFIX, GUARDRAIL_ID, None)
+    with pytest.raises(GatewayConfigError, match="GATEWAY_GUARDRAIL_VERSION"):
+        ModelGateway(cfg, clients_for(models.url), io.StringIO(), now=lambda: NOW, breakers={}, sleep=lambda s: None)

@@ -33,7 +33,7 @@ def _unit(v):
 
 
 def _cosine(a, b):
-    return sum(x * y for x, y in zip(_unit(a), _unit(b)))
+    return sum(x * y for x, y in zip(_unit(a), _unit(b), strict=True))
 
 
 def test_tei_cpu_float32_and_cuda_float16_vectors_agree_within_the_maintainers_tolerance():
@@ -43,7 +43,7 @@ def test_tei_cpu_float32_and_cuda_float16_vectors_agree_within_the_maintainers_t
     assert _cosine(cpu, gpu) > f["tolerance"]["cosine_min"]
     # After TEI's normalization (on by default for /embed) no component differs by more than 1e-3:
     # a cosine score computed by pgvector between a CPU question and a GPU chunk moves by less than that.
-    assert max(abs(x - y) for x, y in zip(_unit(cpu), _unit(gpu))) < 1e-3
+    assert max(abs(x - y) for x, y in zip(_unit(cpu), _unit(gpu), strict=True)) < 1e-3
 
 
 def test_the_tolerance_check_fails_for_vectors_that_disagree():

@@ -369,7 +369,7 @@ def test_upsert_rolls_back_whole_on_error(migrated):
     conn, _ = migrated
     upsert_document(conn, doc("rb.pdf", "v1", "0100"), chunks(2), role=W)
     bad = chunks(2, seed=9) + [ChunkRecord(2, "x", 1, [0.0] * (DIM + 1))]  # wrong dimension
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="dimensions"):  # pgvector: "expected N dimensions, not M"
         upsert_document(conn, doc("rb.pdf", "v2", "0200"), bad, role=W)
     assert document_status(conn, "intake", "rb.pdf")["version_id"] == "v1"
     assert count_chunks(conn, "rb.pdf") == 2

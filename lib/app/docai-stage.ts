@@ -38,14 +38,27 @@ export function createDocaiStacks(scope: Construct, config: StageConfig, opts: {
   });
   const inference = new InferenceStack(scope, stackName(config, 'inference'), {
     ...common,
-    data,
+    alarmTopic: data.alarms.topic,
+    captureBucket: data.captureBucket,
     embeddingEndpointName: embeddingEndpointName(config),
     questionEndpointName: questionEndpointName(config),
     description: `docai-blueprint ${config.stage}: GPU inference endpoints (embeddings${config.generation.enabled ? ', generation' : ''})`,
   });
   const app = new AppStack(scope, stackName(config, 'app'), {
     ...common,
-    data,
+    vpc: data.network.vpc,
+    vpcSubnets: data.network.isolatedSubnets,
+    intake: data.intake,
+    ingestionQueue: data.ingestionQueue,
+    database: data.database,
+    workBucket: data.workBucket,
+    reviewQueue: data.reviewQueue,
+    reviewTopic: data.reviewTopic,
+    asyncFailures: data.asyncFailures,
+    alarmTopic: data.alarms.topic,
+    gateway: data.gateway,
+    audit: data.audit,
+    userPoolRemovalPolicy: data.dataRemovalPolicy,
     embedding: {
       endpointName: inference.embedding.endpointName,
       inferenceComponentName: inference.embedding.inferenceComponentName,
@@ -60,7 +73,13 @@ export function createDocaiStacks(scope: Construct, config: StageConfig, opts: {
   });
   app.addStackDependency(inference, 'the pipeline calls the embedding endpoint');
   const monitoring = new MonitoringStack(scope, stackName(config, 'monitoring'), {
-    ...common, data, inference, app,
+    ...common,
+    alarmTopic: data.alarms.topic,
+    pipeline: app.pipeline,
+    ingestionQueue: data.ingestionQueue,
+    database: data.database,
+    embedding: inference.embedding,
+    query: app.query,
     description: `docai-blueprint ${config.stage}: dashboard and alarms`,
   });
   const cost = new CostStack(scope, stackName(config, 'cost'), {

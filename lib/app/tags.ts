@@ -1,20 +1,13 @@
 import { Aspects, CfnResource, IAspect, Tag, TagManager, Tags } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { resourceModel } from '../common/resource-spec';
-import { StageConfig, Workload } from '../config';
+import { StageConfig } from '../config';
+import { MANAGED_BY, TAG_KEYS } from '../contract';
 
-/** The cost-allocation tag keys: budgets, anomaly monitors and the readiness rules use these names. */
-export const TAG_KEYS = {
-  project: 'Project',
-  environment: 'Environment',
-  workload: 'Workload',
-  costCenter: 'CostCenter',
-  businessUnit: 'BusinessUnit',
-  owner: 'Owner',
-  managedBy: 'ManagedBy',
-} as const;
-
-export const MANAGED_BY = 'docai-blueprint';
+// The tag keys are shared with the budgets and readiness rules (lib/contract); workload tags are
+// applied by the stacks (lib/common/tags.ts). Re-exported: this module was their home.
+export { MANAGED_BY, TAG_KEYS } from '../contract';
+export { tagWorkload } from '../common/tags';
 
 /** Applies the stage-wide cost-allocation tags once, at the app (or stage) level. */
 export function applyCostAllocationTags(scope: IConstruct, config: StageConfig): void {
@@ -25,14 +18,6 @@ export function applyCostAllocationTags(scope: IConstruct, config: StageConfig):
   t.add(TAG_KEYS.businessUnit, config.tags.businessUnit);
   t.add(TAG_KEYS.owner, config.tags.owner);
   t.add(TAG_KEYS.managedBy, MANAGED_BY);
-}
-
-/**
- * Marks everything under `scope` as belonging to one workload. Applied to a stack it is the default;
- * applied to a building block inside it, the nearer tag wins.
- */
-export function tagWorkload(scope: IConstruct, workload: Workload): void {
-  Tags.of(scope).add(TAG_KEYS.workload, workload);
 }
 
 /**

@@ -9,3 +9,6 @@ export * from './least-privilege';
 export * from './state-machine-wildcards';
 export * from './resource-spec';
 export * from './metric-dimensions';
+export * from './metric-factory';
+export * from './tags';
+export * from './bundling';

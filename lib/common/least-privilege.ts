@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { IConstruct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { acknowledge } from './acknowledge';
 
@@ -20,24 +20,44 @@ export interface ObjectGrant {
   readonly actions: readonly string[];
   /** Why the key pattern must be a wildcard; written next to the IAM5 acknowledgement. */
   readonly why: string;
+  /** Where the ARN's partition comes from when the grantee is not a construct. @default - the grantee's stack */
+  readonly scope?: IConstruct;
+}
+
+/** The construct behind a grantee (a function's role, a role), when there is one: acknowledgements go there. */
+function principalConstruct(grantee: iam.IGrantable): IConstruct | undefined {
+  const p = grantee.grantPrincipal as unknown;
+  if (Construct.isConstruct(p)) return p;
+  return Construct.isConstruct(grantee) ? grantee : undefined;
 }
 
 /**
  * Grants exactly `actions` on `bucket/keyPattern` and acknowledges the one IAM5 finding the key
  * wildcard raises (object keys are not known before run time), on the grantee's own role only.
  */
-export function grantObjects(grantee: iam.IGrantable & { role?: iam.IRole }, g: ObjectGrant): void {
-  const stack = Stack.of(grantee as unknown as iam.Role);
+export function grantObjects(grantee: iam.IGrantable, g: ObjectGrant): iam.Grant {
+  const owner = principalConstruct(grantee);
+  const scope = owner ?? g.scope;
+  if (!scope) throw new Error(`grantObjects: the grantee of ${g.actions.join(', ')} on ${g.bucketName}/${g.keyPattern} is not a construct; pass scope`);
+  const stack = Stack.of(scope);
   const arn = `arn:${stack.partition}:s3:::${g.bucketName}/${g.keyPattern}`;
-  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...g.actions], resources: [arn] }));
-  const role = grantee.role ?? (grantee.grantPrincipal as iam.IRole);
-  acknowledge(role, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(arn))}]`],
-    `Object-level access (${g.actions.join(', ')}) to keys matching ${g.keyPattern}: ${g.why} No bucket-level or other actions are granted.`);
+  const grant = iam.Grant.addToPrincipal({ grantee, actions: [...g.actions], resourceArns: [arn] });
+  if (owner && grant.principalStatement) {
+    acknowledge(owner, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(arn))}]`],
+      `Object-level access (${g.actions.join(', ')}) to keys matching ${g.keyPattern}: ${g.why} No bucket-level or other actions are granted.`);
+  }
+  return grant;
 }
 
 /** Exact KMS actions on one key (CDK's key grants add `kms:GenerateDataKey*` / `kms:ReEncrypt*`). */
-export function grantKey(grantee: iam.IGrantable, key: kms.IKey, actions: Array<'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:Encrypt'>): void {
-  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));
+export function grantKey(grantee: iam.IGrantable, key: kms.IKey, actions: Array<'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:Encrypt'>): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [key.keyArn] });
+}
+
+/** Options of grantStateMachineDataKey. */
+export interface StateMachineDataKeyOptions {
+  /** Add kms:Decrypt: DescribeExecution of encrypted executions returns their input. @default false */
+  readonly readExecutions?: boolean;
 }
 
 /**
@@ -47,17 +67,26 @@ export function grantKey(grantee: iam.IGrantable, key: kms.IKey, actions: Array<
  * SendTaskSuccess and SendTaskFailure are denied on a CMK-encrypted state machine
  * (https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
  */
-export function grantStateMachineDataKey(grantee: iam.IGrantable, key: kms.IKey, stateMachineArn: string, opts: { readExecutions?: boolean } = {}): void {
-  grantee.grantPrincipal.addToPrincipalPolicy(stateMachineDataKeyStatement(key, stateMachineArn, opts));
+export function grantStateMachineDataKey(grantee: iam.IGrantable, key: kms.IKey, stateMachineArn: string, opts: StateMachineDataKeyOptions = {}): iam.Grant {
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: stateMachineDataKeyActions(opts),
+    resourceArns: [key.keyArn],
+    conditions: stateMachineDataKeyConditions(stateMachineArn),
+  });
 }
 
-/** The statement of grantStateMachineDataKey; `readExecutions` adds kms:Decrypt (DescribeExecution of encrypted executions). */
-export function stateMachineDataKeyStatement(key: kms.IKey, stateMachineArn: string, opts: { readExecutions?: boolean } = {}): iam.PolicyStatement {
-  return new iam.PolicyStatement({
-    actions: ['kms:GenerateDataKey', ...(opts.readExecutions ? ['kms:Decrypt'] : [])],
-    resources: [key.keyArn],
-    conditions: { StringEquals: { 'kms:EncryptionContext:aws:states:stateMachineArn': stateMachineArn } },
-  });
+/** The statement of grantStateMachineDataKey, for a policy built by hand. */
+export function stateMachineDataKeyStatement(key: kms.IKey, stateMachineArn: string, opts: StateMachineDataKeyOptions = {}): iam.PolicyStatement {
+  return new iam.PolicyStatement({ actions: stateMachineDataKeyActions(opts), resources: [key.keyArn], conditions: stateMachineDataKeyConditions(stateMachineArn) });
+}
+
+function stateMachineDataKeyActions(opts: StateMachineDataKeyOptions): string[] {
+  return ['kms:GenerateDataKey', ...(opts.readExecutions ? ['kms:Decrypt'] : [])];
+}
+
+function stateMachineDataKeyConditions(stateMachineArn: string): Record<string, Record<string, string>> {
+  return { StringEquals: { 'kms:EncryptionContext:aws:states:stateMachineArn': stateMachineArn } };
 }
 
 /**

@@ -2,8 +2,8 @@ import { IConstruct } from 'constructs';
 
 /** Context key under which a stack names the dimensions every DocAI metric of its functions carries. */
 export const METRIC_DIMENSIONS_CONTEXT = 'docai:metricDimensions';
-/** Environment variable through which every DocaiFunction hands them to docai_shared.observability. */
-export const METRIC_DIMENSIONS_ENV = 'DOCAI_METRIC_DIMENSIONS';
+/** Environment variable through which every DocaiFunction hands them to docai_shared.observability (lib/contract). */
+export { METRIC_DIMENSIONS_ENV } from '../contract';
 
 /**
  * Names the dimensions (project and stage) that every custom metric emitted and watched under

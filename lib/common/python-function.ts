@@ -8,10 +8,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from './acknowledge';
+import { LambdaBundling } from './bundling';
 import { METRIC_DIMENSIONS_ENV, metricDimensions } from './metric-dimensions';
+import { packagePath } from './package-root';
 
 /** Root of the Python Lambda packages. */
-export const LAMBDA_ROOT = path.join(__dirname, '..', '..', 'lambda');
+export const LAMBDA_ROOT = packagePath('lambda');
 
 /** Amazon RDS certificate authorities, all regions (documented at docs.aws.amazon.com, "Using SSL/TLS"). */
 export const RDS_CA_BUNDLE_URL = 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem';
@@ -51,6 +53,12 @@ export function sharedLayer(scope: Construct): PythonLayerVersion {
   });
 }
 
+/** Why a function runs outside the VPC. */
+export interface OutsideVpc {
+  /** Lands in the acknowledgement of the "Lambda in a VPC" rules, where the security review shows it. */
+  readonly reason: string;
+}
+
 export interface DocaiFunctionProps {
   /** Folder under `lambda/` holding the function's module and requirements.txt. */
   readonly folder: string;
@@ -69,6 +77,7 @@ export interface DocaiFunctionProps {
    * @default - no reservation; the function draws from the account's unreserved pool
    */
   readonly reservedConcurrentExecutions?: number;
+  /** @default - only WORKFLOW and the deployment's metric dimensions */
   readonly environment?: Record<string, string>;
   /** Encrypts the log group, the environment variables and the async dead-letter queue. */
   readonly encryptionKey: kms.IKey;
@@ -82,7 +91,7 @@ export interface DocaiFunctionProps {
    * "Lambda in a VPC" rules, where the security review shows it.
    * @default - in the VPC
    */
-  readonly outsideVpc?: { readonly reason: string };
+  readonly outsideVpc?: OutsideVpc;
   /** Receives asynchronous invocations that failed every retry. */
   readonly deadLetterQueue: sqs.IQueue;
   /** Workflow name in logs and metrics. */
@@ -98,6 +107,7 @@ export class DocaiFunction extends PythonFunction {
   public readonly logGroupResource: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: DocaiFunctionProps) {
+    LambdaBundling.assertBundlingPossible(scope, id);
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       encryptionKey: props.encryptionKey,
       retention: props.logRetention,

@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from './acknowledge';
+import { DocaiMetricFactory } from './metric-factory';
 
 export interface DeadLetterQueueProps {
   readonly encryptionKey: kms.IKey;
@@ -49,7 +50,7 @@ export function createDeadLetterQueue(scope: Construct, id: string, props: DeadL
 export function deadLetterAlarm(scope: Construct, id: string, queue: sqs.IQueue, description: string, period: Duration): cloudwatch.Alarm {
   return new cloudwatch.Alarm(scope, id, {
     alarmDescription: description,
-    metric: queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+    metric: DocaiMetricFactory.of(scope).awsMetric('AWS/SQS', 'ApproximateNumberOfMessagesVisible', { QueueName: queue.queueName }, { period, statistic: 'Maximum' }),
     threshold: 1,
     evaluationPeriods: 1,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

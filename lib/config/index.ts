@@ -5,3 +5,6 @@ export * from './load';
 export { CONTEXT_OVERRIDES, CONTEXT_KEYS_OF_APP, contextKeyProblems, configFileKeyProblems, nearest } from './keys';
 export * from './model-catalog';
 export * from './regions';
+export * from './image-catalog';
+export * from './interface-endpoints';
+export * from './readiness-rules';

@@ -1,11 +1,11 @@
 import * as fs from 'fs';
-import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { SERVERLESS_MEMORY_SIZES_MB } from '../gpu-inference/images';
+import { SERVERLESS_MEMORY_SIZES_MB } from './image-catalog';
 import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES } from './instance-catalog';
 import { MODEL_CATALOG } from './model-catalog';
 import { PRESETS, WORKLOADS } from './presets';
 import { missingInRegion, REGION_AVAILABILITY, stageSupportedRegions } from './regions';
-import { READINESS_RULES } from '../readiness/rules';
+import { READINESS_RULE_NAMES } from './readiness-rules';
+import { ACCESS_TIERS } from '../contract';
 import { configFileKeyProblems, CONTEXT_OVERRIDES, contextKeyProblems, nearest } from './keys';
 import { ADOPTABLE_KEYS, StageConfig } from './stage-config';
 
@@ -136,7 +136,13 @@ const PROJECT_NAME = /^[a-z][a-z0-9-]{1,19}$/;
 const ACCOUNT = /^\d{12}$/;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u;
-const LOG_RETENTION_VALUES = Object.values(RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0 && v !== RetentionDays.INFINITE);
+/**
+ * The retention values CloudWatch Logs accepts (PutRetentionPolicy, retentionInDays:
+ * https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
+ * Listed, not read from aws-cdk-lib's RetentionDays, so reading a config loads no CDK;
+ * test/config/load.test.ts compares the two.
+ */
+export const LOG_RETENTION_VALUES: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 /** Returns one message per problem; empty when the config is valid. */
 export function validateStageConfig(c: StageConfig): string[] {
@@ -177,7 +183,7 @@ export function validateStageConfig(c: StageConfig): string[] {
     // region fails here, not 45 s into the synth on a resource type.
     const missing = missingInRegion(c, c.region);
     if (missing.length > 0) {
-      p.push(`region: ${got(c.region)}; AWS does not offer there what this stage uses: ${missing.join('; ')} (published data: lib/config/region-availability.json from cfn-lint ${REGION_AVAILABILITY.cfnLintVersion}, lib/gpu-inference/images.ts, lib/config/model-catalog.ts). Regions that have everything: ${stageSupportedRegions(c).join(', ') || 'none'}. Fix: -c region=${stageSupportedRegions(c).includes('us-east-1') ? 'us-east-1' : stageSupportedRegions(c)[0]}`);
+      p.push(`region: ${got(c.region)}; AWS does not offer there what this stage uses: ${missing.join('; ')} (published data: lib/config/region-availability.json from cfn-lint ${REGION_AVAILABILITY.cfnLintVersion}, lib/config/image-catalog.ts, lib/config/model-catalog.ts). Regions that have everything: ${stageSupportedRegions(c).join(', ') || 'none'}. Fix: -c region=${stageSupportedRegions(c).includes('us-east-1') ? 'us-east-1' : stageSupportedRegions(c)[0]}`);
     }
   }
   if (c.alarmEmail !== undefined && (typeof c.alarmEmail !== 'string' || !EMAIL.test(c.alarmEmail))) {
@@ -281,7 +287,7 @@ export function validateStageConfig(c: StageConfig): string[] {
   int('pipeline.humanReviewTimeoutHours', pl?.humanReviewTimeoutHours, 1, 24 * 364);
   oneOf('pipeline.logLevel', pl?.logLevel, ['ALL', 'ERROR']);
   bool('pipeline.includeExecutionData', pl?.includeExecutionData);
-  oneOf('pipeline.defaultAccessTier', pl?.defaultAccessTier, ['public', 'internal', 'confidential', 'restricted']);
+  oneOf('pipeline.defaultAccessTier', pl?.defaultAccessTier, ACCESS_TIERS);
   int('pipeline.backfillConcurrency', pl?.backfillConcurrency, 1, 10000);
   num('pipeline.backfillToleratedFailurePercent', pl?.backfillToleratedFailurePercent, 0, 100);
 
@@ -297,13 +303,13 @@ export function validateStageConfig(c: StageConfig): string[] {
   p.push(...validateGateway(c, { int, num, oneOf, got }));
   const q = c.query;
   oneOf('query.authorization', q?.authorization, ['cognito', 'iam'], 'cognito for people (a user pool with tier groups), iam for service callers signing with SigV4');
-  oneOf('query.iamCallerTier', q?.iamCallerTier, ['public', 'internal', 'confidential', 'restricted']);
+  oneOf('query.iamCallerTier', q?.iamCallerTier, ACCESS_TIERS);
   if (!isPlainObject(q?.tierGroups) || Object.keys(q.tierGroups).length === 0) {
-    p.push(`query.tierGroups: ${got(q?.tierGroups)}; expected an object of Cognito group -> tier (public, internal, confidential, restricted)`);
+    p.push(`query.tierGroups: ${got(q?.tierGroups)}; expected an object of Cognito group -> tier (${ACCESS_TIERS.join(', ')})`);
   } else {
     for (const [group, tier] of Object.entries(q.tierGroups)) {
       if (!/^[\p{L}\p{M}\p{S}\p{N}\p{P}]{1,128}$/u.test(group)) p.push(`query.tierGroups: group name "${group}"; expected 1-128 characters without spaces (a Cognito group name)`);
-      oneOf(`query.tierGroups.${group}`, tier, ['public', 'internal', 'confidential', 'restricted']);
+      oneOf(`query.tierGroups.${group}`, tier, ACCESS_TIERS);
     }
   }
   if (int('query.maxTopK', q?.maxTopK, 1, 100) && int('query.defaultTopK', q?.defaultTopK, 1, 100) && q.defaultTopK > q.maxTopK) {
@@ -331,7 +337,7 @@ export function validateStageConfig(c: StageConfig): string[] {
   if (!isPlainObject(c.acceptedReadinessDifferences)) {
     p.push(`acceptedReadinessDifferences: ${got(c.acceptedReadinessDifferences)}; expected an object of readiness rule -> reason`);
   } else {
-    const rules = READINESS_RULES.map((r) => r.name);
+    const rules: readonly string[] = READINESS_RULE_NAMES;
     for (const [rule, reason] of Object.entries(c.acceptedReadinessDifferences)) {
       if (!rules.includes(rule)) p.push(`acceptedReadinessDifferences: unknown readiness rule "${rule}"; did you mean "${nearest(rule, rules)}"? Rules: ${rules.join(', ')}`);
       if (typeof reason !== 'string' || reason.trim().length < 10) p.push(`acceptedReadinessDifferences.${rule}: ${got(reason)}; expected the reason this stage accepts the difference (a sentence a reviewer can judge)`);

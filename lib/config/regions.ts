@@ -1,4 +1,4 @@
-import { InferenceFramework, PUBLISHED_IMAGES, SERVERLESS_INFERENCE_REGIONS } from '../gpu-inference/images';
+import { InferenceFramework, PUBLISHED_IMAGES, SERVERLESS_INFERENCE_REGIONS } from './image-catalog';
 import { MODEL_CATALOG, modelRegions } from './model-catalog';
 import AVAILABILITY from './region-availability.json';
 import { StageConfig } from './stage-config';
@@ -7,7 +7,7 @@ import { StageConfig } from './stage-config';
  * Which regions can hold a stage, from published data only: CloudFormation's per-region resource
  * schemas and RDS's PostgreSQL instance classes (region-availability.json, generated from the schemas
  * cfn-lint bundles by scripts/region_availability.py), the container image tables AWS publishes
- * (lib/gpu-inference/images.ts) and the model catalogue (model-catalog.ts). SageMaker endpoint
+ * (image-catalog.ts) and the model catalogue (model-catalog.ts). SageMaker endpoint
  * instance types per region are published in no machine-readable table bundled here: the preflight
  * asks Service Quotas for them (scripts/preflight_quotas.py), where a type not offered has no quota.
  */

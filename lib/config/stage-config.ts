@@ -1,3 +1,5 @@
+import { AccessTier } from '../contract';
+
 /**
  * The stage config: everything that differs between a pilot and production, as data.
  *
@@ -148,7 +150,7 @@ export interface PipelineConfig {
   /** Put state data (document text, metadata) into the execution logs. */
   readonly includeExecutionData: boolean;
   /** Tier for documents whose metadata names none. */
-  readonly defaultAccessTier: 'public' | 'internal' | 'confidential' | 'restricted';
+  readonly defaultAccessTier: AccessTier;
   /** Backfill: concurrent child executions of the Distributed Map. */
   readonly backfillConcurrency: number;
   /** Backfill: percentage of documents that may fail before the backfill fails. */
@@ -221,9 +223,9 @@ export interface QueryConfig {
   /** `cognito`: people sign in to the stage's user pool; `iam`: service callers sign requests (SigV4) and all get `iamCallerTier`. */
   readonly authorization: 'cognito' | 'iam';
   /** The tier of IAM-authorized callers (authorization `iam`). */
-  readonly iamCallerTier: 'public' | 'internal' | 'confidential' | 'restricted';
+  readonly iamCallerTier: AccessTier;
   /** Cognito group -> access tier; a caller's highest tier applies, no mapped group means 403. */
-  readonly tierGroups: Readonly<Record<string, 'public' | 'internal' | 'confidential' | 'restricted'>>;
+  readonly tierGroups: Readonly<Record<string, AccessTier>>;
   readonly defaultTopK: number;
   readonly maxTopK: number;
   /** Stage-wide API Gateway throttling: requests per second and burst. */

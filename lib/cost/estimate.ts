@@ -1,6 +1,6 @@
 import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES, PriceConfidence } from '../config/instance-catalog';
 import { StageConfig } from '../config/stage-config';
-import { interfaceEndpointsOf } from '../stacks/data-stack';
+import { interfaceEndpointsOf } from '../config/interface-endpoints';
 
 /**
  * List prices used by the estimate: us-east-1, on-demand, collected 2026-11 (docs/prices.md). Prices

@@ -1,4 +1,5 @@
 import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,28 +7,36 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { acknowledge, acknowledgeStateMachineWildcards, DocaiFunction, FunctionPlacement, executionsArn, grantKey, grantObjects, grantStateMachineDataKey, invokeEndpointStatement, S3_OBJECT_ACTIONS, stateMachineDataKeyStatement } from '../common';
-import { IntakeBucket } from '../intake-bucket';
-import { DATABASE_ROLES, VectorDatabase } from '../vector-database';
+import { IIntakeBucket } from '../intake-bucket';
+import { DATABASE_ROLES, IVectorDatabase } from '../vector-database';
+import { DocaiMetricFactory } from '../common/metric-factory';
+import { DEFAULT_ACCESS_TIER, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS } from '../contract';
 import { createReviewQueue, createReviewTopic } from './review-channel';
-import { WorkBucket } from './work-bucket';
+import { IWorkBucket } from './work-bucket';
 
 /** The embedding endpoint the Embed step calls. */
 export interface EmbeddingEndpointRef {
   readonly endpointName: string;
-  /** Set when the endpoint hosts inference components (scale-to-zero mode): calls must name it. */
+  /**
+   * Set when the endpoint hosts inference components (scale-to-zero mode): calls must name it.
+   * @default - the endpoint hosts a model variant
+   */
   readonly inferenceComponentName?: string;
   readonly dimension: number;
-  /** The model the endpoint serves: recorded with every chunk, so searches compare vectors of one model. */
+  /**
+   * The model the endpoint serves: recorded with every chunk, so searches compare vectors of one model.
+   * @default - chunks are stored without a model id
+   */
   readonly modelId?: string;
   /** Price used to meter estimated spend per embedding call (EMF EstimatedSpendUsd). @default 0 */
   readonly usdPerMillionTokens?: number;
 }
 
 /** s3:ListBucket on the intake bucket (no objects, no data): lets HeadObject tell a missing key (404) from a denial (403). */
-function listIntake(scope: Construct, intake: IntakeBucket): iam.PolicyStatement {
+function listIntake(scope: Construct, intake: IIntakeBucket): iam.PolicyStatement {
   // By name, as the object grants are: no reference from this stack to the bucket resource.
   return new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [`arn:${Stack.of(scope).partition}:s3:::${intake.bucketName}`] });
 }
@@ -45,13 +54,111 @@ export const PIPELINE_ERRORS = {
   stale: ['StaleVersion'],
 } as const;
 
+/**
+ * A document pipeline as its callers see it: the state machine and the key its executions are
+ * encrypted with, together, so a grant to start it cannot forget the key.
+ */
+export interface IDocumentPipeline extends IConstruct {
+  readonly stateMachine: sfn.IStateMachine;
+  /** Encrypts the executions' data: a caller of StartExecution needs a data key from it. */
+  readonly encryptionKey: kms.IKey;
+  /**
+   * `states:StartExecution` on the state machine and `kms:GenerateDataKey` on its key, in the state
+   * machine's encryption context only: what starting an execution of a CMK-encrypted state machine takes.
+   */
+  grantStartExecution(grantee: iam.IGrantable): iam.Grant;
+  /** Executions started (AWS/States ExecutionsStarted). @default Sum over 5 minutes */
+  metricExecutionsStarted(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Executions that succeeded (AWS/States ExecutionsSucceeded). @default Sum over 5 minutes */
+  metricExecutionsSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Executions that failed (AWS/States ExecutionsFailed). @default Sum over 5 minutes */
+  metricExecutionsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Executions that timed out (AWS/States ExecutionsTimedOut). @default Sum over 5 minutes */
+  metricExecutionsTimedOut(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /**
+   * Documents stored (the Store step's DocumentsProcessed) in one workflow: `ingest`, `backfill` or `replay`.
+   * @default Sum over 5 minutes
+   */
+  metricDocumentsProcessed(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Documents that ended in RecordFailure (DocumentsFailed) in one workflow. @default Sum over 5 minutes */
+  metricDocumentsFailed(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Tokens the Embed step sent to the embedding endpoint (TokensEmbedded) in one workflow. @default Sum over 5 minutes */
+  metricTokensEmbedded(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** The metrics of a document pipeline, deployed or imported, through the metric factory. */
+abstract class DocumentPipelineBase extends Construct {
+  public abstract readonly stateMachine: sfn.IStateMachine;
+  public abstract readonly encryptionKey: kms.IKey;
+
+  public grantStartExecution(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee).combine(grantStateMachineDataKey(grantee, this.encryptionKey, this.stateMachine.stateMachineArn));
+  }
+
+  public metricExecutionsStarted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.statesMetric('ExecutionsStarted', props);
+  }
+
+  public metricExecutionsSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.statesMetric('ExecutionsSucceeded', props);
+  }
+
+  public metricExecutionsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.statesMetric('ExecutionsFailed', props);
+  }
+
+  public metricExecutionsTimedOut(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.statesMetric('ExecutionsTimedOut', props);
+  }
+
+  public metricDocumentsProcessed(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stepMetric('DocumentsProcessed', workflow, 'Store', props);
+  }
+
+  public metricDocumentsFailed(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stepMetric('DocumentsFailed', workflow, 'RecordFailure', props);
+  }
+
+  public metricTokensEmbedded(workflow: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stepMetric('TokensEmbedded', workflow, 'Embed', props);
+  }
+
+  private statesMetric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return DocaiMetricFactory.of(this).awsMetric('AWS/States', metricName, { StateMachineArn: this.stateMachine.stateMachineArn }, { statistic: 'Sum', ...props });
+  }
+
+  /** As lambda/pipeline emits them: Workflow and Step (docai_shared.observability), then the deployment's dimensions. */
+  private stepMetric(metricName: string, workflow: string, step: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return DocaiMetricFactory.of(this).metric(metricName, { Workflow: workflow, Step: step }, { statistic: 'Sum', ...props });
+  }
+}
+
+/** Resource bounds of the Extract step (lambda/pipeline/extraction.py, Limits). */
+export interface ExtractLimits {
+  /** Inflated size of one DOCX XML part, bytes (checked from the archive directory before inflating). @default 32 MiB */
+  readonly maxXmlPartBytes?: number;
+  /** Inflated to compressed size of a DOCX archive. @default 200 */
+  readonly maxCompressionRatio?: number;
+  /** @default 2000 */
+  readonly maxPdfPages?: number;
+  /** @default 10,000,000 */
+  readonly maxExtractedChars?: number;
+}
+
+/** A document pipeline deployed elsewhere, for `DocumentPipeline.fromDocumentPipelineAttributes`. */
+export interface DocumentPipelineAttributes {
+  readonly stateMachineArn: string;
+  /** The customer managed key the state machine is encrypted with. */
+  readonly encryptionKey: kms.IKey;
+}
+
 export interface DocumentPipelineProps {
-  readonly intake: IntakeBucket;
-  readonly database: VectorDatabase;
+  readonly intake: IIntakeBucket;
+  readonly database: IVectorDatabase;
   readonly embedding: EmbeddingEndpointRef;
   readonly placement: FunctionPlacement;
   /** Short-lived bucket for extracted text, chunks and vectors (S3 references travel in state, not data). */
-  readonly workBucket: WorkBucket;
+  readonly workBucket: IWorkBucket;
   /** Encrypts the state machine's data and its log group. @default - placement.encryptionKey */
   readonly encryptionKey?: kms.IKey;
   /** @default Size.mebibytes(50) */
@@ -59,10 +166,10 @@ export interface DocumentPipelineProps {
   /**
    * Resource bounds of the Extract step (lambda/pipeline/extraction.py, Limits); a document over one
    * ends in RecordFailure with a DocumentLimitExceeded naming the limit and the value.
-   * @default - 32 MiB per DOCX XML part (checked from the archive directory before inflating), a
+   * @default - lib/contract EXTRACT_LIMITS: 32 MiB per DOCX XML part (checked from the archive directory before inflating), a
    * compression ratio of 200:1, 2,000 PDF pages, 10,000,000 extracted characters
    */
-  readonly extractLimits?: { readonly maxXmlPartBytes?: number; readonly maxCompressionRatio?: number; readonly maxPdfPages?: number; readonly maxExtractedChars?: number };
+  readonly extractLimits?: ExtractLimits;
   /** @default 400 */
   readonly chunkTokens?: number;
   /** @default 50 */
@@ -107,7 +214,12 @@ export interface DocumentPipelineProps {
  * execution per name, which is what makes duplicate S3 events harmless, and a 90-day execution
  * history for audit.
  */
-export class DocumentPipeline extends Construct {
+export class DocumentPipeline extends DocumentPipelineBase implements IDocumentPipeline {
+  /** A pipeline deployed elsewhere (another stack or app): its state machine and key, enough to start executions. */
+  public static fromDocumentPipelineAttributes(scope: Construct, id: string, attrs: DocumentPipelineAttributes): IDocumentPipeline {
+    return new ImportedDocumentPipeline(scope, id, attrs);
+  }
+
   public readonly stateMachine: sfn.StateMachine;
   public readonly backfill: sfn.StateMachine;
   public readonly functions: Record<string, DocaiFunction> = {};
@@ -142,7 +254,7 @@ export class DocumentPipeline extends Construct {
     // The Chunk result carries one work-bucket key per embedding batch (~100 bytes each) through the
     // state, which Step Functions caps at 256 KiB. Worst case: a document at the extraction bound of
     // one-letter words (a token per 2 characters; npm run bench:limits measures it).
-    const maxChars = props.extractLimits?.maxExtractedChars ?? 10_000_000;
+    const maxChars = props.extractLimits?.maxExtractedChars ?? EXTRACT_LIMITS.maxExtractedChars;
     const worstBatches = Math.ceil(maxChars / 2 / (chunkTokens - overlap) / batchSize);
     if (!Token.isUnresolved(batchSize) && worstBatches > MAX_EMBED_BATCHES) {
       throw new Error(`DocumentPipeline: with chunkTokens ${chunkTokens}, chunkOverlapTokens ${overlap} and embedBatchSize ${batchSize}, a document at the extraction bound ` +
@@ -160,7 +272,7 @@ export class DocumentPipeline extends Construct {
       ...(props.embedBatchWindow ? { EMBED_WINDOW_MINUTES: String(props.embedBatchWindow.toMinutes()) } : {}),
       CHUNK_OVERLAP_TOKENS: String(overlap),
       EMBED_BATCH_SIZE: String(batchSize),
-      DEFAULT_ACCESS_TIER: props.defaultAccessTier ?? 'internal',
+      DEFAULT_ACCESS_TIER: props.defaultAccessTier ?? DEFAULT_ACCESS_TIER,
     };
     const placementWithDb = { ...props.placement, securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup] };
     // No reserved concurrency: a fresh account's quota (often 10) cannot grant it. Executions are bounded
@@ -188,10 +300,10 @@ export class DocumentPipeline extends Construct {
     const extractFn = fn('Extract', 'extract_handler', {
       timeout: Duration.minutes(5), memory: 2048,
       env: {
-        EXTRACT_MAX_XML_PART_BYTES: String(lim.maxXmlPartBytes ?? 32 * 1024 * 1024),
-        EXTRACT_MAX_COMPRESSION_RATIO: String(lim.maxCompressionRatio ?? 200),
-        EXTRACT_MAX_PDF_PAGES: String(lim.maxPdfPages ?? 2000),
-        EXTRACT_MAX_EXTRACTED_CHARS: String(lim.maxExtractedChars ?? 10_000_000),
+        [EXTRACT_LIMIT_ENV.maxXmlPartBytes]: String(lim.maxXmlPartBytes ?? EXTRACT_LIMITS.maxXmlPartBytes),
+        [EXTRACT_LIMIT_ENV.maxCompressionRatio]: String(lim.maxCompressionRatio ?? EXTRACT_LIMITS.maxCompressionRatio),
+        [EXTRACT_LIMIT_ENV.maxPdfPages]: String(lim.maxPdfPages ?? EXTRACT_LIMITS.maxPdfPages),
+        [EXTRACT_LIMIT_ENV.maxExtractedChars]: String(lim.maxExtractedChars ?? EXTRACT_LIMITS.maxExtractedChars),
       },
     });
     // Chunk and Store at the document bounds peak at 698 and 892 MB (npm run bench:limits: 10M characters
@@ -476,5 +588,16 @@ export class DocumentPipeline extends Construct {
     acknowledge(childPolicy, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(Stack.of(this).resolve(childExecutions))}]`],
       'Describing and stopping the child workflow executions this Distributed Map starts; their ids are generated at run time.');
     return machine;
+  }
+}
+
+class ImportedDocumentPipeline extends DocumentPipelineBase implements IDocumentPipeline {
+  public readonly stateMachine: sfn.IStateMachine;
+  public readonly encryptionKey: kms.IKey;
+
+  constructor(scope: Construct, id: string, attrs: DocumentPipelineAttributes) {
+    super(scope, id);
+    this.stateMachine = sfn.StateMachine.fromStateMachineArn(this, 'StateMachine', attrs.stateMachineArn);
+    this.encryptionKey = attrs.encryptionKey;
   }
 }

@@ -1,3 +1,2 @@
 export * from './document-pipeline';
 export * from './work-bucket';
-export * from './review-channel';

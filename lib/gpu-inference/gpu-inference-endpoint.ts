@@ -8,12 +8,41 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { acknowledge, grantKey, grantObjects } from '../common';
+import { DocaiMetricFactory } from '../common/metric-factory';
 import { SAGEMAKER_INSTANCE_TYPES } from '../config/instance-catalog';
 import { endpointExecutionRole, TEI_ENVIRONMENT } from './execution-role';
 import { InferenceFramework, PUBLISHED_IMAGES, resolveImage } from './images';
 import { ModelArtifacts } from './model-artifacts';
+
+/** Whether an endpoint may scale to no instance at all. */
+export enum ScalingMode {
+  SCALE_TO_ZERO = 'scale-to-zero',
+  ALWAYS_ON = 'always-on',
+}
+
+/** EndpointScaling.toZero. */
+export interface ScaleToZeroOptions {
+  readonly maxInstances: number;
+  /** @default Duration.minutes(15) */
+  readonly scaleInCooldown?: Duration;
+  /** Target of the copy count's tracking policy. @default 20 */
+  readonly invocationsPerCopy?: number;
+}
+
+/** EndpointScaling.alwaysOn. */
+export interface AlwaysOnScalingOptions {
+  /** At least 1 (2+ for availability). */
+  readonly minInstances: number;
+  readonly maxInstances: number;
+  /** @default Duration.minutes(10) */
+  readonly scaleInCooldown?: Duration;
+  /** Target of the copy count's tracking policy. @default 200 */
+  readonly invocationsPerInstance?: number;
+  /** GPU utilization the copies also track, percent. @default - none (invocations only) */
+  readonly gpuUtilizationTarget?: number;
+}
 
 /** How the endpoint scales. */
 export abstract class EndpointScaling {
@@ -22,18 +51,18 @@ export abstract class EndpointScaling {
    * managed instance scaling down to 0 instances. The first request after idle fails (no capacity)
    * and triggers scale-out from zero, which takes about 5 minutes: callers retry with backoff.
    */
-  public static toZero(opts: { maxInstances: number; scaleInCooldown?: Duration; invocationsPerCopy?: number }): EndpointScaling {
-    return new (class extends EndpointScaling {})('scale-to-zero', 0, opts.maxInstances, opts.scaleInCooldown ?? Duration.minutes(15), opts.invocationsPerCopy ?? 20);
+  public static toZero(opts: ScaleToZeroOptions): EndpointScaling {
+    return new (class extends EndpointScaling {})(ScalingMode.SCALE_TO_ZERO, 0, opts.maxInstances, opts.scaleInCooldown ?? Duration.minutes(15), opts.invocationsPerCopy ?? 20);
   }
 
   /** At least `minInstances` instances (2+ for availability), target tracking on invocations per instance. */
-  public static alwaysOn(opts: { minInstances: number; maxInstances: number; scaleInCooldown?: Duration; invocationsPerInstance?: number; gpuUtilizationTarget?: number }): EndpointScaling {
+  public static alwaysOn(opts: AlwaysOnScalingOptions): EndpointScaling {
     if (opts.minInstances < 1) throw new Error(`EndpointScaling.alwaysOn: minInstances must be at least 1, received ${opts.minInstances}`);
-    return new (class extends EndpointScaling {})('always-on', opts.minInstances, opts.maxInstances, opts.scaleInCooldown ?? Duration.minutes(10), opts.invocationsPerInstance ?? 200, opts.gpuUtilizationTarget);
+    return new (class extends EndpointScaling {})(ScalingMode.ALWAYS_ON, opts.minInstances, opts.maxInstances, opts.scaleInCooldown ?? Duration.minutes(10), opts.invocationsPerInstance ?? 200, opts.gpuUtilizationTarget);
   }
 
   protected constructor(
-    public readonly mode: 'scale-to-zero' | 'always-on',
+    public readonly mode: ScalingMode,
     public readonly minInstances: number,
     public readonly maxInstances: number,
     public readonly scaleInCooldown: Duration,
@@ -60,6 +89,141 @@ export interface DataCaptureOptions {
   readonly encryptionKey: kms.IKey;
 }
 
+/** Model artifacts in S3. */
+export interface ModelDataLocation {
+  readonly bucket: s3.IBucket;
+  /** The object key of the artifact (model.tar.gz). */
+  readonly key: string;
+}
+
+/** Where the model containers run in a VPC. */
+export interface EndpointVpcPlacement {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  readonly securityGroups: ec2.ISecurityGroup[];
+}
+
+/**
+ * A SageMaker endpoint a caller invokes and a dashboard watches: its names, the grant to call it,
+ * and its invocation metrics (per InferenceComponentName when it hosts one, else per EndpointName
+ * and VariantName, as SageMaker publishes them:
+ * https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
+ */
+export interface IInferenceEndpoint extends IConstruct {
+  readonly endpointName: string;
+  readonly variantName: string;
+  /** Calls must name it when there is one. */
+  readonly inferenceComponentName?: string;
+  /** sagemaker:InvokeEndpoint on the endpoint (and its inference component). */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant;
+  /** An AWS/SageMaker invocation metric of this endpoint. */
+  metricInvocationMetric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Sum. */
+  metricInvocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Sum. */
+  metricInvocation4xxErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Sum. */
+  metricInvocation5xxErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Microseconds (Average unless told). */
+  metricModelLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** A GPU endpoint: instance metrics and, with an inference component, capacity failures. */
+export interface IGpuInferenceEndpoint extends IInferenceEndpoint {
+  /** An instance metric (namespace /aws/sagemaker/Endpoints, EndpointName and VariantName). */
+  metricInstanceMetric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Percent (Average). */
+  metricGpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Percent (Average). */
+  metricGpuMemoryUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Percent (Average; SampleCount counts the instances reporting). */
+  metricCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Requests that found no copy of the model (scale-out from zero; Sum). Only with an inference component. */
+  metricNoCapacityInvocationFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** An endpoint deployed elsewhere. */
+export interface InferenceEndpointAttributes {
+  readonly endpointName: string;
+  /** @default 'AllTraffic' */
+  readonly variantName?: string;
+  /** @default - the endpoint hosts no inference component */
+  readonly inferenceComponentName?: string;
+}
+
+/** Names, grant and invocation metrics shared by this module's endpoints and imported ones. */
+export abstract class InferenceEndpointBase extends Construct implements IInferenceEndpoint {
+  public abstract readonly endpointName: string;
+  public abstract readonly variantName: string;
+  public abstract readonly inferenceComponentName?: string;
+
+  public grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    const stack = Stack.of(this);
+    const resources = [stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: this.endpointName.toLowerCase() })];
+    if (this.inferenceComponentName) resources.push(stack.formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: this.inferenceComponentName.toLowerCase() }));
+    return iam.Grant.addToPrincipal({ grantee, actions: ['sagemaker:InvokeEndpoint'], resourceArns: resources });
+  }
+
+  public metricInvocationMetric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    const dims: Record<string, string> = this.inferenceComponentName ? { InferenceComponentName: this.inferenceComponentName } : { EndpointName: this.endpointName, VariantName: this.variantName };
+    return DocaiMetricFactory.of(this).awsMetric('AWS/SageMaker', metricName, dims, props);
+  }
+
+  public metricInvocations(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricInvocationMetric('Invocations', { statistic: 'Sum', ...props });
+  }
+
+  public metricInvocation4xxErrors(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricInvocationMetric('Invocation4XXErrors', { statistic: 'Sum', ...props });
+  }
+
+  public metricInvocation5xxErrors(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricInvocationMetric('Invocation5XXErrors', { statistic: 'Sum', ...props });
+  }
+
+  public metricModelLatency(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricInvocationMetric('ModelLatency', props);
+  }
+
+}
+
+/** The instance metrics of an endpoint on GPU instances. */
+export abstract class GpuInferenceEndpointBase extends InferenceEndpointBase implements IGpuInferenceEndpoint {
+  public metricInstanceMetric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return DocaiMetricFactory.of(this).awsMetric('/aws/sagemaker/Endpoints', metricName, { EndpointName: this.endpointName, VariantName: this.variantName }, props);
+  }
+
+  public metricGpuUtilization(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricInstanceMetric('GPUUtilization', { statistic: 'Average', ...props });
+  }
+
+  public metricGpuMemoryUtilization(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricInstanceMetric('GPUMemoryUtilization', { statistic: 'Average', ...props });
+  }
+
+  public metricCpuUtilization(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricInstanceMetric('CPUUtilization', { statistic: 'Average', ...props });
+  }
+
+  public metricNoCapacityInvocationFailures(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    if (!this.inferenceComponentName) throw new Error(`${this.endpointName}: NoCapacityInvocationFailures is published per inference component, and this endpoint has none`);
+    return this.metricInvocationMetric('NoCapacityInvocationFailures', { statistic: 'Sum', ...props });
+  }
+}
+
+class ImportedInferenceEndpoint extends GpuInferenceEndpointBase {
+  public readonly endpointName: string;
+  public readonly variantName: string;
+  public readonly inferenceComponentName?: string;
+
+  constructor(scope: Construct, id: string, attrs: InferenceEndpointAttributes) {
+    super(scope, id);
+    this.endpointName = attrs.endpointName;
+    this.variantName = attrs.variantName ?? 'AllTraffic';
+    this.inferenceComponentName = attrs.inferenceComponentName;
+  }
+}
+
 export interface GpuInferenceEndpointProps {
   /** Endpoint name; callers invoke it by name. */
   readonly endpointName: string;
@@ -75,14 +239,14 @@ export interface GpuInferenceEndpointProps {
    * Hub at start: the container then loads /opt/ml/model and runs with network isolation.
    * @default - the container downloads `modelId` from the Hugging Face Hub at start (network access)
    */
-  readonly modelData?: { bucket: s3.IBucket; key: string };
+  readonly modelData?: ModelDataLocation;
   readonly scaling: EndpointScaling;
   /** @default - no data capture */
   readonly dataCapture?: DataCaptureOptions;
   /** Key for the instance storage volume (refused by NVMe instance types, see docs). @default - a new customer-managed key where supported */
   readonly volumeKey?: kms.IKey;
   /** Run the model containers in these subnets. @default - SageMaker-managed network */
-  readonly vpc?: { vpc: ec2.IVpc; subnets: ec2.SubnetSelection; securityGroups: ec2.ISecurityGroup[] };
+  readonly vpc?: EndpointVpcPlacement;
   /** @default - alarms without actions */
   readonly alarmTopic?: sns.ITopic;
   /** Model latency p95 alarm threshold. @default Duration.seconds(2) */
@@ -101,14 +265,20 @@ export interface GpuInferenceEndpointProps {
  * hardware (AES-256) with keys that never leave the instance. No key is set for them; other types
  * get a customer-managed key.
  */
-export class GpuInferenceEndpoint extends Construct {
+export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
+  /** An endpoint deployed elsewhere, for its grant and metrics. */
+  public static fromInferenceEndpointAttributes(scope: Construct, id: string, attrs: InferenceEndpointAttributes): IGpuInferenceEndpoint {
+    return new ImportedInferenceEndpoint(scope, id, attrs);
+  }
+
   public readonly endpoint: sagemaker.CfnEndpoint;
   public readonly endpointConfig: sagemaker.CfnEndpointConfig;
   public readonly model: sagemaker.CfnModel;
   public readonly role: iam.Role;
   public readonly endpointName: string;
   /** Calls must name the inference component. */
-  public readonly inferenceComponentName: string;
+  /** Always set on this endpoint (the model runs as an inference component); optional only as the interface declares it. */
+  public readonly inferenceComponentName?: string;
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly variantName = 'AllTraffic';
 
@@ -161,7 +331,7 @@ export class GpuInferenceEndpoint extends Construct {
     this.model.node.addDependency(this.role);
 
     const volumeKey = type.nvmeInstanceStorage ? undefined : props.volumeKey ?? new kms.Key(this, 'VolumeKey', { enableKeyRotation: true, description: `Encrypts the storage volume of ${props.endpointName}` });
-    const toZero = props.scaling.mode === 'scale-to-zero';
+    const toZero = props.scaling.mode === ScalingMode.SCALE_TO_ZERO;
     const capture = props.dataCapture
       ? {
           enableCapture: true,
@@ -211,13 +381,13 @@ export class GpuInferenceEndpoint extends Construct {
     this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', { endpointName: props.endpointName, endpointConfigName: this.endpointConfig.attrEndpointConfigName });
 
     const actions = props.alarmTopic ? [new cwActions.SnsAction(props.alarmTopic)] : [];
-    const dims: Record<string, string> = { EndpointName: props.endpointName, VariantName: this.variantName };
-    const metric = (name: string, statistic: string, namespace = 'AWS/SageMaker', d: Record<string, string> = dims) =>
-      new cloudwatch.Metric({ namespace, metricName: name, dimensionsMap: d, statistic, period: Duration.minutes(1) });
+    // Alarms and scaling look at one-minute periods.
+    const minute = { period: Duration.minutes(1) };
 
-    this.inferenceComponentName = `${props.endpointName}-ic`;
+    const componentName = `${props.endpointName}-ic`;
+    this.inferenceComponentName = componentName;
     const ic = new sagemaker.CfnInferenceComponent(this, 'Component', {
-      inferenceComponentName: this.inferenceComponentName,
+      inferenceComponentName: componentName,
       endpointName: props.endpointName,
       variantName: this.variantName,
       specification: {
@@ -231,7 +401,7 @@ export class GpuInferenceEndpoint extends Construct {
     // the copies need (one accelerator each), down to the variant's minimum.
     const target = new appscaling.ScalableTarget(this, 'CopyScaling', {
       serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
-      resourceId: `inference-component/${this.inferenceComponentName}`,
+      resourceId: `inference-component/${componentName}`,
       scalableDimension: 'sagemaker:inference-component:DesiredCopyCount',
       minCapacity: props.scaling.minInstances,
       maxCapacity: props.scaling.maxInstances,
@@ -246,14 +416,14 @@ export class GpuInferenceEndpoint extends Construct {
     if (props.scaling.gpuUtilizationTarget) {
       target.scaleToTrackMetric('GpuUtilization', {
         targetValue: props.scaling.gpuUtilizationTarget,
-        customMetric: metric('GPUUtilization', 'Average', '/aws/sagemaker/Endpoints'),
+        customMetric: this.metricGpuUtilization(minute),
         scaleInCooldown: props.scaling.scaleInCooldown,
         scaleOutCooldown: Duration.minutes(2),
       });
     }
     if (toZero) {
       // Scale out from zero: requests that find no copy raise NoCapacityInvocationFailures.
-      const noCapacity = metric('NoCapacityInvocationFailures', 'Maximum', 'AWS/SageMaker', { InferenceComponentName: this.inferenceComponentName });
+      const noCapacity = this.metricNoCapacityInvocationFailures({ statistic: 'Maximum', ...minute });
       target.scaleOnMetric('ScaleOutFromZero', {
         metric: noCapacity,
         scalingSteps: [{ upper: 0, change: 0 }, { lower: 1, change: 1 }],
@@ -270,21 +440,12 @@ export class GpuInferenceEndpoint extends Construct {
     // Invocation metrics of an endpoint that hosts inference components are published per
     // InferenceComponentName, not per EndpointName + VariantName (the SageMaker metrics page lists
     // it as its own dimension set): https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
-    const icDims = { InferenceComponentName: this.inferenceComponentName };
-    this.addAlarm('ModelLatencyP95', metric('ModelLatency', 'p95', 'AWS/SageMaker', icDims), latency.toMilliseconds() * 1000, 5, `Model latency p95 above ${latency.toHumanString()} (ModelLatency is in microseconds).`);
-    this.addAlarm('Errors5xx', metric('Invocation5XXErrors', 'Sum', 'AWS/SageMaker', icDims), 5, 5, 'The model container answers with 5xx errors.');
-    this.addAlarm('Errors4xx', metric('Invocation4XXErrors', 'Sum', 'AWS/SageMaker', icDims), 20, 5, 'Many requests are rejected (4xx): a client sends malformed or oversized input.');
-    this.addAlarm('GpuMemoryHigh', metric('GPUMemoryUtilization', 'Average', '/aws/sagemaker/Endpoints'), 90, 10, 'GPU memory above 90%: batches may fail; scale out or lower the batch size.');
-    this.addAlarm('GpuUtilizationHigh', metric('GPUUtilization', 'Average', '/aws/sagemaker/Endpoints'), 90, 15, 'GPU utilization above 90% for 15 minutes: latency will climb; raise maxInstances.');
+    this.addAlarm('ModelLatencyP95', this.metricModelLatency({ statistic: 'p95', ...minute }), latency.toMilliseconds() * 1000, 5, `Model latency p95 above ${latency.toHumanString()} (ModelLatency is in microseconds).`);
+    this.addAlarm('Errors5xx', this.metricInvocation5xxErrors(minute), 5, 5, 'The model container answers with 5xx errors.');
+    this.addAlarm('Errors4xx', this.metricInvocation4xxErrors(minute), 20, 5, 'Many requests are rejected (4xx): a client sends malformed or oversized input.');
+    this.addAlarm('GpuMemoryHigh', this.metricGpuMemoryUtilization(minute), 90, 10, 'GPU memory above 90%: batches may fail; scale out or lower the batch size.');
+    this.addAlarm('GpuUtilizationHigh', this.metricGpuUtilization(minute), 90, 15, 'GPU utilization above 90% for 15 minutes: latency will climb; raise maxInstances.');
     for (const a of this.alarms) for (const act of actions) a.addAlarmAction(act);
-  }
-
-  /** Lets `grantee` call the endpoint (and its inference component). */
-  public grantInvoke(grantee: iam.IGrantable): iam.Grant {
-    const stack = Stack.of(this);
-    const resources = [stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: this.endpointName.toLowerCase() })];
-    resources.push(stack.formatArn({ service: 'sagemaker', resource: 'inference-component', resourceName: this.inferenceComponentName.toLowerCase() }));
-    return iam.Grant.addToPrincipal({ grantee, actions: ['sagemaker:InvokeEndpoint'], resourceArns: resources });
   }
 
   private addAlarm(id: string, metric: cloudwatch.Metric, threshold: number, minutes: number, description: string): void {

@@ -8,6 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledge } from '../common';
 import { endpointExecutionRole, TEI_ENVIRONMENT } from './execution-role';
+import { InferenceEndpointBase } from './gpu-inference-endpoint';
 import { InferenceFramework, resolveImage, SERVERLESS_INFERENCE_REGIONS, SERVERLESS_MEMORY_SIZES_MB } from './images';
 import { ModelArtifacts } from './model-artifacts';
 
@@ -47,7 +48,7 @@ export interface ServerlessEmbeddingEndpointProps {
  * and is told to stay offline (HF_HUB_OFFLINE); it still runs on SageMaker's managed network, which this
  * account cannot close. Without it, the container downloads the model from the Hugging Face Hub.
  */
-export class ServerlessEmbeddingEndpoint extends Construct {
+export class ServerlessEmbeddingEndpoint extends InferenceEndpointBase {
   public readonly endpoint: sagemaker.CfnEndpoint;
   public readonly endpointConfig: sagemaker.CfnEndpointConfig;
   public readonly model: sagemaker.CfnModel;
@@ -122,20 +123,13 @@ export class ServerlessEmbeddingEndpoint extends Construct {
       'the container on its own compute. The container stores only the public model it downloads; questions pass through memory and are not captured (serverless has no data capture).');
     this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', { endpointName: props.endpointName, endpointConfigName: this.endpointConfig.attrEndpointConfigName });
 
-    const dims = { EndpointName: props.endpointName, VariantName: this.variantName };
-    const metric = (name: string, statistic: string) => new cloudwatch.Metric({ namespace: 'AWS/SageMaker', metricName: name, dimensionsMap: dims, statistic, period: Duration.minutes(1) });
+    const metric = (name: string, statistic: string) => this.metricInvocationMetric(name, { statistic, period: Duration.minutes(1) });
     const latency = props.latencyP95Threshold ?? Duration.seconds(2);
     this.addAlarm('ModelLatencyP95', metric('ModelLatency', 'p95'), latency.toMilliseconds() * 1000, 5, `Model latency p95 above ${latency.toHumanString()} (ModelLatency is in microseconds).`);
     this.addAlarm('Errors5xx', metric('Invocation5XXErrors', 'Sum'), 5, 5, 'The model container answers with 5xx errors.');
     // ModelSetupTime: a serverless endpoint's cold start (container start and model load), in microseconds.
     this.addAlarm('ColdStartSlow', metric('ModelSetupTime', 'Maximum'), 60_000_000, 1, 'A cold start took over 60 s: questions after idle time out (the query function waits 8 s); check the model download, or set provisioned concurrency.');
     for (const a of this.alarms) if (props.alarmTopic) a.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
-  }
-
-  /** Lets `grantee` call the endpoint (a serverless endpoint has no inference component). */
-  public grantInvoke(grantee: iam.IGrantable): iam.Grant {
-    const arn = Stack.of(this).formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: this.endpointName.toLowerCase() });
-    return iam.Grant.addToPrincipal({ grantee, actions: ['sagemaker:InvokeEndpoint'], resourceArns: [arn] });
   }
 
   private addAlarm(id: string, metric: cloudwatch.Metric, threshold: number, minutes: number, description: string): void {

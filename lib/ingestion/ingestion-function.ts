@@ -1,24 +1,23 @@
 import { Duration, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { acknowledge, DocaiFunction, executionsArn, FunctionPlacement, grantStateMachineDataKey } from '../common';
-import { IngestionQueue } from './ingestion-queue';
+import { acknowledge, DocaiFunction, executionsArn, FunctionPlacement } from '../common';
+import { DocaiMetricFactory } from '../common/metric-factory';
+import { IDocumentPipeline } from '../document-pipeline';
+import { IIngestionQueue } from './ingestion-queue';
 
 export interface IngestionFunctionProps {
   /** The queue S3 events arrive in; its visibility timeout must be at least 6x the function timeout. */
-  readonly queue: IngestionQueue;
-  /** The document pipeline: created objects start its upsert path, removed objects its delete path. */
-  readonly stateMachine: sfn.IStateMachine;
+  readonly queue: IIngestionQueue;
   /**
-   * The customer managed key the state machine is encrypted with: StartExecution needs a data key from it.
-   * @default - the state machine uses an AWS owned key (no KMS permission needed)
+   * The document pipeline: created objects start its upsert path, removed objects its delete path.
+   * Its key comes with it: StartExecution on a CMK-encrypted state machine needs a data key from it.
    */
-  readonly stateMachineKey?: kms.IKey;
+  readonly pipeline: IDocumentPipeline;
   readonly placement: FunctionPlacement;
   /**
    * The intake bucket whose events this function serves: an event of any other bucket starts no
@@ -61,6 +60,26 @@ export class IngestionFunction extends Construct {
   public readonly function: DocaiFunction;
   public readonly eventSource: SqsEventSource;
 
+  /** Pipeline executions the function started (ExecutionsStarted, workflow ingestion). @default Sum over 5 minutes */
+  public metricExecutionsStarted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingestionMetric('ExecutionsStarted', props);
+  }
+
+  /** Events of another bucket, refused to the dead-letter queue (ForeignBucketRecords). @default Sum over 5 minutes */
+  public metricForeignBucketRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingestionMetric('ForeignBucketRecords', props);
+  }
+
+  /** Records that are no S3 event, refused to the dead-letter queue (MalformedRecords). @default Sum over 5 minutes */
+  public metricMalformedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingestionMetric('MalformedRecords', props);
+  }
+
+  /** StartExecution calls that failed; their messages are redelivered (StartFailures). @default Sum over 5 minutes */
+  public metricStartFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingestionMetric('StartFailures', props);
+  }
+
   constructor(scope: Construct, id: string, props: IngestionFunctionProps) {
     super(scope, id);
     const timeout = props.timeout ?? props.queue.consumerTimeout;
@@ -82,23 +101,30 @@ export class IngestionFunction extends Construct {
       description: 'Starts a document pipeline execution per S3 object version (idempotent)',
       timeout,
       memorySize: props.memorySize ?? 256,
-      environment: { STATE_MACHINE_ARN: props.stateMachine.stateMachineArn, ...(props.intakeBucketName ? { INTAKE_BUCKET: props.intakeBucketName } : {}) },
+      environment: { STATE_MACHINE_ARN: props.pipeline.stateMachine.stateMachineArn, ...(props.intakeBucketName ? { INTAKE_BUCKET: props.intakeBucketName } : {}) },
       workflow: 'ingestion',
       ...props.placement,
       // Its only call is StartExecution: from the isolated subnets that needs the Step Functions
       // interface endpoint (7.30 USD a month per AZ at list price); outside the VPC it needs none.
       ...(props.placement.apiOnlyFunctionsInVpc === false ? { outsideVpc: { reason: 'the ingestion function only reads SQS events (delivered by Lambda) and calls Step Functions StartExecution.' } } : {}),
     });
-    props.stateMachine.grantStartExecution(this.function);
+    props.pipeline.grantStartExecution(this.function);
     // A redelivered event whose execution exists: DescribeExecution tells a running or succeeded one
     // (a harmless duplicate) from one that failed (replayed as <name>-r<n>). Executions of this state machine only.
     const stack = Stack.of(this);
-    const executions = executionsArn(this, props.stateMachine.stateMachineArn, ':*');
+    const stateMachineArn = props.pipeline.stateMachine.stateMachineArn;
+    const executions = executionsArn(this, stateMachineArn, ':*');
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }));
     acknowledge(this.function.role!, [`AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(executions))}]`],
       'Describing executions of the document pipeline only (their names are derived from each event at run time): a redelivered event whose execution exists ' +
         'is a harmless duplicate when that execution runs or succeeded, and a replay when it failed.');
-    if (props.stateMachineKey) grantStateMachineDataKey(this.function, props.stateMachineKey, props.stateMachine.stateMachineArn, { readExecutions: true });
+    // DescribeExecution returns the execution's input, encrypted under the pipeline's key (the data
+    // key for StartExecution came with grantStartExecution).
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [props.pipeline.encryptionKey.keyArn],
+      conditions: { StringEquals: { 'kms:EncryptionContext:aws:states:stateMachineArn': stateMachineArn } },
+    }));
 
     this.eventSource = new SqsEventSource(props.queue.queue, {
       batchSize: props.batchSize ?? 10,
@@ -113,5 +139,10 @@ export class IngestionFunction extends Construct {
         'SQS event source mappings do not support OnFailure destinations. Records that fail are returned to the queue ' +
           '(ReportBatchItemFailures) and move to its dead-letter queue after maxReceiveCount deliveries; that DLQ is alarmed.');
     }
+  }
+
+  /** As lambda/ingestion emits them: Workflow ingestion, then the deployment's dimensions. */
+  private ingestionMetric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return DocaiMetricFactory.of(this).metric(metricName, { Workflow: 'ingestion' }, { statistic: 'Sum', ...props });
   }
 }

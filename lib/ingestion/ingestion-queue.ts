@@ -5,8 +5,61 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
+import { DocaiMetricFactory } from '../common/metric-factory';
+
+/** The queue S3 events arrive in, as its consumer sees it. */
+export interface IIngestionQueue extends IConstruct {
+  readonly queue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Encrypts both queues. */
+  readonly encryptionKey: kms.IKey;
+  /** The queue's visibility timeout: at least six times the consumer's timeout. */
+  readonly visibilityTimeout: Duration;
+  /** The longest a consumer may take per batch (a sixth of the visibility timeout). */
+  readonly consumerTimeout: Duration;
+  /** Events waiting (AWS/SQS ApproximateNumberOfMessagesVisible). @default Maximum over 5 minutes */
+  metricQueueDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Age of the oldest event waiting, seconds (AWS/SQS ApproximateAgeOfOldestMessage). @default Maximum over 5 minutes */
+  metricOldestMessageAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Events that failed every delivery (the dead-letter queue's ApproximateNumberOfMessagesVisible). @default Maximum over 5 minutes */
+  metricDeadLetterMessages(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** The metrics of an ingestion queue, deployed or imported: AWS/SQS by QueueName, through the metric factory. */
+abstract class IngestionQueueMetrics extends Construct {
+  public abstract readonly queue: sqs.IQueue;
+  public abstract readonly deadLetterQueue: sqs.IQueue;
+
+  public metricQueueDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return sqsMetric(this, this.queue, 'ApproximateNumberOfMessagesVisible', props);
+  }
+
+  public metricOldestMessageAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return sqsMetric(this, this.queue, 'ApproximateAgeOfOldestMessage', props);
+  }
+
+  public metricDeadLetterMessages(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return sqsMetric(this, this.deadLetterQueue, 'ApproximateNumberOfMessagesVisible', props);
+  }
+}
+
+function sqsMetric(scope: Construct, queue: sqs.IQueue, metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  return DocaiMetricFactory.of(scope).awsMetric('AWS/SQS', metricName, { QueueName: queue.queueName }, { statistic: 'Maximum', ...props });
+}
+
+/** An ingestion queue deployed elsewhere, for `IngestionQueue.fromIngestionQueueAttributes`. */
+export interface IngestionQueueAttributes {
+  readonly queueArn: string;
+  readonly deadLetterQueueArn: string;
+  /** The key both queues are encrypted with. */
+  readonly encryptionKey: kms.IKey;
+  /** The queue's visibility timeout. */
+  readonly visibilityTimeout: Duration;
+  /** @default - a sixth of visibilityTimeout */
+  readonly consumerTimeout?: Duration;
+}
 
 export interface IngestionQueueProps {
   /**
@@ -49,7 +102,12 @@ export interface IngestionQueueProps {
  * The SQS queue S3 events land in, its dead-letter queue, and the two alarms that need a person:
  * anything in the DLQ, and events waiting too long.
  */
-export class IngestionQueue extends Construct {
+export class IngestionQueue extends IngestionQueueMetrics implements IIngestionQueue {
+  /** An ingestion queue deployed elsewhere (another stack or app), by ARNs, key and visibility timeout. */
+  public static fromIngestionQueueAttributes(scope: Construct, id: string, attrs: IngestionQueueAttributes): IIngestionQueue {
+    return new ImportedIngestionQueue(scope, id, attrs);
+  }
+
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
   public readonly encryptionKey: kms.IKey;
@@ -90,7 +148,7 @@ export class IngestionQueue extends Construct {
     const oldest = props.oldestMessageAgeThreshold ?? Duration.minutes(15);
     this.oldestMessageAlarm = new cloudwatch.Alarm(this, 'OldestMessageAlarm', {
       alarmDescription: `Ingestion events wait longer than ${oldest.toHumanString()}: the ingestion function is failing, throttled or capped.`,
-      metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      metric: this.metricOldestMessageAge({ period: Duration.minutes(1) }),
       threshold: oldest.toSeconds(),
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
@@ -118,5 +176,22 @@ export class IngestionQueue extends Construct {
     this.queue.grantSendMessages(grantee);
     this.encryptionKey.grantEncryptDecrypt(grantee);
     return g;
+  }
+}
+
+class ImportedIngestionQueue extends IngestionQueueMetrics implements IIngestionQueue {
+  public readonly queue: sqs.IQueue;
+  public readonly deadLetterQueue: sqs.IQueue;
+  public readonly encryptionKey: kms.IKey;
+  public readonly visibilityTimeout: Duration;
+  public readonly consumerTimeout: Duration;
+
+  constructor(scope: Construct, id: string, attrs: IngestionQueueAttributes) {
+    super(scope, id);
+    this.encryptionKey = attrs.encryptionKey;
+    this.queue = sqs.Queue.fromQueueAttributes(this, 'Queue', { queueArn: attrs.queueArn, keyArn: attrs.encryptionKey.keyArn });
+    this.deadLetterQueue = sqs.Queue.fromQueueAttributes(this, 'DeadLetter', { queueArn: attrs.deadLetterQueueArn, keyArn: attrs.encryptionKey.keyArn });
+    this.visibilityTimeout = attrs.visibilityTimeout;
+    this.consumerTimeout = attrs.consumerTimeout ?? Duration.seconds(Math.floor(attrs.visibilityTimeout.toSeconds() / 6));
   }
 }

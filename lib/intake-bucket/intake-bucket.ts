@@ -1,10 +1,40 @@
-import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Resource, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { acknowledge, createDataKey, grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common';
+
+/** Options of `IIntakeBucket.grantReadDocuments`. */
+export interface GrantReadDocumentsOptions {
+  /** Also read object and version tags (where the access tier of a document is set). @default false */
+  readonly tags?: boolean;
+}
+
+/** The bucket documents are uploaded to, as its readers see it. */
+export interface IIntakeBucket extends IConstruct {
+  readonly bucket: s3.IBucket;
+  /** The bucket name, known at synth time up to pseudo parameters, so policies name it without a cross-stack reference. */
+  readonly bucketName: string;
+  /** The key documents are encrypted with (SSE-KMS). */
+  readonly encryptionKey: kms.IKey;
+  /**
+   * Read documents, their versions and (optionally) their tags, and decrypt them: exact actions,
+   * no listing, no bucket-level access.
+   */
+  grantReadDocuments(grantee: iam.IGrantable, options?: GrantReadDocumentsOptions): iam.Grant;
+}
+
+/** An intake bucket deployed elsewhere, for `IntakeBucket.fromIntakeBucketAttributes`. */
+export interface IntakeBucketAttributes {
+  readonly bucketName: string;
+  /** The bucket's SSE-KMS key. */
+  readonly encryptionKey: kms.IKey;
+}
+
+/** aws-cdk-lib's feature flag (cx-api S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY) choosing a bucket policy over the ACL for log delivery. */
+const S3_ACCESS_LOGS_USE_BUCKET_POLICY = '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy';
 
 export interface IntakeBucketProps {
   /**
@@ -68,7 +98,12 @@ export interface IntakeBucketProps {
  * the queue buffers events while the consumer is down or being redeployed. EventBridge would add a
  * per-event charge and a second hop for a single consumer.
  */
-export class IntakeBucket extends Construct {
+export class IntakeBucket extends Construct implements IIntakeBucket {
+  /** An intake bucket deployed elsewhere (another stack or app), by name and key. */
+  public static fromIntakeBucketAttributes(scope: Construct, id: string, attrs: IntakeBucketAttributes): IIntakeBucket {
+    return new ImportedIntakeBucket(scope, id, attrs);
+  }
+
   public readonly bucket: s3.Bucket;
   public readonly accessLogBucket: s3.Bucket;
   public readonly encryptionKey: kms.IKey;
@@ -77,6 +112,10 @@ export class IntakeBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: IntakeBucketProps = {}) {
     super(scope, id);
+    // Access logs are delivered under a bucket policy (logging.s3.amazonaws.com), never the
+    // LogDeliveryWrite ACL, which BUCKET_OWNER_ENFORCED forbids: the L2 picks that by this feature
+    // flag, so it is set here, for this construct's buckets, whatever the consumer's app sets.
+    this.node.setContext(S3_ACCESS_LOGS_USE_BUCKET_POLICY, true);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const autoDeleteObjects = props.autoDeleteObjects ?? false;
     if (autoDeleteObjects && removalPolicy !== RemovalPolicy.DESTROY) {
@@ -201,17 +240,34 @@ export class IntakeBucket extends Construct {
     }
   }
 
-  /**
-   * Read documents, their versions and (optionally) their tags, and decrypt them: exact actions,
-   * no listing, no bucket-level access.
-   */
-  public grantReadDocuments(grantee: iam.IGrantable & { role?: iam.IRole }, opts: { tags?: boolean } = {}): void {
-    grantObjects(grantee, {
-      bucketName: this.bucketName,
-      keyPattern: '*',
-      actions: [...S3_OBJECT_ACTIONS.read, ...(opts.tags ? S3_OBJECT_ACTIONS.readTags : [])],
-      why: 'any uploaded document may need processing, and keys are chosen by uploaders.',
-    });
-    grantKey(grantee, this.encryptionKey, ['kms:Decrypt']);
+  public grantReadDocuments(grantee: iam.IGrantable, options: GrantReadDocumentsOptions = {}): iam.Grant {
+    return grantReadDocuments(this, grantee, this.bucketName, this.encryptionKey, options);
   }
+}
+
+class ImportedIntakeBucket extends Resource implements IIntakeBucket {
+  public readonly bucket: s3.IBucket;
+  public readonly bucketName: string;
+  public readonly encryptionKey: kms.IKey;
+
+  constructor(scope: Construct, id: string, attrs: IntakeBucketAttributes) {
+    super(scope, id);
+    this.bucketName = attrs.bucketName;
+    this.encryptionKey = attrs.encryptionKey;
+    this.bucket = s3.Bucket.fromBucketAttributes(this, 'Bucket', { bucketName: attrs.bucketName, encryptionKey: attrs.encryptionKey });
+  }
+
+  public grantReadDocuments(grantee: iam.IGrantable, options: GrantReadDocumentsOptions = {}): iam.Grant {
+    return grantReadDocuments(this, grantee, this.bucketName, this.encryptionKey, options);
+  }
+}
+
+function grantReadDocuments(scope: IConstruct, grantee: iam.IGrantable, bucketName: string, key: kms.IKey, options: GrantReadDocumentsOptions): iam.Grant {
+  return grantObjects(grantee, {
+    scope,
+    bucketName,
+    keyPattern: '*',
+    actions: [...S3_OBJECT_ACTIONS.read, ...(options.tags ? S3_OBJECT_ACTIONS.readTags : [])],
+    why: 'any uploaded document may need processing, and keys are chosen by uploaders.',
+  }).combine(grantKey(grantee, key, ['kms:Decrypt']));
 }

@@ -7,11 +7,11 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { LatencyType, MetricFactory, RdsInstanceMetricFactory } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
-import { metricDimensions } from '../common/metric-dimensions';
+import { DocaiMetricFactory } from '../common/metric-factory';
+import { IGpuInferenceEndpoint } from '../gpu-inference/gpu-inference-endpoint';
 
-/** The EMF namespace and step names the Python handlers publish (lambda/shared/docai_shared/observability.py). */
-export const METRICS_NAMESPACE = 'DocAI';
-export const PIPELINE_STEPS = ['Validate', 'Extract', 'Chunk', 'Embed', 'Store'] as const;
+/** The pipeline steps whose latency the handlers report (StepLatency, Step dimension). */
+const PIPELINE_STEPS = ['Validate', 'Extract', 'Chunk', 'Embed', 'Store'];
 
 export interface ObservabilityThresholds {
   /** Failed / started executions, percent. @default 5 */
@@ -25,22 +25,26 @@ export interface ObservabilityThresholds {
 }
 
 export interface ObservabilityProps {
-  readonly dashboardName: string;
-  readonly alarmTopic: sns.ITopic;
+  /** @default - a name CloudFormation generates */
+  readonly dashboardName?: string;
+  /** @default - the alarms have no action */
+  readonly alarmTopic?: sns.ITopic;
   readonly pipeline: sfn.IStateMachine;
   readonly ingestionQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
-  /** Existing alarms (dead-letter, oldest message) that join the composite "pipeline unhealthy" alarm. */
+  /** Existing alarms (dead-letter, oldest message) that join the composite "pipeline unhealthy" alarm. @default - none */
   readonly queueAlarms?: cloudwatch.IAlarm[];
-  readonly endpoint: { endpointName: string; variantName: string; inferenceComponentName?: string };
+  /** The document embedding endpoint. */
+  readonly endpoint: IGpuInferenceEndpoint;
   /** The vector database instance. */
   readonly database: rds.IDatabaseInstance;
-  /** Workflows to chart (values of the `Workflow` dimension). @default ['ingest', 'backfill'] */
+  /** Workflows to chart (values of the `Workflow` dimension). @default ['ingest', 'backfill', 'replay'] */
   readonly workflows?: string[];
   /** Workflows whose model calls go through the model gateway: their real tokens and estimated spend join the top row. @default ['answer'] */
   readonly gatewayWorkflows?: string[];
-  /** Price for "estimated token spend": USD per million tokens embedded. */
-  readonly embeddingUsdPerMillionTokens: number;
+  /** Price for "estimated token spend": USD per million tokens embedded. @default 0 */
+  readonly embeddingUsdPerMillionTokens?: number;
+  /** @default - the defaults of each threshold */
   readonly thresholds?: ObservabilityThresholds;
 }
 
@@ -59,6 +63,9 @@ export interface ObservabilityProps {
  * No metric JSON is written by hand.
  */
 export class Observability extends Construct {
+  /** The pipeline steps whose latency the handlers report (StepLatency, Step dimension). */
+  public static readonly PIPELINE_STEPS: string[] = [...PIPELINE_STEPS];
+
   public readonly dashboard: cloudwatch.Dashboard;
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly pipelineUnhealthy: cloudwatch.CompositeAlarm;
@@ -69,9 +76,10 @@ export class Observability extends Construct {
     const workflows = props.workflows ?? ['ingest', 'backfill', 'replay'];
     const gatewayWorkflows = props.gatewayWorkflows ?? ['answer'];
     const period = Duration.minutes(5);
-    const custom = (name: string, dims: Record<string, string>, statistic = 'Sum', label?: string) =>
-      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { ...dims, ...metricDimensions(this) }, statistic, period, label });
-    const action = new cwActions.SnsAction(props.alarmTopic);
+    const metrics = DocaiMetricFactory.of(this, { period });
+    const custom = (name: string, dims: Record<string, string>, statistic = 'Sum', label?: string) => metrics.metric(name, dims, { statistic, label });
+    const action = props.alarmTopic ? new cwActions.SnsAction(props.alarmTopic) : undefined;
+    const usdPerMillion = props.embeddingUsdPerMillionTokens ?? 0;
 
     // --- metrics ---------------------------------------------------------------------------------
     const processed = (w: string) => custom('DocumentsProcessed', { Workflow: w, Step: 'Store' }, 'Sum', `processed (${w})`);
@@ -82,19 +90,12 @@ export class Observability extends Construct {
     const succeeded = props.pipeline.metricSucceeded({ period });
     const execFailed = props.pipeline.metricFailed({ period });
     const timedOut = props.pipeline.metricTimedOut({ period });
-    const errorRate = new cloudwatch.MathExpression({
-      expression: '100 * (f + t) / MAX([s, 1])',
-      usingMetrics: { f: execFailed, t: timedOut, s: started },
-      label: 'pipeline error rate %',
-      period,
-    });
-    const spend = (w: string) =>
-      new cloudwatch.MathExpression({ expression: `tok_${w} / 1000000 * ${props.embeddingUsdPerMillionTokens}`, usingMetrics: { [`tok_${w}`]: tokens(w) }, label: `est. token spend USD (${w})`, period });
+    const errorRate = metrics.expression('100 * (f + t) / MAX([s, 1])', { f: execFailed, t: timedOut, s: started }, { label: 'pipeline error rate %' });
+    const spend = (w: string) => metrics.expression(`tok_${w} / 1000000 * ${usdPerMillion}`, { [`tok_${w}`]: tokens(w) }, { label: `est. token spend USD (${w})` });
     const queueDepth = props.ingestionQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'ingestion queue depth' });
     const oldest = props.ingestionQueue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: 'oldest message age (s)' });
     const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'dead-letter messages' });
-    const ep = { EndpointName: props.endpoint.endpointName, VariantName: props.endpoint.variantName };
-    const sm = (name: string, statistic: string, ns = 'AWS/SageMaker', dims: Record<string, string> = ep) => new cloudwatch.Metric({ namespace: ns, metricName: name, dimensionsMap: dims, statistic, period });
+    const ep = props.endpoint;
     const rdsMetrics = new RdsInstanceMetricFactory(new MetricFactory(this, { globalDefaults: { period } }), { instance: props.database });
     const dbCpu = props.database.metricCPUUtilization({ period, statistic: 'Average' });
     const dbConnections = props.database.metricDatabaseConnections({ period, statistic: 'Maximum' });
@@ -129,16 +130,14 @@ export class Observability extends Construct {
       new cloudwatch.GraphWidget({ title: 'Tokens embedded and estimated token spend per workflow', left: workflows.map(tokens), right: workflows.map(spend), width: 12 }),
       new cloudwatch.GraphWidget({ title: 'Ingestion queue depth, oldest message, dead letters', left: [queueDepth, dlqDepth], right: [oldest], width: 12 }),
     );
-    // Invocation metrics of an inference-component endpoint are published per InferenceComponentName
-    // (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
-    const icDims = props.endpoint.inferenceComponentName ? { InferenceComponentName: props.endpoint.inferenceComponentName } : undefined;
+    // The endpoint's methods pick the dimensions SageMaker publishes for its kind (per inference component or per variant).
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'GPU endpoint: invocations and errors', left: [sm('Invocations', 'Sum', 'AWS/SageMaker', icDims ?? ep), sm('Invocation4XXErrors', 'Sum', 'AWS/SageMaker', icDims ?? ep), sm('Invocation5XXErrors', 'Sum', 'AWS/SageMaker', icDims ?? ep), ...(icDims ? [sm('NoCapacityInvocationFailures', 'Sum', 'AWS/SageMaker', icDims)] : [])], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'GPU endpoint: model latency (µs)', left: [sm('ModelLatency', 'p50', 'AWS/SageMaker', icDims ?? ep), sm('ModelLatency', 'p95', 'AWS/SageMaker', icDims ?? ep)], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'GPU endpoint: invocations and errors', left: [ep.metricInvocations(), ep.metricInvocation4xxErrors(), ep.metricInvocation5xxErrors(), ...(ep.inferenceComponentName ? [ep.metricNoCapacityInvocationFailures()] : [])], width: 8 }),
+      new cloudwatch.GraphWidget({ title: 'GPU endpoint: model latency (µs)', left: [ep.metricModelLatency({ statistic: 'p50' }), ep.metricModelLatency({ statistic: 'p95' })], width: 8 }),
       new cloudwatch.GraphWidget({
         title: 'GPU utilization / memory %, instances',
-        left: [sm('GPUUtilization', 'Average', '/aws/sagemaker/Endpoints'), sm('GPUMemoryUtilization', 'Average', '/aws/sagemaker/Endpoints')],
-        right: [sm('CPUUtilization', 'SampleCount', '/aws/sagemaker/Endpoints')],
+        left: [ep.metricGpuUtilization(), ep.metricGpuMemoryUtilization()],
+        right: [ep.metricCpuUtilization({ statistic: 'SampleCount' })],
         rightYAxis: { label: 'instances reporting', min: 0 },
         width: 8,
       }),
@@ -153,7 +152,7 @@ export class Observability extends Construct {
     // --- alarms ------------------------------------------------------------------------------------
     const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, periods: number, description: string, op = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD) => {
       const a = new cloudwatch.Alarm(this, id, { metric, threshold, evaluationPeriods: periods, datapointsToAlarm: periods, comparisonOperator: op, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, alarmDescription: description });
-      a.addAlarmAction(action);
+      if (action) a.addAlarmAction(action);
       this.alarms.push(a);
       return a;
     };
@@ -167,6 +166,6 @@ export class Observability extends Construct {
       alarmDescription: 'The document pipeline is unhealthy: executions fail, the error rate is high, or events pile up or dead-letter. Start at the dashboard top row.',
       alarmRule: cloudwatch.AlarmRule.anyOf(...[failedExecutions, rate, ...(props.queueAlarms ?? [])].map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
     });
-    this.pipelineUnhealthy.addAlarmAction(action);
+    if (action) this.pipelineUnhealthy.addAlarmAction(action);
   }
 }

@@ -3,20 +3,32 @@ import * as path from 'path';
 import { Duration, Fn, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { acknowledge } from '../common/acknowledge';
 import { createDataKey } from '../common/keys';
-import auditColumns from './audit-columns.json';
+import { grantKey, grantObjects, S3_OBJECT_ACTIONS } from '../common/least-privilege';
+import * as auditColumns from './audit-columns.json';
+import { packagePath } from '../common/package-root';
 
 /** The columns of one audit record (lambda/query/query_handler.py writes them; the Glue table reads them). */
 export const AUDIT_COLUMNS: readonly glue.CfnTable.ColumnProperty[] = auditColumns.columns;
 
 /** The shipped audit queries (Athena, Trino SQL) in lib/query-api/queries: `?` placeholders are Athena execution parameters, in order. */
-export const AUDIT_QUERIES_DIR = path.join(__dirname, 'queries');
+export const AUDIT_QUERIES_DIR = packagePath('lib', 'query-api', 'queries');
 
-export function auditQueries(): Record<string, { description: string; sql: string }> {
+/** One saved audit query. */
+export interface AuditQuery {
+  /** From the file's `--` comment lines. */
+  readonly description: string;
+  /** Athena (Trino) SQL; `?` placeholders are execution parameters, in order. */
+  readonly sql: string;
+}
+
+/** The shipped audit queries by name (AuditStore.savedQueries). */
+function auditQueries(): Record<string, AuditQuery> {
   return Object.fromEntries(fs.readdirSync(AUDIT_QUERIES_DIR).filter((f) => f.endsWith('.sql')).sort().map((f) => {
     const lines = fs.readFileSync(path.join(AUDIT_QUERIES_DIR, f), 'utf8').split('\n');
     const description = lines.filter((l) => l.startsWith('--')).map((l) => l.replace(/^--\s?/, '')).join(' ');
@@ -24,12 +36,90 @@ export function auditQueries(): Record<string, { description: string; sql: strin
   }));
 }
 
+/** How Object Lock protects the audit records (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html#object-lock-retention-modes). */
+export enum AuditLockMode {
+  /** A principal with s3:BypassGovernanceRetention can delete a record before its retention ends. */
+  GOVERNANCE = 'GOVERNANCE',
+  /** Nobody, the root user included, can delete a record before its retention ends. */
+  COMPLIANCE = 'COMPLIANCE',
+}
+
+/** Where audit records go, as the query function sees it; implemented by AuditStore and AuditStore.fromAuditStoreAttributes. */
+export interface IAuditStore extends IConstruct {
+  readonly bucket: s3.IBucket;
+  /** The bucket name, for the function's environment. */
+  readonly bucketName: string;
+  /** The bucket name as IAM resource ARNs name it (a pattern when the name is per deployment). */
+  readonly bucketNameForPolicies: string;
+  /** Encrypts the records. */
+  readonly encryptionKey: kms.IKey;
+  /** Glue database and table the saved queries read. */
+  readonly databaseName: string;
+  readonly tableName: string;
+  /** Athena workgroup of the saved queries. */
+  readonly workgroupName: string;
+  /**
+   * Append-only: s3:PutObject on `audit/*` and kms:GenerateDataKey on the key. Never read, delete or
+   * bypass a lock.
+   */
+  grantWriteRecords(grantee: iam.IGrantable): iam.Grant;
+}
+
+/** An audit store deployed elsewhere. */
+export interface AuditStoreAttributes {
+  readonly bucketName: string;
+  /** @default bucketName */
+  readonly bucketNameForPolicies?: string;
+  readonly encryptionKey: kms.IKey;
+  readonly databaseName: string;
+  /** @default 'requests' */
+  readonly tableName?: string;
+  readonly workgroupName: string;
+}
+
+const WRITE_WHY = 'one record per request, named by the date and the request id, which exist only at run time. Object Lock makes every record immutable once written. ' +
+  'The bucket is named per deployment (its suffix is the data stack id, which this stack cannot name): the pattern matches only this deployment\'s audit trails.';
+
+function grantWrite(store: IAuditStore, grantee: iam.IGrantable): iam.Grant {
+  return grantObjects(grantee, { bucketName: store.bucketNameForPolicies, keyPattern: 'audit/*', actions: S3_OBJECT_ACTIONS.write, why: WRITE_WHY, scope: store })
+    .combine(grantKey(grantee, store.encryptionKey, ['kms:GenerateDataKey']));
+}
+
+class ImportedAuditStore extends Construct implements IAuditStore {
+  public readonly bucket: s3.IBucket;
+  public readonly bucketName: string;
+  public readonly bucketNameForPolicies: string;
+  public readonly encryptionKey: kms.IKey;
+  public readonly databaseName: string;
+  public readonly tableName: string;
+  public readonly workgroupName: string;
+
+  constructor(scope: Construct, id: string, attrs: AuditStoreAttributes) {
+    super(scope, id);
+    this.bucket = s3.Bucket.fromBucketAttributes(this, 'Bucket', { bucketName: attrs.bucketName, encryptionKey: attrs.encryptionKey });
+    this.bucketName = attrs.bucketName;
+    this.bucketNameForPolicies = attrs.bucketNameForPolicies ?? attrs.bucketName;
+    this.encryptionKey = attrs.encryptionKey;
+    this.databaseName = attrs.databaseName;
+    this.tableName = attrs.tableName ?? 'requests';
+    this.workgroupName = attrs.workgroupName;
+  }
+
+  public grantWriteRecords(grantee: iam.IGrantable): iam.Grant {
+    return grantWrite(this, grantee);
+  }
+}
+
 export interface AuditStoreProps {
   /** Object Lock retention of every record. */
   readonly retention: Duration;
-  /** COMPLIANCE: nobody, the root user included, can delete a record before its retention ends; GOVERNANCE: a principal with s3:BypassGovernanceRetention can. */
-  readonly lockMode: 'GOVERNANCE' | 'COMPLIANCE';
-  readonly removalPolicy: RemovalPolicy;
+  /** @default AuditLockMode.COMPLIANCE */
+  readonly lockMode?: AuditLockMode;
+  /**
+   * What happens to the buckets' key and the audit bucket when they leave the stack (a locked record outlives it whatever this says).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
   readonly accessLogBucket: s3.IBucket;
   /** @default - a new customer managed key */
   readonly encryptionKey?: kms.IKey;
@@ -57,8 +147,19 @@ export interface AuditStoreProps {
  * workgroup whose results are encrypted, and the saved queries that answer "what did user X ask on
  * day D" and "which requests saw document Y".
  */
-export class AuditStore extends Construct {
-  public readonly bucket: s3.Bucket;
+export class AuditStore extends Construct implements IAuditStore {
+  /** The audit queries every store saves in its workgroup (lib/query-api/queries), by name. */
+  public static savedQueries(): { [name: string]: AuditQuery } {
+    return auditQueries();
+  }
+
+  /** An audit store deployed elsewhere (another stack or app). */
+  public static fromAuditStoreAttributes(scope: Construct, id: string, attrs: AuditStoreAttributes): IAuditStore {
+    return new ImportedAuditStore(scope, id, attrs);
+  }
+
+  /** The locked bucket (its L2 is reachable as `node.findChild('Bucket')`). */
+  public readonly bucket: s3.IBucket;
   /** The bucket name as synthesized (pseudo parameters only), for readable least-privilege ARNs in other stacks. */
   public readonly bucketName: string;
   /**
@@ -67,10 +168,11 @@ export class AuditStore extends Construct {
    * stack cannot write), matching only this deployment's audit trails.
    */
   public readonly bucketNameForPolicies: string;
-  public readonly key: kms.IKey;
+  public readonly encryptionKey: kms.IKey;
   public readonly tableName: string;
   public readonly databaseName: string;
   public readonly workgroup: athena.CfnWorkGroup;
+  public readonly workgroupName: string;
   /**
    * Athena results: never in the locked bucket, where they would inherit its default retention (up
    * to seven years of questions and answers) and writes without a checksum header would be refused.
@@ -79,7 +181,8 @@ export class AuditStore extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditStoreProps) {
     super(scope, id);
-    this.key = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the query audit trail', removalPolicy: props.removalPolicy });
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.encryptionKey = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the query audit trail', removalPolicy });
     const stack = Stack.of(this);
     const perDeployment = props.namePerDeployment ?? true;
     // AWS::StackId: arn:...:stack/<name>/<uuid>, a new uuid per stack creation:
@@ -92,29 +195,30 @@ export class AuditStore extends Construct {
     }
     // Both buckets: the audit key, TLS 1.2+ only, no public access, bucket-owner objects.
     const onAuditKey = {
-      encryption: s3.BucketEncryption.KMS, encryptionKey: this.key, bucketKeyEnabled: true, enforceSSL: true, minimumTLSVersion: 1.2,
+      encryption: s3.BucketEncryption.KMS, encryptionKey: this.encryptionKey, bucketKeyEnabled: true, enforceSSL: true, minimumTLSVersion: 1.2,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL, objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     };
-    this.bucket = new s3.Bucket(this, 'Bucket', {
+    const bucket = new s3.Bucket(this, 'Bucket', {
       bucketName: perDeployment ? `${props.namePrefix}-audit-${stack.account}-${deploymentId}` : fixed,
       ...onAuditKey,
       versioned: true, // required by Object Lock
       objectLockEnabled: true,
-      objectLockDefaultRetention: props.lockMode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(props.retention) : s3.ObjectLockRetention.governance(props.retention),
+      objectLockDefaultRetention: (props.lockMode ?? AuditLockMode.COMPLIANCE) === AuditLockMode.COMPLIANCE ? s3.ObjectLockRetention.compliance(props.retention) : s3.ObjectLockRetention.governance(props.retention),
       serverAccessLogsBucket: props.accessLogBucket,
       serverAccessLogsPrefix: 'audit/',
       lifecycleRules: [
         { id: 'expire-after-retention', expiration: props.retention.plus(Duration.days(1)), noncurrentVersionExpiration: Duration.days(1) },
       ],
-      removalPolicy: props.removalPolicy,
+      removalPolicy,
     });
     // A name built on this stack's id must cross stacks as a reference (AWS::StackId differs there).
-    this.bucketName = perDeployment ? this.bucket.bucketName : fixed;
+    this.bucket = bucket;
+    this.bucketName = perDeployment ? bucket.bucketName : fixed;
     this.bucketNameForPolicies = perDeployment ? `${props.namePrefix}-audit-${stack.account}-*` : fixed;
-    acknowledge(this.bucket, ['cdk-validator-cfnguard::s3_event_notifications_enabled_check'],
+    acknowledge(bucket, ['cdk-validator-cfnguard::s3_event_notifications_enabled_check'],
       'Nothing reacts to a new audit record: records are read by the saved Athena queries (who asked what, which requests saw a document). Writes are ' +
         'recorded in the server access log, and the query function\'s AuditFailures metric counts records that could not be written.');
-    acknowledge(this.bucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
+    acknowledge(bucket, ['HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled', 'NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled', 'PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled'],
       'The audit records are locked against deletion (Object Lock) in an S3 bucket that stores every object across at least three Availability Zones; a copy in a second region ' +
         'would double the place a question and its answer are kept, which the data owner has to approve first. Add replication here when it is.');
 
@@ -171,8 +275,9 @@ export class AuditStore extends Construct {
     });
     table.node.addDependency(database);
 
+    this.workgroupName = `${props.namePrefix}-audit`;
     this.workgroup = new athena.CfnWorkGroup(this, 'Workgroup', {
-      name: `${props.namePrefix}-audit`,
+      name: this.workgroupName,
       description: 'Audit trail queries: results encrypted with the audit key',
       recursiveDeleteOption: true,
       workGroupConfiguration: {
@@ -180,7 +285,7 @@ export class AuditStore extends Construct {
         publishCloudWatchMetricsEnabled: true,
         resultConfiguration: {
           outputLocation: `s3://${this.resultsBucket.bucketName}/`,
-          encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.key.keyArn },
+          encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.encryptionKey.keyArn },
         },
       },
     });
@@ -190,5 +295,14 @@ export class AuditStore extends Construct {
       });
       named.node.addDependency(this.workgroup, table);
     }
+  }
+
+  /** @deprecated use encryptionKey */
+  public get key(): kms.IKey {
+    return this.encryptionKey;
+  }
+
+  public grantWriteRecords(grantee: iam.IGrantable): iam.Grant {
+    return grantWrite(this, grantee);
   }
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Names } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Names, Token } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -11,16 +11,54 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { acknowledge } from '../common/acknowledge';
-import { grantKey, grantObjects, invokeEndpointStatement, S3_OBJECT_ACTIONS } from '../common/least-privilege';
+import { allowCloudWatchLogs, createDataKey } from '../common/keys';
+import { invokeEndpointStatement } from '../common/least-privilege';
+import { DocaiMetricFactory } from '../common/metric-factory';
 import { FunctionPlacement } from '../common/placement';
 import { DocaiFunction } from '../common/python-function';
-import { metricDimensions } from '../common/metric-dimensions';
-import { GenerationEndpointRef, ModelGateway } from '../model-gateway';
-import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, VectorDatabase } from '../vector-database';
-import { AuditStore } from './audit-store';
+import { GenerationEndpointRef, IModelGateway } from '../model-gateway';
+import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, IVectorDatabase } from '../vector-database';
+import { IAuditStore } from './audit-store';
+import { QUERY_LIMITS } from '../contract';
 
 /** Steps whose latency the handler reports (EMF `Latency.<step>`, Workflow dimension). */
-export const QUERY_STEPS = ['embed', 'retrieve', 'generate', 'audit', 'total'] as const;
+const QUERY_STEPS = ['embed', 'retrieve', 'generate', 'audit', 'total'];
+
+/** How callers authenticate. */
+export enum QueryAuthorization {
+  /** People sign in to a Cognito user pool; their tier comes from its groups. */
+  COGNITO = 'cognito',
+  /** Service callers sign requests with SigV4; they all get `iamCallerTier`. */
+  IAM = 'iam',
+}
+
+/** The endpoint questions are embedded with (the same model as the documents). */
+export interface QueryEmbeddingEndpoint {
+  readonly endpointName: string;
+  /** @default - the endpoint hosts no inference component */
+  readonly inferenceComponentName?: string;
+  /** Length of the vectors the model returns. */
+  readonly dimension: number;
+  /** Only chunks embedded by this model are searched. @default - chunks of every model */
+  readonly modelId?: string;
+  /** Price of the question's tokens on the dashboard (an estimate). @default 0 */
+  readonly usdPerMillionTokens?: number;
+}
+
+/** Stage-wide API Gateway throttling, also the usage plan's. */
+export interface QueryApiThrottle {
+  /** Requests per second. */
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
+/** Alarm thresholds of the API. */
+export interface QueryApiAlarmThresholds {
+  /** Percent of requests answering 5xx. @default 5 */
+  readonly error5xxPercent?: number;
+  /** p95 latency in milliseconds. @default 10000 */
+  readonly p95LatencyMs?: number;
+}
 
 export interface QueryApiProps {
   /**
@@ -35,42 +73,59 @@ export interface QueryApiProps {
    */
   readonly userPoolRemovalPolicy?: RemovalPolicy;
   readonly placement: FunctionPlacement;
-  readonly database: VectorDatabase;
-  readonly gateway: ModelGateway;
-  readonly audit: AuditStore;
-  /** The embedding endpoint the question is embedded with (the same model as the documents). */
-  readonly embedding: { readonly endpointName: string; readonly inferenceComponentName?: string; readonly dimension: number; readonly modelId?: string; readonly usdPerMillionTokens?: number };
+  /** Searched as the caller's tier (the retrieve function logs in as that tier's reader role). */
+  readonly database: IVectorDatabase;
+  /** Every model call of the query function goes through it (its `answer` workflow). */
+  readonly gateway: IModelGateway;
+  /** One record per request. */
+  readonly audit: IAuditStore;
+  readonly embedding: QueryEmbeddingEndpoint;
+  /** The endpoint behind the gateway's SAGEMAKER_LMI models. @default - none (a chain naming one is refused) */
   readonly generation?: GenerationEndpointRef;
   /** A user pool of the caller's; @default - the construct creates one (MFA required, groups per tier) */
   readonly userPool?: cognito.IUserPool;
   /** Cognito group -> access tier. The caller's highest tier applies; no group, no access (403). */
   readonly tierGroups: Readonly<Record<string, AccessTier>>;
-  /** `cognito` (people) or `iam` (service callers sign requests with SigV4; their tier: `iamCallerTier`). @default 'cognito' */
-  readonly authorization?: 'cognito' | 'iam';
+  /** @default QueryAuthorization.COGNITO */
+  readonly authorization?: QueryAuthorization;
   /** Tier of IAM-authorized callers. @default 'public' */
   readonly iamCallerTier?: AccessTier;
   /** REGIONAL, or PRIVATE (reachable only through an execute-api VPC endpoint: `vpcEndpoints`). @default REGIONAL */
   readonly endpointType?: apigw.EndpointType;
+  /** @default - none (a REGIONAL API needs none) */
   readonly vpcEndpoints?: ec2.IInterfaceVpcEndpoint[];
-  readonly defaultTopK: number;
-  readonly maxTopK: number;
-  /** Stage-wide throttling (requests per second, burst). */
-  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
-  /** Named API clients, each with an API key in the usage plan (per-client throttling and quota); methods then require a key. */
-  readonly clients?: readonly string[];
-  /** Daily request quota per client. */
+  /** Chunks retrieved when the request names no topK. @default 6 */
+  readonly defaultTopK?: number;
+  /** The largest topK a request may ask for. @default 20 */
+  readonly maxTopK?: number;
+  /** @default - 10 requests per second, burst 20 */
+  readonly throttle?: QueryApiThrottle;
+  /** Named API clients, each with an API key in the usage plan (per-client throttling and quota); methods then require a key. @default - none, no key required */
+  readonly clients?: string[];
+  /** Daily request quota per client. @default - no quota */
   readonly clientDailyQuota?: number;
-  /** WAF: requests per 5 minutes from one IP before it is blocked. */
-  readonly wafRateLimitPer5Minutes: number;
+  /** WAF: requests per 5 minutes from one IP before it is blocked. @default 1000 */
+  readonly wafRateLimitPer5Minutes?: number;
   /**
    * Create API Gateway's account-level CloudWatch Logs role (AWS::ApiGateway::Account, one per account
    * and region: it replaces whatever role the account had). @default false - the account must have one
    */
   readonly ownAccountLoggingRole?: boolean;
-  readonly logRetention: logs.RetentionDays;
-  readonly encryptionKey: kms.IKey;
-  readonly alarmTopic: sns.ITopic;
-  readonly alarms: { readonly error5xxPercent: number; readonly p95LatencyMs: number };
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * The WAF log group's name; WAF requires the `aws-waf-logs-` prefix
+   * (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html). A second QueryApi in
+   * one stack must set it.
+   * @default `aws-waf-logs-<stack name>`
+   */
+  readonly wafLogGroupName?: string;
+  /** Encrypts the API's log groups. @default - a new customer managed key */
+  readonly encryptionKey?: kms.IKey;
+  /** @default - the alarms have no action */
+  readonly alarmTopic?: sns.ITopic;
+  /** @default - 5% 5xx, p95 10 s */
+  readonly alarms?: QueryApiAlarmThresholds;
 }
 
 /**
@@ -80,6 +135,9 @@ export interface QueryApiProps {
  * the audit record) and the retrieve function (in the VPC, logs in as the tier's reader role).
  */
 export class QueryApi extends Construct {
+  /** Steps whose latency the query function reports (metricLatency). */
+  public static readonly STEPS: string[] = [...QUERY_STEPS];
+
   public readonly api: apigw.RestApi;
   /** The user pool callers sign in to (authorization `cognito`); none with IAM authorization. */
   public readonly userPool?: cognito.IUserPool;
@@ -89,14 +147,27 @@ export class QueryApi extends Construct {
   public readonly webAcl: wafv2.CfnWebACL;
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly accessLogs: logs.LogGroup;
+  public readonly gateway: IModelGateway;
+  private readonly metrics: DocaiMetricFactory;
+  private defaultWafLogs = false;
 
   constructor(scope: Construct, id: string, props: QueryApiProps) {
     super(scope, id);
-    const stack = Stack.of(this);
+    this.metrics = DocaiMetricFactory.of(this);
+    this.gateway = props.gateway;
+    const defaultTopK = props.defaultTopK ?? 6;
+    const maxTopK = props.maxTopK ?? 20;
+    const throttle = props.throttle ?? { rateLimit: 10, burstLimit: 20 };
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const encryptionKey = props.encryptionKey ?? createDataKey(this, 'Key', { description: 'Encrypts the query API\'s logs', removalPolicy: RemovalPolicy.DESTROY });
+    if (!props.encryptionKey) allowCloudWatchLogs(encryptionKey);
+    if (!Token.isUnresolved(defaultTopK) && !Token.isUnresolved(maxTopK) && (defaultTopK < 1 || defaultTopK > maxTopK)) {
+      throw new Error(`QueryApi: defaultTopK is ${defaultTopK}; it must be from 1 to maxTopK (${maxTopK})`);
+    }
     for (const [group, tier] of Object.entries(props.tierGroups)) {
       if (!(ACCESS_TIERS as readonly string[]).includes(tier)) throw new Error(`QueryApi: tierGroups.${group} = "${tier}"; tiers: ${ACCESS_TIERS.join(', ')}`);
     }
-    const authorization = props.authorization ?? 'cognito';
+    const authorization = props.authorization ?? QueryAuthorization.COGNITO;
 
     // --- functions ---
     this.retrieveFunction = new DocaiFunction(this, 'Retrieve', {
@@ -127,23 +198,23 @@ export class QueryApi extends Construct {
         RETRIEVE_FUNCTION: this.retrieveFunction.functionName,
         AUDIT_BUCKET: props.audit.bucketName,
         TIER_GROUPS: JSON.stringify(tierMap),
-        DEFAULT_TOP_K: String(props.defaultTopK),
-        MAX_TOP_K: String(props.maxTopK),
+        DEFAULT_TOP_K: String(defaultTopK),
+        MAX_TOP_K: String(maxTopK),
       },
       ...props.placement,
       ...(props.placement.apiOnlyFunctionsInVpc === false ? { outsideVpc: { reason: 'It calls only AWS APIs (SageMaker runtime, Bedrock runtime, Lambda, DynamoDB, SSM, S3); the database is reached through the retrieve function, which runs in the VPC.' } } : {}),
     });
     // The function itself, not its versions/aliases (grantInvoke would add `<arn>:*`).
     this.queryFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.retrieveFunction.functionArn] }));
-    props.gateway.grantUse(this.queryFunction, { workflows: ['answer'], generation: props.generation });
+    const gatewayUse = { workflows: ['answer'], generation: props.generation };
+    for (const [k, v] of Object.entries(props.gateway.gatewayEnvironment(this.queryFunction, gatewayUse))) this.queryFunction.addEnvironment(k, v);
+    props.gateway.grantUse(this.queryFunction, gatewayUse);
     this.queryFunction.addToRolePolicy(invokeEndpointStatement(this, props.embedding));
     // Append-only: the function may write records, never read, overwrite-protect-bypass or delete them.
-    grantObjects(this.queryFunction, { bucketName: props.audit.bucketNameForPolicies, keyPattern: 'audit/*', actions: S3_OBJECT_ACTIONS.write,
-      why: 'one record per request, named by the date and the request id, which exist only at run time. Object Lock makes every record immutable once written. The bucket is named per deployment (its suffix is the data stack id, which this stack cannot name): the pattern matches only this deployment\'s audit trails.' });
-    grantKey(this.queryFunction, props.audit.key, ['kms:GenerateDataKey']);
+    props.audit.grantWriteRecords(this.queryFunction);
 
     // --- API ---
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey: props.encryptionKey, retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey, retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
     const apiName = props.apiName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '-' });
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: apiName,
@@ -169,8 +240,8 @@ export class QueryApi extends Construct {
           responseLength: '$context.responseLength', latencyMs: '$context.responseLatency', integrationLatencyMs: '$context.integration.latency',
           wafStatus: '$context.waf.status', errorMessage: '$context.error.message', validationError: '$context.error.validationErrorString', apiKeyId: '$context.identity.apiKeyId',
         })),
-        throttlingRateLimit: props.throttle.rateLimit,
-        throttlingBurstLimit: props.throttle.burstLimit,
+        throttlingRateLimit: throttle.rateLimit,
+        throttlingBurstLimit: throttle.burstLimit,
         metricsEnabled: true,
       },
       disableExecuteApiEndpoint: false,
@@ -195,7 +266,7 @@ export class QueryApi extends Construct {
 
     // Authorization.
     let authorizer: apigw.IAuthorizer | undefined;
-    if (authorization === 'cognito') {
+    if (authorization === QueryAuthorization.COGNITO) {
       const created = props.userPool ? undefined : this.createUserPool(Object.keys(props.tierGroups), props.userPoolRemovalPolicy ?? RemovalPolicy.RETAIN);
       const pool = props.userPool ?? created!;
       this.userPool = pool;
@@ -225,8 +296,8 @@ export class QueryApi extends Construct {
         required: ['question'],
         additionalProperties: false,
         properties: {
-          question: { type: apigw.JsonSchemaType.STRING, minLength: 1, maxLength: 2000 },
-          topK: { type: apigw.JsonSchemaType.INTEGER, minimum: 1, maximum: props.maxTopK },
+          question: { type: apigw.JsonSchemaType.STRING, minLength: 1, maxLength: QUERY_LIMITS.maxQuestionChars },
+          topK: { type: apigw.JsonSchemaType.INTEGER, minimum: 1, maximum: maxTopK },
           filters: {
             type: apigw.JsonSchemaType.OBJECT,
             additionalProperties: false,
@@ -250,14 +321,14 @@ export class QueryApi extends Construct {
     const clients = props.clients ?? [];
     const methodOptions: apigw.MethodOptions = {
       authorizer,
-      authorizationType: authorization === 'cognito' ? apigw.AuthorizationType.COGNITO : apigw.AuthorizationType.IAM,
+      authorizationType: authorization === QueryAuthorization.COGNITO ? apigw.AuthorizationType.COGNITO : apigw.AuthorizationType.IAM,
       requestValidator: validator,
       requestModels: { 'application/json': model },
       apiKeyRequired: clients.length > 0,
     };
     for (const path of ['query', 'search']) {
       const method = this.api.root.addResource(path).addMethod('POST', integration, methodOptions);
-      if (authorization === 'iam') {
+      if (authorization === QueryAuthorization.IAM) {
         acknowledge(method, ['AwsSolutions::AwsSolutions-COG4'],
           'IAM authorization (SigV4) on purpose, for service callers: API Gateway verifies each request\'s signature against the caller\'s IAM identity, which needs ' +
             'execute-api:Invoke on this method; there is no user pool and no token. All such callers get one tier (query.iamCallerTier), never one from the request.');
@@ -271,7 +342,7 @@ export class QueryApi extends Construct {
 
     const plan = this.api.addUsagePlan('Plan', {
       description: 'Per-client throttling and quota',
-      throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
+      throttle: { rateLimit: throttle.rateLimit, burstLimit: throttle.burstLimit },
       ...(props.clientDailyQuota ? { quota: { limit: props.clientDailyQuota, period: apigw.Period.DAY } } : {}),
     });
     plan.addApiStage({ stage: this.api.deploymentStage });
@@ -292,28 +363,38 @@ export class QueryApi extends Construct {
         managed('AWSManagedRulesKnownBadInputsRuleSet', 1),
         {
           name: 'RateLimitPerIp', priority: 2, action: { block: {} }, visibilityConfig: visibility('RateLimitPerIp'),
-          statement: { rateBasedStatement: { limit: props.wafRateLimitPer5Minutes, aggregateKeyType: 'IP', evaluationWindowSec: 300 } },
+          statement: { rateBasedStatement: { limit: props.wafRateLimitPer5Minutes ?? 1000, aggregateKeyType: 'IP', evaluationWindowSec: 300 } },
         },
       ],
     });
     new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: this.webAcl.attrArn });
     // WAF logs to a log group whose name starts with aws-waf-logs- (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
-    const wafLogs = new logs.LogGroup(this, 'WafLogs', { logGroupName: `aws-waf-logs-${stack.stackName}`.slice(0, 512), encryptionKey: props.encryptionKey, retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const wafLogGroupName = props.wafLogGroupName ?? this.defaultWafLogGroupName();
+    if (!Token.isUnresolved(wafLogGroupName) && !wafLogGroupName.startsWith('aws-waf-logs-')) {
+      throw new Error(`QueryApi: wafLogGroupName "${wafLogGroupName}" must start with aws-waf-logs- (WAF logs only to such log groups)`);
+    }
+    const wafLogs = new logs.LogGroup(this, 'WafLogs', { logGroupName: wafLogGroupName, encryptionKey, retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
     new wafv2.CfnLoggingConfiguration(this, 'WafLogging', { resourceArn: this.webAcl.attrArn, logDestinationConfigs: [wafLogs.logGroupArn] });
 
     // --- alarms ---
-    const apiMetric = (metricName: string, statistic: string) => new cloudwatch.Metric({
-      namespace: 'AWS/ApiGateway', metricName, statistic, period: Duration.minutes(5),
-      dimensionsMap: { ApiName: this.api.restApiName, Stage: this.api.deploymentStage.stageName },
-    });
-    const rate5xx = new cloudwatch.MathExpression({ expression: '100 * e / MAX([n, 1])', usingMetrics: { e: apiMetric('5XXError', 'Sum'), n: apiMetric('Count', 'Sum') }, label: '5xx %', period: Duration.minutes(5) });
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
       const a = new cloudwatch.Alarm(this, alarmId, { metric, threshold, evaluationPeriods: 3, datapointsToAlarm: 2, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, alarmDescription: description });
-      a.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+      if (props.alarmTopic) a.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
       this.alarms.push(a);
     };
-    alarm('Error5xxRate', rate5xx, props.alarms.error5xxPercent, `More than ${props.alarms.error5xxPercent}% of query API requests answer 5xx: see the query function's logs (request id) and the audit records' outcome.`);
-    alarm('LatencyP95', apiMetric('Latency', 'p95'), props.alarms.p95LatencyMs, `Query API p95 latency is above ${props.alarms.p95LatencyMs} ms: the dashboard's query row shows which step (embed, retrieve, generate).`);
+    const error5xxPercent = props.alarms?.error5xxPercent ?? 5;
+    const p95LatencyMs = props.alarms?.p95LatencyMs ?? 10000;
+    alarm('Error5xxRate', this.metricApi5xxRate(), error5xxPercent, `More than ${error5xxPercent}% of query API requests answer 5xx: see the query function's logs (request id) and the audit records' outcome.`);
+    alarm('LatencyP95', this.metricApiLatency({ statistic: 'p95' }), p95LatencyMs, `Query API p95 latency is above ${p95LatencyMs} ms: the dashboard's query row shows which step (embed, retrieve, generate).`);
+  }
+
+  /** The stack's name, once per stack: a second QueryApi would collide with the first one's log group. */
+  private defaultWafLogGroupName(): string {
+    const stack = Stack.of(this);
+    const others = stack.node.findAll().filter((c) => c !== this && c instanceof QueryApi && (c as QueryApi).defaultWafLogs);
+    if (others.length > 0) throw new Error(`QueryApi ${this.node.path}: ${others[0].node.path} already logs WAF to aws-waf-logs-${stack.stackName}; set wafLogGroupName (aws-waf-logs-...) on one of them`);
+    this.defaultWafLogs = true;
+    return `aws-waf-logs-${stack.stackName}`.slice(0, 512);
   }
 
   /**
@@ -360,31 +441,94 @@ export class QueryApi extends Construct {
     return pool;
   }
 
+  /** An API Gateway metric of this API's stage (AWS/ApiGateway, ApiName and Stage). */
+  public metricApi(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metrics.awsMetric('AWS/ApiGateway', metricName, { ApiName: this.api.restApiName, Stage: this.api.deploymentStage.stageName }, props);
+  }
+
+  /** Requests API Gateway received (Sum). */
+  public metricApiCount(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricApi('Count', { statistic: 'Sum', ...props });
+  }
+
+  /** Requests answered 5xx by API Gateway or the function (Sum). */
+  public metricApi5xxErrors(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricApi('5XXError', { statistic: 'Sum', ...props });
+  }
+
+  /** End-to-end latency as API Gateway measures it, milliseconds (Average unless told). */
+  public metricApiLatency(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricApi('Latency', props);
+  }
+
+  /** Percent of requests answered 5xx. */
+  public metricApi5xxRate(props: cloudwatch.MathExpressionOptions = {}): cloudwatch.MathExpression {
+    return this.metrics.expression('100 * e / MAX([n, 1])', { e: this.metricApi5xxErrors(), n: this.metricApiCount() }, { label: '5xx %', ...props });
+  }
+
+  /** A metric the query function emits for `workflow` (`answer` or `search`). */
+  public metric(metricName: string, workflow: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metrics.metric(metricName, { Workflow: workflow }, props);
+  }
+
+  /** Requests the query function handled (Sum). */
+  public metricRequests(workflow: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('Requests', workflow, { statistic: 'Sum', ...props });
+  }
+
+  /** Requests answered 4xx by the function (Sum). */
+  public metricErrors4xx(workflow: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('Errors4xx', workflow, { statistic: 'Sum', ...props });
+  }
+
+  /** Requests answered 5xx by the function (Sum). */
+  public metricErrors5xx(workflow: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('Errors5xx', workflow, { statistic: 'Sum', ...props });
+  }
+
+  /** Answers marked degraded (a fallback model, a cached answer, or sources only; Sum). */
+  public metricDegradedAnswers(props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('DegradedAnswers', 'answer', { statistic: 'Sum', ...props });
+  }
+
+  /** Latency of one step of a request (one of QueryApi.STEPS), milliseconds. */
+  public metricLatency(step: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    if (!QUERY_STEPS.includes(step)) throw new Error(`QueryApi.metricLatency: step "${step}"; the handler reports ${QUERY_STEPS.join(', ')}`);
+    return this.metric(`Latency.${step}`, 'answer', props);
+  }
+
+  /** Records that could not be written to the audit store (Sum). */
+  public metricAuditFailures(workflow: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('AuditFailures', workflow, { statistic: 'Sum', ...props });
+  }
+
   /** The query API's dashboard row: requests, errors, degraded answers, latency per step, tokens and spend. */
   public dashboardWidgets(): cloudwatch.IWidget[] {
-    const custom = (metricName: string, workflow: string, statistic: string, label?: string) =>
-      new cloudwatch.Metric({ namespace: 'DocAI', metricName, dimensionsMap: { Workflow: workflow, ...metricDimensions(this) }, statistic, period: Duration.minutes(5), label: label ?? `${workflow} ${metricName}` });
     const workflows = ['answer', 'search'];
+    const label = (workflow: string, metricName: string) => ({ label: `${workflow} ${metricName}` });
+    const gw = this.gateway;
     return [
-      new cloudwatch.GraphWidget({ title: 'Query API: requests, 4xx, 5xx, degraded answers', left: workflows.flatMap((w) => [custom('Requests', w, 'Sum'), custom('Errors4xx', w, 'Sum'), custom('Errors5xx', w, 'Sum')]), right: [custom('DegradedAnswers', 'answer', 'Sum')], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Query API: requests, 4xx, 5xx, degraded answers',
+        left: workflows.flatMap((w) => [this.metricRequests(w, label(w, 'Requests')), this.metricErrors4xx(w, label(w, 'Errors4xx')), this.metricErrors5xx(w, label(w, 'Errors5xx'))]),
+        right: [this.metricDegradedAnswers(label('answer', 'DegradedAnswers'))],
+        width: 8,
+      }),
       ...(['p50', 'p95', 'p99'] as const).map((p) => new cloudwatch.GraphWidget({
         title: `Query API latency ${p} per step (ms)`,
-        left: QUERY_STEPS.map((s) => custom(`Latency.${s}`, 'answer', p, s)),
+        left: QUERY_STEPS.map((s) => this.metricLatency(s, { statistic: p, label: s })),
         width: 8,
       })),
       new cloudwatch.GraphWidget({
         title: 'Answers: tokens in/out and estimated spend (USD)',
-        left: [custom('TokensIn', 'answer', 'Sum'), custom('TokensOut', 'answer', 'Sum')],
-        right: [custom('EstimatedSpendUsd', 'answer', 'Sum')],
+        left: ['TokensIn', 'TokensOut'].map((m) => gw.metric(m, 'answer', { statistic: 'Sum', ...label('answer', m) })),
+        right: [gw.metric('EstimatedSpendUsd', 'answer', { statistic: 'Sum', ...label('answer', 'EstimatedSpendUsd') })],
         width: 8,
       }),
       new cloudwatch.GraphWidget({
         title: 'Gateway: cache hits/misses, fallbacks, guardrail blocks, budget rejections',
-        left: ['CacheHits', 'CacheMisses', 'Fallbacks', 'Degraded', 'GuardrailBlocks', 'BudgetRejections'].map((m) => custom(m, 'answer', 'Sum')),
-        right: [
-          new cloudwatch.MathExpression({ expression: '100 * h / MAX([h + m, 1])', usingMetrics: { h: custom('CacheHits', 'answer', 'Sum'), m: custom('CacheMisses', 'answer', 'Sum') }, label: 'cache hit ratio %', period: Duration.minutes(5) }),
-          custom('BudgetUsedPercent', 'answer', 'Maximum', 'budget used %'),
-        ],
+        left: ['CacheHits', 'CacheMisses', 'Fallbacks', 'Degraded', 'GuardrailBlocks', 'BudgetRejections'].map((m) => gw.metric(m, 'answer', { statistic: 'Sum', ...label('answer', m) })),
+        right: [gw.metricCacheHitRatio('answer'), gw.metricBudgetUsedPercent('answer', { label: 'budget used %' })],
         rightYAxis: { min: 0, max: 100, label: '%' },
         width: 8,
       }),

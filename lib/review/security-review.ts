@@ -1,5 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { ClassificationRow, classifyStores, UNCLASSIFIED } from './data-classification';
+import {
+  ApiMethodReview, CognitoClientReview, ExternalCode, OutboundPath, RetentionReview, SecurityGroupReview, TemplateView, UserPoolReview, WatchedEvent, WebAclReview,
+  apiOf, cognitoOf, externalCodeOf, outboundPathsOf, resourcePoliciesOf, retentionOf, securityGroupsOf, watchedEventsOf,
+} from './sections';
 
 /**
  * A security review of a synthesized CDK app, built from the cloud assembly (`cdk.out/`) alone:
@@ -24,6 +29,8 @@ export interface RoleReview {
   readonly logicalId: string;
   readonly path: string;
   readonly trustedBy: string[];
+  /** The trust policy's statements, with their conditions. */
+  readonly trust: Statement[];
   readonly managedPolicies: string[];
   /** Statements from inline policies and from the policies of this template attached to the role. */
   readonly statements: Array<Statement & { policy: string }>;
@@ -45,8 +52,41 @@ export interface NetworkReview {
   readonly privateSubnets: number;
   readonly routesToInternet: string[];
   readonly ingress: Array<{ group: string; protocol: string; ports: string; source: string; description?: string; open: boolean }>;
+  readonly egress: Array<{ group: string; protocol: string; ports: string; destination: string; description?: string; open: boolean }>;
+  /** Inbound from the internet: public databases, function URLs without auth, APIs, internet-facing load balancers. */
   readonly publicEndpoints: string[];
   readonly vpcEndpoints: string[];
+  /** Every SageMaker model and Lambda function, with the network it runs in and whether that reaches the internet. */
+  readonly outbound: OutboundPath[];
+}
+
+/** Who may use one KMS key, from its key policy and every IAM statement of the assembly that names it. */
+export interface KeyReview {
+  readonly stack: string;
+  readonly key: string;
+  readonly logicalId: string;
+  readonly description: string;
+  /** The key policy lets the account root use it: IAM policies then decide (listed as principals below). */
+  readonly rootDelegation: boolean;
+  readonly principals: KeyPrincipal[];
+}
+
+export interface KeyPrincipal {
+  readonly principal: string;
+  /** "key policy" or the IAM policy granting it. */
+  readonly via: string;
+  readonly effect: string;
+  readonly decrypt: boolean;
+  readonly createGrant: boolean;
+  readonly changePolicy: boolean;
+  readonly conditions?: string;
+}
+
+export interface BreakGlassPath {
+  readonly path: string;
+  readonly resource: string;
+  readonly who: string[];
+  readonly alarmedBy: string[];
 }
 
 export interface StackReview {
@@ -58,9 +98,20 @@ export interface StackReview {
   readonly roles: RoleReview[];
   /** Policies in this template attached to roles defined elsewhere (imported or in another stack). */
   readonly otherPolicies: Array<{ policy: string; roles: string[]; statements: Statement[] }>;
-  readonly resourcePolicies: Array<{ resource: string; type: string; statements: Statement[] }>;
+  readonly resourcePolicies: Array<{ resource: string; type: string; statements: Statement[]; note?: string }>;
   readonly encryption: EncryptionReview[];
   readonly network: NetworkReview;
+  readonly securityGroups: SecurityGroupReview[];
+  readonly retention: RetentionReview[];
+  readonly keys: KeyReview[];
+  readonly cognitoClients: CognitoClientReview[];
+  readonly userPools: UserPoolReview[];
+  readonly apiMethods: ApiMethodReview[];
+  readonly webAcls: WebAclReview[];
+  readonly externalCode: ExternalCode[];
+  readonly watchedEvents: WatchedEvent[];
+  /** The stack's template as read, for the assembly-wide sections (classification, break glass). */
+  readonly view: TemplateView;
 }
 
 export interface Acknowledgement {
@@ -88,6 +139,10 @@ export interface SecurityReview {
   readonly openFindings: OpenFinding[];
   readonly guard?: { conclusion: string; version?: string; open: OpenFinding[]; acknowledged: Acknowledgement[] };
   readonly readiness?: Json;
+  /** Access tiers, from the Cognito groups of the templates. */
+  readonly tiers: string[];
+  readonly dataClassification: ClassificationRow[];
+  readonly breakGlass: BreakGlassPath[];
 }
 
 const GUARD_PLUGIN = 'cdk-validator-cfnguard';
@@ -141,7 +196,7 @@ export function reviewCloudAssembly(dir: string): SecurityReview {
 
   const readinessFile = path.join(dir, 'readiness-report.json');
   const readiness = fs.existsSync(readinessFile) ? JSON.parse(fs.readFileSync(readinessFile, 'utf8')) : undefined;
-  return { assembly: dir, stacks, plugins, acknowledgements, openFindings, guard, readiness };
+  return { assembly: dir, stacks, plugins, acknowledgements, openFindings, guard, readiness, ...assemblyWide(stacks) };
 }
 
 function constructsOf(v: Json): string[] {
@@ -195,6 +250,7 @@ export function reviewStack(name: string, templateFile: string, template: Json, 
       logicalId: id,
       path: pathOf(id),
       trustedBy: statementsOf(p.AssumeRolePolicyDocument, show).flatMap((s) => s.principals ?? []),
+      trust: statementsOf(p.AssumeRolePolicyDocument, show, true),
       managedPolicies: asArray(p.ManagedPolicyArns).map(show),
       statements,
     });
@@ -203,25 +259,32 @@ export function reviewStack(name: string, templateFile: string, template: Json, 
     .filter(([pid, pr]) => (pr.Type === 'AWS::IAM::Policy' || pr.Type === 'AWS::IAM::ManagedPolicy') && !attached.has(pid))
     .map(([pid, pr]) => ({ policy: label(pid), roles: asArray(pr.Properties?.Roles).map(show), statements: statementsOf(pr.Properties?.PolicyDocument, show) }));
 
-  const RESOURCE_POLICIES: Record<string, [string, string]> = {
-    'AWS::S3::BucketPolicy': ['PolicyDocument', 'Bucket'],
-    'AWS::SQS::QueuePolicy': ['PolicyDocument', 'Queues'],
-    'AWS::SNS::TopicPolicy': ['PolicyDocument', 'Topics'],
-    'AWS::KMS::Key': ['KeyPolicy', ''],
-  };
-  const resourcePolicies: StackReview['resourcePolicies'] = [];
-  for (const [id, r] of Object.entries<Json>(resources)) {
-    const spec = RESOURCE_POLICIES[r.Type];
-    if (!spec || !r.Properties?.[spec[0]]) continue;
-    const target = spec[1] ? asArray(r.Properties[spec[1]]).map(show).join(', ') : pathOf(id);
-    resourcePolicies.push({ resource: target, type: r.Type, statements: statementsOf(r.Properties[spec[0]], show, true) });
-  }
+  const view: TemplateView = { stack: name, resources, mappings: template.Mappings ?? {}, pathOf, label, show };
+  const resourcePolicies: StackReview['resourcePolicies'] = resourcePoliciesOf(view).map((rp) => ({
+    resource: rp.target, type: rp.type, note: rp.note, statements: statementsOf(rp.document, show, true),
+  }));
   for (const r of Object.values<Json>(resources)) {
-    if (r.Type !== 'AWS::Lambda::Permission') continue;
+    if (r.Type !== 'AWS::Lambda::Permission' && r.Type !== 'AWS::Lambda::LayerVersionPermission') continue;
     const p = r.Properties;
-    const flags = p.Principal === '*' ? ['any principal'] : [];
-    resourcePolicies.push({ resource: show(p.FunctionName), type: r.Type, statements: [{ effect: 'Allow', actions: [show(p.Action)], resources: [show(p.FunctionName)], principals: [show(p.Principal)], conditions: p.SourceArn ? `SourceArn = ${show(p.SourceArn)}` : undefined, flags }] });
+    const flags = p.Principal === '*' && !p.SourceArn && !p.SourceAccount && !p.OrganizationId && !p.PrincipalOrgID ? ['any principal, no condition'] : [];
+    const conditions = [
+      p.SourceArn ? `SourceArn = ${show(p.SourceArn)}` : '', p.SourceAccount ? `SourceAccount = ${show(p.SourceAccount)}` : '',
+      p.PrincipalOrgID ? `PrincipalOrgID = ${show(p.PrincipalOrgID)}` : '', p.OrganizationId ? `OrganizationId = ${show(p.OrganizationId)}` : '',
+      p.FunctionUrlAuthType ? `FunctionUrlAuthType = ${p.FunctionUrlAuthType}` : '',
+    ].filter(Boolean).join('; ');
+    const target = show(p.FunctionName ?? p.LayerVersionArn);
+    resourcePolicies.push({ resource: target, type: r.Type, statements: [{ effect: 'Allow', actions: [show(p.Action)], resources: [target], principals: [show(p.Principal)], conditions: conditions || undefined, flags }] });
   }
+
+  const network = networkOf(resources, label, show);
+  const securityGroups = securityGroupsOf(view);
+  network.outbound.push(...outboundPathsOf(view, securityGroups, network.routesToInternet.length));
+  for (const g of securityGroups) {
+    for (const e of g.egress) network.egress.push({ group: g.group, protocol: e.protocol, ports: e.ports, destination: e.peer, description: e.description, open: e.open });
+    if (g.allOutbound && !g.egress.some((e) => e.open && e.protocol === 'all')) network.egress.push({ group: g.group, protocol: 'all', ports: 'all', destination: '0.0.0.0/0', description: 'EC2 default (the group declares no egress)', open: true });
+  }
+  const cognito = cognitoOf(view);
+  const api = apiOf(view);
 
   return {
     name,
@@ -233,8 +296,139 @@ export function reviewStack(name: string, templateFile: string, template: Json, 
     otherPolicies,
     resourcePolicies,
     encryption: encryptionOf(resources, pathOf, show),
-    network: networkOf(resources, label, show),
+    network,
+    securityGroups,
+    retention: retentionOf(view),
+    keys: keysOf(view),
+    cognitoClients: cognito.clients,
+    userPools: cognito.pools,
+    apiMethods: api.methods,
+    webAcls: api.webAcls,
+    externalCode: externalCodeOf(view),
+    watchedEvents: watchedEventsOf(view),
+    view,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who may use each key, read each secret, change a user pool's groups: across the whole assembly
+
+const globToRegex = (pattern: string) => new RegExp(`^${pattern.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\<>]/g, '\\$&')).join('.*')}$`, 'i');
+/** Whether a statement's action list covers `action` (wildcards; NotAction inverts). */
+function coversAction(st: Statement, action: string): boolean {
+  const hit = st.actions.some((a) => globToRegex(a).test(action));
+  return st.flags.includes('NotAction') ? !hit : hit;
+}
+/**
+ * Whether a statement's resources cover one resource: by reference (`{Path.Arn}` in its own stack,
+ * `{stack:Path.Arn}` from another) or by a wildcard that matches the resource's ARN shape.
+ */
+function coversResource(st: Statement, refs: string[], arnShape: string): boolean {
+  if (st.flags.includes('NotResource')) return true; // over-reports on purpose: a reviewer reads NotResource by hand
+  return st.resources.some((r) => r === '*' || refs.includes(r) || (r.includes('*') && globToRegex(r.replace(/<[A-Za-z:]+>/g, '*')).test(arnShape)));
+}
+
+const isAccountRoot = (p: string) => /^AWS: arn:<Partition>:iam::<AccountId>:root$/.test(p) || p === 'AWS: <AccountId>';
+
+function keysOf(v: TemplateView): KeyReview[] {
+  return Object.entries<Json>(v.resources).filter(([, r]) => r.Type === 'AWS::KMS::Key').map(([id, r]) => {
+    const statements = statementsOf(r.Properties?.KeyPolicy, v.show, true);
+    const principals: KeyPrincipal[] = [];
+    for (const st of statements) {
+      const row = { decrypt: coversAction(st, 'kms:Decrypt'), createGrant: coversAction(st, 'kms:CreateGrant'), changePolicy: coversAction(st, 'kms:PutKeyPolicy') };
+      if (!row.decrypt && !row.createGrant && !row.changePolicy) continue;
+      for (const p of st.principals ?? ['?']) principals.push({ principal: isAccountRoot(p) ? `${p} (the account: IAM policies decide)` : p, via: 'key policy', effect: st.effect, ...row, conditions: st.conditions });
+    }
+    const rootDelegation = statements.some((st) => st.effect === 'Allow' && coversAction(st, 'kms:Decrypt') && (st.principals ?? []).some(isAccountRoot) && !st.conditions);
+    return { stack: v.stack, key: v.pathOf(id), logicalId: id, description: v.show(r.Properties?.Description), rootDelegation, principals };
+  });
+}
+
+interface IdentityStatement { principal: string; via: string; statement: Statement }
+
+/** Every IAM statement of the assembly, with the principal it applies to. */
+function identityStatements(stacks: StackReview[]): IdentityStatement[] {
+  return stacks.flatMap((s) => [
+    ...s.roles.flatMap((r) => r.statements.map((st) => ({ principal: `role ${s.name}:${r.path}`, via: `${s.name}:${st.policy}`, statement: st }))),
+    ...s.otherPolicies.flatMap((p) => p.statements.map((st) => ({ principal: p.roles.length ? p.roles.map((x) => `role ${x.replace(/^\{(.*)\}$/, '$1')}`).join(', ') : `whoever ${s.name}:${p.policy} is attached to`, via: `${s.name}:${p.policy}`, statement: st }))),
+  ]);
+}
+
+const refsOf = (owner: string, stack: string, p: string, attr?: string) => {
+  const suffix = attr ? `.${attr}` : '';
+  return owner === stack ? [`{${p}${suffix}}`, `{${p}}`] : [`{${owner}:${p}${suffix}}`, `{${owner}:${p}}`];
+};
+
+/**
+ * The sections that need every stack: IAM principals of other stacks on each key, the data
+ * classification, and the break-glass paths with the alarms that watch them.
+ */
+export function assemblyWide(stacks: StackReview[]): Pick<SecurityReview, 'tiers' | 'dataClassification' | 'breakGlass'> {
+  const identity = identityStatements(stacks);
+  const stackOf = (st: IdentityStatement) => st.via.split(':')[0];
+  for (const s of stacks) {
+    for (const k of s.keys) {
+      for (const st of identity) {
+        const refs = refsOf(s.name, stackOf(st), k.key, 'Arn');
+        if (!coversResource(st.statement, refs, 'arn:aws:kms:r:a:key/x')) continue;
+        const row = { decrypt: coversAction(st.statement, 'kms:Decrypt'), createGrant: coversAction(st.statement, 'kms:CreateGrant'), changePolicy: coversAction(st.statement, 'kms:PutKeyPolicy') };
+        if (!row.decrypt && !row.createGrant && !row.changePolicy) continue;
+        const wildcard = !st.statement.resources.some((r) => refs.includes(r));
+        k.principals.push({ principal: st.principal, via: `IAM ${st.via}${wildcard ? ` (resource ${st.statement.resources.join(', ')})` : ''}`, effect: st.statement.effect, ...row, conditions: st.statement.conditions });
+      }
+    }
+  }
+  const views = stacks.map((s) => s.view);
+  const tiers = [...new Set(views.flatMap((v) => Object.values<Json>(v.resources).filter((r) => r.Type === 'AWS::Cognito::UserPoolGroup').map((r) => v.show(r.Properties?.GroupName))))];
+  const watched = stacks.flatMap((s) => s.watchedEvents.map((w) => ({ ...w, by: `${s.name}: ${w.by}` })));
+  const alarmsFor = (...events: string[]) => watched.filter((w) => w.events.some((e) => events.includes(e))).map((w) => `${w.by} (${w.events.filter((e) => events.includes(e)).join(', ')})`);
+  const who = (refs: (stack: string) => string[], shape: string, actions: string[]) => identity
+    .filter((st) => st.statement.effect === 'Allow' && actions.some((a) => coversAction(st.statement, a)) && coversResource(st.statement, refs(stackOf(st)), shape))
+    .map((st) => `${st.principal} (${actions.filter((a) => coversAction(st.statement, a)).join(', ')}${st.statement.conditions ? `; if ${st.statement.conditions}` : ''})`);
+  const breakGlass: BreakGlassPath[] = [];
+  for (const s of stacks) {
+    const v = s.view;
+    for (const [id, r] of Object.entries<Json>(v.resources)) {
+      if (r.Type === 'AWS::SecretsManager::Secret') {
+        const p = v.pathOf(id);
+        const keyRef = v.show(r.Properties?.KmsKeyId);
+        const key = s.keys.find((k) => keyRef === `{${k.key}.Arn}` || keyRef === `{${k.key}}`);
+        // A SecretTargetAttachment's Ref is the secret's ARN: grants and rotation often name it instead.
+        const aliases = [p, ...Object.entries<Json>(v.resources).filter(([, x]) => x.Type === 'AWS::SecretsManager::SecretTargetAttachment' && v.show(x.Properties?.SecretId) === `{${p}}`).map(([aid]) => v.pathOf(aid))];
+        const readers = who((st) => aliases.flatMap((a) => refsOf(s.name, st, a)), 'arn:aws:secretsmanager:r:a:secret:x', ['secretsmanager:GetSecretValue']);
+        const policy = s.resourcePolicies.filter((rp) => rp.type === 'AWS::SecretsManager::ResourcePolicy' && aliases.some((a) => rp.resource === `{${a}}`)).flatMap((rp) => rp.statements.filter((st) => coversAction(st, 'secretsmanager:GetSecretValue')).map((st) => `resource policy: ${st.effect} ${(st.principals ?? []).join(', ')}${st.conditions ? ` if ${st.conditions}` : ''}`));
+        const rotation = Object.values<Json>(v.resources).filter((x) => x.Type === 'AWS::SecretsManager::RotationSchedule' && aliases.some((a) => v.show(x.Properties?.SecretId) === `{${a}}`)).map((x) => `the rotation function ${v.show(x.Properties?.RotationLambdaARN)} (its role is in the application's own nested stack, not in these templates)`);
+        breakGlass.push({
+          path: 'read the secret',
+          resource: `${s.name}:${p}${key ? ` (key ${key.key}${key.rootDelegation ? ', whose policy delegates to the account' : ''})` : ''}`,
+          who: [...readers, ...policy, ...rotation, ...(key?.rootDelegation ? ['any principal the account\'s IAM policies allow secretsmanager:GetSecretValue on it and kms:Decrypt on its key (administrators)'] : [])],
+          alarmedBy: alarmsFor('GetSecretValue'),
+        });
+      }
+      if (r.Type === 'AWS::Cognito::UserPool') {
+        const p = v.pathOf(id);
+        const groups = s.userPools.find((u) => u.pool.startsWith(p))?.groups ?? [];
+        const triggers = s.userPools.find((u) => u.pool.startsWith(p))?.triggers ?? [];
+        const actions = ['cognito-idp:AdminAddUserToGroup', 'cognito-idp:AdminRemoveUserFromGroup', 'cognito-idp:CreateGroup', 'cognito-idp:UpdateGroup', 'cognito-idp:UpdateUserPool', 'cognito-idp:AdminSetUserPassword', 'cognito-idp:AdminCreateUser'];
+        breakGlass.push({
+          path: `change tier group membership (groups ${groups.join(', ') || '-'}: the most restricted tier's group is the break-glass one)`,
+          resource: `${s.name}:${p}`,
+          who: [...who((st) => refsOf(s.name, st, p, 'Arn'), 'arn:aws:cognito-idp:r:a:userpool/x', actions), ...triggers.map((t) => `the pool's trigger ${t} (can rewrite tokens)`), 'any principal the account\'s IAM policies allow cognito-idp:AdminAddUserToGroup on the pool (administrators)'],
+          alarmedBy: alarmsFor('AdminAddUserToGroup', 'AdminRemoveUserFromGroup', 'CreateGroup', 'UpdateGroup'),
+        });
+      }
+    }
+    for (const k of s.keys) {
+      const changers = k.principals.filter((x) => x.effect === 'Allow' && x.changePolicy).map((x) => `${x.principal} via ${x.via}${x.conditions ? ` if ${x.conditions}` : ''}`);
+      breakGlass.push({
+        path: k.rootDelegation ? 'change the key policy; root delegation: the account\'s IAM policies may use the key' : 'change the key policy',
+        resource: `${s.name}:${k.key}`,
+        who: changers,
+        alarmedBy: alarmsFor('PutKeyPolicy', 'ScheduleKeyDeletion', 'DisableKey', 'CreateGrant'),
+      });
+    }
+  }
+  return { tiers, dataClassification: classifyStores(views, tiers), breakGlass };
 }
 
 function shortPath(stack: string, p?: string): string | undefined {
@@ -394,8 +588,10 @@ function networkOf(resources: Record<string, Json>, label: (id: string) => strin
     privateSubnets: subnets.filter(([, r]) => r.Properties?.MapPublicIpOnLaunch !== true).length,
     routesToInternet: ofType('AWS::EC2::Route').filter(([, r]) => r.Properties?.GatewayId || r.Properties?.NatGatewayId).map(([id, r]) => `${label(id)}: ${show(r.Properties.DestinationCidrBlock)} -> ${show(r.Properties.GatewayId ?? r.Properties.NatGatewayId)}`),
     ingress,
+    egress: [],
     publicEndpoints,
     vpcEndpoints: ofType('AWS::EC2::VPCEndpoint').map(([, r]) => `${show(r.Properties.ServiceName).replace(/^com\.amazonaws\.<Region>\./, '')} (${r.Properties.VpcEndpointType ?? 'Gateway'})`),
+    outbound: [],
   };
 }
 
@@ -434,6 +630,9 @@ export function securityReviewMarkdown(r: SecurityReview): string {
   const flagged = flaggedStatementCount(r);
   const noCmk = r.stacks.flatMap((s) => s.encryption).filter((e) => !e.customerManaged).length;
   const exposure = r.stacks.flatMap((s) => [...s.network.internetGateways, ...s.network.publicSubnets, ...s.network.publicEndpoints, ...s.network.ingress.filter((i) => i.open).map((i) => i.group)]);
+  const outboundInternet = r.stacks.flatMap((s) => s.network.outbound.filter((o) => o.internet).map((o) => `${s.name}:${o.resource.replace(/ \(.*\)$/, '')}`));
+  const allOutbound = r.stacks.flatMap((s) => s.securityGroups.filter((g) => g.allOutbound).map((g) => `${s.name}:${g.group}`));
+  const noEndpointPolicy = r.stacks.flatMap((s) => s.resourcePolicies.filter((p) => p.type === 'AWS::EC2::VPCEndpoint' && p.note).map((p) => `${s.name}:${p.resource}`));
 
   L.push('# Security review', '');
   L.push(`Generated from the cloud assembly \`${r.assembly}\` only (templates, manifest, rule-pack and readiness reports). `
@@ -446,6 +645,14 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     ['IAM statements flagged for a closer look', flagged],
     ['data stores not on a customer-managed key', noCmk],
     ['internet exposure (gateways, public subnets, public endpoints, open ingress)', exposure.length ? exposure.join(', ') : 'none'],
+    ['paths out to the internet (SageMaker models, functions outside the VPC)', outboundInternet.length ? outboundInternet.join(', ') : 'none'],
+    ['security groups allowing all outbound traffic', allOutbound.length ? allOutbound.join(', ') : 'none'],
+    ['VPC endpoints without an endpoint policy', noEndpointPolicy.length ? noEndpointPolicy.join(', ') : 'none'],
+    ['data stores deleted with their stack', r.stacks.reduce((n, s) => n + s.retention.filter((x) => x.flags.includes('deleted with the stack')).length, 0)],
+    ['stores holding text of every tier', r.dataClassification.filter((c) => c.tiers !== 'none' && c.tiers !== UNCLASSIFIED).length],
+    ['unclassified stores', r.dataClassification.filter((c) => c.tiers === UNCLASSIFIED).map((c) => c.store).join(', ') || 'none'],
+    ['break-glass paths without an alarm', r.breakGlass.filter((b) => !b.alarmedBy.length).length + ' of ' + r.breakGlass.length],
+    ['code and images from other accounts or the internet', r.stacks.reduce((n, s) => n + s.externalCode.length, 0)],
     ['open rule-pack findings', r.openFindings.filter((f) => f.severity === 'error').length + ' errors, ' + r.openFindings.filter((f) => f.severity !== 'error').length + ' warnings'],
     ['acknowledged findings', r.acknowledgements.length],
     ['Control Tower guard', r.guard ? `${r.guard.conclusion} (${r.guard.open.length} open, ${r.guard.acknowledged.length} acknowledged)` : 'not run'],
@@ -468,7 +675,7 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     if (!s.roles.length) L.push('No IAM roles.', '');
     for (const role of s.roles) {
       L.push(`#### Role ${code(role.path)} (logical ID \`${role.logicalId}\`)`, '');
-      L.push(`- trusted by: ${role.trustedBy.map(code).join(', ') || '-'}`);
+      L.push(`- trusted by: ${role.trust.map((t) => `${t.effect === 'Allow' ? '' : `${t.effect} `}${(t.principals ?? []).map(code).join(', ')} for ${codes(t.actions)} ${t.conditions ? `if ${code(t.conditions)}` : bold('without a condition')}`).join('; ') || '-'}`);
       L.push(`- AWS managed / attached policies: ${role.managedPolicies.map(code).join(', ') || 'none'}`, '');
       if (role.statements.length) L.push(...statementTable(role.statements), '');
       else L.push('No permission statements in this template.', '');
@@ -482,8 +689,8 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     }
     if (s.resourcePolicies.length) {
       L.push('### Resource policies', '');
-      L.push(...table(['resource', 'type', 'effect', 'principals', 'actions', 'conditions', 'flags'], s.resourcePolicies.flatMap((p) => p.statements.map((st) => [
-        p.resource, p.type.replace(/^AWS::/, ''), st.effect, codes(st.principals ?? []), codes(st.actions), st.conditions ?? '', md(st.flags.map((f) => bold(f).md).join(', ')),
+      L.push(...table(['resource', 'type', 'effect', 'principals', 'actions', 'resources', 'conditions', 'flags'], s.resourcePolicies.flatMap((p) => (p.statements.length ? p.statements : [undefined]).map((st) => [
+        p.resource, p.type.replace(/^AWS::/, ''), st?.effect ?? '-', codes(st?.principals ?? []), codes(st?.actions ?? []), codes(st?.resources ?? []), st?.conditions ?? '', md([...(p.note ? [p.note] : []), ...(st?.flags ?? [])].map((f) => bold(f).md).join(', ')),
       ]))), '');
     }
 
@@ -497,11 +704,69 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     L.push(`- NAT gateways: ${n.natGateways.map(code).join(', ') || 'none'}`);
     L.push(`- public subnets (public IP on launch): ${n.publicSubnets.map(code).join(', ') || 'none'}; private subnets: ${n.privateSubnets}`);
     L.push(`- routes to an internet or NAT gateway: ${n.routesToInternet.map(code).join(', ') || 'none'}`);
-    L.push(`- public endpoints: ${escapeMarkdown(n.publicEndpoints.join(', ')) || 'none'}`);
+    L.push(`- public endpoints (reachable from the internet): ${escapeMarkdown(n.publicEndpoints.join(', ')) || 'none'}`);
+    L.push(`- paths out to the internet: ${n.outbound.filter((o) => o.internet).map((o) => code(o.resource).md).join(', ') || 'none'} (each model and function below)`);
     L.push(`- VPC endpoints: ${n.vpcEndpoints.length ? codes(n.vpcEndpoints) : 'none'}`, '');
     if (n.ingress.length) L.push(...table(['security group', 'protocol', 'ports', 'source', 'description', 'open to the internet'], n.ingress.map((i) => [code(i.group), i.protocol, i.ports, i.source, i.description ?? '', i.open ? bold('yes') : 'no'])), '');
     else L.push('No security-group ingress rules.', '');
+
+    L.push('#### Security groups: ingress and egress', '');
+    if (!s.securityGroups.length) L.push('No security groups.', '');
+    else {
+      L.push(...table(['security group', 'description', 'egress in effect'], s.securityGroups.map((g) => [code(g.group), g.description, g.allOutbound ? bold(g.egressSummary) : g.egressSummary])), '');
+      L.push(...table(['security group', 'direction', 'protocol', 'ports', 'source or destination', 'description', 'to or from anywhere'], s.securityGroups.flatMap((g) => [
+        ...g.ingress.map((i) => [code(g.group), 'ingress', i.protocol, i.ports, code(i.peer), i.description ?? '', i.open ? bold('yes') : 'no']),
+        ...g.egress.map((e) => [code(g.group), 'egress', e.protocol, e.ports, code(e.peer), e.description ?? '', e.open ? bold('yes') : 'no']),
+      ])), '');
+    }
+    L.push('#### Paths out: SageMaker models and functions', '');
+    if (!n.outbound.length) L.push('No SageMaker models or functions.', '');
+    else L.push(...table(['resource', 'type', 'network', 'reaches the internet'], n.outbound.map((o) => [code(o.resource), o.type.replace(/^AWS::/, ''), o.network, o.internet ? bold('yes') : 'no'])), '');
+
+    L.push('### Retention, deletion, backups and lock per data store', '');
+    if (!s.retention.length) L.push('No data stores.', '');
+    else L.push(...table(['store', 'type', 'deletion policy', 'retention', 'backups', 'lock / protection', 'flags'], s.retention.map((x) => [code(x.store), x.type.replace(/^AWS::/, ''), x.deletionPolicy, x.retention, x.backups, x.lock, md(x.flags.map((f) => bold(f).md).join(', '))])), '');
+
+    L.push('### Keys: who can decrypt', '');
+    if (!s.keys.length) L.push('No KMS keys.', '');
+    for (const k of s.keys) {
+      L.push(`#### Key ${code(k.key)} (logical ID \`${k.logicalId}\`)`, '');
+      L.push(`${escapeMarkdown(k.description)}. Root delegation: ${k.rootDelegation ? bold('yes: the key policy lets the account use the key, so every IAM policy below (and any an administrator adds) decides') : 'no'}.`, '');
+      L.push(...table(['principal', 'via', 'effect', 'decrypt', 'create grants', 'change the key policy', 'conditions'], k.principals.map((x) => [code(x.principal), x.via, x.effect, x.decrypt ? 'yes' : 'no', x.createGrant ? 'yes' : 'no', x.changePolicy ? 'yes' : 'no', x.conditions ?? '']), ), '');
+    }
+
+    if (s.userPools.length || s.cognitoClients.length) {
+      L.push('### Cognito', '');
+      if (s.userPools.length) L.push(...table(['user pool', 'MFA', 'self sign-up', 'groups', 'triggers', 'deletion protection'], s.userPools.map((u) => [code(u.pool), u.mfa, u.selfSignUp ? bold('yes') : 'no', u.groups.join(', '), u.triggers.join(', ') || 'none', u.deletionProtection ? 'on' : 'off'])), '');
+      if (s.cognitoClients.length) L.push(...table(['client', 'user pool', 'OAuth flows', 'auth flows', 'callback URLs', 'logout URLs', 'scopes', 'secret', 'token validity', 'flags'], s.cognitoClients.map((c) => [code(c.client), code(c.userPool), c.oauthFlows.join(', ') || 'none', c.authFlows.join(', ') || 'none', codes(c.callbackUrls), codes(c.logoutUrls), codes(c.scopes), c.secret ? 'yes' : 'no', c.tokenValidity, md(c.flags.map((f) => bold(f).md).join(', '))])), '');
+    }
+
+    if (s.apiMethods.length || s.webAcls.length) {
+      L.push('### API methods: authorizer and WAF', '');
+      if (s.apiMethods.length) L.push(...table(['API', 'method', 'path', 'authorization', 'API key', 'request validation', 'integration', 'WAF web ACL', 'flags'], s.apiMethods.map((m) => [code(m.api), m.method, code(m.path), m.authorization, m.apiKeyRequired ? 'required' : 'no', m.validation, m.integration, codes(m.waf), md(m.flags.map((f) => bold(f).md).join(', '))])), '');
+      for (const w of s.webAcls) {
+        L.push(`#### Web ACL ${code(w.acl)}`, '');
+        L.push(`Scope ${escapeMarkdown(w.scope)}, default action ${bold(w.defaultAction)}, associated with ${codes(w.associatedWith).md || 'nothing'}; logging: ${escapeMarkdown(w.logging)}.`, '');
+        L.push(...table(['priority', 'rule', 'action', 'statement'], w.rules.map((x) => [x.priority, x.name, x.action, x.statement])), '');
+      }
+    }
+
+    L.push('### Code, images and models from other accounts or the internet', '');
+    const layers = [...new Set(Object.values<Json>(s.view.resources).filter((x) => x.Type === 'AWS::Lambda::Function').flatMap((x) => asArray<Json>(x.Properties?.Layers).map(s.view.show)))];
+    const ownLayers = layers.filter((l) => /^\{/.test(l) || /<AccountId>/.test(l));
+    if (layers.length) L.push(`Lambda layers used: ${layers.length}; of this app (its own asset bucket or account): ${ownLayers.length ? codes(ownLayers).md : 'none'}.`, '');
+    if (!s.externalCode.length) L.push('None: every function and layer is an asset of this app in its own account.', '');
+    else L.push(...table(['resource', 'kind', 'source', 'pinned by', 'flags'], s.externalCode.map((x) => [code(x.resource), x.kind, code(x.source), x.pinned, md(x.flags.map((f) => bold(f).md).join(', '))])), '');
   }
+
+  L.push('## Data classification', '');
+  L.push(`Which tiers' text each store and log can hold (tiers from the Cognito groups: ${escapeMarkdown(r.tiers.join(', ') || 'none found')}). `
+    + '"template" rows are derived from the templates (what a state machine, API stage, WAF, flow log, database or endpoint writes where); "declared" rows come from lib/review/data-classification.ts, for what the code puts in a store.', '');
+  L.push(...table(['store', 'type', 'holds', 'tiers\' text', 'basis'], r.dataClassification.map((c) => [code(c.store), c.type.replace(/^AWS::/, ''), c.holds === UNCLASSIFIED ? bold(c.holds) : c.holds, c.tiers === 'none' ? 'none' : bold(c.tiers), c.basis])), '');
+
+  L.push('## Break-glass paths', '');
+  L.push('Who can read the database master secret, change a tier group\'s membership, or change a key policy, and which rule or metric filter of these templates watches it. Account administrators can do all of it through IAM where a policy delegates to the account.', '');
+  L.push(...table(['path', 'resource', 'who', 'alarmed by'], r.breakGlass.map((b) => [b.path, code(b.resource), b.who.join('; ') || 'none in these templates', b.alarmedBy.length ? b.alarmedBy.join('; ') : bold('no alarm in these templates')])), '');
 
   L.push('## Acknowledged findings', '');
   L.push('Every finding a rule pack raised and the code acknowledged, with the reason and the construct the acknowledgement sits on.', '');

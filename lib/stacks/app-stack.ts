@@ -1,28 +1,67 @@
 import { Duration, RemovalPolicy, Size, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { tagWorkload } from '../app/tags';
+import { tagWorkload } from '../common/tags';
 import { setMetricDimensions, allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common';
 import { StageConfig } from '../config';
-import { DocumentPipeline, EmbeddingEndpointRef } from '../document-pipeline';
-import { IngestionFunction } from '../ingestion';
+import { DocumentPipeline, EmbeddingEndpointRef, IWorkBucket } from '../document-pipeline';
+import { IIngestionQueue, IngestionFunction } from '../ingestion';
+import { IIntakeBucket } from '../intake-bucket';
+import { IModelGateway } from '../model-gateway';
 import { QueryApi } from '../query-api';
-import { DataStack } from './data-stack';
+import { IAuditStore } from '../query-api/audit-store';
+import { IVectorDatabase } from '../vector-database';
 import { deploymentMetricDimensions, namePrefix } from './stack-names';
+import { queryAuthorization } from './read-side-props';
 
+/** A SageMaker endpoint the app calls, by name. */
+export interface InferenceEndpointRef {
+  readonly endpointName: string;
+  /** @default - the endpoint hosts a model variant (calls name the endpoint only) */
+  readonly inferenceComponentName?: string;
+}
+
+/**
+ * What the app stack is given: the stage config (sizes and switches) and handles of what it uses,
+ * each as small as it can be, never a whole stack (DataStack provides them in a deployed stage).
+ */
 export interface AppStackProps extends StackProps {
   readonly config: StageConfig;
-  readonly data: DataStack;
+  /** The VPC the functions run in. */
+  readonly vpc: ec2.IVpc;
+  /** Their subnets (and the database's). */
+  readonly vpcSubnets: ec2.SubnetSelection;
+  readonly intake: IIntakeBucket;
+  readonly ingestionQueue: IIngestionQueue;
+  readonly database: IVectorDatabase;
+  /** The pipeline's scratch space. */
+  readonly workBucket: IWorkBucket;
+  /** Task tokens of documents waiting for a person. */
+  readonly reviewQueue: sqs.IQueue;
+  /** Reviewers are notified here. */
+  readonly reviewTopic: sns.ITopic;
+  /** Receives asynchronous invocations that failed every retry (state: it outlives this stack). */
+  readonly asyncFailures: sqs.IQueue;
+  /** Where alarms go. */
+  readonly alarmTopic: sns.ITopic;
+  /** The model gateway's state (table, prompts, guardrail). */
+  readonly gateway: IModelGateway;
+  /** The query API's audit trail. */
+  readonly audit: IAuditStore;
+  /** What happens to the query API's user pool when this stack is deleted. */
+  readonly userPoolRemovalPolicy: RemovalPolicy;
   /** The embedding endpoint the pipeline calls. */
   readonly embedding: EmbeddingEndpointRef;
   /**
    * The endpoint the query API embeds questions with, when it is not `embedding` (same model, e.g. a
    * serverless CPU endpoint beside a scale-to-zero GPU one). @default - `embedding`
    */
-  readonly questionEmbedding?: { readonly endpointName: string; readonly inferenceComponentName?: string };
+  readonly questionEmbedding?: InferenceEndpointRef;
   /** The generation endpoint, when the stage deploys one (a model of the gateway's chains). */
-  readonly generation?: { readonly endpointName: string; readonly inferenceComponentName?: string };
+  readonly generation?: InferenceEndpointRef;
 }
 
 /** The stateless side: functions, the pipeline, migrations. Safe to destroy and recreate. */
@@ -37,17 +76,16 @@ export class AppStack extends Stack {
     super(scope, id, props);
     setMetricDimensions(this, deploymentMetricDimensions(props.config));
     const c = props.config;
-    const data = props.data;
     tagWorkload(this, 'pipeline');
 
     // Encrypts only what this stack holds (function logs and environments, pipeline state and logs);
     // they go with the stack. Failed async invocations are state: their queue lives in the data stack.
     const key = createDataKey(this, 'AppKey', { description: 'Encrypts function logs and environments, pipeline state and logs', removalPolicy: RemovalPolicy.DESTROY });
     allowCloudWatchLogs(key);
-    const asyncDlq = data.asyncFailures;
+    const asyncDlq = props.asyncFailures;
 
     this.functionSecurityGroup = new ec2.SecurityGroup(this, 'FunctionSg', {
-      vpc: data.network.vpc,
+      vpc: props.vpc,
       description: 'docai Lambdas: HTTPS to VPC endpoints and S3 only',
       allowAllOutbound: false,
     });
@@ -56,8 +94,8 @@ export class AppStack extends Stack {
     this.functionSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to VPC endpoints (no internet route exists)');
 
     this.placement = {
-      vpc: data.network.vpc,
-      vpcSubnets: data.network.isolatedSubnets,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
       securityGroups: [this.functionSecurityGroup],
       encryptionKey: key,
       logRetention: c.logRetentionDays,
@@ -67,13 +105,13 @@ export class AppStack extends Stack {
 
     const pl = c.pipeline;
     this.pipeline = new DocumentPipeline(this, 'Pipeline', {
-      intake: data.intake,
-      database: data.database,
+      intake: props.intake,
+      database: props.database,
       embedding: props.embedding,
       placement: this.placement,
-      workBucket: data.workBucket,
-      reviewQueue: data.reviewQueue,
-      reviewTopic: data.reviewTopic,
+      workBucket: props.workBucket,
+      reviewQueue: props.reviewQueue,
+      reviewTopic: props.reviewTopic,
       maxDocumentSize: Size.mebibytes(pl.maxDocumentMiB),
       chunkTokens: pl.chunkTokens,
       chunkOverlapTokens: pl.chunkOverlapTokens,
@@ -89,13 +127,11 @@ export class AppStack extends Stack {
       logRetention: c.logRetentionDays,
     });
     tagWorkload(this.pipeline, 'pipeline');
-    const pipeline = this.pipeline.stateMachine;
 
     this.ingestion = new IngestionFunction(this, 'Ingestion', {
-      queue: data.ingestionQueue,
-      stateMachine: pipeline,
-      stateMachineKey: this.pipeline.encryptionKey,
-      intakeBucketName: data.intake.bucketName,
+      queue: props.ingestionQueue,
+      pipeline: this.pipeline,
+      intakeBucketName: props.intake.bucketName,
       placement: this.placement,
       timeout: Duration.seconds(c.ingestion.functionTimeoutSeconds),
       maxConcurrency: c.ingestion.maxConcurrency,
@@ -106,26 +142,26 @@ export class AppStack extends Stack {
     const q = c.query;
     this.query = new QueryApi(this, 'Query', {
       apiName: `${namePrefix(c)}-query`,
-      userPoolRemovalPolicy: data.dataRemovalPolicy,
+      userPoolRemovalPolicy: props.userPoolRemovalPolicy,
       placement: this.placement,
-      database: data.database,
-      gateway: data.gateway,
-      audit: data.audit,
+      database: props.database,
+      gateway: props.gateway,
+      audit: props.audit,
       embedding: props.questionEmbedding ? { ...props.embedding, endpointName: props.questionEmbedding.endpointName, inferenceComponentName: props.questionEmbedding.inferenceComponentName } : props.embedding,
       generation: props.generation,
-      authorization: q.authorization,
+      authorization: queryAuthorization(q.authorization),
       iamCallerTier: q.iamCallerTier,
       tierGroups: q.tierGroups,
       defaultTopK: q.defaultTopK,
       maxTopK: q.maxTopK,
       throttle: q.throttle,
-      clients: q.clients,
+      clients: [...q.clients],
       clientDailyQuota: q.clientDailyQuota || undefined,
       wafRateLimitPer5Minutes: q.wafRateLimitPer5Minutes,
       ownAccountLoggingRole: q.apiGatewayAccountRole === true,
       logRetention: c.logRetentionDays,
       encryptionKey: key,
-      alarmTopic: data.alarms.topic,
+      alarmTopic: props.alarmTopic,
       alarms: { error5xxPercent: q.alarm5xxPercent, p95LatencyMs: q.alarmP95LatencyMs },
     });
     tagWorkload(this.query, 'query');

@@ -10,13 +10,15 @@ import { ModelGateway } from '../model-gateway';
 import { AuditStore } from '../query-api/audit-store';
 import { setMetricDimensions, acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
 import { VectorDatabase } from '../vector-database';
-import { createReviewQueue, createReviewTopic, WorkBucket } from '../document-pipeline';
-import { tagWorkload } from '../app/tags';
-import { AdoptableKey, StageConfig } from '../config';
+import { WorkBucket } from '../document-pipeline';
+import { createReviewQueue, createReviewTopic } from '../document-pipeline/review-channel';
+import { tagWorkload } from '../common/tags';
+import { AdoptableKey, interfaceEndpointsOf, StageConfig } from '../config';
 import { IngestionQueue } from '../ingestion';
 import { IntakeBucket } from '../intake-bucket';
 import { Network } from '../network';
 import { deploymentMetricDimensions, namePrefix } from './stack-names';
+import { auditLockMode, gatewayGuardrail, gatewayRouting } from './read-side-props';
 
 export interface DataStackProps extends StackProps {
   readonly config: StageConfig;
@@ -83,7 +85,7 @@ export class DataStack extends Stack {
       // Only what the VPC functions call: Secrets Manager (migrations and secret rotation), and with
       // privateLinkForAwsApis Step Functions (ingestion) and SageMaker runtime (Embed), which
       // otherwise run outside the VPC. S3 goes through the free gateway endpoint.
-      interfaceEndpoints: interfaceEndpointsOf(c).map((e) => e.service),
+      interfaceEndpoints: interfaceEndpointsOf(c).map((e) => new ec2.InterfaceVpcEndpointAwsService(e.service)),
       flowLogRetention: c.logRetentionDays,
       encryptionKey: adopted('flowLogs'),
       removalPolicy: this.dataRemovalPolicy,
@@ -180,11 +182,14 @@ export class DataStack extends Stack {
     }
 
     // The read side's state: the gateway's budgets, cache, prompt versions and guardrail; the audit trail.
-    this.gateway = new ModelGateway(this, 'Gateway', { config: c.gateway, namePrefix: namePrefix(c), removalPolicy: this.dataRemovalPolicy, alarmTopic: this.alarms.topic, encryptionKey: adopted('gateway') });
+    this.gateway = new ModelGateway(this, 'Gateway', {
+      ...gatewayRouting(c.gateway), guardrail: gatewayGuardrail(c.gateway), budgetAlarmPercent: c.gateway.budgetAlarmPercent,
+      namePrefix: namePrefix(c), removalPolicy: this.dataRemovalPolicy, alarmTopic: this.alarms.topic, encryptionKey: adopted('gateway'),
+    });
     tagWorkload(this.gateway, 'query');
     this.audit = new AuditStore(this, 'Audit', {
       retention: Duration.days(c.query.auditRetentionDays),
-      lockMode: c.query.auditLockMode,
+      lockMode: auditLockMode(c.query.auditLockMode),
       // Locked records outlive the stack whatever the stage: deleting them early is what Object Lock forbids.
       removalPolicy: RemovalPolicy.RETAIN,
       accessLogBucket: this.intake.accessLogBucket,
@@ -220,17 +225,4 @@ export class DataStack extends Stack {
     tagWorkload(this.reviewTopic, 'pipeline');
     acknowledgeCdkProviders(this);
   }
-}
-
-/** The stage's interface endpoints, with who needs each (the cost estimate counts them too). */
-export function interfaceEndpointsOf(c: StageConfig): Array<{ service: ec2.InterfaceVpcEndpointAwsService; usedBy: string }> {
-  return [
-    { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, usedBy: 'migrations, secret rotation' },
-    ...(c.network.privateLinkForAwsApis
-      ? [
-          { service: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS, usedBy: 'ingestion' },
-          { service: ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME, usedBy: 'Embed' },
-        ]
-      : []),
-  ];
 }

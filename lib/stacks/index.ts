@@ -3,3 +3,4 @@ export * from './data-stack';
 export * from './app-stack';
 export * from './inference-stack';
 export * from './monitoring-stack';
+export * from './read-side-props';

@@ -1,14 +1,18 @@
 import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { namePrefix } from './stack-names';
-import { tagWorkload } from '../app/tags';
+import { tagWorkload } from '../common/tags';
 import { EndpointScalingMode, GenerationEndpointConfig, StageConfig } from '../config';
 import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework, ModelArtifacts, ServerlessEmbeddingEndpoint } from '../gpu-inference';
-import { DataStack } from './data-stack';
+import { IWorkBucket } from '../document-pipeline';
 
 export interface InferenceStackProps extends StackProps {
   readonly config: StageConfig;
-  readonly data: DataStack;
+  /** Where the endpoints' alarms go. */
+  readonly alarmTopic: sns.ITopic;
+  /** Endpoint data capture goes here, in stages that capture. @default - no data capture */
+  readonly captureBucket?: IWorkBucket;
   readonly embeddingEndpointName: string;
   /** Name of the question-embedding endpoint, when questions have their own (questionEmbedding.path serverless). */
   readonly questionEndpointName?: string;
@@ -29,10 +33,10 @@ export class InferenceStack extends Stack {
   constructor(scope: Construct, id: string, props: InferenceStackProps) {
     super(scope, id, props);
     const c = props.config;
-    const data = props.data;
+    const captureBucket = props.captureBucket;
     tagWorkload(this, 'inference');
     const capture = (percent: number) =>
-      percent > 0 && data.captureBucket ? { bucket: data.captureBucket.bucket, bucketName: data.captureBucket.bucketName, samplingPercentage: percent, encryptionKey: data.captureBucket.encryptionKey } : undefined;
+      percent > 0 && captureBucket ? { bucket: captureBucket.bucket, bucketName: captureBucket.bucketName, samplingPercentage: percent, encryptionKey: captureBucket.encryptionKey } : undefined;
 
     const e = c.embedding;
     // The pinned, checksummed model in this account's bucket (scripts/stage_model.py; the preflight checks it).
@@ -45,7 +49,7 @@ export class InferenceStack extends Stack {
       modelData: embeddingModel,
       scaling: scaling(e.scaling, e.minInstances, e.maxInstances, e.scaleInCooldownMinutes),
       dataCapture: capture(e.dataCapturePercent),
-      alarmTopic: data.alarms.topic,
+      alarmTopic: props.alarmTopic,
       latencyP95Threshold: Duration.millis(c.observability.modelLatencyP95Ms),
     });
 
@@ -58,7 +62,7 @@ export class InferenceStack extends Stack {
         memorySizeMb: q.memorySizeMb,
         maxConcurrency: q.maxConcurrency,
         provisionedConcurrency: q.provisionedConcurrency,
-        alarmTopic: data.alarms.topic,
+        alarmTopic: props.alarmTopic,
         latencyP95Threshold: Duration.millis(c.observability.modelLatencyP95Ms),
       });
     }
@@ -72,7 +76,7 @@ export class InferenceStack extends Stack {
         modelId: g.modelId,
         scaling: scaling(g.scaling, g.minInstances, g.maxInstances),
         dataCapture: capture(g.dataCapturePercent),
-        alarmTopic: data.alarms.topic,
+        alarmTopic: props.alarmTopic,
         latencyP95Threshold: Duration.seconds(30),
       });
     }

@@ -1,21 +1,30 @@
 import { Stack, StackProps } from 'aws-cdk-lib';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
-import { TAG_KEYS, tagWorkload } from '../app/tags';
+import { tagWorkload } from '../common/tags';
+import { TAG_KEYS } from '../contract';
 import { setMetricDimensions } from '../common';
 import { StageConfig } from '../config';
 import { CostControls } from '../cost-controls';
+import { IDocumentPipeline } from '../document-pipeline';
+import { GpuInferenceEndpoint } from '../gpu-inference';
+import { IngestionQueue } from '../ingestion';
 import { Observability } from '../observability';
-import { AppStack } from './app-stack';
-import { DataStack } from './data-stack';
-import { InferenceStack } from './inference-stack';
+import { QueryApi } from '../query-api';
+import { VectorDatabase } from '../vector-database';
 import { deploymentMetricDimensions, namePrefix } from './stack-names';
 
+/** Handles of what the dashboard and alarms watch (never whole stacks). */
 export interface MonitoringStackProps extends StackProps {
   readonly config: StageConfig;
-  readonly data: DataStack;
-  readonly inference: InferenceStack;
-  readonly app: AppStack;
+  readonly alarmTopic: sns.ITopic;
+  readonly pipeline: IDocumentPipeline;
+  readonly ingestionQueue: IngestionQueue;
+  readonly database: VectorDatabase;
+  /** The documents' embedding endpoint. */
+  readonly embedding: GpuInferenceEndpoint;
+  readonly query: QueryApi;
 }
 
 /** The stage's dashboard and cross-cutting alarms. Stateless. */
@@ -25,17 +34,17 @@ export class MonitoringStack extends Stack {
   constructor(scope: Construct, id: string, props: MonitoringStackProps) {
     super(scope, id, props);
     setMetricDimensions(this, deploymentMetricDimensions(props.config));
-    const { config: c, data, inference, app } = props;
+    const { config: c } = props;
     tagWorkload(this, 'observability');
     this.observability = new Observability(this, 'Observability', {
       dashboardName: namePrefix(c),
-      alarmTopic: data.alarms.topic,
-      pipeline: app.pipeline.stateMachine,
-      ingestionQueue: data.ingestionQueue.queue,
-      deadLetterQueue: data.ingestionQueue.deadLetterQueue,
-      queueAlarms: [data.ingestionQueue.deadLetterAlarm, data.ingestionQueue.oldestMessageAlarm],
-      endpoint: { endpointName: inference.embedding.endpointName, variantName: inference.embedding.variantName, inferenceComponentName: inference.embedding.inferenceComponentName },
-      database: data.database.instance,
+      alarmTopic: props.alarmTopic,
+      pipeline: props.pipeline.stateMachine,
+      ingestionQueue: props.ingestionQueue.queue,
+      deadLetterQueue: props.ingestionQueue.deadLetterQueue,
+      queueAlarms: [props.ingestionQueue.deadLetterAlarm, props.ingestionQueue.oldestMessageAlarm],
+      endpoint: props.embedding,
+      database: props.database.instance,
       embeddingUsdPerMillionTokens: c.observability.embeddingUsdPerMillionTokens,
       thresholds: {
         errorRatePercent: c.observability.errorRatePercent,
@@ -44,8 +53,14 @@ export class MonitoringStack extends Stack {
         databaseConnections: c.observability.databaseConnections,
       },
     });
-    this.observability.dashboard.addWidgets(...app.query.dashboardWidgets());
+    this.observability.dashboard.addWidgets(...props.query.dashboardWidgets());
   }
+}
+
+export interface CostStackProps extends StackProps {
+  readonly config: StageConfig;
+  /** Changes when the cost-allocation tags must be activated again (npm run deploy passes it). @default - none */
+  readonly deployNonce?: string;
 }
 
 /**
@@ -57,7 +72,7 @@ export class CostStack extends Stack {
   public readonly costControls: CostControls;
   public readonly topic: AlarmTopic;
 
-  constructor(scope: Construct, id: string, props: StackProps & { config: StageConfig; deployNonce?: string }) {
+  constructor(scope: Construct, id: string, props: CostStackProps) {
     super(scope, id, props);
     const c = props.config;
     tagWorkload(this, 'observability');

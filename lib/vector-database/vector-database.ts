@@ -1,14 +1,17 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CfnResource, CustomResource, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { CfnResource, CustomResource, Duration, Fn, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
+import { DocaiMetricFactory } from '../common/metric-factory';
+import { AccessTier } from '../contract';
 import { acknowledge, allowCloudWatchLogs, createDataKey, DocaiFunction, FunctionPlacement, LAMBDA_ROOT } from '../common';
 
 /** The database roles the schema creates (see lambda/migrations/sql/0004_roles_and_row_level_security.sql). */
@@ -16,14 +19,83 @@ export const DATABASE_ROLES = {
   writer: 'docai_writer',
   reader: (tier: AccessTier) => `docai_reader_${tier}`,
 } as const;
-export const ACCESS_TIERS = ['public', 'internal', 'confidential', 'restricted'] as const;
-export type AccessTier = (typeof ACCESS_TIERS)[number];
+// The tiers are shared with the Python code: lib/contract holds them, re-exported where they were.
+export { ACCESS_TIERS, type AccessTier } from '../contract';
 
 export interface HnswIndexOptions {
   /** Max connections per layer. @default 16 */
   readonly m?: number;
   /** Candidate list size while building. @default 64 */
   readonly efConstruction?: number;
+}
+
+/**
+ * A PostgreSQL + pgvector database with this project's schema, as its clients see it: where it is,
+ * the security group a client joins, and IAM database authentication.
+ */
+export interface IVectorDatabase extends IConstruct {
+  /** The endpoint address (DNS name) clients connect to. */
+  readonly hostname: string;
+  readonly port: number;
+  readonly databaseName: string;
+  /** Attach to anything that connects: the database admits this group on its port, nothing else. */
+  readonly clientSecurityGroup: ec2.ISecurityGroup;
+  /** Lets `grantee` log in with IAM authentication as `dbUser` (one of DATABASE_ROLES): `rds-db:connect` on that user only. */
+  grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant;
+  /** Environment variables the shared `docai_shared.db.connect_from_env` reads. */
+  connectionEnvironment(dbUser: string): Record<string, string>;
+  /** CPU of the instance, percent (AWS/RDS CPUUtilization). @default Average over 5 minutes */
+  metricCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Open connections (AWS/RDS DatabaseConnections). @default Maximum over 5 minutes */
+  metricDatabaseConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Free storage, bytes (AWS/RDS FreeStorageSpace). @default Minimum over 5 minutes */
+  metricFreeStorageSpace(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** The metrics of a vector database, deployed or imported: AWS/RDS by DBInstanceIdentifier, through the metric factory. */
+abstract class VectorDatabaseBase extends Construct {
+  /** The instance identifier, when known (undefined for an import that did not name it). */
+  protected abstract readonly metricInstanceIdentifier: string | undefined;
+
+  public metricCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.rdsMetric('CPUUtilization', 'Average', props);
+  }
+
+  public metricDatabaseConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.rdsMetric('DatabaseConnections', 'Maximum', props);
+  }
+
+  public metricFreeStorageSpace(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.rdsMetric('FreeStorageSpace', 'Minimum', props);
+  }
+
+  private rdsMetric(metricName: string, statistic: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    const id = this.metricInstanceIdentifier;
+    if (id === undefined) {
+      throw new Error(`VectorDatabase ${this.node.path}: ${metricName} is published per DBInstanceIdentifier, which this import does not know; pass instanceIdentifier to fromVectorDatabaseAttributes`);
+    }
+    return DocaiMetricFactory.of(this).awsMetric('AWS/RDS', metricName, { DBInstanceIdentifier: id }, { statistic, ...props });
+  }
+}
+
+/** A vector database deployed elsewhere (another stack or app), for `VectorDatabase.fromVectorDatabaseAttributes`. */
+export interface VectorDatabaseAttributes {
+  /** The instance's endpoint address. */
+  readonly hostname: string;
+  readonly port: number;
+  readonly databaseName: string;
+  /** The group the database admits on its port (`VectorDatabase.clientSecurityGroup` of the deployed one). */
+  readonly clientSecurityGroup: ec2.ISecurityGroup;
+  /**
+   * The instance's resource id (`DbiResourceId`, `db-...`): IAM database authentication names it in
+   * `arn:aws:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<user>`, not the instance identifier.
+   */
+  readonly instanceResourceId: string;
+  /**
+   * The instance identifier (the `DBInstanceIdentifier` dimension of its CloudWatch metrics).
+   * @default - none; metrics of the imported database are unavailable
+   */
+  readonly instanceIdentifier?: string;
 }
 
 export interface VectorDatabaseProps {
@@ -88,7 +160,12 @@ export interface VectorDatabaseProps {
  * security group that admits only `clientSecurityGroup` on the database port; and a custom resource
  * whose Python handler (in the VPC) applies the versioned SQL migrations on every deploy.
  */
-export class VectorDatabase extends Construct {
+export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabase {
+  /** A database deployed elsewhere, by its connection attributes: enough to connect and to grant `rds-db:connect`. */
+  public static fromVectorDatabaseAttributes(scope: Construct, id: string, attrs: VectorDatabaseAttributes): IVectorDatabase {
+    return new ImportedVectorDatabase(scope, id, attrs);
+  }
+
   public readonly instance: rds.DatabaseInstance | rds.DatabaseInstanceFromSnapshot;
   public readonly encryptionKey: kms.IKey;
   /** Attach to anything that connects to the database. */
@@ -96,6 +173,8 @@ export class VectorDatabase extends Construct {
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly port: number;
   public readonly databaseName: string;
+  /** The instance's endpoint address. */
+  public readonly hostname: string;
   public readonly migrationsFunction: DocaiFunction;
   public readonly migrations: CustomResource;
   public readonly rotation: secretsmanager.SecretRotation;
@@ -205,6 +284,7 @@ export class VectorDatabase extends Construct {
         'the stage config names that key (rebuild.keys.database) and uses it for the new master secret, Performance Insights and the logs.');
     }
     for (const lg of logGroups) this.instance.node.addDependency(lg);
+    this.hostname = this.instance.dbInstanceEndpointAddress;
 
     // Built here rather than with addRotationSingleUser, whose security-group rule uses the port as a
     // token (rule packs cannot read a token port): the target names the port as a number.
@@ -287,7 +367,11 @@ export class VectorDatabase extends Construct {
 
   /** Environment variables the shared `docai_shared.db.connect_from_env` reads. */
   public connectionEnvironment(dbUser: string): Record<string, string> {
-    return { DB_HOST: this.instance.dbInstanceEndpointAddress, DB_PORT: String(this.port), DB_NAME: this.databaseName, DB_USER: dbUser };
+    return { DB_HOST: this.hostname, DB_PORT: String(this.port), DB_NAME: this.databaseName, DB_USER: dbUser };
+  }
+
+  protected get metricInstanceIdentifier(): string {
+    return this.instance.instanceIdentifier;
   }
 
   private acknowledgeDeliberateChoices(multiAz: boolean, deletionProtection: boolean): void {
@@ -308,6 +392,43 @@ export class VectorDatabase extends Construct {
         'Deletion protection off by explicit choice of this stage (deletionProtection: false) so a pilot can be removed with its stack; ' +
           'a snapshot is still taken on delete. The production stage turns it on; the readiness report lists this difference.');
     }
+  }
+}
+
+class ImportedVectorDatabase extends VectorDatabaseBase implements IVectorDatabase {
+  public readonly hostname: string;
+  public readonly port: number;
+  public readonly databaseName: string;
+  public readonly clientSecurityGroup: ec2.ISecurityGroup;
+  protected readonly metricInstanceIdentifier: string | undefined;
+  private readonly instance: rds.IDatabaseInstance;
+
+  constructor(scope: Construct, id: string, attrs: VectorDatabaseAttributes) {
+    super(scope, id);
+    this.metricInstanceIdentifier = attrs.instanceIdentifier;
+    if (!Token.isUnresolved(attrs.instanceResourceId) && !/^db-[A-Z0-9]+$/.test(attrs.instanceResourceId)) {
+      throw new Error(`VectorDatabase.fromVectorDatabaseAttributes: instanceResourceId must be the instance's DbiResourceId (db-XXXX, see 'aws rds describe-db-instances'), received '${attrs.instanceResourceId}'`);
+    }
+    this.hostname = attrs.hostname;
+    this.port = attrs.port;
+    this.databaseName = attrs.databaseName;
+    this.clientSecurityGroup = attrs.clientSecurityGroup;
+    // CDK's own import, so grantConnect builds the rds-db:connect ARN exactly as for a deployed instance.
+    this.instance = rds.DatabaseInstance.fromDatabaseInstanceAttributes(this, 'Instance', {
+      instanceIdentifier: attrs.instanceIdentifier ?? Fn.select(0, Fn.split('.', attrs.hostname)),
+      instanceEndpointAddress: attrs.hostname,
+      port: attrs.port,
+      securityGroups: [],
+      instanceResourceId: attrs.instanceResourceId,
+    });
+  }
+
+  public grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant {
+    return this.instance.grantConnect(grantee, dbUser);
+  }
+
+  public connectionEnvironment(dbUser: string): Record<string, string> {
+    return { DB_HOST: this.hostname, DB_PORT: String(this.port), DB_NAME: this.databaseName, DB_USER: dbUser };
   }
 }
 

@@ -37,7 +37,7 @@ describe('npm run deploy', () => {
   test('a config error is said alone: no preflight, no refusal about quotas', () => {
     const r = deploy(['-c', 'stage=pilot', '-c', 'region=us-west-1', '--dry-run'], 'gpu-granted.json');
     expect(r.status).toBe(1);
-    expect(r.out).toMatch(/^Invalid stage config \(1 problem\):\n  - region: received "us-west-1"; AWS does not offer there what this stage uses: resource type AWS::SageMaker::InferenceComponent;/);
+    expect(r.out).toMatch(/^Invalid stage config \(1 problem\):\n {2}- region: received "us-west-1"; AWS does not offer there what this stage uses: resource type AWS::SageMaker::InferenceComponent;/);
     expect(r.out).not.toMatch(/preflight|quota|refusing/);
   });
 

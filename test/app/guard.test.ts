@@ -1,7 +1,11 @@
 import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { synthStage } from '../helpers';
+import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
+import { controlTowerGuard } from '../../lib/app';
+import { guardRuleFiles, guardRulesFor, templateResourceTypes } from '../../lib/app/guard-rules';
+import { allStacks, synthStage } from '../helpers';
 
 /**
  * Proof behind every acknowledged Control Tower (cfn-guard) rule: runs the cfn-guard binary shipped
@@ -14,10 +18,21 @@ const PKG = path.join(__dirname, '..', '..', 'node_modules', '@cdklabs', 'cdk-va
 const GUARD = path.join(PKG, 'bin', 'ubuntu', process.arch === 'arm64' ? 'aarch64' : 'x86_64', 'cfn-guard');
 const RULES = path.join(PKG, 'rules', 'control-tower', 'cfn-guard');
 
+const rawRuns = new Map<string, any[]>();
+/** cfn-guard's own report on one template, all rules or the rule files given. */
+function guardRun(templateFile: string, rules: string[] = [RULES]): any[] {
+  const key = JSON.stringify([templateFile, rules]);
+  if (!rawRuns.has(key)) {
+    const r = spawnSync(GUARD, ['validate', '-d', templateFile, ...rules.flatMap((f) => ['-r', f]), '--output-format', 'json', '--show-summary', 'none', '--structured'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    if (r.status !== 0 && r.status !== 19) throw new Error(`cfn-guard exited ${r.status}: ${r.stderr}`);
+    rawRuns.set(key, JSON.parse(r.stdout));
+  }
+  return rawRuns.get(key)!;
+}
+
 /** rule name -> logical ids that fail it, for one template. */
 function guardFailures(templateFile: string): Map<string, Set<string>> {
-  const r = spawnSync(GUARD, ['validate', '-d', templateFile, '-r', RULES, '--output-format', 'json', '--show-summary', 'none', '--structured'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  const reports = JSON.parse(r.stdout);
+  const reports = guardRun(templateFile);
   const out = new Map<string, Set<string>>();
   for (const report of reports) {
     for (const nc of report.not_compliant ?? []) {
@@ -57,5 +72,39 @@ describe.each(['pilot', 'production'])('Control Tower guard rules on the %s stag
       }
     }
     expect(failuresSeen).toBeGreaterThan(0); // the binary ran and found the known, acknowledged cases
+  });
+
+  test('the rule files the synth gives each template find exactly what all 237 rules find', () => {
+    const { app, outdir, stacks } = synthStage(stage, { alarmEmail: 'oncall@example.com' }, { rulePacks: true });
+    const files = allStacks(stacks).map((s) => path.join(outdir, s.templateFile));
+    // cfn-guard's verdicts per template: every rule that passes and every failure, with its details
+    // (failures named by rule and failing resources, plus a digest of their full details)
+    const verdicts = (reports: any[]) => reports.map((r) => {
+      const failures = (r.not_compliant ?? []).map((x: any) => JSON.stringify(x)).sort();
+      return {
+        file: r.name,
+        compliant: [...(r.compliant ?? [])].sort(),
+        failing: failures.map((f: string) => `${JSON.parse(f).Rule.name}: ${[...new Set([...f.matchAll(/"\/Resources\/([A-Za-z0-9]+)/g)].map((m) => m[1]))].sort().join(' ')}`),
+        details: createHash('sha256').update(failures.join('\n')).digest('hex'),
+      };
+    });
+    let skipped = 0;
+    for (const file of files) {
+      const selected = guardRulesFor(templateResourceTypes(file));
+      skipped += guardRuleFiles().size - selected.length;
+      expect(verdicts(guardRun(file, selected))).toEqual(verdicts(guardRun(file)));
+    }
+    expect(skipped).toBeGreaterThan(files.length * 100); // the selection does leave rules out
+    // and the plugin the synth registers reports the same violations as the package's validator
+    const context = { templatePaths: files, appConstruct: app };
+    const violations = (v: any[]) => {
+      const all = v.map((x) => JSON.stringify(x)).sort();
+      return { named: v.map((x) => `${x.ruleName}: ${x.violatingResources.map((r: any) => r.resourceLogicalId).sort().join(' ')}`).sort(), details: createHash('sha256').update(all.join('\n')).digest('hex'), count: all.length };
+    };
+    const all = new CfnGuardValidator({ maxBuffer: 64 * 1024 * 1024 }).validate(context);
+    const ours = controlTowerGuard().validate(context);
+    expect(violations(all.violations).count).toBeGreaterThan(0);
+    expect({ success: ours.success, violations: violations(ours.violations) }).toEqual({ success: all.success, violations: violations(all.violations) });
+    expect(controlTowerGuard()).toMatchObject({ name: 'cdk-validator-cfnguard', ruleIds: new CfnGuardValidator().ruleIds });
   });
 });

@@ -92,4 +92,7 @@ test('npm run review prints the counts its report holds', () => {
   const row = (name: string) => Number(new RegExp(`\\| ${name} \\| (\\d+) \\|`).exec(report)![1]);
   expect({ roles, flagged, acknowledged }).toEqual({ roles: row('IAM roles'), flagged: row('IAM statements flagged for a closer look'), acknowledged: row('acknowledged findings') });
   expect(flagged).toBeGreaterThan(0);
+  const [, everyTier, unalarmed, paths] = /(\d+) stores holding every tier's text, \d+ unclassified, (\d+) of (\d+) break-glass paths without an alarm/.exec(out)!.map(Number);
+  const cellOf = (name: string) => new RegExp(`\\| ${name} \\| ([^|]+) \\|`).exec(report)![1];
+  expect({ everyTier, unalarmed: `${unalarmed} of ${paths}` }).toEqual({ everyTier: Number(cellOf('stores holding text of every tier')), unalarmed: cellOf('break-glass paths without an alarm') });
 }, 300_000);

@@ -1,7 +1,7 @@
 import { CfnResource, Stack, TagManager } from 'aws-cdk-lib';
 import * as fs from 'fs';
 import * as path from 'path';
-import { TAG_KEYS, MANAGED_BY, STACK_PARTS } from '../../lib';
+import { TAG_KEYS, MANAGED_BY, STACK_PARTS } from '../../lib/blueprint';
 import { resourceModel } from '../../lib/common';
 import { ReadinessReport } from '../../lib/readiness';
 import { allStacks, synthStage, taggableResources, validationReport } from '../helpers';

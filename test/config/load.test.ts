@@ -1,4 +1,5 @@
-import { PILOT, PRODUCTION, resolveStageConfig, StageConfigError, validateStageConfig } from '../../lib/config';
+import { LOG_RETENTION_VALUES, PILOT, PRODUCTION, resolveStageConfig, StageConfigError, validateStageConfig } from '../../lib/config';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -162,4 +163,9 @@ describe('stage config', () => {
     expect(problemsOf({ configFile: file })).toEqual([expect.stringMatching(/^embedding\.batchWindowMinutes: received 500; must divide a day/)]);
     expect(problemsOf({ stage: 'production', configFile: file }).join('\n')).toMatch(/an always-on endpoint gains nothing from a window/);
   });
+});
+
+test('the listed log retention values are the ones aws-cdk-lib offers (RetentionDays, without INFINITE)', () => {
+  const cdk = Object.values(RetentionDays).filter((v) => typeof v === 'number' && v > 0 && v !== RetentionDays.INFINITE);
+  expect([...LOG_RETENTION_VALUES].sort((a, b) => a - b)).toEqual((cdk as number[]).sort((a, b) => a - b));
 });

@@ -1,7 +1,7 @@
 import { App, Duration, Size, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { WorkBucket } from '../../lib/document-pipeline';
+import { DocumentPipeline, MAX_EMBED_BATCHES, WorkBucket } from '../../lib/document-pipeline';
 import { synthStage } from '../helpers';
 
 const machineDef = (stage: string, prefix: string) => {
@@ -180,7 +180,6 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
 });
 
 test('DocumentPipeline validates its chunk settings', () => {
-  const { DocumentPipeline } = require('../../lib');
   expect(() => new DocumentPipeline(new Stack(), 'P', { chunkTokens: 100, chunkOverlapTokens: 100, maxDocumentSize: Size.mebibytes(1) } as any)).toThrow(/chunkOverlapTokens \(100\) must be smaller than chunkTokens \(100\)/);
 });
 
@@ -193,7 +192,6 @@ test('the work bucket must outlive the longest run: review timeout + embedding w
   const stack = new Stack(app, 'S');
   const logs = new s3.Bucket(stack, 'Logs');
   const short = new WorkBucket(stack, 'W', { encryptionKey: new kms.Key(stack, 'K'), accessLogBucket: logs, expiration: Duration.days(3) });
-  const { DocumentPipeline } = require('../../lib/document-pipeline');
   expect(() => new DocumentPipeline(stack, 'P', { ...({} as any), workBucket: short, humanReviewTimeout: Duration.hours(72), embedBatchWindow: Duration.hours(12) }))
     .toThrow(/the work bucket expires objects after 72 h, but a run can last 108 h/);
 });
@@ -203,7 +201,6 @@ test('batch keys that could outgrow the 256 KiB state at the extraction bound ar
   const stack = new Stack(app, 'S');
   const logs = new s3.Bucket(stack, 'Logs');
   const work = new WorkBucket(stack, 'W', { encryptionKey: new kms.Key(stack, 'K'), accessLogBucket: logs, expiration: Duration.days(10) });
-  const { DocumentPipeline, MAX_EMBED_BATCHES } = require('../../lib/document-pipeline');
   // 10M characters of one-letter words: 5M tokens / 350 new tokens per chunk / 1 per batch = 14,286 batches
   expect(() => new DocumentPipeline(stack, 'P', { ...({} as any), workBucket: work, embedBatchSize: 1 }))
     .toThrow(new RegExp(`makes up to 14286 embedding batches, whose keys would exceed Step Functions' 256 KiB state \\(at most ${MAX_EMBED_BATCHES}\\)\\. Raise embedBatchSize`));

@@ -121,7 +121,7 @@ describe('document pipeline, end to end on the synthesized definition', () => {
   let worker: Worker;
   let definition: any;
   let review: { approve: boolean; reviewedTextKey?: string } = { approve: false };
-  let reviewMessages: any[] = [];
+  const reviewMessages: any[] = [];
 
   beforeAll(async () => {
     definition = definitionFromTemplate(synthStage('pilot').templates['docai-pilot-app'].toJSON(), 'PipelineStateMachine');

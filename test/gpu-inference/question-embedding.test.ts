@@ -2,6 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { imageFor, InferenceFramework, SERVERLESS_INFERENCE_REGIONS, ServerlessEmbeddingEndpoint } from '../../lib/gpu-inference';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { PILOT } from '../../lib/config';
 import { estimateMonthlyCost, PRICES, QUESTION_EMBEDDING } from '../../lib/cost';
@@ -93,8 +94,8 @@ describe('questions are embedded on an endpoint that is never cold for minutes',
 
   test('the stage config names the field, the value and the fix', () => {
     expect(() => configFor('pilot', { region: 'eu-central-2' })).toThrow(/region: received "eu-central-2"; AWS does not offer there what this stage uses: .*SageMaker Serverless Inference \(questionEmbedding\.path serverless\)/);
-    const file = require('path').join(require('os').tmpdir(), `qe-${process.pid}.json`);
-    const write = (v: unknown) => require('fs').writeFileSync(file, JSON.stringify(v));
+    const file = path.join(os.tmpdir(), `qe-${process.pid}.json`);
+    const write = (v: unknown) => fs.writeFileSync(file, JSON.stringify(v));
     write({ questionEmbedding: { path: 'document-endpoint' } });
     expect(() => configFor('pilot', { configFile: file })).toThrow(/questionEmbedding\.path: received "document-endpoint" while embedding\.scaling is scale-to-zero: .*503 warming_up.*Fix: "serverless", or embedding\.scaling always-on/);
     write({ questionEmbedding: { memorySizeMb: 1500, maxConcurrency: 300 } });

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import json
 import pathlib
+import re
 import sys
 
 
@@ -24,6 +25,15 @@ def _name_of(node: ast.AST) -> str | None:
     if isinstance(node, ast.JoinedStr):
         return "".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values)
     return None
+
+
+def _contract_name(root: pathlib.Path, node: ast.AST) -> str | None:
+    """A name taken from the contract (``contract.METRIC_DIMENSIONS_ENV``): its value in the generated copy."""
+    if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "contract"):
+        return None
+    doc = json.loads((root / "shared" / "docai_shared" / "contract.json").read_text())
+    key = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), node.attr.lower())
+    return doc.get(key)
 
 
 def _names(node: ast.AST) -> list[str]:
@@ -65,7 +75,7 @@ def scan(root: pathlib.Path) -> dict:
         flush_sets: list[list[str]] = []
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "METRIC_DIMENSIONS_ENV" for t in node.targets):
-                env_name = _name_of(node.value)
+                env_name = _name_of(node.value) or _contract_name(root, node.value)
             if not isinstance(node, ast.Call):
                 continue
             f = node.func

@@ -30,7 +30,7 @@ export function readRecording(name: 'pytest' | 'e2e'): RecordedCall[] {
   try {
     return readRecordedCalls(file);
   } catch (e) {
-    throw new Error(`No recording at ${file}: the permission contract needs the AWS calls the Python tests made. Run \`npm test\` (it runs pytest first) or \`npm run test:py\`. (${(e as Error).message})`);
+    throw new Error(`No recording at ${file}: the permission contract needs the AWS calls the Python tests made. Run \`npm test\` (it runs pytest first) or \`npm run test:py\`. (${(e as Error).message})`, { cause: e });
   }
 }
 

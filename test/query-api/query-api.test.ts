@@ -4,10 +4,13 @@ import * as path from 'path';
 import Ajv from 'ajv';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { PILOT } from '../../lib/config/presets';
 import { ModelGateway } from '../../lib/model-gateway';
-import { auditQueries, AuditStore } from '../../lib/query-api';
+import { AuditLockMode, AuditStore } from '../../lib/query-api';
+import { gatewayGuardrail, gatewayRouting } from '../../lib/stacks/read-side-props';
 import { NO_BUNDLING, synthStage } from '../helpers';
 
 describe.each(['pilot', 'production'] as const)('query API of the %s stage', (stage) => {
@@ -60,7 +63,7 @@ describe.each(['pilot', 'production'] as const)('query API of the %s stage', (st
     const q = config().query;
     data().hasResourceProperties('AWS::S3::Bucket', { ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: q.auditLockMode, Days: q.auditRetentionDays } } } });
     const named = Object.values(data().findResources('AWS::Athena::NamedQuery')).map((n: any) => n.Properties.Name).sort();
-    expect(named).toEqual(Object.keys(auditQueries()).sort());
+    expect(named).toEqual(Object.keys(AuditStore.savedQueries()).sort());
     data().hasResourceProperties('AWS::Athena::WorkGroup', { WorkGroupConfiguration: Match.objectLike({ EnforceWorkGroupConfiguration: true, ResultConfiguration: Match.objectLike({ EncryptionConfiguration: Match.objectLike({ EncryptionOption: 'SSE_KMS' }) }) }) });
   });
 
@@ -159,7 +162,7 @@ describe('QueryApi options', () => {
 describe('ModelGateway', () => {
   const gateway = (promptsDir?: string, config = PILOT.gateway) => {
     const stack = new Stack(new App({ context: NO_BUNDLING }), 'G');
-    return { stack, gw: new ModelGateway(stack, 'Gateway', { config, namePrefix: 'docai-test', removalPolicy: RemovalPolicy.DESTROY, alarmTopic: new sns.Topic(stack, 'T'), promptsDir }) };
+    return { stack, gw: new ModelGateway(stack, 'Gateway', { ...gatewayRouting(config), guardrail: gatewayGuardrail(config), budgetAlarmPercent: config.budgetAlarmPercent, namePrefix: 'docai-test', removalPolicy: RemovalPolicy.DESTROY, alarmTopic: new sns.Topic(stack, 'T'), promptsDir }) };
   };
   const prompts = (files: Record<string, string>) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prompts-'));
@@ -204,14 +207,14 @@ describe('ModelGateway', () => {
   test('a chain naming the generation endpoint needs one at grantUse', () => {
     const config = { ...PILOT.gateway, workflows: { answer: { ...PILOT.gateway.workflows.answer, models: ['lmi-primary', 'bedrock-nova-lite'] } } };
     const { stack, gw } = gateway(undefined, config);
-    const fn = new (require('aws-cdk-lib/aws-lambda').Function)(stack, 'F', { runtime: require('aws-cdk-lib/aws-lambda').Runtime.PYTHON_3_13, handler: 'x.handler', code: require('aws-cdk-lib/aws-lambda').Code.fromInline('x') });
+    const fn = new lambda.Function(stack, 'F', { runtime: lambda.Runtime.PYTHON_3_13, handler: 'x.handler', code: lambda.Code.fromInline('x') });
     expect(() => gw.grantUse(fn, { workflows: ['answer'] })).toThrow(/uses lmi-primary \(the generation endpoint\), but no generation endpoint was passed/);
   });
 });
 
 describe('AuditStore', () => {
   test('every shipped query is a parameterized SELECT on the requests table', () => {
-    const queries = auditQueries();
+    const queries = AuditStore.savedQueries();
     expect(Object.keys(queries).sort()).toEqual(['what-did-a-user-ask-on-a-day', 'which-requests-saw-a-document']);
     for (const q of Object.values(queries)) {
       expect(q.sql).toMatch(/^SELECT /);
@@ -223,8 +226,8 @@ describe('AuditStore', () => {
 
   test('records expire a day after their lock ends, never before', () => {
     const stack = new Stack(new App(), 'A');
-    const logs = new (require('aws-cdk-lib/aws-s3').Bucket)(stack, 'Logs');
-    new AuditStore(stack, 'Audit', { retention: Duration.days(30), lockMode: 'COMPLIANCE', removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: logs, namePrefix: 'docai-test' });
+    const logs = new s3.Bucket(stack, 'Logs');
+    new AuditStore(stack, 'Audit', { retention: Duration.days(30), lockMode: AuditLockMode.COMPLIANCE, removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: logs, namePrefix: 'docai-test' });
     Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-after-retention', ExpirationInDays: 31 })]) },
     });

@@ -27,11 +27,11 @@ import os
 import ssl
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, overload
 
+from docai_shared.contract import ACCESS_TIERS
 from docai_shared.errors import InvalidMetadata, StaleVersion
 
-ACCESS_TIERS = ("public", "internal", "confidential", "restricted")
 WRITER_ROLE = "docai_writer"
 READER_ROLES = tuple(f"docai_reader_{t}" for t in ACCESS_TIERS)
 ROLES = (WRITER_ROLE, *READER_ROLES)
@@ -119,6 +119,10 @@ def is_transient(e: BaseException) -> bool:
     return False
 
 
+@overload
+def storable(text: str) -> str: ...
+@overload
+def storable(text: None) -> None: ...
 def storable(text: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL (0x00): it is written as the four characters \\x00, so a key or
     error that holds one can still be recorded (S3 keys may hold it; such a document is refused)."""
@@ -139,7 +143,7 @@ class _Tx:
             self.conn.run(f'SET LOCAL ROLE "{self.role}"')  # role name from the fixed list above
         return self.conn
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc_type is None:
             self.conn.run("COMMIT")
             return
@@ -399,6 +403,8 @@ TAG_FAILURE = "tag change failed"
 class Rerun(str):
     """retier_document's "rerun", with the sequencer of the failed run it re-runs, read under the lock:
     read after the commit, it may already be a newer version's, and the rerun would replace that one."""
+
+    sequencer: str
 
     def __new__(cls, sequencer: str) -> "Rerun":
         self = super().__new__(cls, "rerun")

@@ -12,7 +12,9 @@ import sys
 import time
 from typing import Any, Callable, Mapping, TextIO
 
-NAMESPACE = "DocAI"
+from docai_shared import contract
+
+NAMESPACE = contract.METRICS_NAMESPACE
 
 
 def correlation_id(bucket: str, key: str, version_id: str | None) -> str:
@@ -51,7 +53,7 @@ class Logger:
 # Dimensions every metric of this function carries (project, stage), set by the CDK construct
 # (lib/common/python-function.ts) as a JSON object, so stages and projects sharing an account never
 # sum into one metric. Read per call: tests and the load server set it per run.
-METRIC_DIMENSIONS_ENV = "DOCAI_METRIC_DIMENSIONS"
+METRIC_DIMENSIONS_ENV = contract.METRIC_DIMENSIONS_ENV
 
 
 def deployment_dimensions() -> dict[str, str]:

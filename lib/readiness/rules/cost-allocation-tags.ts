@@ -1,6 +1,6 @@
 import { TagManager } from 'aws-cdk-lib';
 import { NagMessageLevel } from 'cdk-nag';
-import { TAG_KEYS } from '../../app/tags';
+import { TAG_KEYS } from '../../contract';
 import { COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE, ReadinessRule } from '../rule';
 
 export const REQUIRED_TAGS = [TAG_KEYS.project, TAG_KEYS.environment, TAG_KEYS.workload, TAG_KEYS.costCenter, TAG_KEYS.businessUnit, TAG_KEYS.owner];

@@ -1,7 +1,7 @@
 import { NagMessageLevel } from 'cdk-nag';
 import { CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import { SAGEMAKER_INSTANCE_TYPES } from '../../config/instance-catalog';
-import { PUBLISHED_IMAGES } from '../../gpu-inference/images';
+import { PUBLISHED_IMAGES } from '../../config/image-catalog';
 import { COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE, ReadinessRule, referencedResource, resolve } from '../rule';
 
 /** `/<repository>:` of every published CPU build (TEI CPU): the containers a serverless variant can run. */

@@ -1,7 +1,8 @@
 """Errors the gateway raises to its callers. Everything else is handled inside (retried, degraded)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -14,6 +15,8 @@ class BudgetExceeded(Exception):
     limit: float
     used: float
     resets_at: str  # ISO 8601, UTC
+    # What the caller's audit record needs (verdicts, attempts), attached by the gateway as it raises.
+    result: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __str__(self) -> str:
         return f"{self.workflow} {self.scope} budget of {self.limit:g} {self.unit} is used up ({self.used:g} used); it resets at {self.resets_at}"
@@ -24,6 +27,9 @@ class BudgetExceeded(Exception):
 
 class GuardrailUnavailable(Exception):
     """The guardrail could not be applied (after retries): the request is refused rather than unscreened."""
+
+    # What the caller's audit record needs (verdicts, attempts), attached by the gateway as it raises.
+    result: Any = None
 
 
 class GatewayConfigError(ValueError):

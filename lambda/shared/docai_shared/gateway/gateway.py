@@ -9,18 +9,19 @@ guardrail blocks, budget rejections, latency per provider.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from docai_shared.errors import PermanentError, TransientError
 from docai_shared.gateway.errors import BudgetExceeded, GatewayConfigError, GuardrailUnavailable
 from docai_shared.gateway.guardrails import Guardrail, Verdict
 from docai_shared.gateway.prompts import PromptStore
-from docai_shared.gateway.providers import ModelSpec, Provider, classify_bedrock, emit_provider_metrics, make_provider
+from docai_shared.gateway.providers import Completion, ModelSpec, Provider, classify_bedrock, emit_provider_metrics, make_provider
 from docai_shared.gateway.resilience import Attempt, CircuitBreaker, Deadline, RetryPolicy, call_with_retries
 from docai_shared.gateway.state import BudgetLedger, BudgetLimits, ResponseCache, cache_key, sources_of, worst_case_input_tokens
 from docai_shared.observability import Metrics
@@ -80,10 +81,10 @@ class GatewayConfig:
         )
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "GatewayConfig":
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "GatewayConfig":
+        source: Mapping[str, str] = os.environ if env is None else env
         try:
-            return cls.parse(json.loads(env["GATEWAY_CONFIG"]), env["GATEWAY_TABLE"], env["GATEWAY_PROMPT_PREFIX"], env.get("GATEWAY_GUARDRAIL_ID"), env.get("GATEWAY_GUARDRAIL_VERSION"))
+            return cls.parse(json.loads(source["GATEWAY_CONFIG"]), source["GATEWAY_TABLE"], source["GATEWAY_PROMPT_PREFIX"], source.get("GATEWAY_GUARDRAIL_ID"), source.get("GATEWAY_GUARDRAIL_VERSION"))
         except KeyError as e:
             raise GatewayConfigError(f"environment variable {e.args[0]} is missing: the function must be granted the gateway (ModelGateway.grantUse)") from e
 
@@ -160,7 +161,11 @@ class ModelGateway:
         self.budgets = BudgetLedger(ddb, config.table)
         self.cache = ResponseCache(ddb, config.table)
         self.prompts = PromptStore(clients("ssm"))
-        self.guardrail = Guardrail(clients("bedrock-runtime"), config.guardrail_id, config.guardrail_version) if config.guardrail_id else None
+        self.guardrail: Guardrail | None = None
+        if config.guardrail_id:
+            if not config.guardrail_version:
+                raise GatewayConfigError(f"guardrail {config.guardrail_id} has no version (GATEWAY_GUARDRAIL_VERSION): ModelGateway sets both")
+            self.guardrail = Guardrail(clients("bedrock-runtime"), config.guardrail_id, config.guardrail_version)
         self._providers: dict[str, Provider] = {}
 
     def provider(self, name: str) -> Provider:
@@ -234,13 +239,14 @@ class ModelGateway:
                 raise
 
         # 4. The provider chain.
-        completion, used = None, None
+        completion: Completion | None = None
+        used: ModelSpec | None = None  # set together with completion
         for index, name in enumerate(wf.models):
             provider = self.provider(name)
             attempts: list[Attempt] = []
             started = self.clock()
             try:
-                completion = call_with_retries(name, lambda: provider.complete(system, user, wf.max_output_tokens), self.config.retry, self.breaker(name), deadline, attempts, self.sleep, clock=self.clock)
+                completion = call_with_retries(name, functools.partial(provider.complete, system, user, wf.max_output_tokens), self.config.retry, self.breaker(name), deadline, attempts, self.sleep, clock=self.clock)
                 used = provider.spec
             except (TransientError, PermanentError):
                 completion = None
@@ -258,6 +264,7 @@ class ModelGateway:
             if completion is None:
                 self.budgets.release(reservation)
             else:
+                assert used is not None
                 tokens_in, tokens_out = completion.tokens_in, completion.tokens_out
                 if tokens_in <= 0:
                     # No usage reported: the reservation is the best known bound, charged in full.
@@ -292,6 +299,7 @@ class ModelGateway:
                 result.degradation, result.answer = "sources_only", SOURCES_ONLY if request.passages else None
             return result
 
+        assert used is not None
         result.model, result.model_id, answer = used.name, used.model_id, completion.text
         # 6. Guardrail on the answer: personal data masked, blocked content refused.
         if self.guardrail:

@@ -131,7 +131,7 @@ class BudgetLedger:
         except Exception as e:
             if getattr(e, "response", {}).get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
-            reasons = e.response.get("CancellationReasons") or []
+            reasons = getattr(e, "response", {}).get("CancellationReasons") or []
             failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"] or list(range(len(scopes)))
             raise self._exceeded(workflow, [scopes[i] for i in failed], tokens, usd_micros) from e
         return Reservation(workflow, scopes, tokens, usd_micros)
@@ -157,7 +157,7 @@ class BudgetLedger:
         dt, du = tokens - reservation.tokens, int(round(usd * USD_MICROS)) - reservation.usd_micros
         out = Settlement()
         for s in reservation.scopes:
-            update = {
+            update: dict[str, Any] = {
                 "TableName": self.table, "Key": {"pk": {"S": s.pk}}, "UpdateExpression": "ADD tokens :t, usdMicros :u",
                 "ExpressionAttributeValues": {":t": {"N": str(dt)}, ":u": {"N": str(du)}}, "ReturnValues": "UPDATED_NEW",
             }

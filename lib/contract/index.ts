@@ -1,0 +1,5 @@
+export * from './limits';
+export * from './metrics';
+export * from './tags';
+export * from './tiers';
+export * from './document';

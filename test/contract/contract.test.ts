@@ -1,0 +1,78 @@
+/**
+ * One contract for both languages: lib/contract is the source, the Python side reads the generated
+ * lambda/shared/docai_shared/contract.json, and neither side keeps its own copy of the tier list.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ACCESS_TIERS, contractJson, DEFAULT_ACCESS_TIER, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS, METRIC_DIMENSIONS_ENV, METRICS_NAMESPACE, PYTHON_CONTRACT_PATH, QUERY_LIMITS } from '../../lib/contract';
+
+const ROOT = path.join(__dirname, '..', '..');
+const PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
+
+test('the Python copy is current (npm run contract writes it)', () => {
+  expect(fs.readFileSync(path.join(ROOT, PYTHON_CONTRACT_PATH), 'utf8')).toBe(contractJson());
+});
+
+test('the Python modules use the contract: tiers, limits, metric namespace and environment names', () => {
+  const script = `
+import json
+from docai_shared import contract, db, observability
+import query_service, extraction
+print(json.dumps({
+  "db": list(db.ACCESS_TIERS), "query": list(query_service.TIERS), "question": query_service.MAX_QUESTION_CHARS,
+  "limits": {f: getattr(extraction.Limits(), f) for f in extraction.Limits.__dataclass_fields__},
+  "limitEnv": contract.EXTRACT_LIMIT_ENV, "namespace": observability.NAMESPACE, "dimensionsEnv": observability.METRIC_DIMENSIONS_ENV,
+  "defaultTier": contract.DEFAULT_ACCESS_TIER,
+}))`;
+  const r = spawnSync(PYTHON, ['-c', script], { cwd: path.join(ROOT, 'lambda'), encoding: 'utf8', env: { ...process.env, PYTHONPATH: ['shared', 'query', 'pipeline'].map((d) => path.join(ROOT, 'lambda', d)).join(path.delimiter) } });
+  expect(r.stderr).toBe('');
+  const py = JSON.parse(r.stdout);
+  const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  expect(py).toEqual({
+    db: [...ACCESS_TIERS], query: [...ACCESS_TIERS], question: QUERY_LIMITS.maxQuestionChars,
+    limits: Object.fromEntries(Object.entries(EXTRACT_LIMITS).map(([k, v]) => [snake(k), v])),
+    limitEnv: Object.fromEntries(Object.entries(EXTRACT_LIMIT_ENV).map(([k, v]) => [snake(k), v])),
+    namespace: METRICS_NAMESPACE, dimensionsEnv: METRIC_DIMENSIONS_ENV, defaultTier: DEFAULT_ACCESS_TIER,
+  });
+});
+
+test('no Python module outside the contract spells the tier list itself', () => {
+  // Python's own parser: a tuple, list or set of exactly the tier names, in any order.
+  const script = `
+import ast, json, pathlib, sys
+tiers = set(json.loads(sys.argv[2]))
+found = []
+for p in sorted(pathlib.Path(sys.argv[1]).rglob("*.py")):
+    rel = p.relative_to(sys.argv[1]).as_posix()
+    if rel.startswith("tests/"):
+        continue
+    for node in ast.walk(ast.parse(p.read_text(), filename=rel)):
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) > 1 and all(isinstance(e, ast.Constant) and e.value in tiers for e in node.elts):
+            found.append(f"{rel}:{node.lineno}")
+print(json.dumps(found))`;
+  const r = spawnSync(PYTHON, ['-c', script, path.join(ROOT, 'lambda'), JSON.stringify(ACCESS_TIERS)], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(JSON.parse(r.stdout)).toEqual([]);
+});
+
+test('no TypeScript module outside lib/contract spells the tier list itself', () => {
+  const list = new RegExp(ACCESS_TIERS.map((t) => `['"]${t}['"]`).join('\\s*[,|]\\s*'));
+  const hits: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) { if (p !== path.join(ROOT, 'lib', 'contract')) walk(p); } else if (p.endsWith('.ts') && list.test(fs.readFileSync(p, 'utf8'))) hits.push(path.relative(ROOT, p));
+    }
+  };
+  walk(path.join(ROOT, 'lib'));
+  expect(hits).toEqual([]);
+});
+
+test('the database schema knows the same tiers, in the same order, with one reader role each', () => {
+  const sql = (f: string) => fs.readFileSync(path.join(ROOT, 'lambda', 'migrations', 'sql', f), 'utf8');
+  const ranked = [...sql('0001_extension_and_tiers.sql').matchAll(/\('([a-z]+)', (\d+)\)/g)].map((m) => [m[1], Number(m[2])]);
+  expect(ranked).toEqual(ACCESS_TIERS.map((t, i) => [t, i]));
+  const roles = sql('0004_roles_and_row_level_security.sql').match(/ARRAY\[([^\]]+)\]/)![1];
+  expect([...roles.matchAll(/'docai_reader_([a-z]+)'/g)].map((m) => m[1])).toEqual([...ACCESS_TIERS]);
+});
