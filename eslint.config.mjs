@@ -15,6 +15,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true }],
       // `==` only for the `x == null` idiom (null or undefined).
       eqeqeq: ['error', 'smart'],
+      // `import x = require('./data.json')` is TypeScript's typed import of JSON without esModuleInterop
+      // (which jsii and a consumer's tsconfig may not set); plain require() stays forbidden.
+      '@typescript-eslint/no-require-imports': ['error', { allowAsImport: true }],
     },
   },
   {

@@ -13,8 +13,9 @@ export * from './cost-controls';
 export * from './query-api';
 export * from './model-gateway';
 export { DocaiFunction } from './common/python-function';
-export type { DocaiFunctionProps } from './common/python-function';
+export type { DocaiFunctionProps, OutsideVpc } from './common/python-function';
 export type { FunctionPlacement } from './common/placement';
-export { BundlingRefusedError, LambdaBundling } from './common/bundling';
+// BundlingRefusedError (an Error subclass, which jsii cannot express) is in docai-blueprint/blueprint.
+export { LambdaBundling } from './common/bundling';
 export { DocaiMetricFactory } from './common/metric-factory';
 export type { DocaiMetricFactoryProps } from './common/metric-factory';

@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -44,24 +44,41 @@ export class AlarmTopic extends Construct {
 
     this.topic = new sns.Topic(this, 'Topic', { masterKey: key, enforceSSL: true });
 
-    // Services that publish to an encrypted topic need the key; scope it to this account's resources.
-    const publishers = ['sns.amazonaws.com', 'cloudwatch.amazonaws.com', 'budgets.amazonaws.com', 'costalerts.amazonaws.com'];
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowAlarmPublishersToUseKey',
-        principals: publishers.map((p) => new iam.ServicePrincipal(p)),
+    // Services that publish to an encrypted topic need the key, each only on behalf of this account's
+    // own resources (aws:SourceAccount / aws:SourceArn: the confused-deputy guard AWS documents:
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). The ARNs are patterns,
+    // not the resources, which live in other stacks and would make the key depend on them.
+    const stack = Stack.of(this);
+    const sourceArns = alarmPublisherSourceArns(stack);
+    for (const [sid, service, arn] of [
+      ['AllowCloudWatchAlarmsToUseKey', 'cloudwatch.amazonaws.com', sourceArns.cloudwatch],
+      ['AllowBudgetsToUseKey', 'budgets.amazonaws.com', sourceArns.budgets],
+      ['AllowAnomalyAlertsToUseKey', 'costalerts.amazonaws.com', sourceArns.costalerts],
+      // SNS itself, when it moves undelivered notifications to the dead-letter queue (same key).
+      ['AllowSnsToUseKey', 'sns.amazonaws.com', sourceArns.sns],
+    ] as const) {
+      key.addToResourcePolicy(new iam.PolicyStatement({
+        sid,
+        principals: [new iam.ServicePrincipal(service)],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'], // in a key policy, "*" means this key
-      }),
-    );
-    this.topic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowBudgetsAndAnomalyAlerts',
-        principals: ['budgets.amazonaws.com', 'costalerts.amazonaws.com'].map((p) => new iam.ServicePrincipal(p)),
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': arn } },
+      }));
+    }
+    // Budgets: https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html
+    // Cost Anomaly Detection: https://docs.aws.amazon.com/cost-management/latest/userguide/ad-SNS.html
+    for (const [sid, service, arn] of [
+      ['AllowBudgets', 'budgets.amazonaws.com', sourceArns.budgets],
+      ['AllowAnomalyAlerts', 'costalerts.amazonaws.com', sourceArns.costalerts],
+    ] as const) {
+      this.topic.addToResourcePolicy(new iam.PolicyStatement({
+        sid,
+        principals: [new iam.ServicePrincipal(service)],
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],
-      }),
-    );
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': arn } },
+      }));
+    }
 
     if (props.email) {
       // Notifications SNS could not deliver (bounces, an unconfirmed address) are kept for 14 days
@@ -70,4 +87,20 @@ export class AlarmTopic extends Construct {
       this.topic.addSubscription(new subs.EmailSubscription(props.email, { deadLetterQueue: this.undeliveredQueue }));
     }
   }
+}
+
+/**
+ * The resources that may publish to an alarm topic, as `aws:SourceArn` patterns of this account:
+ * CloudWatch alarms of the topic's region (SNS:
+ * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services),
+ * budgets and anomaly monitors of the account (global services: no region in their ARNs).
+ */
+function alarmPublisherSourceArns(stack: Stack): { cloudwatch: string; budgets: string; costalerts: string; sns: string } {
+  const { partition: p, region: r, account: a } = stack;
+  return {
+    cloudwatch: `arn:${p}:cloudwatch:${r}:${a}:alarm:*`,
+    budgets: `arn:${p}:budgets::${a}:*`,
+    costalerts: `arn:${p}:ce::${a}:*`,
+    sns: `arn:${p}:sns:${r}:${a}:*`,
+  };
 }

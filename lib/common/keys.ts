@@ -16,7 +16,7 @@ export interface DataKeyProps {
  * (Control Tower CT.KMS.PR.3).
  */
 export function createDataKey(scope: Construct, id: string, props: DataKeyProps): kms.Key {
-  const key = new kms.Key(scope, id, {
+  const key = new DataKey(scope, id, {
     description: props.description,
     enableKeyRotation: true,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -32,6 +32,25 @@ export function createDataKey(scope: Construct, id: string, props: DataKeyProps)
     }),
   );
   return key;
+}
+
+/**
+ * A key whose policy never names the log-delivery service without a source: CDK's StateMachine adds
+ * `delivery.logs.amazonaws.com` kms:Decrypt* with no condition when its logs and state share a
+ * customer key, which lets the service decrypt for another account's delivery. AWS documents
+ * `aws:SourceAccount` and `aws:SourceArn` (`arn:aws:logs:<region>:<account>:*`) for it:
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-S3.html
+ */
+class DataKey extends kms.Key {
+  public override addToResourcePolicy(statement: iam.PolicyStatement, allowNoOp?: boolean): iam.AddToResourcePolicyResult {
+    const logDelivery = statement.principals.some((p) => p instanceof iam.ServicePrincipal && p.service === 'delivery.logs.amazonaws.com');
+    if (statement.effect === iam.Effect.ALLOW && logDelivery && Object.keys(statement.conditions).length === 0) {
+      const stack = Stack.of(this);
+      statement.addCondition('StringEquals', { 'aws:SourceAccount': stack.account });
+      statement.addCondition('ArnLike', { 'aws:SourceArn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:*` });
+    }
+    return super.addToResourcePolicy(statement, allowNoOp);
+  }
 }
 
 /**

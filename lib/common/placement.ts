@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -22,4 +23,10 @@ export interface FunctionPlacement {
    * @default true
    */
   readonly apiOnlyFunctionsInVpc?: boolean;
+  /**
+   * What happens to the log groups of the functions (and of the pipeline and API built with this
+   * placement) when the stack is deleted: RETAIN keeps the evidence they hold.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }

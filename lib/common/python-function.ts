@@ -96,6 +96,8 @@ export interface DocaiFunctionProps {
   readonly deadLetterQueue: sqs.IQueue;
   /** Workflow name in logs and metrics. */
   readonly workflow: string;
+  /** @default RemovalPolicy.DESTROY */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -111,7 +113,7 @@ export class DocaiFunction extends PythonFunction {
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       encryptionKey: props.encryptionKey,
       retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
     });
     super(scope, id, {
       entry: path.join(LAMBDA_ROOT, props.folder),

@@ -1,6 +1,7 @@
 import { InferenceFramework, PUBLISHED_IMAGES, SERVERLESS_INFERENCE_REGIONS } from './image-catalog';
 import { MODEL_CATALOG, modelRegions } from './model-catalog';
-import AVAILABILITY from './region-availability.json';
+// `import = require`: a default import of JSON needs esModuleInterop, which consumers and jsii may not set.
+import AVAILABILITY = require('./region-availability.json');
 import { StageConfig } from './stage-config';
 
 /**

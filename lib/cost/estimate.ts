@@ -130,8 +130,9 @@ export function fixedResources(c: StageConfig) {
     dashboards: 1,
     // ingestion (2) + review DLQ and async failures (2) + per endpoint (endpointAlarms) + observability
     // (5 + composite); test/cost/estimate.test.ts counts them in the synthesized app
-    // + query API (5xx rate, p95 latency) + one budget alarm per gateway workflow
-    alarms: 4 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + (c.questionEmbedding.path === 'serverless' ? 3 : 0) + 6 + 2 + Object.keys(c.gateway.workflows).length,
+    // + query API (5xx rate, p95 latency) + one budget alarm per gateway workflow + the break-glass
+    // notifications' dead-letter queue (lib/break-glass)
+    alarms: 5 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + (c.questionEmbedding.path === 'serverless' ? 3 : 0) + 6 + 2 + Object.keys(c.gateway.workflows).length,
     // Application Auto Scaling creates two alarms (high, low) per target-tracking policy at deploy
     // time; they are billed like any alarm but are not in the templates. Per endpoint: invocations
     // per copy, plus GPU utilization when always on.

@@ -220,7 +220,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
     return new ImportedDocumentPipeline(scope, id, attrs);
   }
 
-  public readonly stateMachine: sfn.StateMachine;
+  public readonly stateMachine: sfn.IStateMachine;
   public readonly backfill: sfn.StateMachine;
   public readonly functions: Record<string, DocaiFunction> = {};
   public readonly reviewQueue: sqs.IQueue;
@@ -352,7 +352,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
     this.reviewQueue = props.reviewQueue ?? createReviewQueue(this, key);
     this.reviewTopic = props.reviewTopic ?? createReviewTopic(this, key);
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: props.placement.logRemovalPolicy ?? RemovalPolicy.DESTROY });
 
     // --- the definition -------------------------------------------------------------------------
     const failed = new sfn.Fail(this, 'DocumentFailed', { error: 'DocumentFailed', cause: 'Recorded by RecordFailure: see the documents table and the execution history' });
@@ -447,7 +447,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
           : embedAll,
       ).next(store).next(done));
 
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    const stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(start.next(route)),
       tracingEnabled: true,
@@ -455,7 +455,8 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
       logs: { destination: this.logGroup, level: props.logLevel ?? sfn.LogLevel.ALL, includeExecutionData: props.includeExecutionData ?? false },
       encryptionConfiguration: new sfn.CustomerManagedEncryptionConfiguration(key),
     });
-    acknowledgeStateMachineWildcards(this.stateMachine);
+    this.stateMachine = stateMachine;
+    acknowledgeStateMachineWildcards(stateMachine);
 
     this.backfill = this.createBackfill(props, key);
     // The backfill starts pipeline executions (.sync: it also describes them), encrypted with the same key.
@@ -564,7 +565,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
     map.itemProcessor(item);
     // Items that fail count against the tolerance; past it, the backfill ends here with a reason.
     map.addCatch(new sfn.Fail(this, 'BackfillFailed', { error: 'BackfillFailed', cause: 'More documents failed than backfillToleratedFailurePercent allows: see the map run and the documents table' }), { resultPath: '$.error' });
-    const logGroup = new logs.LogGroup(this, 'BackfillLogs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    const logGroup = new logs.LogGroup(this, 'BackfillLogs', { encryptionKey: key, retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: props.placement.logRemovalPolicy ?? RemovalPolicy.DESTROY });
     const machine = new sfn.StateMachine(this, 'Backfill', {
       definitionBody: sfn.DefinitionBody.fromChainable(map),
       tracingEnabled: true,

@@ -49,7 +49,7 @@ export class WorkBucket extends Construct implements IWorkBucket {
     return new ImportedWorkBucket(scope, id, attrs);
   }
 
-  public readonly bucket: s3.Bucket;
+  public readonly bucket: s3.IBucket;
   /** The bucket name as synthesized (pseudo parameters only), for readable least-privilege ARNs. */
   public readonly bucketName: string;
   public readonly encryptionKey: kms.IKey;

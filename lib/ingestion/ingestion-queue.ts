@@ -108,8 +108,8 @@ export class IngestionQueue extends IngestionQueueMetrics implements IIngestionQ
     return new ImportedIngestionQueue(scope, id, attrs);
   }
 
-  public readonly queue: sqs.Queue;
-  public readonly deadLetterQueue: sqs.Queue;
+  public readonly queue: sqs.IQueue;
+  public readonly deadLetterQueue: sqs.IQueue;
   public readonly encryptionKey: kms.IKey;
   public readonly visibilityTimeout: Duration;
   public readonly consumerTimeout: Duration;

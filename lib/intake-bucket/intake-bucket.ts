@@ -104,7 +104,7 @@ export class IntakeBucket extends Construct implements IIntakeBucket {
     return new ImportedIntakeBucket(scope, id, attrs);
   }
 
-  public readonly bucket: s3.Bucket;
+  public readonly bucket: s3.IBucket;
   public readonly accessLogBucket: s3.Bucket;
   public readonly encryptionKey: kms.IKey;
   /** The bucket name as synthesized (pseudo parameters, no reference to the bucket resource). */

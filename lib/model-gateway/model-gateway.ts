@@ -500,8 +500,11 @@ class ImportedModelGateway extends ModelGatewayBase {
 function readPrompt(file: string, workflow: string): string {
   if (!fs.existsSync(file)) throw new Error(`ModelGateway: the ${workflow} workflow has no prompt template: create ${file} ({"system": "...", "user": "... {documents} ... {question} ..."})`);
   const text = fs.readFileSync(file, 'utf8');
-  let parsed: { system?: unknown; user?: unknown } | null;
-  try { parsed = JSON.parse(text); } catch (e) { throw new Error(`ModelGateway: ${file} is not JSON (${(e as Error).message})`, { cause: e }); }
+  let parsed: { system?: unknown; user?: unknown } | null = null;
+  // The parser's message is kept in ours: jsii compiles for ES2020, whose Error takes no `cause`.
+  let notJson: string | undefined;
+  try { parsed = JSON.parse(text); } catch (e) { notJson = (e as Error).message; }
+  if (notJson !== undefined) throw new Error(`ModelGateway: ${file} is not JSON (${notJson})`);
   if (typeof parsed?.system !== 'string' || typeof parsed?.user !== 'string') throw new Error(`ModelGateway: ${file} must be {"system": "...", "user": "..."}`);
   for (const field of ['{documents}', '{question}']) {
     if (!parsed.user.includes(field)) throw new Error(`ModelGateway: ${file}: "user" must contain ${field}, where the gateway puts the ${field === '{documents}' ? 'retrieved passages (as data)' : 'question'}`);

@@ -1,5 +1,6 @@
-import { RemovalPolicy, Token } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -68,6 +69,13 @@ export interface NetworkProps {
    * @default - '10.20.0.0/16' for a VPC created here; the existing VPC's `vpcCidrBlock`
    */
   readonly cidr?: string;
+  /**
+   * Let the S3 gateway endpoint read ECR image layers from AWS's layer bucket, for container images
+   * pulled from inside the VPC (e.g. a SageMaker model with a VpcConfig):
+   * https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html
+   * @default false - nothing in the VPC pulls images
+   */
+  readonly allowEcrImageLayers?: boolean;
 }
 
 /**
@@ -90,6 +98,11 @@ export class Network extends Construct {
   public readonly endpointSecurityGroup: ec2.SecurityGroup;
   /** Whether the VPC was created here. */
   public readonly createdVpc: boolean;
+  /**
+   * The S3 gateway endpoint made here (its policy admits only this account's buckets and the listed AWS ones).
+   * @default - undefined when an existing VPC keeps its own (`s3GatewayEndpoint: false`)
+   */
+  public readonly s3Endpoint?: ec2.GatewayVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
@@ -104,7 +117,7 @@ export class Network extends Construct {
         throw new Error(`Network: vpcSubnets must select subnets in at least two AZs of the existing VPC (an RDS subnet group needs two), selected ${azs.size}; pass vpcSubnets`);
       }
       if (props.s3GatewayEndpoint ?? true) {
-        new ec2.GatewayVpcEndpoint(this, 'S3', { vpc: props.vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [this.isolatedSubnets] });
+        this.s3Endpoint = new ec2.GatewayVpcEndpoint(this, 'S3', { vpc: props.vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [this.isolatedSubnets] });
       }
     } else {
       if (props.vpcSubnets) throw new Error('Network: vpcSubnets applies to an existing VPC (props.vpc); a VPC created here has only isolated subnets');
@@ -120,7 +133,9 @@ export class Network extends Construct {
         restrictDefaultSecurityGroup: true,
         gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
       });
+      this.s3Endpoint = this.vpc.node.findChild('S3') as ec2.GatewayVpcEndpoint;
     }
+    if (this.s3Endpoint) restrictS3Endpoint(this.s3Endpoint, props.allowEcrImageLayers ?? false);
 
     if (props.flowLogs ?? true) {
       const key = props.encryptionKey ?? createDataKey(this, 'FlowLogKey', { description: 'Encrypts VPC flow logs', removalPolicy: props.removalPolicy });
@@ -149,8 +164,59 @@ export class Network extends Construct {
     for (const service of props.interfaceEndpoints ?? []) {
       const name = service.shortName.replace(/[^A-Za-z0-9]/g, '');
       const options = { service, privateDnsEnabled: true, securityGroups: [this.endpointSecurityGroup], open: false, subnets: endpointSubnets };
-      if (this.createdVpc) this.vpc.addInterfaceEndpoint(name, options);
-      else new ec2.InterfaceVpcEndpoint(this, name, { vpc: this.vpc, ...options });
+      const endpoint = this.createdVpc ? this.vpc.addInterfaceEndpoint(name, options) : new ec2.InterfaceVpcEndpoint(this, name, { vpc: this.vpc, ...options });
+      endpoint.addToPolicy(ownAccountOnly(Stack.of(this), 'OwnAccountOnly', ['*']));
     }
+  }
+}
+
+/**
+ * An endpoint-policy statement: principals of this account, on resources of this account, so a
+ * compromised function cannot write to another account's bucket or secret through the endpoint
+ * (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html). aws:ResourceAccount
+ * is matched IfExists: actions without a resource (secretsmanager:GetRandomPassword, which the rotation
+ * function calls) carry none
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceaccount).
+ */
+function ownAccountOnly(stack: Stack, sid: string, actions: string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid,
+    principals: [new iam.AnyPrincipal()],
+    actions,
+    resources: ['*'],
+    conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account }, StringEqualsIfExists: { 'aws:ResourceAccount': stack.account } },
+  });
+}
+
+/**
+ * The S3 gateway endpoint admits this account's buckets, plus the AWS-owned buckets the VPC's code
+ * must reach: CloudFormation's custom-resource response bucket (the migrations custom resource
+ * answers through a presigned URL from inside the VPC:
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html,
+ * bucket names: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/vpc-interface-endpoints.html),
+ * and on request ECR's image-layer bucket. Lambda fetches function code and layers itself, outside the VPC.
+ */
+function restrictS3Endpoint(endpoint: ec2.GatewayVpcEndpoint, ecrLayers: boolean): void {
+  const stack = Stack.of(endpoint);
+  endpoint.addToPolicy(new iam.PolicyStatement({
+    sid: 'OwnAccountBuckets',
+    principals: [new iam.AnyPrincipal()],
+    actions: ['s3:*'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account, 'aws:ResourceAccount': stack.account } },
+  }));
+  endpoint.addToPolicy(new iam.PolicyStatement({
+    sid: 'CloudFormationCustomResourceResponses',
+    principals: [new iam.AnyPrincipal()],
+    actions: ['s3:PutObject'],
+    resources: [`arn:${stack.partition}:s3:::cloudformation-custom-resource-response-*/*`],
+  }));
+  if (ecrLayers) {
+    endpoint.addToPolicy(new iam.PolicyStatement({
+      sid: 'EcrImageLayers',
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:GetObject'],
+      resources: [`arn:${stack.partition}:s3:::prod-${stack.region}-starport-layer-bucket/*`],
+    }));
   }
 }

@@ -178,6 +178,13 @@ export class AuditStore extends Construct implements IAuditStore {
    * to seven years of questions and answers) and writes without a checksum header would be refused.
    */
   public readonly resultsBucket: s3.Bucket;
+  /**
+   * The one role that may read the trail (`<namePrefix>-audit-reader`): run the saved queries, read
+   * records and results. Assumable by principals of this account whose IAM policies allow
+   * sts:AssumeRole on it. When this construct creates the key, the key policy denies decryption to
+   * every other principal, the account root included.
+   */
+  public readonly readerRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: AuditStoreProps) {
     super(scope, id);
@@ -289,12 +296,68 @@ export class AuditStore extends Construct implements IAuditStore {
         },
       },
     });
+    this.readerRole = this.createReader(props.namePrefix, !props.encryptionKey);
+
     for (const [name, q] of Object.entries(auditQueries())) {
       const named = new athena.CfnNamedQuery(this, `Query-${name}`, {
         name, description: q.description.slice(0, 1024), database: this.databaseName, workGroup: this.workgroup.name, queryString: q.sql,
       });
       named.node.addDependency(this.workgroup, table);
     }
+  }
+
+  /**
+   * The audit reader. Its use is itself recorded: sts:AssumeRole, athena:StartQueryExecution and
+   * kms:Decrypt are CloudTrail management events (free in the 90-day event history; a trail keeps
+   * them longer), and every object read is a line in the bucket's server access log. CloudTrail S3
+   * data events would add per-object records at a price per 100,000 events
+   * (https://aws.amazon.com/cloudtrail/pricing/): not turned on here.
+   */
+  private createReader(namePrefix: string, ownsKey: boolean): iam.Role {
+    const stack = Stack.of(this);
+    const roleName = `${namePrefix}-audit-reader`;
+    const role = new iam.Role(this, 'Reader', {
+      roleName,
+      assumedBy: new iam.AccountPrincipal(stack.account),
+      description: 'Reads the query audit trail (Athena workgroup, audit and results buckets, audit key): the only principal the audit key lets decrypt',
+    });
+    const workgroupArn = stack.formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workgroup.name });
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['athena:StartQueryExecution', 'athena:StopQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:ListQueryExecutions',
+        'athena:GetWorkGroup', 'athena:GetNamedQuery', 'athena:ListNamedQueries', 'athena:BatchGetNamedQuery'],
+      resources: [workgroupArn],
+    }));
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'],
+      resources: [
+        stack.formatArn({ service: 'glue', resource: 'catalog' }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.databaseName }),
+        stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${this.databaseName}/${this.tableName}` }),
+      ],
+    }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: [this.bucket.bucketArn, this.resultsBucket.bucketArn] }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects('audit/*')] }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], resources: [this.resultsBucket.arnForObjects('*')] }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.encryptionKey.keyArn] }));
+    const arnOf = (b: s3.IBucket) => `<${stack.getLogicalId(b.node.defaultChild as s3.CfnBucket)}.Arn>`;
+    acknowledge(role, [
+      `AwsSolutions::AwsSolutions-IAM5[Resource::${arnOf(this.bucket)}/audit/*]`,
+      `AwsSolutions::AwsSolutions-IAM5[Resource::${arnOf(this.resultsBucket)}/*]`,
+    ], 'The audit reader reads every record of the trail (one object per request under audit/, named by date and request id) and writes and reads Athena ' +
+      'results, named by query execution id, in the results bucket: the object names exist only at run time. Both buckets hold only the audit trail.');
+    if (ownsKey) {
+      // By ARN, not Ref: the key would otherwise depend on the role, whose policy names the key. A
+      // rebuild recreates the role under the same name, which the retained key still names.
+      this.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'DecryptOnlyAsAuditReader',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:Decrypt', 'kms:ReEncrypt*'],
+        resources: ['*'],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': `arn:${stack.partition}:iam::${stack.account}:role/${roleName}` } },
+      }));
+    }
+    return role;
   }
 
   /** @deprecated use encryptionKey */

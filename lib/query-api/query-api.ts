@@ -84,6 +84,12 @@ export interface QueryApiProps {
   readonly generation?: GenerationEndpointRef;
   /** A user pool of the caller's; @default - the construct creates one (MFA required, groups per tier) */
   readonly userPool?: cognito.IUserPool;
+  /**
+   * Hosted-UI sign-in for the created app client: the authorization-code flow only (no implicit
+   * grant), scopes `openid` and `email`, redirecting to these URLs.
+   * @default - no OAuth flow: users sign in with SRP (InitiateAuth) and send the ID token
+   */
+  readonly oAuthCallbackUrls?: string[];
   /** Cognito group -> access tier. The caller's highest tier applies; no group, no access (403). */
   readonly tierGroups: Readonly<Record<string, AccessTier>>;
   /** @default QueryAuthorization.COGNITO */
@@ -214,7 +220,7 @@ export class QueryApi extends Construct {
     props.audit.grantWriteRecords(this.queryFunction);
 
     // --- API ---
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey, retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { encryptionKey, retention: logRetention, removalPolicy: props.placement.logRemovalPolicy ?? RemovalPolicy.DESTROY });
     const apiName = props.apiName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '-' });
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: apiName,
@@ -274,6 +280,11 @@ export class QueryApi extends Construct {
       if (created) { // a pool passed in keeps its own app clients
         this.userPoolClient = created.addClient('Client', {
           authFlows: { userSrp: true }, preventUserExistenceErrors: true, generateSecret: false,
+          // CDK's default client enables the implicit grant, every scope (aws.cognito.signin.user.admin
+          // included) and the callback https://example.com: only the code flow, and only when asked.
+          ...(props.oAuthCallbackUrls?.length
+            ? { oAuth: { flows: { authorizationCodeGrant: true }, scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL], callbackUrls: props.oAuthCallbackUrls } }
+            : { disableOAuth: true }),
           accessTokenValidity: Duration.hours(1), idTokenValidity: Duration.hours(1), refreshTokenValidity: Duration.days(1),
         });
       }
@@ -373,7 +384,7 @@ export class QueryApi extends Construct {
     if (!Token.isUnresolved(wafLogGroupName) && !wafLogGroupName.startsWith('aws-waf-logs-')) {
       throw new Error(`QueryApi: wafLogGroupName "${wafLogGroupName}" must start with aws-waf-logs- (WAF logs only to such log groups)`);
     }
-    const wafLogs = new logs.LogGroup(this, 'WafLogs', { logGroupName: wafLogGroupName, encryptionKey, retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const wafLogs = new logs.LogGroup(this, 'WafLogs', { logGroupName: wafLogGroupName, encryptionKey, retention: logRetention, removalPolicy: props.placement.logRemovalPolicy ?? RemovalPolicy.DESTROY });
     new wafv2.CfnLoggingConfiguration(this, 'WafLogging', { resourceArn: this.webAcl.attrArn, logDestinationConfigs: [wafLogs.logGroupArn] });
 
     // --- alarms ---

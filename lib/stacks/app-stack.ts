@@ -73,14 +73,17 @@ export class AppStack extends Stack {
   public readonly query: QueryApi;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
-    super(scope, id, props);
+    // Production keeps its evidence (function, API access and WAF logs, the key that encrypts them): termination protection as the data stack.
+    super(scope, id, { ...props, terminationProtection: props.config.terminationProtection });
     setMetricDimensions(this, deploymentMetricDimensions(props.config));
     const c = props.config;
     tagWorkload(this, 'pipeline');
 
-    // Encrypts only what this stack holds (function logs and environments, pipeline state and logs);
-    // they go with the stack. Failed async invocations are state: their queue lives in the data stack.
-    const key = createDataKey(this, 'AppKey', { description: 'Encrypts function logs and environments, pipeline state and logs', removalPolicy: RemovalPolicy.DESTROY });
+    // Encrypts only what this stack holds (function logs and environments, pipeline state and logs).
+    // Stages that keep data keep the logs (audit evidence: API access, WAF, function logs) and this key
+    // with them. Failed async invocations are state: their queue lives in the data stack.
+    const evidence = c.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const key = createDataKey(this, 'AppKey', { description: 'Encrypts function logs and environments, pipeline state and logs', removalPolicy: evidence });
     allowCloudWatchLogs(key);
     const asyncDlq = props.asyncFailures;
 
@@ -101,6 +104,7 @@ export class AppStack extends Stack {
       logRetention: c.logRetentionDays,
       deadLetterQueue: asyncDlq,
       apiOnlyFunctionsInVpc: c.network.privateLinkForAwsApis,
+      logRemovalPolicy: evidence,
     };
 
     const pl = c.pipeline;

@@ -1,4 +1,4 @@
-import { CfnResource, Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnResource, Duration, Fn, Names, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,6 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AlarmTopic } from '../alarm-topic';
+import { BreakGlassAlarms, KeyAdministration } from '../break-glass';
 import { ModelGateway } from '../model-gateway';
 import { AuditStore } from '../query-api/audit-store';
 import { setMetricDimensions, acknowledgeCdkProviders, allowCloudWatchLogs, createDataKey, createDeadLetterQueue, deadLetterAlarm } from '../common';
@@ -46,6 +47,10 @@ export class DataStack extends Stack {
   /** The query API's append-only audit trail. */
   public readonly audit: AuditStore;
   public readonly reviewTopic: sns.Topic;
+  /** Alarms on the break-glass paths (master secret read, restricted group change, key policy change). */
+  public readonly breakGlass: BreakGlassAlarms;
+  /** The role that administers the intake, database and audit keys and may not use them. */
+  public readonly keyAdministration: KeyAdministration;
   /** RETAIN in stages that keep data, DESTROY in stages that do not. */
   public readonly dataRemovalPolicy: RemovalPolicy;
   private azCount = 2;
@@ -141,6 +146,7 @@ export class DataStack extends Stack {
         encryptionKey: opsKey,
         logRetention: c.logRetentionDays,
         deadLetterQueue: this.asyncFailures,
+        logRemovalPolicy: this.dataRemovalPolicy,
       },
       embeddingDimension: c.embedding.dimension,
       embeddingModel: c.embedding.modelId,
@@ -154,6 +160,7 @@ export class DataStack extends Stack {
       logRetention: c.logRetentionDays,
       encryptionKey: adopted('database'),
       restoreFromSnapshot: c.rebuild?.restoreFromSnapshot,
+      secretsManagerEndpointSecurityGroup: this.network.endpointSecurityGroup,
     });
     tagWorkload(this.database, 'vector-db');
 
@@ -223,6 +230,24 @@ export class DataStack extends Stack {
     }
     tagWorkload(this.reviewQueue, 'pipeline');
     tagWorkload(this.reviewTopic, 'pipeline');
+
+    // Break glass: reading the master secret, changing who is in the restricted tier, changing a key policy.
+    // The rotation function is named by CDK from its construct path (the last 64 characters of its unique id).
+    const rotationId = Names.uniqueId(this.database.rotation);
+    const session = (role: string, name: string) => `arn:${this.partition}:sts::${this.account}:assumed-role/${role}/${name}`;
+    this.breakGlass = new BreakGlassAlarms(this, 'BreakGlass', {
+      alarmTopic: this.alarms.topic,
+      alarmTopicKey: this.alarms.key,
+      masterSecretArn: this.database.instance.secret!.secretArn,
+      expectedSecretReaders: [session('*', rotationId.substring(Math.max(rotationId.length - 64, 0))), session(this.database.migrationsFunction.role!.roleName, '*')],
+      restrictedGroups: c.query.authorization === 'cognito' ? Object.entries(c.query.tierGroups).filter(([, tier]) => tier === 'restricted').map(([group]) => group) : [],
+    });
+    tagWorkload(this.breakGlass, 'observability');
+    // The keys of what holds documents, chunks and the audit trail: administered by a role that cannot use them.
+    this.keyAdministration = new KeyAdministration(this, 'KeyAdministration', {
+      roleName: `${namePrefix(c)}-key-admin`,
+      keys: [this.intake.encryptionKey, this.database.encryptionKey, this.audit.encryptionKey],
+    });
     acknowledgeCdkProviders(this);
   }
 }

@@ -149,6 +149,12 @@ export interface VectorDatabaseProps {
   readonly logRetention?: logs.RetentionDays;
   /** Master secret rotation interval. @default Duration.days(30) */
   readonly rotationInterval?: Duration;
+  /**
+   * Security group of the Secrets Manager interface endpoint: the rotation function's only HTTPS
+   * destination (besides the database).
+   * @default - HTTPS to any IPv4 address (isolated subnets have no route out but the VPC endpoints)
+   */
+  readonly secretsManagerEndpointSecurityGroup?: ec2.ISecurityGroup;
 }
 
 /**
@@ -169,7 +175,7 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
   public readonly instance: rds.DatabaseInstance | rds.DatabaseInstanceFromSnapshot;
   public readonly encryptionKey: kms.IKey;
   /** Attach to anything that connects to the database. */
-  public readonly clientSecurityGroup: ec2.SecurityGroup;
+  public readonly clientSecurityGroup: ec2.ISecurityGroup;
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly port: number;
   public readonly databaseName: string;
@@ -288,7 +294,13 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
 
     // Built here rather than with addRotationSingleUser, whose security-group rule uses the port as a
     // token (rule packs cannot read a token port): the target names the port as a number.
+    // Its own security group: CDK's default allows all traffic out, next to the master secret. This one
+    // reaches the database (added by SecretRotation through the target's connections) and Secrets Manager.
+    const rotationSg = new ec2.SecurityGroup(this, 'RotationSg', { vpc: props.vpc, description: 'Master secret rotation: the database and Secrets Manager only', allowAllOutbound: false });
+    if (props.secretsManagerEndpointSecurityGroup) rotationSg.addEgressRule(props.secretsManagerEndpointSecurityGroup, ec2.Port.tcp(443), 'HTTPS to the Secrets Manager endpoint');
+    else rotationSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Secrets Manager (no internet route exists)');
     this.rotation = new secretsmanager.SecretRotation(this, 'Rotation', {
+      securityGroup: rotationSg,
       application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
       secret: this.instance.secret!,
       target: { connections: new ec2.Connections({ securityGroups: [this.securityGroup], defaultPort: ec2.Port.tcp(this.port) }) },

@@ -63,6 +63,13 @@ describe('production: destroy, then npm run deploy -- --rebuild', () => {
     expect(roles).toEqual([expect.stringMatching(/^VectorDbInstanceMonitoringRole/)]);
   });
 
+  test('the app stack\'s evidence is kept: its key and every log group (API access, WAF, function and pipeline logs)', () => {
+    const app = before['docai-production-app'].Resources;
+    const evidence = Object.entries<any>(app).filter(([, r]) => ['AWS::KMS::Key', 'AWS::Logs::LogGroup'].includes(r.Type));
+    expect(evidence.map(([k]) => k)).toEqual(expect.arrayContaining([expect.stringMatching(/^AppKey/), expect.stringMatching(/^QueryAccessLogs/), expect.stringMatching(/^QueryWafLogs/), expect.stringMatching(/^PipelineLogs/)]));
+    for (const [k] of evidence) expect({ k, kept: plan.kept.includes(`docai-production-app/${k} [${app[k].Type}]`) }).toEqual({ k, kept: true });
+  });
+
   test('the restored database gets its own identifier, so it does not collide with the kept one', () => {
     const ids = (t: Record<string, any>) => Object.values<any>(t['docai-production-data'].Resources).filter((r) => r.Type === 'AWS::RDS::DBInstance').map((r) => r.Properties.DBInstanceIdentifier);
     const [kept] = ids(before);

@@ -106,11 +106,12 @@ describe.each(STAGES)('%s stage', (stageName) => {
     }
   });
 
-  test('termination protection is on for the stateful stack exactly when the stage retains data', () => {
+  test('termination protection is on for the stateful stack and the app stack (which keeps its evidence) exactly when the stage retains data', () => {
     const { stacks, config } = synth();
     expect(stacks.data.terminationProtection).toBe(config.terminationProtection);
     expect(stacks.data.terminationProtection).toBe(stageName === 'production');
-    expect(stacks.app.terminationProtection).toBe(false);
+    expect(stacks.app.terminationProtection).toBe(stageName === 'production');
+    expect(stacks.inference.terminationProtection).toBe(false);
   });
 
   test('every taggable resource carries the cost-allocation tags', () => {

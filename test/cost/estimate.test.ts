@@ -12,7 +12,7 @@ describe('cost estimate', () => {
       0 + // scale-to-zero GPU endpoint
       10 * PRICES.kmsKeyMonth + // the tag-activation log key exists only when a stage activates tags
       1 * PRICES.secretMonth +
-      1 * PRICES.cloudwatchDashboardMonth + (20 + 3 + 2) * PRICES.cloudwatchAlarmMonth + // + the question endpoint's 3, the 2 of the copy target-tracking policy
+      1 * PRICES.cloudwatchDashboardMonth + (21 + 3 + 2) * PRICES.cloudwatchAlarmMonth + // 20 + the break-glass dead-letter alarm, + the question endpoint's 3, the 2 of the copy target-tracking policy
       PRICES.wafWebAclMonth + 3 * PRICES.wafRuleMonth; // the query API's web ACL and its 3 rules
     expect(e.idleTotalUsd).toBeCloseTo(byHand, 6);
     expect(e.totalUsd).toBeCloseTo(byHand, 6);

@@ -1,0 +1,2 @@
+export * from './break-glass';
+export * from './key-administration';
