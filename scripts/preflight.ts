@@ -64,5 +64,7 @@ const r = spawnSync(py, [path.join(__dirname, 'preflight_quotas.py'), '--stage',
   ...(recorded ? ['--recorded-responses', recorded] : []),
   '--bootstrap-parameter', synthesized.bootstrap.parameter, '--bootstrap-version', String(synthesized.bootstrap.version), ...synthesized.pinnedRegions.flatMap((r) => ['--bootstrap-region', r]),
   '--models', JSON.stringify(models), ...(config.query.apiGatewayAccountRole ? ['--apigateway-role-owned'] : []),
+  // The embedding model loads from this account's bucket (network isolation): staged, with the table's checksums.
+  '--staged-model', config.embedding.modelId, ...(process.env.DOCAI_PREFLIGHT_MODEL_TABLE ? ['--model-table', process.env.DOCAI_PREFLIGHT_MODEL_TABLE] : []),
   ...(config.region ? ['--region', config.region] : []), ...Object.entries(needs).map(([t, n]) => `--endpoint-instances=${t}=${n}`)], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -22,6 +22,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_args import StrictParser  # noqa: E402
 from preflight_account import check_apigateway_role, check_bootstrap, check_models  # noqa: E402
+from model_artifacts import TABLE, bucket_name, check_staged, load_table  # noqa: E402
 import json
 import sys
 from typing import Any
@@ -133,6 +134,8 @@ def main() -> int:
     ap.add_argument("--bootstrap-region", action="append", default=[], help="regions of pinned stacks (the cost stack: us-east-1)")
     ap.add_argument("--models", default="[]", help="JSON: the gateway chains' Bedrock models with their invocation per region (lib/config/model-catalog.ts)")
     ap.add_argument("--apigateway-role-owned", action="store_true", help="the stage owns the API Gateway account role (apiGatewayAccountRole)")
+    ap.add_argument("--staged-model", action="append", default=[], help="a model the endpoints load from this account's bucket (lib/gpu-inference/model-artifacts.json)")
+    ap.add_argument("--model-table", default=TABLE, help="the model artifacts table (tests pass a fixture)")
     a = ap.parse_args()
     needs = {k: int(v) for k, v in (x.split("=") for x in a.endpoint_instances)}
     models = json.loads(a.models)
@@ -159,6 +162,8 @@ def main() -> int:
             print(f"  - CDK bootstrap: {a.bootstrap_parameter} >= {a.bootstrap_version} in the stage's region and {', '.join(a.bootstrap_region)}")
         for m in models:
             print(f"  - Bedrock {m['modelId']} (gateway.models.{m['name']}): GetFoundationModel, GetFoundationModelAvailability, and GetInferenceProfile where the region calls it through one")
+        for m in a.staged_model:
+            print(f"  - Model artifacts of {m}: S3 HeadObject of models/{m}/<revision>/model.tar.gz in {bucket_name('<account>', '<region>')}, staged from the checksums of lib/gpu-inference/model-artifacts.json")
         return 0
     problems = check(needs, a.reserved_concurrency, session.client("service-quotas"), session.client("lambda"), a.peak_concurrency)
     region = session.region_name
@@ -172,6 +177,8 @@ def main() -> int:
         problems += check_bootstrap({r: session.client("ssm", region_name=r) for r in regions}, a.bootstrap_parameter, a.bootstrap_version, account)
     if models:
         problems += check_models(session.client("bedrock"), region, models)
+    if a.staged_model:
+        problems += check_staged(session.client("s3"), account, region, a.staged_model, load_table(a.model_table))
     for p in problems:
         print(f"FAIL {p}")
     return 1 if problems else 0

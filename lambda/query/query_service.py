@@ -12,7 +12,8 @@ returns the ranked chunks.
 3. The question is screened by the input guardrail first (attacks refused, personal data masked),
    so only the screened question is embedded, sent to a model or kept in the audit trail.
 4. The question is embedded and the retrieve function searches as that tier's database role
-   (row-level security decides what is visible). ``/query``: the gateway answers from those
+   (row-level security decides what is visible); it derives the tier again from the token it is
+   handed (retrieve_handler.py), so this function's word alone raises no tier. ``/query``: the gateway answers from those
    passages; a cached answer is served only when it was built from passages this retrieval returned.
 5. Every request that reached the handler leaves one audit record (``AuditRecord``, the columns of
    ``audit_columns.json``, a copy of lib/query-api/audit-columns.json) and EMF metrics.
@@ -163,6 +164,9 @@ class Identity:
     principal: str
     tier: str
     groups: list
+    # The verified ID token (Cognito), passed on to the retrieve function, which derives the tier
+    # from it again; None for IAM callers (their tier is fixed in the retrieve function).
+    token: str | None = None
 
 
 class AmbiguousToken(ValueError):
@@ -170,11 +174,8 @@ class AmbiguousToken(ValueError):
     cannot be told, so none is read."""
 
 
-def _token_payload(headers: dict, multi_value_headers: dict | None = None) -> dict | None:
-    """The payload of the token in the Authorization header: the token the Cognito authorizer
-    verified (its identity source is that header), so its signature needs no second check here.
-    A request carrying two Authorization values (two headers, or two spellings of the name) could
-    pair a verified token with a forged one of the same subject: refused (AmbiguousToken)."""
+def _authorization_token(headers: dict, multi_value_headers: dict | None = None) -> str | None:
+    """The one token in the Authorization header (without "Bearer "), or None; AmbiguousToken for two."""
     values = [v for k, v in (headers or {}).items() if k.lower() == "authorization"]
     for k, vs in (multi_value_headers or {}).items():
         if k.lower() == "authorization" and isinstance(vs, list):
@@ -184,8 +185,18 @@ def _token_payload(headers: dict, multi_value_headers: dict | None = None) -> di
     value = values[0] if values else None
     if not isinstance(value, str):
         return None
-    token = value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value
-    parts = token.strip().split(".")
+    return (value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value).strip()
+
+
+def _token_payload(headers: dict, multi_value_headers: dict | None = None) -> dict | None:
+    """The payload of the token in the Authorization header: the token the Cognito authorizer
+    verified (its identity source is that header), so its signature needs no second check here.
+    A request carrying two Authorization values (two headers, or two spellings of the name) could
+    pair a verified token with a forged one of the same subject: refused (AmbiguousToken)."""
+    token = _authorization_token(headers, multi_value_headers)
+    if token is None:
+        return None
+    parts = token.split(".")
     if len(parts) != 3:
         return None
     try:
@@ -257,7 +268,13 @@ def caller_identity(event: dict, settings: QuerySettings) -> Identity:
                       missing="membership of an access-tier group")
         e.principal, e.groups = principal, groups
         raise e
-    return Identity(str(principal), max(tiers, key=TIERS.index), groups)
+    token = None
+    if claims:
+        try:
+            token = _authorization_token(event.get("headers") or {}, event.get("multiValueHeaders"))
+        except AmbiguousToken:
+            token = None
+    return Identity(str(principal), max(tiers, key=TIERS.index), groups, token)
 
 
 # --- request hygiene ---------------------------------------------------------------------------
@@ -455,8 +472,9 @@ class QueryService:
                                    workflow, s.embedding_usd_per_million_tokens, self.metrics_stream)
         return call_with_retries("embedding", lambda: embedder.embed([question])[0], self.embed_retry, self.embed_breaker, Deadline.after(8), attempts)
 
-    def retrieve(self, tier: str, embedding: list[float], k: int, filters: dict) -> list[dict]:
-        payload = json.dumps({"tier": tier, "embedding": embedding, "k": k, "filters": filters}).encode()
+    def retrieve(self, tier: str, embedding: list[float], k: int, filters: dict, token: str | None = None) -> list[dict]:
+        # The retrieve function derives the tier from the token itself; ``tier`` must agree with it.
+        payload = json.dumps({"tier": tier, "token": token, "embedding": embedding, "k": k, "filters": filters}).encode()
         out = self.clients("lambda").invoke(FunctionName=self.settings.retrieve_function, InvocationType="RequestResponse", Payload=payload)
         result = json.loads(out["Payload"].read())
         if out.get("FunctionError"):
@@ -567,7 +585,7 @@ class QueryService:
         finally:
             record.attempts = record.attempts + [a.__dict__ for a in embed_attempts]
         try:
-            hits = _timed(latency, "retrieve", lambda: self.retrieve(identity.tier, vector, req.k, req.filters))
+            hits = _timed(latency, "retrieve", lambda: self.retrieve(identity.tier, vector, req.k, req.filters, identity.token))
         except TransientError as e:
             log.error("retrieval failed", requestId=request_id, error=str(e))
             raise HttpError(503, "search_unavailable", "The document search is not answering; retry in a minute.", retryAfterSeconds=60) from e

@@ -1,26 +1,58 @@
 """Retrieval as the caller's tier: the only query-path function inside the VPC.
 
-Invoked (never through the API) by the query function with the tier it took from the caller's
-verified identity. It logs in to the database as that tier's reader role with an IAM token
-(``docai_reader_<tier>``; its role may connect only as reader users), so row-level security in the
-database decides which chunks are visible: a ``public`` caller cannot see a ``confidential`` chunk
-whatever the request says.
+Invoked (never through the API) by the query function. The tier is not the query function's word:
+with Cognito authorization (TIER_SOURCE=cognito) the event carries the caller's ID token and this
+function verifies its signature against the user pool's keys (JWKS, in its environment), its issuer,
+audience and expiry, and maps the token's groups to a tier with its own TIER_GROUPS; with IAM
+authorization (TIER_SOURCE=iam) the tier is IAM_CALLER_TIER, the only reader user its role may
+connect as. A ``tier`` in the event must equal the derived one (else the call is refused), so a
+query function that is buggy or compromised cannot raise a caller's tier. It logs in to the
+database as that tier's reader role with an IAM token (``docai_reader_<tier>``), so row-level
+security decides which chunks are visible.
 
-Event: {"tier": "internal", "embedding": [...], "k": 8, "filters": {"document_type": ..., "date_from": ..., "date_to": ...}}
+Event: {"token": "<ID token>", "tier": "internal", "embedding": [...], "k": 8, "filters": {"document_type": ..., "date_from": ..., "date_to": ...}}
 Result: {"hits": [{"chunkId", "key", "versionId", "page", "heading", "score", "text", "tier"}]}
 """
 from __future__ import annotations
 
+import json
 import os
 from datetime import date
 from typing import Any
 
+from caller_token import TokenRejected, TokenVerifier, parse_jwks, tier_from_groups
 from docai_shared import db
 from docai_shared.errors import PermanentError
 from docai_shared.observability import Logger, Metrics
 
 _connections: dict[str, Any] = {}
 log = Logger("retrieve")
+
+
+class TierRefused(PermanentError):
+    """The call carries no tier this function can derive, or a tier other than the derived one."""
+
+
+def derived_tier(event: dict, env: Any = None) -> str:
+    """The tier from the verified token (cognito) or the configured IAM tier (iam); fails closed."""
+    env = os.environ if env is None else env
+    source = env.get("TIER_SOURCE")
+    if source == "cognito":
+        verifier = TokenVerifier(parse_jwks(env.get("JWKS") or '{"keys": []}'), env.get("TOKEN_ISSUER", ""), tuple(json.loads(env.get("TOKEN_AUDIENCES") or "[]")))
+        try:
+            payload = verifier.verify(event.get("token"))
+        except TokenRejected as e:
+            raise TierRefused(f"caller token refused: {e}")
+        tier = tier_from_groups(payload.get("cognito:groups", []), json.loads(env.get("TIER_GROUPS") or "{}"))
+    elif source == "iam":
+        tier = env.get("IAM_CALLER_TIER")
+    else:
+        raise TierRefused(f"TIER_SOURCE is {source!r}; the QueryApi construct sets cognito or iam")
+    if tier not in db.ACCESS_TIERS:
+        raise TierRefused("the caller's verified identity maps to no access tier")
+    if event.get("tier") is not None and event.get("tier") != tier:
+        raise TierRefused(f"the call names tier {str(event.get('tier'))[:20]!r}, the caller's verified identity maps to {tier!r}")
+    return tier
 
 
 def _connection(tier: str) -> Any:
@@ -30,9 +62,11 @@ def _connection(tier: str) -> Any:
 
 
 def handler(event: dict, context: Any = None) -> dict:
-    tier = event.get("tier")
-    if tier not in db.ACCESS_TIERS:
-        raise PermanentError(f"tier must be one of {', '.join(db.ACCESS_TIERS)}, received {tier!r}")
+    try:
+        tier = derived_tier(event)
+    except TierRefused as e:
+        log.error("tier refused", reason=str(e))  # only a broken or compromised caller gets here
+        raise
     filters = dict(event.get("filters") or {})
     for name in ("date_from", "date_to"):
         if filters.get(name):

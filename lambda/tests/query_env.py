@@ -67,6 +67,8 @@ def query_environment(config: dict | None = None) -> dict:
         "EMBEDDING_ENDPOINT": QUESTION_ENDPOINT, "EMBEDDING_INFERENCE_COMPONENT": "", "EMBEDDING_DIMENSION": str(DIM), "RETRIEVE_FUNCTION": RETRIEVE_FUNCTION,
         "AUDIT_BUCKET": AUDIT_BUCKET, "TIER_GROUPS": json.dumps(TIER_GROUPS), "DEFAULT_TOP_K": "4", "MAX_TOP_K": "20",
         "WORKFLOW": "query", "EMBEDDING_MODEL": MODEL, "DB_HOST": DB_HOST, "DB_PORT": "5432", "DB_NAME": "docai",
+        # The retrieve function's own view of the caller (QueryApi sets these on it, not on the query function).
+        "TIER_SOURCE": "cognito", "JWKS": pool_jwks(), "TOKEN_ISSUER": TOKEN_ISSUER, "TOKEN_AUDIENCES": json.dumps([TOKEN_CLIENT]),
     }
 
 
@@ -96,25 +98,58 @@ def use_pglite_for_readers(conn, logins: list) -> None:
     db.connect_with_password = connect
 
 
-def unsigned_token(payload: dict) -> str:
-    """A JWT's shape with this payload (header.payload.signature). The handler never checks the
-    signature: API Gateway's Cognito authorizer verified the token in the Authorization header."""
+TOKEN_ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TestPool1"
+TOKEN_CLIENT = "test-app-client"
+_KEYS: dict = {}
+
+
+def _pool_key(kid: str = "pool-key-1"):
+    """The test user pool's RSA key pair (one per process): the retrieve function verifies with its public half."""
+    if kid not in _KEYS:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        _KEYS[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return _KEYS[kid]
+
+
+def pool_jwks() -> str:
+    """The JWKS document of the test pool, as jwks_handler.py hands it to the retrieve function."""
+    def b64int(i: int) -> str:
+        return base64.urlsafe_b64encode(i.to_bytes((i.bit_length() + 7) // 8, "big")).decode().rstrip("=")
+    nums = _pool_key().public_key().public_numbers()
+    return json.dumps({"keys": [{"kid": "pool-key-1", "alg": "RS256", "kty": "RSA", "use": "sig", "n": b64int(nums.n), "e": b64int(nums.e)}]})
+
+
+def signed_token(payload: dict, key=None, header: dict | None = None) -> str:
+    """A JWT signed RS256 as Cognito signs ID tokens (with the test pool's key unless ``key``). The query
+    handler does not check the signature (API Gateway's authorizer did); the retrieve function does."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     b64 = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")  # noqa: E731
-    return f"{b64({'kid': 'test', 'alg': 'RS256'})}.{b64(payload)}.c2lnbmF0dXJl"
+    signing_input = f"{b64(header or {'kid': 'pool-key-1', 'alg': 'RS256'})}.{b64(payload)}"
+    signature = (key or _pool_key()).sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).decode().rstrip('=')}"
+
+
+def unsigned_token(payload: dict) -> str:
+    """A JWT's shape with this payload and a signature that verifies under no key."""
+    b64 = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")  # noqa: E731
+    return f"{b64({'kid': 'pool-key-1', 'alg': 'RS256'})}.{b64(payload)}.c2lnbmF0dXJl"
 
 
 def api_event(path: str, body, groups: str | list | None = "docai-tier-internal", sub: str = "user-alice", request_id: str = "req-1",
               content_type: str | None = "application/json") -> dict:
     """A REST API proxy event as the Cognito authorizer passes it (tests/fixtures/apigw-rest-cognito-event.json):
     every claim a string, cognito:groups flattened with commas, the verified ID token in Authorization
-    with the groups as a JSON array. ``groups``: a comma-separated string or a list of names."""
+    with the groups as a JSON array, signed with the test pool's key. ``groups``: a comma-separated string or a list of names."""
     names = groups if isinstance(groups, list) else [g for g in (groups or "").split(",") if g]
     claims = {"sub": sub, "cognito:username": sub.replace("user-", ""), "token_use": "id", "exp": "Wed Dec 02 01:30:11 UTC 2026"}
-    payload = {"sub": sub, "cognito:username": sub.replace("user-", ""), "token_use": "id", "exp": 1796175011}
+    payload = {"sub": sub, "cognito:username": sub.replace("user-", ""), "token_use": "id", "exp": 4102444800, "iss": TOKEN_ISSUER, "aud": TOKEN_CLIENT}
     if groups is not None:
         claims["cognito:groups"] = ",".join(names)
         payload["cognito:groups"] = names
-    headers = {"Authorization": unsigned_token(payload)}
+    headers = {"Authorization": signed_token(payload)}
     if content_type is not None:
         headers["Content-Type"] = content_type
     return {

@@ -53,7 +53,8 @@ def _model(name, model_id):
 
 
 MODELS = [_model("bedrock-nova-lite", "amazon.nova-lite-v1:0"), _model("bedrock-nova-micro", "amazon.nova-micro-v1:0")]
-ACCOUNT_ARGS = ["--bootstrap-parameter", "/cdk-bootstrap/hnb659fds/version", "--bootstrap-version", "6", "--bootstrap-region", "us-east-1", "--models", json.dumps(MODELS)]
+ACCOUNT_ARGS = ["--bootstrap-parameter", "/cdk-bootstrap/hnb659fds/version", "--bootstrap-version", "6", "--bootstrap-region", "us-east-1", "--models", json.dumps(MODELS),
+                "--staged-model", "BAAI/bge-base-en-v1.5", "--model-table", os.path.join(FIXTURES, "model-artifacts.json")]
 
 
 def run_main(fixture, capsys, reserved=0, peak=0):
@@ -78,8 +79,8 @@ def test_a_fresh_account_blocks_on_the_gpu_quota_and_names_the_increase(capsys):
         "aws service-quotas request-service-quota-increase --service-code sagemaker --quota-code L-1928E07B --desired-value 1" in out
     # Lambda concurrency 10 is enough when nothing is reserved (the pilot reserves none).
     assert "ok   Lambda 'Concurrent executions' = 10 (the stage reserves 0)" in out
-    # The quota and the four account prerequisites (test_a_fresh_account_refuses_once_per_missing_prerequisite).
-    assert out.count("FAIL") == 5
+    # The quota and the five account prerequisites (test_a_fresh_account_refuses_once_per_missing_prerequisite).
+    assert out.count("FAIL") == 6
 
 
 def test_after_the_gpu_increase_the_fresh_account_passes_with_a_throughput_warning(capsys):
@@ -96,8 +97,10 @@ def test_a_fresh_account_refuses_once_per_missing_prerequisite_naming_each_fix(c
     code, out = run_main("fresh-account.json", capsys)
     assert code == 1
     fails = [line for line in out.splitlines() if line.startswith("FAIL ") and "SageMaker quota" not in line]
-    assert len(fails) == 4, out
-    apigw, bootstrap, access, eol = fails
+    assert len(fails) == 5, out
+    apigw, bootstrap, access, eol, artifacts = fails
+    assert artifacts.startswith("FAIL Model artifacts (BAAI/bge-base-en-v1.5@a5beb1e3e68b): s3://docai-models-111122223333-us-east-1/models/BAAI/bge-base-en-v1.5/")
+    assert "is not staged (HeadObject: 404)" in artifacts and "Fix: python3 scripts/stage_model.py --model BAAI/bge-base-en-v1.5 --bucket docai-models-111122223333-us-east-1 --region us-east-1" in artifacts
     assert apigw.startswith("FAIL API Gateway CloudWatch Logs role (us-east-1): none is set")
     assert "AmazonAPIGatewayPushToCloudWatchLogs" in apigw and "aws apigateway update-account --region us-east-1 --patch-operations op=replace,path=/cloudwatchRoleArn,value=arn:aws:iam::111122223333:role/<role>" in apigw
     assert "-c apiGatewayAccountRole=true (one per account and region)" in apigw
@@ -115,6 +118,18 @@ def test_a_ready_account_passes_every_prerequisite(capsys):
     assert "ok   CDK bootstrap in us-east-1 = version 30 (need 6)" in out
     assert "ok   Bedrock model amazon.nova-lite-v1:0 (gateway.models.bedrock-nova-lite, us-east-1): ACTIVE, access granted, called as amazon.nova-lite-v1:0" in out
     assert "ok   Bedrock model amazon.nova-micro-v1:0 (gateway.models.bedrock-nova-micro, us-east-1): ACTIVE, access granted, called as amazon.nova-micro-v1:0" in out
+    assert "ok   Model artifacts BAAI/bge-base-en-v1.5@a5beb1e3e68b staged at s3://docai-models-111122223333-us-east-1/models/BAAI/bge-base-en-v1.5/" in out
+
+
+def test_the_shipped_table_refuses_until_its_checksums_are_recorded(capsys):
+    """lib/gpu-inference/model-artifacts.json pins the revision; its checksums are recorded by the first
+    staging with internet (stage_model.py --record): until then no deploy passes the preflight."""
+    ACCOUNT_ARGS[-1] = os.path.join(os.path.dirname(__file__), "..", "..", "lib", "gpu-inference", "model-artifacts.json")
+    try:
+        code, out = run_main("gpu-granted.json", capsys)
+    finally:
+        ACCOUNT_ARGS[-1] = os.path.join(FIXTURES, "model-artifacts.json")
+    assert code == 1 and "FAIL Model artifacts (BAAI/bge-base-en-v1.5@a5beb1e3e68b): no SHA-256 recorded for config.json" in out
 
 
 def test_a_stage_that_owns_the_api_gateway_role_is_not_refused_for_the_account_having_none(capsys, monkeypatch):

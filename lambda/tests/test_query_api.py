@@ -1,5 +1,6 @@
 """The query path end to end: tier from identity and row-level security on PGlite, answers through the
 model gateway, the audit record of every request, and the 4xx answers."""
+import base64
 import json
 import os
 
@@ -11,8 +12,8 @@ import query_handler
 import retrieve_handler
 from gateway_env import env_vars, gateway_config
 from local_models import LocalModels
-from query_env import (AUDIT_BUCKET, CORPUS, DIM, RETRIEVE_FUNCTION, TIER_GROUPS, api_event, corpus_database, create_aws_state, query_environment,
-                       reset_handlers, use_pglite_for_readers)
+from query_env import (AUDIT_BUCKET, CORPUS, DIM, RETRIEVE_FUNCTION, TIER_GROUPS, TOKEN_CLIENT, TOKEN_ISSUER, api_event, corpus_database, create_aws_state,
+                       query_environment, reset_handlers, signed_token, use_pglite_for_readers)
 
 AUDIT_FIELDS = {"requestId", "time", "workflow", "principal", "tier", "groups", "question", "questionSha256", "filters", "topK", "retrieved",
                 "promptVersion", "model", "modelId", "tokensIn", "tokensOut", "estimatedUsd", "cache", "guardrails", "attempts", "answer",
@@ -289,6 +290,7 @@ def test_an_iam_authorized_service_caller_gets_the_configured_tier_and_nothing_e
     out = query_handler.handler(event)
     assert out["statusCode"] == 403  # IAM callers have no tier until the stage names one
     monkeypatch.setenv("IAM_CALLER_TIER", "internal")
+    monkeypatch.setenv("TIER_SOURCE", "iam")  # as QueryApi sets it on the retrieve function with authorization 'iam'
     reset_handlers(api[0].url)  # the environment is read at a cold start
     out = query_handler.handler(event)
     body = json.loads(out["body"])
@@ -420,6 +422,12 @@ FIXTURE_EVENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtur
 def test_a_rest_api_cognito_event_as_recorded_maps_its_groups_to_the_highest_tier(api):
     _, logins = api
     event = json.load(open(FIXTURE_EVENT))
+    # The recorded token's payload, signed by the test pool (the retrieve function verifies it): only
+    # the issuer, audience and expiry are the test pool's; groups and subject are as recorded.
+    header, payload = event["headers"]["Authorization"].split(".")[:2]
+    payload = {**json.loads(base64.urlsafe_b64decode(payload + "==")), "iss": TOKEN_ISSUER, "aud": TOKEN_CLIENT, "exp": 4102444800}
+    token = signed_token(payload)
+    event["headers"]["Authorization"], event["multiValueHeaders"]["Authorization"] = token, [token]
     out = query_handler.handler(event)
     assert out["statusCode"] == 200, out["body"]
     [record] = audit_records()
@@ -455,13 +463,16 @@ def test_whole_group_names_from_the_verified_token_and_nothing_else(api):
     for event in (two_headers, two_spellings):
         out = query_handler.handler(event)
         assert out["statusCode"] == 403 and json.loads(out["body"])["error"] == "groups_unreadable"
-    # Without the token, a JSON-array claim is read as a list; a flattened string is ambiguous and refused.
-    for claim, expected in (('["docai-tier-public"]', 200), ("docai-tier-public", 403), ("[docai-tier-public]", 403)):
+    # Without the token, a JSON-array claim is read as a list, but the retrieve function, which derives the
+    # tier from the signed token itself, refuses a call without one (503, no login); a flattened string is
+    # ambiguous and refused at once.
+    before = list(logins)
+    for claim, expected in (('["docai-tier-public"]', 503), ("docai-tier-public", 403), ("[docai-tier-public]", 403)):
         event = api_event("/search", {"question": "hours"}, groups=["docai-tier-public"])
         event["headers"].pop("Authorization")
         event["requestContext"]["authorizer"]["claims"]["cognito:groups"] = claim
         assert query_handler.handler(event)["statusCode"] == expected, claim
-    assert logins[-1] == "docai_reader_public"
+    assert logins == before
 
 
 # --- issue 22: input hygiene, named 4xx, never a 5xx ------------------------------------------
@@ -577,3 +588,25 @@ def test_the_readme_states_the_limits_the_handler_enforces():
     assert f"nesting deeper than {query_service.MAX_JSON_DEPTH} levels" in readme
     assert f"over {query_service.MAX_QUESTION_CHARS} characters" in readme
     assert f"plus {__import__('docai_shared.gateway.state', fromlist=['x']).FRAMING_TOKENS} framing tokens" in readme
+
+
+# --- issue 25, item 4: a query function that lies about the tier --------------------------------
+
+
+def test_a_query_function_that_raises_the_tier_gets_nothing(api, monkeypatch):
+    """The query function's own tier decision, replaced by one that says restricted for a public caller
+    (a bug, or code an attacker changed): the retrieve function derives the tier from the signed token
+    it is handed, refuses the call, and never logs in; the caller gets 503 and the record says so."""
+    import query_service
+
+    _, logins = api
+    real = query_service.caller_identity
+    monkeypatch.setattr(query_service, "caller_identity", lambda event, settings: query_service.Identity(
+        real(event, settings).principal, "restricted", ["docai-tier-restricted"], real(event, settings).token))
+    status, body, _ = call("/search", {"question": "merger", "topK": 10}, groups="docai-tier-public")
+    assert status == 503 and body["error"] == "search_unavailable" and logins == []
+    # The same lie with no token at all (as for an IAM caller) is refused too.
+    monkeypatch.setattr(query_service, "caller_identity", lambda event, settings: query_service.Identity("user-alice", "restricted", [], None))
+    status, body, _ = call("/search", {"question": "merger", "topK": 10}, groups="docai-tier-public", request_id="req-2")
+    assert status == 503 and logins == []
+    assert [r["outcome"] for r in audit_records()] == ["search_unavailable"] * 2

@@ -258,7 +258,13 @@ export function validateStageConfig(c: StageConfig): string[] {
       if (e.scaling === 'scale-to-zero' && e.minInstances !== 0) p.push(`${which}.minInstances: ${got(e.minInstances)}; must be 0 when ${which}.scaling is scale-to-zero. Fix: set minInstances to 0, or scaling to always-on`);
       if (e.scaling === 'always-on' && e.minInstances < 1) p.push(`${which}.minInstances: ${got(e.minInstances)}; must be at least 1 when ${which}.scaling is always-on. Fix: set minInstances to 1 or more, or scaling to scale-to-zero`);
     }
-    int(`${which}.dataCapturePercent`, e?.dataCapturePercent, 0, 100);
+    if (int(`${which}.dataCapturePercent`, e?.dataCapturePercent, 0, 100) && e.dataCapturePercent > 0 && e.dataCaptureOptIn !== true) {
+      const text = which === 'embedding' ? 'the text of every document chunk, of every access tier (public, internal, confidential, restricted)'
+        : 'each question with the passages of the caller\'s tier, so across callers every access tier (public, internal, confidential, restricted)';
+      p.push(`${which}.dataCapturePercent: ${got(e.dataCapturePercent)}; this captures ${e.dataCapturePercent}% of the endpoint's requests and responses: ${text}, kept in the capture bucket ` +
+        `for 90 days and readable by anyone who may read that bucket and its key. Fix: set ${which}.dataCapturePercent to 0, or opt in with ${which}.dataCaptureOptIn: true`);
+    }
+    if (e?.dataCaptureOptIn !== undefined && typeof e.dataCaptureOptIn !== 'boolean') p.push(`${which}.dataCaptureOptIn: ${got(e.dataCaptureOptIn)}; expected true or false`);
   }
   int('embedding.dimension', c.embedding?.dimension, 1, 2000, 'pgvector HNSW indexes vectors of up to 2000 dimensions');
   if (int('embedding.batchWindowMinutes', c.embedding?.batchWindowMinutes, 0, 1440, '0 embeds at once; windows start every N minutes from midnight UTC')) {

@@ -89,6 +89,7 @@ export const PILOT: StageConfig = {
     minInstances: 0,
     maxInstances: 1,
     dataCapturePercent: 0,
+    dataCaptureOptIn: false,
     // Documents are embedded twice a day (00:00 and 12:00 UTC): the GPU starts twice a day, not per
     // document. At 1,000 documents a day that is ~0.9 GPU-hours a day instead of ~8 (npm run cost).
     batchWindowMinutes: 720,
@@ -105,6 +106,7 @@ export const PILOT: StageConfig = {
     minInstances: 0,
     maxInstances: 1,
     dataCapturePercent: 0,
+    dataCaptureOptIn: false,
   },
   pipeline: { ...common.pipeline, logLevel: 'ALL', includeExecutionData: true, backfillConcurrency: 10 },
   observability: {
@@ -179,7 +181,8 @@ export const PRODUCTION: StageConfig = {
     scaling: 'always-on',
     minInstances: 2,
     maxInstances: 6,
-    dataCapturePercent: 10,
+    dataCapturePercent: 0,
+    dataCaptureOptIn: false, // capture copies every tier's text: a stage asks for it
     batchWindowMinutes: 0,
     scaleInCooldownMinutes: 10,
   },
@@ -192,7 +195,8 @@ export const PRODUCTION: StageConfig = {
     scaling: 'always-on',
     minInstances: 1,
     maxInstances: 4,
-    dataCapturePercent: 10,
+    dataCapturePercent: 0,
+    dataCaptureOptIn: false, // capture copies every tier's text: a stage asks for it
   },
   // ALL events without document text: full audit trail, no data exposure in logs
   pipeline: { ...common.pipeline, logLevel: 'ALL', includeExecutionData: false, backfillConcurrency: 50 },

@@ -87,6 +87,13 @@ export interface EmbeddingEndpointConfig {
   /** Percentage of requests captured to S3 for monitoring; 0 turns data capture off. */
   readonly dataCapturePercent: number;
   /**
+   * Data capture copies requests and responses, which carry the text of every access tier (documents
+   * of all tiers to the embedding endpoint, passages of each caller's tier to generation), into the
+   * capture bucket for 90 days: above 0 % it must be asked for here.
+   * @default false
+   */
+  readonly dataCaptureOptIn?: boolean;
+  /**
    * Embedding only: chunked documents wait for the next window (every this many minutes from
    * midnight UTC) and are embedded together, so a scale-to-zero endpoint runs once per window.
    * 0: embed at once. Documents wait up to one window.
@@ -123,6 +130,8 @@ export interface GenerationEndpointConfig {
   readonly minInstances: number;
   readonly maxInstances: number;
   readonly dataCapturePercent: number;
+  /** Like embedding.dataCaptureOptIn: prompts carry the passages of each caller's tier. @default false */
+  readonly dataCaptureOptIn?: boolean;
 }
 
 export interface PipelineConfig {

@@ -14,6 +14,7 @@ import { DocaiMetricFactory } from '../common/metric-factory';
 import { SAGEMAKER_INSTANCE_TYPES } from '../config/instance-catalog';
 import { endpointExecutionRole, TEI_ENVIRONMENT } from './execution-role';
 import { InferenceFramework, PUBLISHED_IMAGES, resolveImage } from './images';
+import { ModelArtifacts } from './model-artifacts';
 
 /** Whether an endpoint may scale to no instance at all. */
 export enum ScalingMode {
@@ -233,7 +234,11 @@ export interface GpuInferenceEndpointProps {
   readonly modelId: string;
   /** Extra container environment. @default - none */
   readonly environment?: Record<string, string>;
-  /** Model artifacts in S3 (instead of downloading from the Hub at start). @default - none */
+  /**
+   * Model artifacts in S3 (a model.tar.gz, e.g. `ModelArtifacts.staged`) instead of a download from the
+   * Hub at start: the container then loads /opt/ml/model and runs with network isolation.
+   * @default - the container downloads `modelId` from the Hugging Face Hub at start (network access)
+   */
   readonly modelData?: ModelDataLocation;
   readonly scaling: EndpointScaling;
   /** @default - no data capture */
@@ -297,7 +302,7 @@ export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
         '(limited by a namespace condition to SageMaker namespaces) and, with VPC placement, the EC2 network-interface actions SageMaker documents. Image pulls name the one repository.',
       logGroups: 'The endpoint writes to log groups /aws/sagemaker/Endpoints/<this endpoint name>*, whose streams SageMaker names per instance at run time.',
     });
-    if (props.modelData) props.modelData.bucket.grantRead(this.role, props.modelData.key);
+    if (props.modelData) for (const st of ModelArtifacts.readStatements(props.modelData)) this.role.addToPolicy(st);
     if (props.vpc) {
       this.role.addToPolicy(new iam.PolicyStatement({
         actions: ['ec2:CreateNetworkInterface', 'ec2:CreateNetworkInterfacePermission', 'ec2:DeleteNetworkInterface', 'ec2:DeleteNetworkInterfacePermission', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs', 'ec2:DescribeDhcpOptions', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
@@ -306,7 +311,8 @@ export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
     }
 
     const environment = {
-      HF_MODEL_ID: props.modelId,
+      // From S3: SageMaker unpacks the archive into /opt/ml/model; the Hub is never asked (offline).
+      ...(props.modelData ? { HF_MODEL_ID: '/opt/ml/model', HF_HUB_OFFLINE: '1' } : { HF_MODEL_ID: props.modelId }),
       ...(props.framework === InferenceFramework.TEXT_EMBEDDINGS_INFERENCE ? TEI_ENVIRONMENT : { OPTION_ROLLING_BATCH: 'vllm', TENSOR_PARALLEL_DEGREE: 'max' }),
       ...props.environment,
     };
@@ -318,7 +324,9 @@ export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
         ...(props.modelData ? { modelDataUrl: props.modelData.bucket.s3UrlForObject(props.modelData.key) } : {}),
       },
       vpcConfig: props.vpc ? { subnets: props.vpc.vpc.selectSubnets(props.vpc.subnets).subnetIds, securityGroupIds: props.vpc.securityGroups.map((s) => s.securityGroupId) } : undefined,
-      enableNetworkIsolation: false, // TEI/LMI download the model from the Hub unless modelData is given
+      // No inbound or outbound network for the container when the model comes from S3 (the model sees
+      // every tier's text); without modelData TEI/LMI must download it from the Hub.
+      enableNetworkIsolation: props.modelData !== undefined,
     });
     this.model.node.addDependency(this.role);
 

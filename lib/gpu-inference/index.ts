@@ -1,3 +1,4 @@
 export * from './images';
 export * from './gpu-inference-endpoint';
 export * from './serverless-embedding-endpoint';
+export * from './model-artifacts';

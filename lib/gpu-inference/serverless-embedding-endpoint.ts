@@ -2,6 +2,7 @@ import { CfnRule, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -9,6 +10,7 @@ import { acknowledge } from '../common';
 import { endpointExecutionRole, TEI_ENVIRONMENT } from './execution-role';
 import { InferenceEndpointBase } from './gpu-inference-endpoint';
 import { InferenceFramework, resolveImage, SERVERLESS_INFERENCE_REGIONS, SERVERLESS_MEMORY_SIZES_MB } from './images';
+import { ModelArtifacts } from './model-artifacts';
 
 
 export interface ServerlessEmbeddingEndpointProps {
@@ -17,6 +19,12 @@ export interface ServerlessEmbeddingEndpointProps {
   readonly modelId: string;
   /** Extra container environment (e.g. `REVISION`, `POOLING`, the same as the document endpoint's). @default - none */
   readonly environment?: Record<string, string>;
+  /**
+   * Model artifacts in S3 (a model.tar.gz, e.g. `ModelArtifacts.staged`): the container loads /opt/ml/model
+   * and never asks the Hub. Serverless Inference cannot isolate the container's network (see the class comment).
+   * @default - the container downloads `modelId` from the Hugging Face Hub at each cold start
+   */
+  readonly modelData?: { readonly bucket: s3.IBucket; readonly key: string };
   /** 1024 to 6144 in steps of 1024; SageMaker gives CPU in proportion to memory. @default 2048 */
   readonly memorySizeMb?: number;
   /** Concurrent invocations before SageMaker throttles (1 to 200). @default 10 */
@@ -36,7 +44,9 @@ export interface ServerlessEmbeddingEndpointProps {
  * endpoint's minutes from zero. Serverless Inference has no GPU, no VPC placement, no network
  * isolation and no data capture (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html),
  * so this endpoint is reachable only through the SageMaker runtime API with IAM (InvokeEndpoint, granted
- * by name) and its container reaches the Hugging Face Hub over SageMaker's managed network to download the model.
+ * by name). With `modelData` the container loads the pinned, checksummed files from this account's bucket
+ * and is told to stay offline (HF_HUB_OFFLINE); it still runs on SageMaker's managed network, which this
+ * account cannot close. Without it, the container downloads the model from the Hugging Face Hub.
  */
 export class ServerlessEmbeddingEndpoint extends InferenceEndpointBase {
   public readonly endpoint: sagemaker.CfnEndpoint;
@@ -82,15 +92,18 @@ export class ServerlessEmbeddingEndpoint extends InferenceEndpointBase {
       logGroups: 'The endpoint writes to log groups /aws/sagemaker/Endpoints/<this endpoint name>*, whose streams SageMaker names per container at run time.',
     });
 
+    if (props.modelData) for (const st of ModelArtifacts.readStatements(props.modelData)) this.role.addToPolicy(st);
     this.model = new sagemaker.CfnModel(this, 'Model', {
       executionRoleArn: this.role.roleArn,
       primaryContainer: {
         image: image.imageUri,
         // The document endpoint's TEI settings (GpuInferenceEndpoint), so both paths batch and truncate alike.
-        environment: { HF_MODEL_ID: props.modelId, ...TEI_ENVIRONMENT, ...props.environment },
+        environment: { ...(props.modelData ? { HF_MODEL_ID: '/opt/ml/model', HF_HUB_OFFLINE: '1' } : { HF_MODEL_ID: props.modelId }), ...TEI_ENVIRONMENT, ...props.environment },
+        ...(props.modelData ? { modelDataUrl: props.modelData.bucket.s3UrlForObject(props.modelData.key) } : {}),
       },
-      // Serverless Inference supports neither VPC configuration nor network isolation (see the class comment);
-      // the container downloads the model from the Hub at start, as the document endpoint does.
+      // Serverless Inference supports neither VPC configuration nor network isolation ("Feature exclusions",
+      // https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html): with modelData the
+      // container loads the pinned files from S3 and runs offline, but SageMaker's network stays open to it.
       enableNetworkIsolation: false,
     });
     this.model.node.addDependency(this.role);

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, Names, Token } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Names, Token } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -186,8 +186,10 @@ export class QueryApi extends Construct {
       },
       ...props.placement, securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup],
     });
-    // Reader users only: the query path can never log in as the writer.
-    for (const tier of ACCESS_TIERS) props.database.grantConnect(this.retrieveFunction, DATABASE_ROLES.reader(tier));
+    // Reader users only: the query path can never log in as the writer. With IAM authorization every
+    // caller has the one configured tier, so the role may connect as that tier's reader user only.
+    const connectTiers: readonly AccessTier[] = authorization === 'iam' ? [props.iamCallerTier ?? 'public'] : ACCESS_TIERS;
+    for (const tier of connectTiers) props.database.grantConnect(this.retrieveFunction, DATABASE_ROLES.reader(tier));
 
     const tierMap: Record<string, string> = { ...props.tierGroups };
     this.queryFunction = new DocaiFunction(this, 'Query', {
@@ -286,10 +288,13 @@ export class QueryApi extends Construct {
           accessTokenValidity: Duration.hours(1), idTokenValidity: Duration.hours(1), refreshTokenValidity: Duration.days(1),
         });
       }
+      this.trustCallerTokens(pool, props);
       new CfnOutput(this, 'UserPoolId', { value: pool.userPoolId, description: 'Query API users: add each to one tier group (aws cognito-idp admin-add-user-to-group)' });
       if (this.userPoolClient) new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId, description: 'App client for sign-in (SRP); the ID token goes in the Authorization header' });
     } else {
       this.queryFunction.addEnvironment('IAM_CALLER_TIER', props.iamCallerTier ?? 'public');
+      this.retrieveFunction.addEnvironment('TIER_SOURCE', 'iam');
+      this.retrieveFunction.addEnvironment('IAM_CALLER_TIER', props.iamCallerTier ?? 'public');
     }
 
     const validator = new apigw.RequestValidator(this, 'Validator', { restApi: this.api, validateRequestBody: true, validateRequestParameters: true });
@@ -401,6 +406,31 @@ export class QueryApi extends Construct {
     if (others.length > 0) throw new Error(`QueryApi ${this.node.path}: ${others[0].node.path} already logs WAF to aws-waf-logs-${stack.stackName}; set wafLogGroupName (aws-waf-logs-...) on one of them`);
     this.defaultWafLogs = true;
     return `aws-waf-logs-${stack.stackName}`.slice(0, 512);
+  }
+
+  /**
+   * The retrieve function derives each caller's tier from the ID token itself (lambda/query/caller_token.py):
+   * it gets the pool's signing keys, issuer, app client and group -> tier map here, from the template,
+   * not from the query function. The keys are fetched at deploy time (custom resource, jwks_handler.py)
+   * because the function's isolated subnets have no route to the pool's public jwks.json.
+   */
+  private trustCallerTokens(pool: cognito.IUserPool, props: QueryApiProps): void {
+    const fetcher = new DocaiFunction(this, 'Jwks', {
+      folder: 'query', index: 'jwks_handler.py', description: 'Query API: fetches the user pool\'s token signing keys (JWKS) at deploy time for the retrieve function',
+      timeout: Duration.seconds(30), memorySize: 128, workflow: 'query',
+      ...props.placement,
+      outsideVpc: { reason: 'It makes one HTTPS GET, at deploy time, of the user pool\'s public signing keys (cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json), which the isolated subnets cannot reach, and calls no AWS API.' },
+    });
+    const keys = new CustomResource(this, 'PoolKeys', {
+      serviceToken: fetcher.functionArn, resourceType: 'Custom::CognitoJwks',
+      properties: { JwksUrl: `https://${pool.userPoolProviderName}/.well-known/jwks.json` },
+    });
+    this.retrieveFunction.addEnvironment('TIER_SOURCE', 'cognito');
+    this.retrieveFunction.addEnvironment('JWKS', keys.getAttString('Jwks'));
+    this.retrieveFunction.addEnvironment('TOKEN_ISSUER', `https://${pool.userPoolProviderName}`);
+    // A pool passed in keeps its own app clients, which this construct cannot name: any client of the pool.
+    this.retrieveFunction.addEnvironment('TOKEN_AUDIENCES', this.userPoolClient ? `["${this.userPoolClient.userPoolClientId}"]` : '[]');
+    this.retrieveFunction.addEnvironment('TIER_GROUPS', JSON.stringify({ ...props.tierGroups }));
   }
 
   private createUserPool(groups: string[], removalPolicy: RemovalPolicy): cognito.UserPool {

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { namePrefix } from './stack-names';
 import { tagWorkload } from '../common/tags';
 import { EndpointScalingMode, GenerationEndpointConfig, StageConfig } from '../config';
-import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework, ServerlessEmbeddingEndpoint } from '../gpu-inference';
+import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework, ModelArtifacts, ServerlessEmbeddingEndpoint } from '../gpu-inference';
 import { IWorkBucket } from '../document-pipeline';
 
 export interface InferenceStackProps extends StackProps {
@@ -39,11 +39,14 @@ export class InferenceStack extends Stack {
       percent > 0 && captureBucket ? { bucket: captureBucket.bucket, bucketName: captureBucket.bucketName, samplingPercentage: percent, encryptionKey: captureBucket.encryptionKey } : undefined;
 
     const e = c.embedding;
+    // The pinned, checksummed model in this account's bucket (scripts/stage_model.py; the preflight checks it).
+    const embeddingModel = ModelArtifacts.staged(this, 'EmbeddingModelArtifacts', e.modelId);
     this.embedding = new GpuInferenceEndpoint(this, 'Embedding', {
       endpointName: props.embeddingEndpointName,
       framework: InferenceFramework.TEXT_EMBEDDINGS_INFERENCE,
       instanceType: e.instanceType,
       modelId: e.modelId,
+      modelData: embeddingModel,
       scaling: scaling(e.scaling, e.minInstances, e.maxInstances, e.scaleInCooldownMinutes),
       dataCapture: capture(e.dataCapturePercent),
       alarmTopic: props.alarmTopic,
@@ -55,6 +58,7 @@ export class InferenceStack extends Stack {
       this.questionEmbedding = new ServerlessEmbeddingEndpoint(this, 'QuestionEmbedding', {
         endpointName: props.questionEndpointName ?? `${props.embeddingEndpointName}-question`,
         modelId: e.modelId,
+        modelData: embeddingModel,
         memorySizeMb: q.memorySizeMb,
         maxConcurrency: q.maxConcurrency,
         provisionedConcurrency: q.provisionedConcurrency,

@@ -7,7 +7,7 @@ const FIXTURES = path.join(ROOT, 'lambda', 'tests', 'fixtures', 'quotas');
 
 function deploy(args: string[], fixture: string) {
   const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [path.join(ROOT, 'scripts', 'deploy.ts'), ...args], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, DOCAI_PREFLIGHT_RECORDED: path.join(FIXTURES, fixture) },
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, DOCAI_PREFLIGHT_RECORDED: path.join(FIXTURES, fixture), DOCAI_PREFLIGHT_MODEL_TABLE: path.join(FIXTURES, 'model-artifacts.json') },
   });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
@@ -21,7 +21,7 @@ describe('npm run deploy', () => {
     expect(r.out).not.toContain('cdk deploy');
   });
 
-  test('in a fresh account it also refuses once per missing account prerequisite: API Gateway role, CDK bootstrap, model access, an end-of-life model', () => {
+  test('in a fresh account it also refuses once per missing account prerequisite: API Gateway role, CDK bootstrap, model access, an end-of-life model, unstaged model artifacts', () => {
     const r = deploy(['-c', 'stage=pilot', '--dry-run'], 'fresh-account.json');
     expect(r.status).toBe(1);
     const fails = r.out.split('\n').filter((l) => l.startsWith('FAIL '));
@@ -29,6 +29,7 @@ describe('npm run deploy', () => {
       expect.stringMatching(/^FAIL SageMaker quota 'ml.g5.xlarge for endpoint usage'/), expect.stringMatching(/^FAIL API Gateway CloudWatch Logs role \(us-east-1\): none is set/),
       expect.stringMatching(/^FAIL CDK bootstrap \(us-east-1\): .* Fix: npx cdk bootstrap aws:\/\/111122223333\/us-east-1$/),
       expect.stringMatching(/^FAIL Bedrock model amazon.nova-lite-v1:0 .*model access is not granted/), expect.stringMatching(/^FAIL Bedrock model amazon.nova-micro-v1:0 .*end of its life/),
+      expect.stringMatching(/^FAIL Model artifacts \(BAAI\/bge-base-en-v1.5@a5beb1e3e68b\): s3:\/\/docai-models-111122223333-us-east-1\/.* is not staged \(HeadObject: 404\).* Fix: python3 scripts\/stage_model.py/),
     ]);
     expect(r.out).toContain('refusing to deploy: the preflight found a blocking quota or account prerequisite');
   });

@@ -1,9 +1,18 @@
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework } from '../../lib';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework, ModelArtifacts } from '../../lib';
 import { newApp, synthStage } from '../helpers';
 
 const inference = (stage: string) => synthStage(stage).templates[`docai-${stage}-inference`];
+
+function writeConfig(value: unknown): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'config.json');
+  fs.writeFileSync(file, JSON.stringify(value));
+  return file;
+}
 
 describe('pilot: scale to zero', () => {
   const t = () => inference('pilot');
@@ -58,8 +67,12 @@ describe('production: always on', () => {
     expect(Object.values(t().findResources('AWS::ApplicationAutoScaling::ScalingPolicy')).map((p: any) => p.Properties.PolicyType)).toEqual(['TargetTrackingScaling', 'TargetTrackingScaling']);
   });
 
-  test('captures the configured share of requests to an encrypted location', () => {
-    t().hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+  test('no data capture unless the stage opts in (it captures every tier\'s text); opted in, the configured share goes to an encrypted location', () => {
+    for (const c of Object.values(t().findResources('AWS::SageMaker::EndpointConfig')) as any[]) expect(c.Properties.DataCaptureConfig).toBeUndefined();
+    expect(() => synthStage('production', { configFile: writeConfig({ embedding: { dataCapturePercent: 10 } }) }))
+      .toThrow(/embedding.dataCapturePercent: received 10; this captures 10% of the endpoint's requests and responses: the text of every document chunk, of every access tier \(public, internal, confidential, restricted\).*Fix: set embedding.dataCapturePercent to 0, or opt in with embedding.dataCaptureOptIn: true/);
+    const opted = synthStage('production', { configFile: writeConfig({ embedding: { dataCapturePercent: 10, dataCaptureOptIn: true } }) }).templates['docai-production-inference'];
+    opted.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
       DataCaptureConfig: Match.objectLike({ EnableCapture: true, InitialSamplingPercentage: 10, KmsKeyId: Match.anyValue(), CaptureOptions: [{ CaptureMode: 'Input' }, { CaptureMode: 'Output' }] }),
     });
   });
@@ -82,9 +95,25 @@ describe.each(['pilot', 'production'])('%s endpoint, both modes', (stage) => {
     for (const s of pulls) expect(JSON.stringify(s.Resource)).toContain(':repository/tei');
   });
 
+  test('the model has no path out: network isolation, the pinned revision from this account\'s bucket, offline, readable by its role only at that key', () => {
+    const t = inference(stage);
+    const revision = ModelArtifacts.pinned('BAAI/bge-base-en-v1.5')!.revision;
+    const [, gpu] = (Object.entries(t.findResources('AWS::SageMaker::Model')) as [string, any][]).find(([, m]) => JSON.stringify(m.Properties.PrimaryContainer.Image).includes('/tei:'))!;
+    expect(gpu.Properties.EnableNetworkIsolation).toBe(true);
+    expect(gpu.Properties.VpcConfig).toBeUndefined(); // isolation, not a VPC: the container has no network at all
+    expect(gpu.Properties.PrimaryContainer.Environment).toMatchObject({ HF_MODEL_ID: '/opt/ml/model', HF_HUB_OFFLINE: '1' });
+    const url = JSON.stringify(gpu.Properties.PrimaryContainer.ModelDataUrl);
+    expect(url).toContain('s3://docai-models-');
+    expect(url).toContain(`/models/BAAI/bge-base-en-v1.5/${revision}/model.tar.gz`);
+    const reads = (Object.values(t.findResources('AWS::IAM::Policy')) as any[]).concat(Object.values(t.findResources('AWS::IAM::ManagedPolicy')))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st: any) => JSON.stringify(st.Resource).includes('docai-models-'));
+    expect(reads.flatMap((st: any) => [st.Action].flat()).sort()).toEqual(expect.arrayContaining(['s3:GetObject', 's3:ListBucket']));
+    for (const st of reads) expect(['s3:GetObject', 's3:ListBucket']).toContain(st.Action); // no wildcard actions, no writes
+  });
+
   test('uses the TEI image and the configured model, and no volume key on an NVMe instance type', () => {
     const t = inference(stage);
-    t.hasResourceProperties('AWS::SageMaker::Model', { PrimaryContainer: { Image: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('/tei:.*gpu')])]) }), Environment: Match.objectLike({ HF_MODEL_ID: 'BAAI/bge-base-en-v1.5' }) } });
+    t.hasResourceProperties('AWS::SageMaker::Model', { PrimaryContainer: { Image: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('/tei:.*gpu')])]) }), Environment: Match.objectLike({ HF_MODEL_ID: '/opt/ml/model' }) } });
     const cfg = Object.values(t.findResources('AWS::SageMaker::EndpointConfig'))[0] as any;
     expect(cfg.Properties.KmsKeyId).toBeUndefined(); // ml.g5.xlarge: NVMe instance storage only
   });

@@ -58,7 +58,10 @@ describe('questions are embedded on an endpoint that is never cold for minutes',
     expect(models).toHaveLength(2);
     const [gpu, cpu] = [models.find((m) => JSON.stringify(m.Image).includes('/tei:'))!, models.find((m) => JSON.stringify(m.Image).includes('/tei-cpu:'))!];
     expect(cpu.Environment).toEqual(gpu.Environment);
-    expect(cpu.Environment.HF_MODEL_ID).toBe(config.embedding.modelId);
+    // The same pinned archive of the model (lib/gpu-inference/model-artifacts.json) on both paths.
+    expect(cpu.Environment.HF_MODEL_ID).toBe('/opt/ml/model');
+    expect(cpu.ModelDataUrl).toEqual(gpu.ModelDataUrl);
+    expect(JSON.stringify(cpu.ModelDataUrl)).toContain(`/models/${config.embedding.modelId}/`);
     // One TEI release on both paths: the same tokenizer, pooling (from the model's own config) and normalization code.
     const release = (m: any) => /tei(\d+\.\d+\.\d+)-/.exec(JSON.stringify(m.Image))![1];
     expect(release(cpu)).toBe(release(gpu));

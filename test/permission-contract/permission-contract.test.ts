@@ -32,8 +32,18 @@ describe.each(STAGES)('permission contract, %s stage', (stage) => {
     const covered = new Set(readRecording('pytest').map((c) => functionForCaller(assembly, c.caller).logicalId));
     // The pipeline handlers' calls are checked by test/document-pipeline/pipeline-e2e.test.ts against both stages.
     const e2e = ['validate_handler', 'extract_handler', 'chunk_handler', 'embed_handler', 'store_handler', 'delete_handler', 'record_failure_handler', 'mark_for_review_handler', 'backfill_item_handler', 'retier_handler'].map((h) => `pipeline_handlers.${h}`);
-    const uncovered = python.filter((f) => !covered.has(f.logicalId) && !e2e.includes(String(f.properties.Handler))).map((f) => String(f.properties.Handler));
+    // Functions that call no AWS API at all: nothing to record, and their roles grant nothing to call one with.
+    const noAwsCalls = ['jwks_handler.handler']; // one HTTPS GET of the user pool's public keys (lambda/tests/test_jwks_handler.py)
+    const uncovered = python.filter((f) => !covered.has(f.logicalId) && !e2e.includes(String(f.properties.Handler)) && !noAwsCalls.includes(String(f.properties.Handler))).map((f) => String(f.properties.Handler));
     expect(uncovered).toEqual([]);
+    for (const f of python.filter((fn) => noAwsCalls.includes(String(fn.properties.Handler)))) {
+      const role = assembly.resources((r) => r.type === 'AWS::IAM::Role').find((r) => assembly.arn(r) === assembly.resolve(f.stack, f.properties.Role))!;
+      const actions = assembly.resources((r) => (r.type === 'AWS::IAM::Policy' || r.type === 'AWS::IAM::ManagedPolicy') && JSON.stringify(r.properties.Roles ?? []).includes(role.logicalId))
+        .flatMap((p) => [p.properties.PolicyDocument.Statement].flat()).flatMap((st: any) => [st.Action].flat());
+      // Besides tracing and the managed basic-execution policy (logs): the dead-letter queue, which the Lambda service
+      // writes with the function's role for a failed asynchronous invocation.
+      expect(actions.filter((a: string) => !a.startsWith('xray:'))).toEqual(['sqs:SendMessage']);
+    }
   });
 
   test('every state machine role allows every task integration, Distributed Map child execution and item reader', async () => {
@@ -44,7 +54,7 @@ describe.each(STAGES)('permission contract, %s stage', (stage) => {
     expect((await evaluateAll(assembly, calls)).map(describeDenial)).toEqual([]);
   });
 
-  test('each SageMaker execution role can pull its image from the registry AWS publishes for the region, and write its data capture', async () => {
+  test('each SageMaker execution role can pull its image from the registry AWS publishes for the region and read its pinned model archive', async () => {
     const models = assembly.resources((r) => r.type === 'AWS::SageMaker::Model');
     expect(models.length).toBeGreaterThan(0);
     const calls: ContractCall[] = [];
@@ -61,6 +71,13 @@ describe.each(STAGES)('permission contract, %s stage', (stage) => {
       const call = (action: string, resource: string, target?: AssemblyResource, operation = action.split(':')[1]): ContractCall =>
         ({ principal, service: action.split(':')[0], operation, action, resource, target, origin: 'SageMaker CreateModel/endpoint (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms)' });
       calls.push(call('ecr:GetAuthorizationToken', '*'), call('ecr:BatchGetImage', repoArn), call('ecr:GetDownloadUrlForLayer', repoArn), call('ecr:BatchCheckLayerAvailability', repoArn));
+      // The pinned model archive in this account's bucket (staged by scripts/stage_model.py, outside the templates).
+      if (framework !== InferenceFramework.LARGE_MODEL_INFERENCE) expect(m.PrimaryContainer.ModelDataUrl).toBeDefined();
+      if (m.PrimaryContainer.ModelDataUrl) {
+        const [, bucketName, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(String(m.PrimaryContainer.ModelDataUrl))!;
+        expect(bucketName).toBe(`docai-models-${assembly.env(model.stack).account}-${region}`);
+        calls.push(call('s3:GetObject', `arn:aws:s3:::${bucketName}/${key}`, undefined, 'GetObject'));
+      }
       const configs = assembly.resources((r) => r.type === 'AWS::SageMaker::EndpointConfig' && r.stack === model.stack)
         .map((c) => assembly.resolve(c.stack, c.properties)).filter((c) => c.DataCaptureConfig && (c.ProductionVariants ?? []).some((v: any) => v.ModelName === undefined || v.ModelName === assembly.attribute(model, 'ModelName')));
       for (const c of configs) {
@@ -68,7 +85,8 @@ describe.each(STAGES)('permission contract, %s stage', (stage) => {
         const bucket = assembly.resources((r) => r.type === 'AWS::S3::Bucket').find((b) => assembly.ref(b) === bucketName)!;
         calls.push(call('s3:PutObject', `arn:aws:s3:::${bucketName}/${prefix ? `${prefix}/` : ''}${c.EndpointConfigName ?? 'endpoint'}/AllTraffic/2026/11/22/18/capture.jsonl`, bucket, 'PutObject'));
       }
-      if (stage === 'production') expect(configs.length).toBeGreaterThan(0);
+      // Data capture is opt-in (embedding.dataCaptureOptIn): the presets capture nothing.
+      expect(configs).toEqual([]);
     }
     expect((await evaluateAll(assembly, calls)).map(describeDenial)).toEqual([]);
   });
@@ -196,5 +214,31 @@ describe('the contract fails when a grant is missing', () => {
     };
     const denied = (await evaluateCall(assembly, withoutKms)).map(describeDenial);
     expect(denied).toEqual([expect.stringMatching(/StartExecution .* needs kms:GenerateDataKey on arn:aws:kms:.*customer managed key docai-pilot-app\/AppKey/)]);
+  });
+});
+
+describe('the retrieve role\'s database users (issue 25, item 4), simulated over the synthesized roles', () => {
+  const TIERS = ['public', 'internal', 'confidential', 'restricted'];
+  const connect = (assembly: ContractAssembly, tier: string) => contractCalls(assembly, [{ source: 'test', test: null, caller: 'retrieve_handler.handler', service: 'rds', operation: 'GenerateDbAuthToken',
+    params: { DBHostname: 'docai-test-db.cluster.local', Port: 5432, DBUsername: `docai_reader_${tier}`, Region: 'us-east-1' } }], TEST_BINDINGS);
+
+  test('IAM authorization: the role may connect as the configured tier\'s reader only, never as another tier or the writer', async () => {
+    const fs = await import('fs'); const os = await import('os'); const path = await import('path');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ query: { authorization: 'iam', iamCallerTier: 'internal' } }));
+    const assembly = contractAssembly('pilot', { configFile: file });
+    for (const tier of TIERS) {
+      const denied = (await evaluateAll(assembly, connect(assembly, tier))).map(describeDenial);
+      if (tier === 'internal') expect(denied).toEqual([]);
+      else expect(denied).toEqual([expect.stringMatching(new RegExp(`needs rds-db:connect on .*dbuser:.*/docai_reader_${tier}: ImplicitlyDenied`))]);
+    }
+    const writer = contractCalls(assembly, [{ source: 'test', test: null, caller: 'retrieve_handler.handler', service: 'rds', operation: 'GenerateDbAuthToken',
+      params: { DBHostname: 'docai-test-db.cluster.local', Port: 5432, DBUsername: 'docai_writer', Region: 'us-east-1' } }], TEST_BINDINGS);
+    expect((await evaluateAll(assembly, writer)).length).toBe(1);
+  });
+
+  test('Cognito authorization: the role may connect as every reader (the verified token picks one: lambda/tests/test_retrieve_tier.py)', async () => {
+    const assembly = contractAssembly('pilot');
+    for (const tier of TIERS) expect((await evaluateAll(assembly, connect(assembly, tier))).map(describeDenial)).toEqual([]);
   });
 });

@@ -80,6 +80,36 @@ describe.each(['pilot', 'production'] as const)('query API of the %s stage', (st
     expect(users).toContain('docai_writer'); // the pipeline's, for contrast
   });
 
+  test('the retrieve function derives the tier from the token: the pool\'s keys, issuer, client and tier map come from the template, not from the query function', () => {
+    const fns = Object.entries(app().findResources('AWS::Lambda::Function')) as [string, any][];
+    const [, retrieve] = fns.find(([, f]) => f.Properties.Handler === 'retrieve_handler.handler')!;
+    const [queryId, query] = fns.find(([, f]) => f.Properties.Handler === 'query_handler.handler')!;
+    const env = retrieve.Properties.Environment.Variables;
+    expect(env.TIER_SOURCE).toBe('cognito');
+    expect(JSON.parse(env.TIER_GROUPS)).toEqual(config().query.tierGroups);
+    const [keysId, keys] = Object.entries(app().findResources('Custom::CognitoJwks'))[0] as [string, any];
+    expect(env.JWKS).toEqual({ 'Fn::GetAtt': [keysId, 'Jwks'] });
+    const [poolId] = Object.keys(app().findResources('AWS::Cognito::UserPool'));
+    const [clientId] = Object.keys(app().findResources('AWS::Cognito::UserPoolClient'));
+    expect(JSON.stringify(env.TOKEN_ISSUER)).toContain('https://');
+    expect(JSON.stringify(env.TOKEN_ISSUER)).toContain(poolId);
+    expect(JSON.stringify(env.TOKEN_AUDIENCES)).toContain(clientId);
+    expect(JSON.stringify(keys.Properties.JwksUrl)).toContain('/.well-known/jwks.json');
+    // The fetcher is the resource's provider and lives outside the VPC (one GET to the pool's public endpoint).
+    const [, fetcher] = fns.find(([, f]) => f.Properties.Handler === 'jwks_handler.handler')!;
+    expect(fetcher.Properties.VpcConfig).toBeUndefined();
+    expect(JSON.stringify(keys.Properties.ServiceToken)).toContain(fns.find(([, f]) => f === fetcher)![0]);
+    // What the query function hands over can only be checked, never configure the check: it has no
+    // JWKS of its own and no Lambda action but InvokeFunction (no UpdateFunctionConfiguration).
+    expect(query.Properties.Environment.Variables.JWKS).toBeUndefined();
+    const queryRole = query.Properties.Role['Fn::GetAtt'][0];
+    const lambdaActions = (Object.values(app().findResources('AWS::IAM::Policy')) as any[]).concat(Object.values(app().findResources('AWS::IAM::ManagedPolicy')))
+      .filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes(queryRole))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement).flatMap((st: any) => [st.Action].flat()).filter((a: string) => a.startsWith('lambda:'));
+    expect(queryId).toBeDefined();
+    expect([...new Set(lambdaActions)]).toEqual(['lambda:InvokeFunction']);
+  });
+
   test('the dashboard has the query row; the alarms watch the 5xx rate and p95 latency', () => {
     const monitoring = synthStage(stage).templates[`docai-${stage}-monitoring`];
     const body = JSON.stringify(Object.values(monitoring.findResources('AWS::CloudWatch::Dashboard'))[0]);
@@ -220,6 +250,18 @@ describe('IAM authorization for service callers', () => {
     t.resourceCountIs('AWS::ApiGateway::Authorizer', 0);
     const query = (Object.values(t.findResources('AWS::Lambda::Function')) as any[]).find((f) => f.Properties.Handler === 'query_handler.handler');
     expect(query.Properties.Environment.Variables.IAM_CALLER_TIER).toBe('internal');
+    // Every IAM caller has that one tier: the retrieve function takes it from its own environment and
+    // its role may connect as that tier's reader user only (issue 25, item 4).
+    const [retrieveId, retrieve] = (Object.entries(t.findResources('AWS::Lambda::Function')) as [string, any][]).find(([, f]) => f.Properties.Handler === 'retrieve_handler.handler')!;
+    expect(retrieve.Properties.Environment.Variables).toMatchObject({ TIER_SOURCE: 'iam', IAM_CALLER_TIER: 'internal' });
+    const role = retrieve.Properties.Role['Fn::GetAtt'][0];
+    const users = (Object.values(t.findResources('AWS::IAM::ManagedPolicy')) as any[]).concat(Object.values(t.findResources('AWS::IAM::Policy')))
+      .filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes(role))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st: any) => st.Action === 'rds-db:connect')
+      .flatMap((st: any) => [st.Resource].flat()).map((r: unknown) => JSON.stringify(r).match(/\/(docai_[a-z_]+)/)?.[1]);
+    expect(retrieveId).toBeDefined();
+    expect(users).toEqual(['docai_reader_internal']);
+    t.resourceCountIs('Custom::CognitoJwks', 0);
   });
 });
 
