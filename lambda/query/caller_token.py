@@ -73,7 +73,7 @@ class TokenVerifier:
         try:
             header, payload, signature = json.loads(_b64(head_b64)), json.loads(_b64(payload_b64)), _b64(sig_b64)
         except (ValueError, TypeError):
-            raise TokenRejected("not a JWT")
+            raise TokenRejected("not a JWT") from None
         if not isinstance(header, dict) or not isinstance(payload, dict):
             raise TokenRejected("not a JWT")
         if header.get("alg") != "RS256":

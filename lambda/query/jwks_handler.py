@@ -51,7 +51,7 @@ def _put(url: str, body: bytes) -> None:
 
 def handler(event: dict, context: Any = None, get: Callable[[str], bytes] = _get, put: Callable[[str, bytes], None] = _put) -> dict:
     url = (event.get("ResourceProperties") or {}).get("JwksUrl", "")
-    response = {"Status": "SUCCESS", "PhysicalResourceId": event.get("PhysicalResourceId") or url or "jwks", "StackId": event.get("StackId"),
+    response: dict[str, Any] = {"Status": "SUCCESS", "PhysicalResourceId": event.get("PhysicalResourceId") or url or "jwks", "StackId": event.get("StackId"),
                 "RequestId": event.get("RequestId"), "LogicalResourceId": event.get("LogicalResourceId"), "Data": {}}
     try:
         if event.get("RequestType") in ("Create", "Update"):

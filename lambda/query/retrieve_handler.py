@@ -42,7 +42,7 @@ def derived_tier(event: dict, env: Any = None) -> str:
         try:
             payload = verifier.verify(event.get("token"))
         except TokenRejected as e:
-            raise TierRefused(f"caller token refused: {e}")
+            raise TierRefused(f"caller token refused: {e}") from None
         tier = tier_from_groups(payload.get("cognito:groups", []), json.loads(env.get("TIER_GROUPS") or "{}"))
     elif source == "iam":
         tier = env.get("IAM_CALLER_TIER")
