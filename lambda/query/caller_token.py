@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-TIERS = ("public", "internal", "confidential", "restricted")
+from docai_shared.contract import ACCESS_TIERS as TIERS
 # DER prefix of DigestInfo for SHA-256 (RFC 8017, section 9.2, note 1).
 _SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 # Clock skew accepted on exp (seconds).
