@@ -2,7 +2,8 @@ import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import TABLE from './model-artifacts.json';
+// `import = require`: a default import of JSON needs esModuleInterop, which consumers and jsii may not set.
+import TABLE = require('./model-artifacts.json');
 
 /** One model of lib/gpu-inference/model-artifacts.json: the Hub commit its files come from and their SHA-256 (null until recorded). */
 export interface PinnedModelFile {
@@ -13,7 +14,7 @@ export interface PinnedModelFile {
 
 export interface PinnedModel {
   readonly revision: string;
-  readonly files: readonly PinnedModelFile[];
+  readonly files: PinnedModelFile[];
 }
 
 /** An archive in S3. */

@@ -2,7 +2,6 @@ import { CfnRule, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -10,7 +9,7 @@ import { acknowledge } from '../common';
 import { endpointExecutionRole, TEI_ENVIRONMENT } from './execution-role';
 import { InferenceEndpointBase } from './gpu-inference-endpoint';
 import { InferenceFramework, resolveImage, SERVERLESS_INFERENCE_REGIONS, SERVERLESS_MEMORY_SIZES_MB } from './images';
-import { ModelArtifacts } from './model-artifacts';
+import { ModelArtifacts, StagedModelLocation } from './model-artifacts';
 
 
 export interface ServerlessEmbeddingEndpointProps {
@@ -24,7 +23,7 @@ export interface ServerlessEmbeddingEndpointProps {
    * and never asks the Hub. Serverless Inference cannot isolate the container's network (see the class comment).
    * @default - the container downloads `modelId` from the Hugging Face Hub at each cold start
    */
-  readonly modelData?: { readonly bucket: s3.IBucket; readonly key: string };
+  readonly modelData?: StagedModelLocation;
   /** 1024 to 6144 in steps of 1024; SageMaker gives CPU in proportion to memory. @default 2048 */
   readonly memorySizeMb?: number;
   /** Concurrent invocations before SageMaker throttles (1 to 200). @default 10 */
