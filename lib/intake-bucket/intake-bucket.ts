@@ -38,7 +38,28 @@ const S3_ACCESS_LOGS_USE_BUCKET_POLICY = '@aws-cdk/aws-s3:serverAccessLogsUseBuc
 
 export interface IntakeBucketProps {
   /**
+   * Use this bucket instead of creating one (then no bucket and no access-log bucket are created
+   * here; `encryptionKey` is required, and the props that only shape a created bucket are refused).
+   *
+   * It must already have: versioning on (the pipeline keys documents on version ids); SSE-KMS with
+   * `encryptionKey` as its default encryption (the pipeline decrypts with it, and an upload under
+   * another key is unreadable to it); its name in `bucketName` of this construct is the bucket's own.
+   * Recommended, as the created bucket has them: all public access blocked, bucket-owner-enforced
+   * object ownership (no ACLs), a TLS-only bucket policy, server access logging, lifecycle rules.
+   * Object Lock is optional (legal holds on single documents). EventBridge delivery is not needed.
+   *
+   * With `eventQueue`, the notifications are added through CDK's `Custom::S3BucketNotifications`
+   * resource (Managed: false, a CDK-provided Lambda in this stack calls PutBucketNotificationConfiguration):
+   * it reads the bucket's configuration first and keeps every notification it did not set itself
+   * (other tools' queue, topic and Lambda configurations, and EventBridge delivery if on), on
+   * create, update and delete. S3 refuses overlapping configurations: if another tool already
+   * sends ObjectCreated, ObjectRemoved or ObjectTagging of all keys somewhere, the deploy fails.
+   * @default - a new bucket (and its access-log bucket) is created
+   */
+  readonly existingBucket?: s3.IBucket;
+  /**
    * Key that encrypts documents (SSE-KMS with an S3 bucket key, which cuts KMS requests).
+   * Required with `existingBucket`: its default encryption key.
    * @default - a new customer-managed key with rotation on
    */
   readonly encryptionKey?: kms.IKey;
@@ -105,7 +126,8 @@ export class IntakeBucket extends Construct implements IIntakeBucket {
   }
 
   public readonly bucket: s3.IBucket;
-  public readonly accessLogBucket: s3.Bucket;
+  /** Where the created bucket's server access logs go; undefined with `existingBucket`. */
+  public readonly accessLogBucket?: s3.Bucket;
   public readonly encryptionKey: kms.IKey;
   /** The bucket name as synthesized (pseudo parameters, no reference to the bucket resource). */
   public readonly bucketName: string;
@@ -116,6 +138,13 @@ export class IntakeBucket extends Construct implements IIntakeBucket {
     // LogDeliveryWrite ACL, which BUCKET_OWNER_ENFORCED forbids: the L2 picks that by this feature
     // flag, so it is set here, for this construct's buckets, whatever the consumer's app sets.
     this.node.setContext(S3_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+    if (props.existingBucket) {
+      const { bucket, key } = this.useExisting(props.existingBucket, props);
+      this.bucket = bucket;
+      this.encryptionKey = key;
+      this.bucketName = bucket.bucketName;
+      return;
+    }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const autoDeleteObjects = props.autoDeleteObjects ?? false;
     if (autoDeleteObjects && removalPolicy !== RemovalPolicy.DESTROY) {
@@ -242,6 +271,37 @@ export class IntakeBucket extends Construct implements IIntakeBucket {
 
   public grantReadDocuments(grantee: iam.IGrantable, options: GrantReadDocumentsOptions = {}): iam.Grant {
     return grantReadDocuments(this, grantee, this.bucketName, this.encryptionKey, options);
+  }
+
+  private useExisting(bucket: s3.IBucket, props: IntakeBucketProps): { bucket: s3.IBucket; key: kms.IKey } {
+    if (!props.encryptionKey) {
+      throw new Error('IntakeBucket: existingBucket needs encryptionKey, its SSE-KMS key (the pipeline decrypts documents with it)');
+    }
+    const createdOnly: (keyof IntakeBucketProps)[] = ['infrequentAccessAfter', 'noncurrentTransitionAfter', 'noncurrentExpiration',
+      'abortIncompleteMultipartUploadAfter', 'accessLogExpiration', 'removalPolicy', 'autoDeleteObjects'];
+    for (const name of createdOnly) {
+      if (props[name] !== undefined) {
+        throw new Error(`IntakeBucket: ${name} only applies to a bucket created here; with existingBucket, set it on the existing bucket instead (remove ${name})`);
+      }
+    }
+    const queue = props.eventQueue;
+    if (queue) {
+      // The same scoped grants as for a created bucket (SqsDestination would grant the key to S3 without conditions).
+      const conditions = { ArnLike: { 'aws:SourceArn': bucket.bucketArn }, StringEquals: { 'aws:SourceAccount': Stack.of(this).account } };
+      const { policyDependable } = queue.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowIntakeBucketNotifications', principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+        actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], resources: [queue.queueArn], conditions,
+      }));
+      queue.encryptionMasterKey?.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowIntakeBucketNotificationsToEncrypt', principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'], resources: ['*'], conditions,
+      }));
+      const destination: s3.IBucketNotificationDestination = {
+        bind: () => ({ arn: queue.queueArn, type: s3.BucketNotificationDestinationType.QUEUE, dependencies: policyDependable ? [policyDependable] : [] }),
+      };
+      for (const event of [s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED, s3.EventType.OBJECT_TAGGING]) bucket.addEventNotification(event, destination);
+    }
+    return { bucket, key: props.encryptionKey };
   }
 }
 
