@@ -3,7 +3,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { IntakeBucket, IntakeBucketProps, IngestionQueue } from '../../lib';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { addRulePacks } from '../../lib/app';
 import { newApp } from '../helpers';
 
 const EXISTING = 'uploads-of-another-team';
@@ -81,5 +86,17 @@ describe('IntakeBucket with an existing bucket', () => {
     ['autoDeleteObjects', { autoDeleteObjects: false }],
   ])('refuses %s, which only shapes a created bucket', (name, props) => {
     expect(() => withExisting(props)).toThrow(new RegExp(`IntakeBucket: ${name} only applies to a bucket created here`));
+  });
+});
+
+describe('IntakeBucket with an existing bucket under every rule pack', () => {
+  test('synthesizes with no unacknowledged finding', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'existing-intake-'));
+    const app = newApp({}, outdir);
+    addRulePacks(app);
+    const stack = new Stack(app, 'S', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const queue = new IngestionQueue(stack, 'Queue', { alarmTopic: new sns.Topic(stack, 'Alarms', { masterKey: kms.Key.fromKeyArn(stack, 'TopicKey', KEY_ARN) }) });
+    new IntakeBucket(stack, 'Intake', { existingBucket: s3.Bucket.fromBucketName(stack, 'Existing', EXISTING), encryptionKey: kms.Key.fromKeyArn(stack, 'ExistingKey', KEY_ARN), eventQueue: queue.queue });
+    expect(() => app.synth()).not.toThrow();
   });
 });
