@@ -48,8 +48,9 @@ export interface IntakeBucketProps {
    * object ownership (no ACLs), a TLS-only bucket policy, server access logging, lifecycle rules.
    * Object Lock is optional (legal holds on single documents). EventBridge delivery is not needed.
    *
-   * With `eventQueue`, the notifications are added through CDK's `Custom::S3BucketNotifications`
-   * resource (Managed: false, a CDK-provided Lambda in this stack calls PutBucketNotificationConfiguration):
+   * With `eventQueue`, the notifications of an imported bucket (`Bucket.fromBucketName` and the like) go
+   * through CDK's `Custom::S3BucketNotifications` resource (Managed: false; a CDK-provided Lambda in this
+   * stack calls PutBucketNotificationConfiguration; a bucket this CDK app creates gets Managed: true):
    * it reads the bucket's configuration first and keeps every notification it did not set itself
    * (other tools' queue, topic and Lambda configurations, and EventBridge delivery if on), on
    * create, update and delete. S3 refuses overlapping configurations: if another tool already
