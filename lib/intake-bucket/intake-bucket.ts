@@ -38,7 +38,29 @@ const S3_ACCESS_LOGS_USE_BUCKET_POLICY = '@aws-cdk/aws-s3:serverAccessLogsUseBuc
 
 export interface IntakeBucketProps {
   /**
+   * Use this bucket instead of creating one (then no bucket and no access-log bucket are created
+   * here; `encryptionKey` is required, and the props that only shape a created bucket are refused).
+   *
+   * It must already have: versioning on (the pipeline keys documents on version ids); SSE-KMS with
+   * `encryptionKey` as its default encryption (the pipeline decrypts with it, and an upload under
+   * another key is unreadable to it); its name in `bucketName` of this construct is the bucket's own.
+   * Recommended, as the created bucket has them: all public access blocked, bucket-owner-enforced
+   * object ownership (no ACLs), a TLS-only bucket policy, server access logging, lifecycle rules.
+   * Object Lock is optional (legal holds on single documents). EventBridge delivery is not needed.
+   *
+   * With `eventQueue`, the notifications of an imported bucket (`Bucket.fromBucketName` and the like) go
+   * through CDK's `Custom::S3BucketNotifications` resource (Managed: false; a CDK-provided Lambda in this
+   * stack calls PutBucketNotificationConfiguration; a bucket this CDK app creates gets Managed: true):
+   * it reads the bucket's configuration first and keeps every notification it did not set itself
+   * (other tools' queue, topic and Lambda configurations, and EventBridge delivery if on), on
+   * create, update and delete. S3 refuses overlapping configurations: if another tool already
+   * sends ObjectCreated, ObjectRemoved or ObjectTagging of all keys somewhere, the deploy fails.
+   * @default - a new bucket (and its access-log bucket) is created
+   */
+  readonly existingBucket?: s3.IBucket;
+  /**
    * Key that encrypts documents (SSE-KMS with an S3 bucket key, which cuts KMS requests).
+   * Required with `existingBucket`: its default encryption key.
    * @default - a new customer-managed key with rotation on
    */
   readonly encryptionKey?: kms.IKey;
@@ -105,7 +127,8 @@ export class IntakeBucket extends Construct implements IIntakeBucket {
   }
 
   public readonly bucket: s3.IBucket;
-  public readonly accessLogBucket: s3.Bucket;
+  /** Where the created bucket's server access logs go; undefined with `existingBucket`. */
+  public readonly accessLogBucket?: s3.Bucket;
   public readonly encryptionKey: kms.IKey;
   /** The bucket name as synthesized (pseudo parameters, no reference to the bucket resource). */
   public readonly bucketName: string;
@@ -116,6 +139,13 @@ export class IntakeBucket extends Construct implements IIntakeBucket {
     // LogDeliveryWrite ACL, which BUCKET_OWNER_ENFORCED forbids: the L2 picks that by this feature
     // flag, so it is set here, for this construct's buckets, whatever the consumer's app sets.
     this.node.setContext(S3_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+    if (props.existingBucket) {
+      const { bucket, key } = this.useExisting(props.existingBucket, props);
+      this.bucket = bucket;
+      this.encryptionKey = key;
+      this.bucketName = bucket.bucketName;
+      return;
+    }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const autoDeleteObjects = props.autoDeleteObjects ?? false;
     if (autoDeleteObjects && removalPolicy !== RemovalPolicy.DESTROY) {
@@ -243,6 +273,38 @@ export class IntakeBucket extends Construct implements IIntakeBucket {
   public grantReadDocuments(grantee: iam.IGrantable, options: GrantReadDocumentsOptions = {}): iam.Grant {
     return grantReadDocuments(this, grantee, this.bucketName, this.encryptionKey, options);
   }
+
+  private useExisting(bucket: s3.IBucket, props: IntakeBucketProps): { bucket: s3.IBucket; key: kms.IKey } {
+    if (!props.encryptionKey) {
+      throw new Error('IntakeBucket: existingBucket needs encryptionKey, its SSE-KMS key (the pipeline decrypts documents with it)');
+    }
+    const createdOnly: (keyof IntakeBucketProps)[] = ['infrequentAccessAfter', 'noncurrentTransitionAfter', 'noncurrentExpiration',
+      'abortIncompleteMultipartUploadAfter', 'accessLogExpiration', 'removalPolicy', 'autoDeleteObjects'];
+    for (const name of createdOnly) {
+      if (props[name] !== undefined) {
+        throw new Error(`IntakeBucket: ${name} only applies to a bucket created here; with existingBucket, set it on the existing bucket instead (remove ${name})`);
+      }
+    }
+    const queue = props.eventQueue;
+    if (queue) {
+      // The same scoped grants as for a created bucket (SqsDestination would grant the key to S3 without conditions).
+      const conditions = { ArnLike: { 'aws:SourceArn': bucket.bucketArn }, StringEquals: { 'aws:SourceAccount': Stack.of(this).account } };
+      const { policyDependable } = queue.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowIntakeBucketNotifications', principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+        actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], resources: [queue.queueArn], conditions,
+      }));
+      queue.encryptionMasterKey?.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowIntakeBucketNotificationsToEncrypt', principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'], resources: ['*'], conditions,
+      }));
+      const destination: s3.IBucketNotificationDestination = {
+        bind: () => ({ arn: queue.queueArn, type: s3.BucketNotificationDestinationType.QUEUE, dependencies: policyDependable ? [policyDependable] : [] }),
+      };
+      for (const event of [s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED, s3.EventType.OBJECT_TAGGING]) bucket.addEventNotification(event, destination);
+      acknowledgeNotificationsHandler(bucket);
+    }
+    return { bucket, key: props.encryptionKey };
+  }
 }
 
 class ImportedIntakeBucket extends Resource implements IIntakeBucket {
@@ -260,6 +322,23 @@ class ImportedIntakeBucket extends Resource implements IIntakeBucket {
   public grantReadDocuments(grantee: iam.IGrantable, options: GrantReadDocumentsOptions = {}): iam.Grant {
     return grantReadDocuments(this, grantee, this.bucketName, this.encryptionKey, options);
   }
+}
+
+/** aws-cdk-lib's construct id of the stack-wide handler behind Custom::S3BucketNotifications. */
+const NOTIFICATIONS_HANDLER_ID = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';
+
+/** Acknowledges the findings on CDK's notifications handler, which CDK builds (and shapes) itself. */
+function acknowledgeNotificationsHandler(bucket: s3.IBucket): void {
+  const why = 'CDK-provided custom-resource handler that sets the notification configuration of an existing bucket (Custom::S3BucketNotifications). ' +
+    'It runs only while CloudFormation deploys or deletes the stack and calls s3:PutBucketNotification/GetBucketNotification; CDK offers no VPC placement ' +
+    'and builds its role (basic execution role for its logs) and inline policy itself. No document passes through it.';
+  const policy = bucket.node.tryFindChild('Notifications')?.node.tryFindChild('HandlerPolicy');
+  if (policy) acknowledge(policy, ['HIPAA.Security::HIPAA.Security-IAMNoInlinePolicy', 'NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy', 'PCI.DSS.321::PCI.DSS.321-IAMNoInlinePolicy'], why);
+  const handler = Stack.of(bucket).node.tryFindChild(NOTIFICATIONS_HANDLER_ID);
+  if (!handler) return;
+  const role = handler.node.tryFindChild('Role');
+  if (role) acknowledge(role, ['AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]'], why);
+  acknowledge(handler, ['cdk-validator-cfnguard::lambda_inside_vpc_check'], why);
 }
 
 function grantReadDocuments(scope: IConstruct, grantee: iam.IGrantable, bucketName: string, key: kms.IKey, options: GrantReadDocumentsOptions): iam.Grant {

@@ -122,6 +122,8 @@ export class DataStack extends Stack {
       encryptionKey: adopted('intake'),
     });
     tagWorkload(this.intake, 'intake');
+    // Created here (no existingBucket), so it has its access-log bucket: the work, capture and audit buckets log to it.
+    const accessLogs = this.intake.accessLogBucket!;
     // A kept intake bucket notifies its queue: the queue (with its dead letters and the policy that
     // lets S3 send) is kept with it, holding the events of uploads made while the stage is down.
     if (c.retainData) {
@@ -170,7 +172,7 @@ export class DataStack extends Stack {
       // Longer than the longest run: review timeout + embedding window + a day (DocumentPipeline checks).
       expiration: Duration.days(Math.ceil((c.pipeline.humanReviewTimeoutHours + c.embedding.batchWindowMinutes / 60 + 24) / 24) + 1),
       encryptionKey: this.intake.encryptionKey,
-      accessLogBucket: this.intake.accessLogBucket,
+      accessLogBucket: accessLogs,
       removalPolicy: RemovalPolicy.DESTROY,
       autoDeleteObjects: true,
     });
@@ -180,7 +182,7 @@ export class DataStack extends Stack {
     if (c.embedding.dataCapturePercent > 0 || (c.generation.enabled && c.generation.dataCapturePercent > 0)) {
       this.captureBucket = new WorkBucket(this, 'Capture', {
         encryptionKey: this.intake.encryptionKey,
-        accessLogBucket: this.intake.accessLogBucket,
+        accessLogBucket: accessLogs,
         expiration: Duration.days(90),
         removalPolicy: this.dataRemovalPolicy,
         autoDeleteObjects: !c.retainData,
@@ -199,7 +201,7 @@ export class DataStack extends Stack {
       lockMode: auditLockMode(c.query.auditLockMode),
       // Locked records outlive the stack whatever the stage: deleting them early is what Object Lock forbids.
       removalPolicy: RemovalPolicy.RETAIN,
-      accessLogBucket: this.intake.accessLogBucket,
+      accessLogBucket: accessLogs,
       namePrefix: namePrefix(c),
       // Named per deployment in every stage (promotion keeps the name): a deploy after a destroy
       // starts a new trail beside the kept one. A fixed name would fail with AlreadyExists, and a
@@ -211,7 +213,7 @@ export class DataStack extends Stack {
     // emptied by its auto-delete on destroy (its name is generated, so a redeploy collides with nothing).
     // An override, because the L2 refuses auto-delete on a retained bucket, which is the intent here.
     if (!c.retainData) {
-      const logs = this.intake.accessLogBucket.node.defaultChild as CfnResource;
+      const logs = accessLogs.node.defaultChild as CfnResource;
       logs.addOverride('DeletionPolicy', 'Retain');
       logs.addOverride('UpdateReplacePolicy', 'Retain');
     }

@@ -47,7 +47,9 @@ function snippetModule(blocks: Block[]): { text: string; lineOf: (generatedLine:
   const header = [
     "import { Duration, Size } from 'aws-cdk-lib';",
     "import * as ec2 from 'aws-cdk-lib/aws-ec2';",
+    "import * as kms from 'aws-cdk-lib/aws-kms';",
     "import * as lambda from 'aws-cdk-lib/aws-lambda';",
+    "import * as s3 from 'aws-cdk-lib/aws-s3';",
     "import * as sns from 'aws-cdk-lib/aws-sns';",
     "import { Construct } from 'constructs';",
     `import { ${[...used].filter((n) => exported.has(n)).sort().join(', ')} } from ${JSON.stringify(LIBRARY)};`,

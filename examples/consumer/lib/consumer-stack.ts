@@ -39,16 +39,17 @@ export class ConsumerStack extends Stack {
 
     const queue = new IngestionQueue(this, 'IngestionQueue', { alarmTopic: alarms, removalPolicy: RemovalPolicy.DESTROY });
     const intake = new IntakeBucket(this, 'Intake', { eventQueue: queue.queue, removalPolicy: RemovalPolicy.DESTROY });
+    const accessLogs = intake.accessLogBucket!; // created with the bucket (undefined only with existingBucket)
     const database = new VectorDatabase(this, 'VectorDb', { vpc, migrationsPlacement: placement, embeddingDimension: embedding.dimension, removalPolicy: RemovalPolicy.DESTROY, deletionProtection: false });
     const pipeline = new DocumentPipeline(this, 'Pipeline', {
       intake, database, embedding, placement,
-      workBucket: new WorkBucket(this, 'Work', { encryptionKey: intake.encryptionKey, accessLogBucket: intake.accessLogBucket, removalPolicy: RemovalPolicy.DESTROY }),
+      workBucket: new WorkBucket(this, 'Work', { encryptionKey: intake.encryptionKey, accessLogBucket: accessLogs, removalPolicy: RemovalPolicy.DESTROY }),
     });
     // The pipeline comes with its key: starting an execution needs a data key from it.
     new IngestionFunction(this, 'Ingestion', { queue, pipeline, intakeBucketName: intake.bucketName, placement });
 
     const gateway = new ModelGateway(this, 'Gateway', { ...gatewayRouting(PILOT.gateway), guardrail: gatewayGuardrail(PILOT.gateway), namePrefix: 'consumer', removalPolicy: RemovalPolicy.DESTROY, alarmTopic: alarms });
-    const audit = new AuditStore(this, 'Audit', { retention: Duration.days(365), lockMode: AuditLockMode.GOVERNANCE, removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: intake.accessLogBucket, namePrefix: 'consumer' });
+    const audit = new AuditStore(this, 'Audit', { retention: Duration.days(365), lockMode: AuditLockMode.GOVERNANCE, removalPolicy: RemovalPolicy.RETAIN, accessLogBucket: accessLogs, namePrefix: 'consumer' });
     new QueryApi(this, 'Query', {
       placement, database, gateway, audit, embedding,
       tierGroups: PILOT.query.tierGroups, defaultTopK: 6, maxTopK: 20, throttle: { rateLimit: 10, burstLimit: 20 }, wafRateLimitPer5Minutes: 1000,
