@@ -1,3 +1,4 @@
+import { FUNCTION_ENVIRONMENT, LOCAL_ENVIRONMENT } from './environment';
 import { EXTRACT_LIMIT_ENV, EXTRACT_LIMITS, QUERY_LIMITS } from './limits';
 import { METRIC_DIMENSIONS_ENV, METRICS_NAMESPACE } from './metrics';
 import { TAG_KEYS } from './tags';
@@ -18,6 +19,8 @@ export function contractJson(): string {
     metricsNamespace: METRICS_NAMESPACE,
     metricDimensionsEnv: METRIC_DIMENSIONS_ENV,
     tagKeys: TAG_KEYS,
+    functionEnvironment: FUNCTION_ENVIRONMENT,
+    localEnvironment: LOCAL_ENVIRONMENT,
   };
   return JSON.stringify(doc, null, 2) + '\n';
 }
