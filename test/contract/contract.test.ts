@@ -3,10 +3,12 @@
  * lambda/shared/docai_shared/contract.json, and neither side keeps its own copy of the tier list.
  */
 import { spawnSync } from 'child_process';
+import { App } from 'aws-cdk-lib';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ACCESS_TIERS, contractJson, FUNCTION_ENVIRONMENT, LOCAL_ENVIRONMENT, DEFAULT_ACCESS_TIER, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS, METRIC_DIMENSIONS_ENV, METRICS_NAMESPACE, PYTHON_CONTRACT_PATH, QUERY_LIMITS } from '../../lib/contract';
+import { ACCESS_TIERS, contractJson, CUSTOM_METRICS, FUNCTION_ENVIRONMENT, LOCAL_ENVIRONMENT, DEFAULT_ACCESS_TIER, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS, METRIC_DIMENSIONS_ENV, METRICS_NAMESPACE, PYTHON_CONTRACT_PATH, QUERY_LIMITS } from '../../lib/contract';
 
+import { DocaiMetricFactory } from '../../lib/common/metric-factory';
 import { synthStage } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -121,4 +123,31 @@ describe('environment variable names', () => {
     expect(py.stderr).toBe('');
     expect(JSON.parse(py.stdout)).toEqual([...Object.keys(FUNCTION_ENVIRONMENT), ...Object.keys(LOCAL_ENVIRONMENT)].sort());
   });
+});
+
+test('the custom metric names of the contract are exactly those the handlers emit', () => {
+  const r = spawnSync(PYTHON, [path.join(ROOT, 'test', 'observability', 'emitted_metrics.py'), path.join(ROOT, 'lambda')], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  const emitted = new Set<string>(JSON.parse(r.stdout).metrics.map((m: { name: string }) => m.name));
+  expect([...emitted].sort()).toEqual([...CUSTOM_METRICS].sort());
+});
+
+test('the Python emitter refuses a metric name outside the contract, and the metric factory builds none', () => {
+  const py = spawnSync(PYTHON, ['-c', `
+from docai_shared.observability import Metrics, emf_line
+m = Metrics("t")
+m.add("Latency.retrieve", 1)
+m.add("DocumentsFailed", 1)
+for bad in (lambda: m.add("DocumentFailed", 1), lambda: emf_line({"Latencyx": (1, "Count")}, {}), lambda: m.add("Latency.", 1)):
+    try:
+        bad()
+        print("accepted")
+    except ValueError as e:
+        print(e)
+`], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: path.join(ROOT, 'lambda', 'shared') } });
+  expect(py.stderr).toBe('');
+  expect(py.stdout.trim().split('\n')).toEqual(['DocumentFailed', 'Latencyx', 'Latency.'].map((n) => `metric '${n}' is not in the contract: add it to CUSTOM_METRICS in lib/contract/metrics.ts and run npm run contract`));
+  const factory = new DocaiMetricFactory(new App(), { deploymentDimensions: {} });
+  expect(factory.metric('DocumentsFailed').metricName).toBe('DocumentsFailed');
+  expect(() => factory.metric('DocumentFailed')).toThrow(/DocumentFailed is no custom metric of lib\/contract/);
 });
