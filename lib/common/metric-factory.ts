@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { IConstruct } from 'constructs';
-import { METRICS_NAMESPACE } from '../contract/metrics';
+import { isCustomMetric, METRICS_NAMESPACE } from '../contract/metrics';
 import { metricDimensions } from './metric-dimensions';
 
 /** How a DocaiMetricFactory names its metrics. */
@@ -60,6 +60,7 @@ export class DocaiMetricFactory {
    * dimensions, which a caller cannot override or leave out.
    */
   public metric(metricName: string, dimensions: { readonly [name: string]: string } = {}, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    if (!isCustomMetric(metricName)) throw new Error(`DocaiMetricFactory.metric: ${metricName} is no custom metric of lib/contract (CUSTOM_METRICS): nothing emits it; use awsMetric for an AWS metric`);
     return new cloudwatch.Metric({
       ...props,
       namespace: this.namespace,

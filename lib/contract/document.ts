@@ -1,5 +1,6 @@
+import { FUNCTION_ENVIRONMENT, LOCAL_ENVIRONMENT } from './environment';
 import { EXTRACT_LIMIT_ENV, EXTRACT_LIMITS, QUERY_LIMITS } from './limits';
-import { METRIC_DIMENSIONS_ENV, METRICS_NAMESPACE } from './metrics';
+import { CUSTOM_METRICS, METRIC_DIMENSIONS_ENV, METRICS_NAMESPACE } from './metrics';
 import { TAG_KEYS } from './tags';
 import { ACCESS_TIERS, DEFAULT_ACCESS_TIER } from './tiers';
 
@@ -17,7 +18,10 @@ export function contractJson(): string {
     queryLimits: QUERY_LIMITS,
     metricsNamespace: METRICS_NAMESPACE,
     metricDimensionsEnv: METRIC_DIMENSIONS_ENV,
+    customMetrics: CUSTOM_METRICS,
     tagKeys: TAG_KEYS,
+    functionEnvironment: FUNCTION_ENVIRONMENT,
+    localEnvironment: LOCAL_ENVIRONMENT,
   };
   return JSON.stringify(doc, null, 2) + '\n';
 }

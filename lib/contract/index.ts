@@ -3,3 +3,4 @@ export * from './metrics';
 export * from './tags';
 export * from './tiers';
 export * from './document';
+export * from './environment';

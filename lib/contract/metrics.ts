@@ -6,3 +6,22 @@ export const METRICS_NAMESPACE = 'DocAI';
  * (project, stage) as JSON; docai_shared.observability adds them to every metric it emits.
  */
 export const METRIC_DIMENSIONS_ENV = 'DOCAI_METRIC_DIMENSIONS';
+
+/**
+ * The custom metric names the handlers emit (docai_shared.observability refuses any other name, and
+ * DocaiMetricFactory.metric builds no other); `Latency.*` is the query service's per-step latency
+ * (`Latency.<step>`). test/contract compares this list with what the Python source emits.
+ */
+export const CUSTOM_METRICS = [
+  'AuditFailures', 'BudgetOvershootTokens', 'BudgetOvershootUsd', 'BudgetRejections', 'BudgetUsedPercent', 'CacheHits', 'CacheMisses',
+  'Chunks', 'ChunksEmbedded', 'Degraded', 'DegradedAnswers', 'DocumentsDeleted', 'DocumentsFailed', 'DocumentsInReview', 'DocumentsProcessed',
+  'DocumentsReindexed', 'DocumentsRetiered', 'DocumentsSkipped', 'DuplicateEvents', 'Errors4xx', 'Errors5xx', 'EstimatedSpendUsd',
+  'ExecutionsStarted', 'Fallbacks', 'ForeignBucketRecords', 'GuardrailBlocks', 'IgnoredRecords', 'Latency.*', 'MalformedRecords',
+  'ModelRequests', 'Pages', 'ProviderErrors', 'ProviderLatencyMs', 'ReplayLimitReached', 'Replays', 'Requests', 'RetrievedChunks',
+  'StartFailures', 'StepLatency', 'TokensEmbedded', 'TokensIn', 'TokensOut', 'UsageUnreported',
+] as const;
+
+/** Whether `name` is a custom metric of the contract (`Latency.retrieve` matches `Latency.*`). */
+export function isCustomMetric(name: string): boolean {
+  return CUSTOM_METRICS.some((m) => m === name || (m.endsWith('.*') && name.startsWith(m.slice(0, -1)) && name.length > m.length - 1));
+}

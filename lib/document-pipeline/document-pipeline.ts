@@ -13,7 +13,7 @@ import { acknowledge, acknowledgeStateMachineWildcards, DocaiFunction, FunctionP
 import { IIntakeBucket } from '../intake-bucket';
 import { DATABASE_ROLES, IVectorDatabase } from '../vector-database';
 import { DocaiMetricFactory } from '../common/metric-factory';
-import { DEFAULT_ACCESS_TIER, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS } from '../contract';
+import { DEFAULT_ACCESS_TIER, ENV, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS } from '../contract';
 import { createReviewQueue, createReviewTopic } from './review-channel';
 import { IWorkBucket } from './work-bucket';
 
@@ -312,14 +312,14 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
     const embedFn = fn('Embed', 'embed_handler', {
       timeout: Duration.minutes(2), memory: 512,
       env: {
-        ENDPOINT_NAME: props.embedding.endpointName, INFERENCE_COMPONENT: props.embedding.inferenceComponentName ?? '', EMBEDDING_DIMENSION: String(props.embedding.dimension),
-        EMBEDDING_USD_PER_MILLION_TOKENS: String(props.embedding.usdPerMillionTokens ?? 0),
+        [ENV.ENDPOINT_NAME]: props.embedding.endpointName, [ENV.INFERENCE_COMPONENT]: props.embedding.inferenceComponentName ?? '', [ENV.EMBEDDING_DIMENSION]: String(props.embedding.dimension),
+        [ENV.EMBEDDING_USD_PER_MILLION_TOKENS]: String(props.embedding.usdPerMillionTokens ?? 0),
       },
       // Its calls: S3 (work bucket) and SageMaker runtime. From the isolated subnets the latter needs an
       // interface endpoint (7.30 USD a month per AZ at list price); outside the VPC it needs none.
       outsideVpc: { reason: 'Embed only reads chunks from the work bucket and calls the SageMaker runtime (InvokeEndpoint).' },
     });
-    const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 2048, db: true, env: props.embedding.modelId ? { EMBEDDING_MODEL: props.embedding.modelId } : {} });
+    const storeFn = fn('Store', 'store_handler', { timeout: Duration.minutes(5), memory: 2048, db: true, env: props.embedding.modelId ? { [ENV.EMBEDDING_MODEL]: props.embedding.modelId } : {} });
     const deleteFn = fn('Delete', 'delete_handler', { timeout: Duration.seconds(30), memory: 256, db: true });
     // After a version is removed for good: which version S3 serves now (HeadObject without a version: s3:GetObject; no data is read).
     grantObjects(deleteFn, { bucketName: props.intake.bucketName, keyPattern: '*', actions: ['s3:GetObject'],
@@ -529,7 +529,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
       description: 'Backfill: turns one intake object into a re-embedding input',
       timeout: Duration.seconds(30),
       memorySize: 256,
-      environment: { INTAKE_BUCKET: props.intake.bucket.bucketName, ...props.database.connectionEnvironment(DATABASE_ROLES.writer) },
+      environment: { [ENV.INTAKE_BUCKET]: props.intake.bucket.bucketName, ...props.database.connectionEnvironment(DATABASE_ROLES.writer) },
       workflow: 'backfill',
       ...props.placement,
       securityGroups: [...props.placement.securityGroups, props.database.clientSecurityGroup],

@@ -7,6 +7,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { acknowledge, DocaiFunction, executionsArn, FunctionPlacement } from '../common';
 import { DocaiMetricFactory } from '../common/metric-factory';
+import { ENV } from '../contract';
 import { IDocumentPipeline } from '../document-pipeline';
 import { IIngestionQueue } from './ingestion-queue';
 
@@ -101,7 +102,7 @@ export class IngestionFunction extends Construct {
       description: 'Starts a document pipeline execution per S3 object version (idempotent)',
       timeout,
       memorySize: props.memorySize ?? 256,
-      environment: { STATE_MACHINE_ARN: props.pipeline.stateMachine.stateMachineArn, ...(props.intakeBucketName ? { INTAKE_BUCKET: props.intakeBucketName } : {}) },
+      environment: { [ENV.STATE_MACHINE_ARN]: props.pipeline.stateMachine.stateMachineArn, ...(props.intakeBucketName ? { [ENV.INTAKE_BUCKET]: props.intakeBucketName } : {}) },
       workflow: 'ingestion',
       ...props.placement,
       // Its only call is StartExecution: from the isolated subnets that needs the Step Functions

@@ -19,7 +19,7 @@ import { DocaiFunction } from '../common/python-function';
 import { GenerationEndpointRef, IModelGateway } from '../model-gateway';
 import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, IVectorDatabase } from '../vector-database';
 import { IAuditStore } from './audit-store';
-import { QUERY_LIMITS } from '../contract';
+import { ENV, QUERY_LIMITS } from '../contract';
 
 /** Steps whose latency the handler reports (EMF `Latency.<step>`, Workflow dimension). */
 const QUERY_STEPS = ['embed', 'retrieve', 'generate', 'audit', 'total'];
@@ -197,13 +197,13 @@ export class QueryApi extends Construct {
       // API Gateway ends the integration at 29 s; the gateway's own deadline is shorter.
       timeout: Duration.seconds(28), memorySize: 1024, workflow: 'query',
       environment: {
-        EMBEDDING_ENDPOINT: props.embedding.endpointName,
-        EMBEDDING_INFERENCE_COMPONENT: props.embedding.inferenceComponentName ?? '',
-        EMBEDDING_DIMENSION: String(props.embedding.dimension),
-        EMBEDDING_USD_PER_MILLION_TOKENS: String(props.embedding.usdPerMillionTokens ?? 0),
+        [ENV.EMBEDDING_ENDPOINT]: props.embedding.endpointName,
+        [ENV.EMBEDDING_INFERENCE_COMPONENT]: props.embedding.inferenceComponentName ?? '',
+        [ENV.EMBEDDING_DIMENSION]: String(props.embedding.dimension),
+        [ENV.EMBEDDING_USD_PER_MILLION_TOKENS]: String(props.embedding.usdPerMillionTokens ?? 0),
         RETRIEVE_FUNCTION: this.retrieveFunction.functionName,
         AUDIT_BUCKET: props.audit.bucketName,
-        TIER_GROUPS: JSON.stringify(tierMap),
+        [ENV.TIER_GROUPS]: JSON.stringify(tierMap),
         DEFAULT_TOP_K: String(defaultTopK),
         MAX_TOP_K: String(maxTopK),
       },
@@ -292,9 +292,9 @@ export class QueryApi extends Construct {
       new CfnOutput(this, 'UserPoolId', { value: pool.userPoolId, description: 'Query API users: add each to one tier group (aws cognito-idp admin-add-user-to-group)' });
       if (this.userPoolClient) new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId, description: 'App client for sign-in (SRP); the ID token goes in the Authorization header' });
     } else {
-      this.queryFunction.addEnvironment('IAM_CALLER_TIER', props.iamCallerTier ?? 'public');
-      this.retrieveFunction.addEnvironment('TIER_SOURCE', 'iam');
-      this.retrieveFunction.addEnvironment('IAM_CALLER_TIER', props.iamCallerTier ?? 'public');
+      this.queryFunction.addEnvironment(ENV.IAM_CALLER_TIER, props.iamCallerTier ?? 'public');
+      this.retrieveFunction.addEnvironment(ENV.TIER_SOURCE, 'iam');
+      this.retrieveFunction.addEnvironment(ENV.IAM_CALLER_TIER, props.iamCallerTier ?? 'public');
     }
 
     const validator = new apigw.RequestValidator(this, 'Validator', { restApi: this.api, validateRequestBody: true, validateRequestParameters: true });
@@ -425,12 +425,12 @@ export class QueryApi extends Construct {
       serviceToken: fetcher.functionArn, resourceType: 'Custom::CognitoJwks',
       properties: { JwksUrl: `https://${pool.userPoolProviderName}/.well-known/jwks.json` },
     });
-    this.retrieveFunction.addEnvironment('TIER_SOURCE', 'cognito');
-    this.retrieveFunction.addEnvironment('JWKS', keys.getAttString('Jwks'));
+    this.retrieveFunction.addEnvironment(ENV.TIER_SOURCE, 'cognito');
+    this.retrieveFunction.addEnvironment(ENV.JWKS, keys.getAttString('Jwks'));
     this.retrieveFunction.addEnvironment('TOKEN_ISSUER', `https://${pool.userPoolProviderName}`);
     // A pool passed in keeps its own app clients, which this construct cannot name: any client of the pool.
     this.retrieveFunction.addEnvironment('TOKEN_AUDIENCES', this.userPoolClient ? `["${this.userPoolClient.userPoolClientId}"]` : '[]');
-    this.retrieveFunction.addEnvironment('TIER_GROUPS', JSON.stringify({ ...props.tierGroups }));
+    this.retrieveFunction.addEnvironment(ENV.TIER_GROUPS, JSON.stringify({ ...props.tierGroups }));
   }
 
   private createUserPool(groups: string[], removalPolicy: RemovalPolicy): cognito.UserPool {

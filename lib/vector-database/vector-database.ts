@@ -11,7 +11,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
 import { DocaiMetricFactory } from '../common/metric-factory';
-import { AccessTier } from '../contract';
+import { AccessTier, ENV } from '../contract';
 import { acknowledge, allowCloudWatchLogs, createDataKey, DocaiFunction, FunctionPlacement, LAMBDA_ROOT } from '../common';
 
 /** The database roles the schema creates (see lambda/migrations/sql/0004_roles_and_row_level_security.sql). */
@@ -317,7 +317,7 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
       description: 'Applies the vector database schema migrations (CloudFormation custom resource)',
       timeout: Duration.minutes(5),
       memorySize: 256,
-      environment: { DB_SECRET_ARN: this.instance.secret!.secretArn, DB_NAME: this.databaseName },
+      environment: { [ENV.DB_SECRET_ARN]: this.instance.secret!.secretArn, [ENV.DB_NAME]: this.databaseName },
       workflow: 'migrations',
       ...placement,
       securityGroups: [...placement.securityGroups, this.clientSecurityGroup],
@@ -379,7 +379,7 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
 
   /** Environment variables the shared `docai_shared.db.connect_from_env` reads. */
   public connectionEnvironment(dbUser: string): Record<string, string> {
-    return { DB_HOST: this.hostname, DB_PORT: String(this.port), DB_NAME: this.databaseName, DB_USER: dbUser };
+    return { [ENV.DB_HOST]: this.hostname, [ENV.DB_PORT]: String(this.port), [ENV.DB_NAME]: this.databaseName, [ENV.DB_USER]: dbUser };
   }
 
   protected get metricInstanceIdentifier(): string {
@@ -440,7 +440,7 @@ class ImportedVectorDatabase extends VectorDatabaseBase implements IVectorDataba
   }
 
   public connectionEnvironment(dbUser: string): Record<string, string> {
-    return { DB_HOST: this.hostname, DB_PORT: String(this.port), DB_NAME: this.databaseName, DB_USER: dbUser };
+    return { [ENV.DB_HOST]: this.hostname, [ENV.DB_PORT]: String(this.port), [ENV.DB_NAME]: this.databaseName, [ENV.DB_USER]: dbUser };
   }
 }
 

@@ -3,9 +3,13 @@
  * lambda/shared/docai_shared/contract.json, and neither side keeps its own copy of the tier list.
  */
 import { spawnSync } from 'child_process';
+import { App } from 'aws-cdk-lib';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ACCESS_TIERS, contractJson, DEFAULT_ACCESS_TIER, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS, METRIC_DIMENSIONS_ENV, METRICS_NAMESPACE, PYTHON_CONTRACT_PATH, QUERY_LIMITS } from '../../lib/contract';
+import { ACCESS_TIERS, contractJson, CUSTOM_METRICS, FUNCTION_ENVIRONMENT, LOCAL_ENVIRONMENT, DEFAULT_ACCESS_TIER, EXTRACT_LIMIT_ENV, EXTRACT_LIMITS, METRIC_DIMENSIONS_ENV, METRICS_NAMESPACE, PYTHON_CONTRACT_PATH, QUERY_LIMITS } from '../../lib/contract';
+
+import { DocaiMetricFactory } from '../../lib/common/metric-factory';
+import { synthStage } from '../helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
@@ -75,4 +79,75 @@ test('the database schema knows the same tiers, in the same order, with one read
   expect(ranked).toEqual(ACCESS_TIERS.map((t, i) => [t, i]));
   const roles = sql('0004_roles_and_row_level_security.sql').match(/ARRAY\[([^\]]+)\]/)![1];
   expect([...roles.matchAll(/'docai_reader_([a-z]+)'/g)].map((m) => m[1])).toEqual([...ACCESS_TIERS]);
+});
+
+describe('environment variable names', () => {
+  /** name -> handlers that get it, over both stages' synthesized functions. */
+  const set: Record<string, Set<string>> = {};
+  for (const stage of ['pilot', 'production']) {
+    for (const t of Object.values(synthStage(stage).templates)) {
+      for (const fn of Object.values<any>(t.findResources('AWS::Lambda::Function'))) {
+        for (const name of Object.keys(fn.Properties.Environment?.Variables ?? {})) (set[name] ??= new Set()).add(fn.Properties.Handler);
+      }
+    }
+  }
+  const r = spawnSync(PYTHON, [path.join(__dirname, 'environment_reads.py'), path.join(ROOT, 'lambda')], { encoding: 'utf8' });
+  const read: Record<string, string[]> = JSON.parse(r.stdout);
+  const listed = (name: string, handler: string) =>
+    (FUNCTION_ENVIRONMENT[name] ?? []).some((h) => h === handler || (h.endsWith('.*') && handler.startsWith(h.slice(0, -1))));
+
+  test('the scan of the Python reads works (it finds the ones every layer reads)', () => {
+    expect(r.stderr).toBe('');
+    expect(read).toMatchObject({ DB_HOST: ['db'], GATEWAY_CONFIG: ['gateway'], JWKS: ['retrieve_handler'], ENDPOINT_NAME: ['pipeline_handlers'], AUDIT_BUCKET: ['query_service'] });
+  });
+
+  test('every variable a function of either stage sets is in the contract, for that function', () => {
+    expect(set.DB_HOST).toContain('retrieve_handler.handler');
+    const unlisted = Object.entries(set).flatMap(([name, hs]) => [...hs].filter((h) => !listed(name, h)).map((h) => `${name} on ${h}`));
+    expect(unlisted).toEqual([]);
+  });
+
+  test('every name the Python code reads is in the contract', () => {
+    expect(Object.keys(read).filter((n) => !(n in FUNCTION_ENVIRONMENT) && !(n in LOCAL_ENVIRONMENT))).toEqual([]);
+  });
+
+  test('no contract name is stale: each is set by some function or read by some module', () => {
+    const names = [...Object.keys(FUNCTION_ENVIRONMENT), ...Object.keys(LOCAL_ENVIRONMENT)];
+    expect(names.filter((n) => !(n in set) && !(n in read))).toEqual([]);
+    // a local name is one no function gets: set by a construct, it belongs in FUNCTION_ENVIRONMENT
+    expect(Object.keys(LOCAL_ENVIRONMENT).filter((n) => n in set || !(n in read))).toEqual([]);
+  });
+
+  test('the Python copy names them all (docai_shared.contract.ENVIRONMENT_NAMES)', () => {
+    const py = spawnSync(PYTHON, ['-c', 'import json; from docai_shared import contract; print(json.dumps(sorted(contract.ENVIRONMENT_NAMES)))'], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: path.join(ROOT, 'lambda', 'shared') } });
+    expect(py.stderr).toBe('');
+    expect(JSON.parse(py.stdout)).toEqual([...Object.keys(FUNCTION_ENVIRONMENT), ...Object.keys(LOCAL_ENVIRONMENT)].sort());
+  });
+});
+
+test('the custom metric names of the contract are exactly those the handlers emit', () => {
+  const r = spawnSync(PYTHON, [path.join(ROOT, 'test', 'observability', 'emitted_metrics.py'), path.join(ROOT, 'lambda')], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  const emitted = new Set<string>(JSON.parse(r.stdout).metrics.map((m: { name: string }) => m.name));
+  expect([...emitted].sort()).toEqual([...CUSTOM_METRICS].sort());
+});
+
+test('the Python emitter refuses a metric name outside the contract, and the metric factory builds none', () => {
+  const py = spawnSync(PYTHON, ['-c', `
+from docai_shared.observability import Metrics, emf_line
+m = Metrics("t")
+m.add("Latency.retrieve", 1)
+m.add("DocumentsFailed", 1)
+for bad in (lambda: m.add("DocumentFailed", 1), lambda: emf_line({"Latencyx": (1, "Count")}, {}), lambda: m.add("Latency.", 1)):
+    try:
+        bad()
+        print("accepted")
+    except ValueError as e:
+        print(e)
+`], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: path.join(ROOT, 'lambda', 'shared') } });
+  expect(py.stderr).toBe('');
+  expect(py.stdout.trim().split('\n')).toEqual(['DocumentFailed', 'Latencyx', 'Latency.'].map((n) => `metric '${n}' is not in the contract: add it to CUSTOM_METRICS in lib/contract/metrics.ts and run npm run contract`));
+  const factory = new DocaiMetricFactory(new App(), { deploymentDimensions: {} });
+  expect(factory.metric('DocumentsFailed').metricName).toBe('DocumentsFailed');
+  expect(() => factory.metric('DocumentFailed')).toThrow(/DocumentFailed is no custom metric of lib\/contract/);
 });

@@ -26,3 +26,12 @@ EXTRACT_LIMIT_ENV: dict[str, str] = {_snake(k): v for k, v in _DOC["extractLimit
 MAX_QUESTION_CHARS: int = int(_DOC["queryLimits"]["maxQuestionChars"])
 METRICS_NAMESPACE: str = _DOC["metricsNamespace"]
 METRIC_DIMENSIONS_ENV: str = _DOC["metricDimensionsEnv"]
+# Every environment variable name a construct sets on some function (handler -> names in contract.json)
+# or the code may read without one (the runtime's, local tests'); test/contract checks the code's reads.
+ENVIRONMENT_NAMES: frozenset[str] = frozenset(_DOC["functionEnvironment"]) | frozenset(_DOC["localEnvironment"])
+# The custom metric names (``Latency.*``: any ``Latency.<step>``); docai_shared.observability emits no other.
+CUSTOM_METRICS: frozenset[str] = frozenset(_DOC["customMetrics"])
+
+
+def is_custom_metric(name: str) -> bool:
+    return name in CUSTOM_METRICS or any(m.endswith(".*") and name.startswith(m[:-1]) and len(name) > len(m) - 1 for m in CUSTOM_METRICS)

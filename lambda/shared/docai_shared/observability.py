@@ -75,6 +75,9 @@ def emf_line(
 ) -> str:
     """One EMF document: ``metrics`` maps name -> (value, unit); every metric gets ``dimensions``
     and the deployment's dimensions (``DOCAI_METRIC_DIMENSIONS``)."""
+    unknown = sorted(n for n in metrics if not contract.is_custom_metric(n))
+    if unknown:
+        raise ValueError(f"metric {unknown[0]!r} is not in the contract: add it to CUSTOM_METRICS in lib/contract/metrics.ts and run npm run contract")
     dimensions = {**dimensions, **deployment_dimensions()}
     doc: dict[str, Any] = {
         "_aws": {
@@ -105,6 +108,9 @@ class Metrics:
         self.properties: dict[str, Any] = {}
 
     def add(self, name: str, value: float, unit: str = "Count") -> None:
+        # refused where it is added (the traceback names the caller), not at flush
+        if not contract.is_custom_metric(name):
+            raise ValueError(f"metric {name!r} is not in the contract: add it to CUSTOM_METRICS in lib/contract/metrics.ts and run npm run contract")
         prev = self.values.get(name, (0.0, unit))[0]
         self.values[name] = (prev + value, unit)
 
