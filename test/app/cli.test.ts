@@ -17,7 +17,7 @@ function run(cmd: string, args: string[]) {
 const script = (name: string, ...args: string[]) => run(TSX, [path.join(ROOT, 'scripts', `${name}.ts`), ...args]);
 
 // Modules the scripts import, not commands.
-const SCRIPT_MODULES = ['cli.ts', 'synth.ts', 'cli_args.py', 'preflight_account.py'];
+const SCRIPT_MODULES = ['cli.ts', 'synth.ts', 'cli_args.py', 'preflight_account.py', 'model_artifacts.py'];
 
 describe('--help', () => {
   test.each(fs.readdirSync(path.join(ROOT, 'scripts')).filter((f) => /\.(ts|py|sh)$/.test(f) && !SCRIPT_MODULES.includes(f)))('every script answers: scripts/%s', (file) => {
