@@ -55,7 +55,7 @@ describe('DocaiMetricFactory', () => {
   });
 
   test('without deployment dimensions on the scope, a metric has only its own', () => {
-    const m = DocaiMetricFactory.of(new Stack(new App(), 'S')).metric('M', { Workflow: 'w' });
+    const m = DocaiMetricFactory.of(new Stack(new App(), 'S')).metric('DocumentsProcessed', { Workflow: 'w' });
     expect(m.dimensions).toEqual({ Workflow: 'w' });
   });
 
