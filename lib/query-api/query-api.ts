@@ -16,6 +16,8 @@ import { invokeEndpointStatement } from '../common/least-privilege';
 import { DocaiMetricFactory } from '../common/metric-factory';
 import { FunctionPlacement } from '../common/placement';
 import { DocaiFunction } from '../common/python-function';
+// The same endpoint handle as the pipeline's Embed step: questions are embedded with the documents' model.
+import { EmbeddingEndpointRef } from '../document-pipeline/document-pipeline';
 import { GenerationEndpointRef, IModelGateway } from '../model-gateway';
 import { ACCESS_TIERS, AccessTier, DATABASE_ROLES, IVectorDatabase } from '../vector-database';
 import { IAuditStore } from './audit-store';
@@ -30,19 +32,6 @@ export enum QueryAuthorization {
   COGNITO = 'cognito',
   /** Service callers sign requests with SigV4; they all get `iamCallerTier`. */
   IAM = 'iam',
-}
-
-/** The endpoint questions are embedded with (the same model as the documents). */
-export interface QueryEmbeddingEndpoint {
-  readonly endpointName: string;
-  /** @default - the endpoint hosts no inference component */
-  readonly inferenceComponentName?: string;
-  /** Length of the vectors the model returns. */
-  readonly dimension: number;
-  /** Only chunks embedded by this model are searched. @default - chunks of every model */
-  readonly modelId?: string;
-  /** Price of the question's tokens on the dashboard (an estimate). @default 0 */
-  readonly usdPerMillionTokens?: number;
 }
 
 /** Stage-wide API Gateway throttling, also the usage plan's. */
@@ -79,7 +68,7 @@ export interface QueryApiProps {
   readonly gateway: IModelGateway;
   /** One record per request. */
   readonly audit: IAuditStore;
-  readonly embedding: QueryEmbeddingEndpoint;
+  readonly embedding: EmbeddingEndpointRef;
   /** The endpoint behind the gateway's SAGEMAKER_LMI models. @default - none (a chain naming one is refused) */
   readonly generation?: GenerationEndpointRef;
   /** A user pool of the caller's; @default - the construct creates one (MFA required, groups per tier) */
