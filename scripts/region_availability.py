@@ -1,7 +1,8 @@
 """Writes lib/config/region-availability.json: in which regions CloudFormation offers each resource
 type the stages synthesize, and in which regions RDS offers each PostgreSQL instance class the
 instance catalogue lists, read from the per-region CloudFormation schemas cfn-lint bundles
-(cfnlint/data/schemas/providers/<region>.py; RDS classes: extensions/aws_rds_dbinstance/dbinstanceclass_enum.json).
+(cfnlint/data/schemas/providers/<region>.py; RDS classes: extensions/aws_rds_dbinstance/dbinstanceclass_enum.json,
+also db.serverless of engine aurora-postgresql: where Aurora Serverless v2 runs).
 Config validation (lib/config/regions.ts) reads the table, so an unsupported region fails in
 milliseconds instead of 45 s into a synth; test/config/regions.test.ts checks that the table covers
 every type the synthesized templates hold and that it matches the installed cfn-lint.
@@ -70,15 +71,18 @@ def build(dirs: list[str]) -> dict:
     provided = {r: importlib.import_module("cfnlint.data.schemas.providers." + r.replace("-", "_")).types for r in regions}
     enum = json.load(open(os.path.join(base, "extensions", "aws_rds_dbinstance", "dbinstanceclass_enum.json"), encoding="utf-8"))
 
-    def postgres(region: str) -> set[str]:
+    def classes(region: str, engine: str = "postgres") -> set[str]:
         for rule in enum.get(region, {}).get("allOf", []):
-            if rule["if"]["properties"].get("Engine", {}).get("const") == "postgres":
+            if rule["if"]["properties"].get("Engine", {}).get("const") == engine:
                 return set(rule["then"]["properties"]["DBInstanceClass"]["enum"])
         return set()
 
+    def postgres(region: str) -> set[str]:
+        return classes(region)
+
     stage_types, pinned_types = template_types(dirs)
     return {
-        "source": f"cfn-lint {__version__}: cfnlint/data/schemas/providers/<region>.py (CloudFormation resource schemas per region) and extensions/aws_rds_dbinstance/dbinstanceclass_enum.json (engine postgres)",
+        "source": f"cfn-lint {__version__}: cfnlint/data/schemas/providers/<region>.py (CloudFormation resource schemas per region) and extensions/aws_rds_dbinstance/dbinstanceclass_enum.json (engines postgres and aurora-postgresql)",
         "generatedBy": "python3 scripts/region_availability.py cdk.out cdk.out.production",
         "cfnLintVersion": __version__,
         "regions": regions,
@@ -86,6 +90,8 @@ def build(dirs: list[str]) -> dict:
         "resourceTypes": {t: [r for r in regions if t in provided[r]] for t in stage_types},
         "pinnedStackTypes": pinned_types,
         "rdsInstanceClasses": {c: [r for r in regions if c in postgres(r)] for c in rds_classes()},
+        # The database (lib/vector-database): Aurora Serverless v2 instances are class db.serverless.
+        "auroraPostgresServerlessV2": [r for r in regions if "db.serverless" in classes(r, "aurora-postgresql")],
     }
 
 
@@ -98,7 +104,7 @@ def main() -> int:
     text = json.dumps(table, indent=1) + "\n"
     if a.check:
         current = json.load(open(TABLE, encoding="utf-8"))
-        diff = [k for k in ("cfnLintVersion", "regions", "resourceTypes", "pinnedStackTypes", "rdsInstanceClasses") if current.get(k) != table[k]]
+        diff = [k for k in ("cfnLintVersion", "regions", "resourceTypes", "pinnedStackTypes", "rdsInstanceClasses", "auroraPostgresServerlessV2") if current.get(k) != table[k]]
         if diff:
             print(f"{os.path.relpath(TABLE, ROOT)} differs from the installed cfn-lint / templates in: {', '.join(diff)}. Regenerate: {table['generatedBy']}", file=sys.stderr)
             return 1

@@ -8,16 +8,17 @@ export interface InterfaceEndpointUse {
 
 /**
  * The stage's interface endpoints, with who needs each: the data stack creates them and the cost
- * estimate counts them, so both read this one list.
+ * estimate counts them, so both read this one list. None by default: the functions in the VPC call
+ * no AWS API (the migrations sign an IAM database token locally; RDS rotates the managed master
+ * secret without a function of ours; the bootstrap reads it from outside the VPC for the Data API).
+ * `privateLinkForAwsApis` keeps Secrets Manager for teams that want every AWS call on PrivateLink.
  */
 export function interfaceEndpointsOf(c: StageConfig): InterfaceEndpointUse[] {
-  return [
-    { service: 'secretsmanager', usedBy: 'migrations, secret rotation' },
-    ...(c.network.privateLinkForAwsApis
-      ? [
-          { service: 'states', usedBy: 'ingestion' },
-          { service: 'sagemaker.runtime', usedBy: 'Embed' },
-        ]
-      : []),
-  ];
+  return c.network.privateLinkForAwsApis
+    ? [
+        { service: 'secretsmanager', usedBy: 'AWS API calls kept on PrivateLink (no function of the stage needs it)' },
+        { service: 'states', usedBy: 'ingestion' },
+        { service: 'sagemaker.runtime', usedBy: 'Embed' },
+      ]
+    : [];
 }

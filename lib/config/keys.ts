@@ -18,11 +18,23 @@ export const CONTEXT_OVERRIDES: Readonly<Record<string, { path: string; type: 's
   costCenter: { path: 'tags.costCenter', type: 'string' },
   businessUnit: { path: 'tags.businessUnit', type: 'string' },
   owner: { path: 'tags.owner', type: 'string' },
-  databaseInstanceClass: { path: 'database.instanceClass', type: 'string' },
+  databaseMinCapacityAcu: { path: 'database.minCapacityAcu', type: 'number' },
+  databaseMaxCapacityAcu: { path: 'database.maxCapacityAcu', type: 'number' },
   embeddingInstanceType: { path: 'embedding.instanceType', type: 'string' },
   embeddingModelId: { path: 'embedding.modelId', type: 'string' },
   generationEnabled: { path: 'generation.enabled', type: 'boolean' },
   apiGatewayAccountRole: { path: 'query.apiGatewayAccountRole', type: 'boolean' },
+};
+
+/**
+ * Context keys an earlier release read, with what replaced them: `-c databaseInstanceClass=...` would
+ * otherwise be refused with a did-you-mean that names an unrelated key.
+ */
+export const RENAMED_CONTEXT_KEYS: Readonly<Record<string, { readonly now: string; readonly why: string }>> = {
+  databaseInstanceClass: {
+    now: 'databaseMaxCapacityAcu',
+    why: 'the database is Aurora PostgreSQL Serverless v2, sized in Aurora capacity units (ACUs), not an instance class (README "Upgrading")',
+  },
 };
 
 /** Context keys the app reads besides the flat overrides. */
@@ -56,7 +68,9 @@ export function contextKeyProblems(keys: readonly string[]): string[] {
   const valid = [...CONTEXT_KEYS_OF_APP, ...Object.keys(CONTEXT_OVERRIDES)];
   return keys
     .filter((k) => !k.startsWith('@') && !k.includes(':') && !valid.includes(k))
-    .map((k) => `${k}: not a context key of this app; did you mean "${nearest(k, valid)}"? Fix: -c ${nearest(k, valid)}=... (valid keys: ${valid.join(', ')}; anything else goes in a -c configFile=<file.json>)`);
+    .map((k) => RENAMED_CONTEXT_KEYS[k]
+      ? `${k}: no longer read: ${RENAMED_CONTEXT_KEYS[k].why}; did you mean "${RENAMED_CONTEXT_KEYS[k].now}"? Fix: -c ${RENAMED_CONTEXT_KEYS[k].now}=<ACUs> (and -c databaseMinCapacityAcu=<ACUs>, 0 to pause when idle)`
+      : `${k}: not a context key of this app; did you mean "${nearest(k, valid)}"? Fix: -c ${nearest(k, valid)}=... (valid keys: ${valid.join(', ')}; anything else goes in a -c configFile=<file.json>)`);
 }
 
 /** A map whose keys are data (checked by the validation of its values), not config fields. */

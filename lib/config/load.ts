@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { SERVERLESS_MEMORY_SIZES_MB } from './image-catalog';
-import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES } from './instance-catalog';
+import { SAGEMAKER_INSTANCE_TYPES } from './instance-catalog';
 import { MODEL_CATALOG } from './model-catalog';
 import { PRESETS, WORKLOADS } from './presets';
 import { missingInRegion, REGION_AVAILABILITY, stageSupportedRegions } from './regions';
@@ -222,17 +222,25 @@ export function validateStageConfig(c: StageConfig): string[] {
   }
   int('ingestion.oldestMessageAlarmSeconds', g?.oldestMessageAlarmSeconds, 60, 1209600);
 
+  // Aurora Serverless v2 capacity: 0 to 256 ACUs in half steps, 0 only where the engine supports
+  // auto-pause (every Aurora PostgreSQL 17 release), a maximum of at least 1, pause after 300 to
+  // 86400 idle seconds: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ServerlessV2ScalingConfiguration.html
   const d = c.database;
-  oneOf('database.instanceClass', d?.instanceClass, Object.keys(RDS_INSTANCE_CLASSES),
-    'pick an RDS for PostgreSQL instance class from this list (add one with its price to lib/config/instance-catalog.ts)');
-  if (int('database.allocatedStorageGiB', d?.allocatedStorageGiB, 20, 65536, 'gp3 storage starts at 20 GiB')) {
-    if (d.maxAllocatedStorageGiB < d.allocatedStorageGiB) {
-      p.push(`database.maxAllocatedStorageGiB: ${got(d.maxAllocatedStorageGiB)}; must be at least database.allocatedStorageGiB (${d.allocatedStorageGiB})`);
+  const acu = (field: string, v: unknown, min: number) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > 256 || !Number.isInteger(v * 2)) {
+      p.push(`${field}: ${got(v)}; expected Aurora capacity units from ${min} to 256 in steps of 0.5 (1 ACU ~ 2 GiB of memory)${min === 0 ? '; 0 pauses the database when idle' : ''}`);
+      return false;
     }
+    return true;
+  };
+  if (acu('database.minCapacityAcu', d?.minCapacityAcu, 0) && acu('database.maxCapacityAcu', d?.maxCapacityAcu, 1) && d.maxCapacityAcu < d.minCapacityAcu) {
+    p.push(`database.maxCapacityAcu: ${got(d.maxCapacityAcu)}; must be at least database.minCapacityAcu (${d.minCapacityAcu}). Fix: raise maxCapacityAcu or lower minCapacityAcu`);
   }
-  int('database.maxAllocatedStorageGiB', d?.maxAllocatedStorageGiB, 20, 65536);
-  bool('database.multiAz', d?.multiAz);
-  int('database.backupRetentionDays', d?.backupRetentionDays, 1, 35, 'RDS keeps automated backups 1 to 35 days');
+  int('database.autoPauseSeconds', d?.autoPauseSeconds, 300, 86400, 'Aurora pauses an idle 0-ACU instance after 300 s to 1 day');
+  if (int('database.readers', d?.readers, 0, 15, 'an Aurora cluster has at most 15 readers') && c.network?.maxAzs !== undefined && d.readers > 0 && c.network.maxAzs < 2) {
+    p.push(`database.readers: ${got(d.readers)}; a reader belongs in another AZ than the writer, and network.maxAzs is ${c.network.maxAzs}`);
+  }
+  int('database.backupRetentionDays', d?.backupRetentionDays, 1, 35, 'Aurora keeps automated backups 1 to 35 days');
   bool('database.deletionProtection', d?.deletionProtection);
 
   for (const which of ['embedding', 'generation'] as const) {
@@ -296,7 +304,7 @@ export function validateStageConfig(c: StageConfig): string[] {
   num('observability.errorRatePercent', o?.errorRatePercent, 0.1, 100);
   int('observability.modelLatencyP95Ms', o?.modelLatencyP95Ms, 1, 600000);
   num('observability.databaseCpuPercent', o?.databaseCpuPercent, 1, 100);
-  num('observability.databaseFreeStorageGiB', o?.databaseFreeStorageGiB, 0.1, 65536);
+  num('observability.databaseAcuUtilizationPercent', o?.databaseAcuUtilizationPercent, 1, 100);
   int('observability.databaseConnections', o?.databaseConnections, 1, 100000);
 
   p.push(...validateQuestionEmbedding(c, { int, num, oneOf, got }));

@@ -74,11 +74,13 @@ export const PILOT: StageConfig = {
     functionTimeoutSeconds: 30,
     oldestMessageAlarmSeconds: 900,
   },
+  // Aurora Serverless v2 at 0 ACU: no capacity charge while nobody connects; the first connection
+  // after 10 idle minutes waits ~15 s for the resume, which the callers retry (DatabaseResuming).
   database: {
-    instanceClass: 'db.t4g.micro',
-    allocatedStorageGiB: 20,
-    maxAllocatedStorageGiB: 50,
-    multiAz: false,
+    minCapacityAcu: 0,
+    maxCapacityAcu: 4,
+    autoPauseSeconds: 600,
+    readers: 0,
     backupRetentionDays: 7,
     deletionProtection: false,
   },
@@ -114,7 +116,7 @@ export const PILOT: StageConfig = {
     errorRatePercent: 10,
     modelLatencyP95Ms: 2000,
     databaseCpuPercent: 90,
-    databaseFreeStorageGiB: 2,
+    databaseAcuUtilizationPercent: 90,
     databaseConnections: 60,
   },
   gateway: {
@@ -144,7 +146,7 @@ export const PILOT: StageConfig = {
   },
   acceptedReadinessDifferences: {
     ProductionEndpointMinimum: 'Pilot: the GPU endpoint scales to zero when idle (0 USD idle); the first requests after idle wait ~5 minutes, which the pipeline retries through.',
-    DatabaseMultiAz: 'Pilot: single-AZ database to halve its cost; an AZ outage pauses the pilot until restore.',
+    DatabaseMultiAz: 'Pilot: the Aurora cluster has a writer and no reader (half the capacity cost, and it pauses when idle); an AZ outage stops the pilot until Aurora recreates the writer in another AZ. Production adds a reader in a second AZ.',
     DatabaseBackupsProduction: 'Pilot: 7 days of point-in-time recovery instead of 35 in production; everything the database holds can be rebuilt by re-ingesting the versioned intake bucket.',
     AuditTrailLocked: 'Pilot: audit records are locked for a year in GOVERNANCE mode, so test questions can be purged by an administrator with s3:BypassGovernanceRetention; production locks them in COMPLIANCE mode for seven years.',
   },
@@ -167,11 +169,13 @@ export const PRODUCTION: StageConfig = {
     functionTimeoutSeconds: 30,
     oldestMessageAlarmSeconds: 600,
   },
+  // Never pauses (minimum above 0); a reader in a second AZ at promotion tier 1 takes over on failover.
+  // 2 ACUs ~ 4 GiB of memory, room for the HNSW index of the pilot-to-10x corpus (npm run cost).
   database: {
-    instanceClass: 'db.r6g.large',
-    allocatedStorageGiB: 100,
-    maxAllocatedStorageGiB: 1000,
-    multiAz: true,
+    minCapacityAcu: 2,
+    maxCapacityAcu: 16,
+    autoPauseSeconds: 600,
+    readers: 1,
     backupRetentionDays: 35,
     deletionProtection: true,
   },
@@ -205,7 +209,7 @@ export const PRODUCTION: StageConfig = {
     errorRatePercent: 2,
     modelLatencyP95Ms: 1000,
     databaseCpuPercent: 80,
-    databaseFreeStorageGiB: 20,
+    databaseAcuUtilizationPercent: 80,
     databaseConnections: 400,
   },
   gateway: {

@@ -6,7 +6,7 @@ import { StageConfig } from './stage-config';
 
 /**
  * Which regions can hold a stage, from published data only: CloudFormation's per-region resource
- * schemas and RDS's PostgreSQL instance classes (region-availability.json, generated from the schemas
+ * schemas and RDS's instance classes per engine (Aurora PostgreSQL db.serverless; region-availability.json, generated from the schemas
  * cfn-lint bundles by scripts/region_availability.py), the container image tables AWS publishes
  * (image-catalog.ts) and the model catalogue (model-catalog.ts). SageMaker endpoint
  * instance types per region are published in no machine-readable table bundled here: the preflight
@@ -20,6 +20,8 @@ export const REGION_AVAILABILITY = AVAILABILITY as {
   readonly resourceTypes: Readonly<Record<string, readonly string[]>>;
   readonly pinnedStackTypes: readonly string[];
   readonly rdsInstanceClasses: Readonly<Record<string, readonly string[]>>;
+  /** Regions whose aurora-postgresql engine offers the db.serverless class (Aurora Serverless v2). */
+  readonly auroraPostgresServerlessV2: readonly string[];
 };
 
 /** The Bedrock models the config's chains call. */
@@ -40,8 +42,7 @@ export function missingInRegion(c: StageConfig, region: string): string[] {
   for (const [type, regions] of Object.entries(REGION_AVAILABILITY.resourceTypes)) {
     if (!regions.includes(region)) missing.push(`resource type ${type}`);
   }
-  const db = REGION_AVAILABILITY.rdsInstanceClasses[c.database?.instanceClass];
-  if (db && !db.includes(region)) missing.push(`RDS for PostgreSQL instance class ${c.database.instanceClass}`);
+  if (!REGION_AVAILABILITY.auroraPostgresServerlessV2.includes(region)) missing.push('Aurora PostgreSQL Serverless v2 (instance class db.serverless)');
   const frameworks = [InferenceFramework.TEXT_EMBEDDINGS_INFERENCE, ...(c.generation?.enabled ? [InferenceFramework.LARGE_MODEL_INFERENCE] : [])];
   const serverlessQuestions = c.questionEmbedding?.path === 'serverless';
   if (serverlessQuestions) frameworks.push(InferenceFramework.TEXT_EMBEDDINGS_INFERENCE_CPU);

@@ -62,13 +62,28 @@ export interface IngestionConfig {
   readonly oldestMessageAlarmSeconds: number;
 }
 
+/**
+ * The vector database: Aurora PostgreSQL Serverless v2 in both stages, sized in Aurora capacity units
+ * (1 ACU ~ 2 GiB of memory with its CPU), billed per second of capacity; storage grows by itself.
+ * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.how-it-works.html
+ */
 export interface DatabaseConfig {
-  /** RDS instance class, e.g. `db.t4g.micro`. Must be in the instance catalog. */
-  readonly instanceClass: string;
-  readonly allocatedStorageGiB: number;
-  /** Storage autoscaling ceiling. */
-  readonly maxAllocatedStorageGiB: number;
-  readonly multiAz: boolean;
+  /**
+   * Least capacity of each instance, ACUs (0 to 256 in steps of 0.5). 0: the instances pause after
+   * `autoPauseSeconds` without a connection (no capacity charge while paused) and resume on the next
+   * connection, in about 15 s: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html
+   */
+  readonly minCapacityAcu: number;
+  /** Most capacity of each instance, ACUs (1 to 256 in steps of 0.5). */
+  readonly maxCapacityAcu: number;
+  /** Idle seconds before a 0-ACU instance pauses, 300 to 86400 (applies only with minCapacityAcu 0). */
+  readonly autoPauseSeconds: number;
+  /**
+   * Serverless v2 readers beside the writer, each in another AZ at promotion tier 1 (a failover
+   * target that scales with the writer). 0: an AZ outage stops the database until Aurora recreates
+   * the writer in another AZ.
+   */
+  readonly readers: number;
   readonly backupRetentionDays: number;
   readonly deletionProtection: boolean;
 }
@@ -166,8 +181,8 @@ export interface ObservabilityConfig {
   readonly modelLatencyP95Ms: number;
   /** Database CPU alarm threshold, percent. */
   readonly databaseCpuPercent: number;
-  /** Database free storage alarm threshold, GiB. */
-  readonly databaseFreeStorageGiB: number;
+  /** Database capacity alarm threshold: percent of maxCapacityAcu in use (AWS/RDS ACUUtilization). */
+  readonly databaseAcuUtilizationPercent: number;
   /** Database connections alarm threshold. */
   readonly databaseConnections: number;
 }
@@ -331,8 +346,10 @@ export type AdoptableKey = (typeof ADOPTABLE_KEYS)[number];
  */
 export interface RebuildConfig {
   /**
-   * Restore the database from this snapshot (identifier or ARN) instead of creating an empty one.
-   * The restored instance keeps the snapshot's key: name it in `keys.database`.
+   * Restore the database from this snapshot instead of creating an empty one: an Aurora DB cluster
+   * snapshot (identifier or ARN), or the ARN of an RDS for PostgreSQL DB snapshot (the way from the
+   * former RDS instance to Aurora: README "Upgrading"). The restored cluster keeps the snapshot's key:
+   * name it in `keys.database`.
    */
   readonly restoreFromSnapshot?: string;
   /** Retained KMS keys (ARNs) to use instead of new ones, per data key of the stage. */

@@ -1,4 +1,4 @@
-import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES, PriceConfidence } from '../config/instance-catalog';
+import { SAGEMAKER_INSTANCE_TYPES, PriceConfidence } from '../config/instance-catalog';
 import { StageConfig } from '../config/stage-config';
 import { interfaceEndpointsOf } from '../config/interface-endpoints';
 
@@ -233,8 +233,6 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   const a: Required<WorkloadAssumptions> = { ...DEFAULT_ASSUMPTIONS, ...assumptions };
   const bad = assumptionProblems(a);
   if (bad.length) throw new Error(`cost estimate: ${bad.join('; ')}`);
-  const db = RDS_INSTANCE_CLASSES[c.database.instanceClass];
-  if (!db) throw new Error(`cost estimate: no price for RDS instance class "${c.database.instanceClass}"; add it with its price to lib/config/instance-catalog.ts`);
   const f = fixedResources(c);
   const docsMonth = a.docsPerDay * DAYS_PER_MONTH;
   const chunksMonth = docsMonth * a.chunksPerDoc;
@@ -243,9 +241,11 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   const add = (service: string, item: string, idleUsd: number, usageUsd: number, confidence: PriceConfidence = 'good') => lines.push({ service, item, idleUsd, usageUsd, confidence });
 
   // Database: instance and storage (Multi-AZ doubles storage), plus growth from the month's chunks (~5 KB each with index).
-  add('RDS', `${db.name} ${c.database.multiAz ? 'Multi-AZ' : 'single-AZ'}`, (c.database.multiAz ? db.usdPerHourMultiAz : db.usdPerHourSingleAz) * HOURS_PER_MONTH, 0, db.priceConfidence);
-  const storageFactor = c.database.multiAz ? 2 : 1;
-  add('RDS', `gp3 storage ${c.database.allocatedStorageGiB} GB (+ growth)`, c.database.allocatedStorageGiB * P.rdsGp3GbMonth * storageFactor, ((chunksMonth * 5) / 1e6) * P.rdsGp3GbMonth * storageFactor);
+  // Interim (aurora branch): the minimum capacity of every instance around the clock and storage at the
+  // gp3 rate; the cost branch prices ACU-hours from the load, Aurora storage, I/O and the pauses.
+  const instances = 1 + c.database.readers;
+  add('RDS', `Aurora Serverless v2 minimum ${c.database.minCapacityAcu} ACU x ${instances}`, c.database.minCapacityAcu * instances * 0.12 * HOURS_PER_MONTH, 0, 'weak');
+  add('RDS', 'Aurora storage (growth)', 0, ((chunksMonth * 5) / 1e6) * P.rdsGp3GbMonth, 'weak');
   add('VPC', `${f.interfaceEndpoints} interface endpoints x ${f.endpointAzs} AZ`, f.interfaceEndpoints * f.endpointAzs * P.interfaceEndpointAzHour * HOURS_PER_MONTH, 0);
   lines.push(endpointCost('embedding', c.embedding, a));
   if (c.generation.enabled) lines.push(endpointCost('generation', c.generation, a));

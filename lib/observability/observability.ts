@@ -1,14 +1,14 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { LatencyType, MetricFactory, RdsInstanceMetricFactory } from 'cdk-monitoring-constructs';
+import { LatencyType, MetricFactory, RdsClusterMetricFactory } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
 import { DocaiMetricFactory } from '../common/metric-factory';
 import { IGpuInferenceEndpoint } from '../gpu-inference/gpu-inference-endpoint';
+import { IVectorDatabase } from '../vector-database/vector-database';
 
 /** The pipeline steps whose latency the handlers report (StepLatency, Step dimension). */
 const PIPELINE_STEPS = ['Validate', 'Extract', 'Chunk', 'Embed', 'Store'];
@@ -18,8 +18,8 @@ export interface ObservabilityThresholds {
   readonly errorRatePercent?: number;
   /** @default 80 */
   readonly databaseCpuPercent?: number;
-  /** @default 5 */
-  readonly databaseFreeStorageGiB?: number;
+  /** Capacity in use, percent of the maximum ACUs (Aurora storage grows by itself: no free-storage alarm). @default 90 */
+  readonly databaseAcuUtilizationPercent?: number;
   /** @default 100 */
   readonly databaseConnections?: number;
 }
@@ -36,8 +36,8 @@ export interface ObservabilityProps {
   readonly queueAlarms?: cloudwatch.IAlarm[];
   /** The document embedding endpoint. */
   readonly endpoint: IGpuInferenceEndpoint;
-  /** The vector database instance. */
-  readonly database: rds.IDatabaseInstance;
+  /** The vector database (Aurora cluster). */
+  readonly database: IVectorDatabase;
   /** Workflows to chart (values of the `Workflow` dimension). @default ['ingest', 'backfill', 'replay'] */
   readonly workflows?: string[];
   /** Workflows whose model calls go through the model gateway: their real tokens and estimated spend join the top row. @default ['answer'] */
@@ -52,8 +52,8 @@ export interface ObservabilityProps {
  * One CloudWatch dashboard per stage and the alarms that need a person, all to one topic.
  *
  * Which library draws what:
- * - cdk-monitoring-constructs (`RdsInstanceMetricFactory`) for the database row of the dashboard: CPU,
- *   freeable memory, read/write latency p90. It covers RDS well.
+ * - cdk-monitoring-constructs (`RdsClusterMetricFactory`) for the database row of the dashboard: CPU,
+ *   read/write latency p90; the capacity (ACUs) from the database's own `metricXxx()`.
  * - aws-cloudwatch / service L2 metric helpers for the rest: this project's own EMF metrics (documents,
  *   tokens, per-step latency) and the fixed top row for the 3 a.m. reader, which the library's
  *   per-service facade does not lay out; SQS and Step Functions through their L2 `metric*()` helpers;
@@ -96,10 +96,11 @@ export class Observability extends Construct {
     const oldest = props.ingestionQueue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: 'oldest message age (s)' });
     const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'dead-letter messages' });
     const ep = props.endpoint;
-    const rdsMetrics = new RdsInstanceMetricFactory(new MetricFactory(this, { globalDefaults: { period } }), { instance: props.database });
-    const dbCpu = props.database.metricCPUUtilization({ period, statistic: 'Average' });
+    const dbCpu = props.database.metricCpuUtilization({ period, statistic: 'Average' });
+    const rdsMetrics = new RdsClusterMetricFactory(new MetricFactory(this, { globalDefaults: { period } }), { clusterIdentifier: dbCpu.dimensions!.DBClusterIdentifier as string });
     const dbConnections = props.database.metricDatabaseConnections({ period, statistic: 'Maximum' });
-    const dbFreeStorage = props.database.metricFreeStorageSpace({ period, statistic: 'Minimum' });
+    const dbCapacity = props.database.metricServerlessDatabaseCapacity({ period, statistic: 'Maximum' });
+    const dbAcuUtilization = props.database.metricAcuUtilization({ period, statistic: 'Maximum' });
 
     // --- dashboard: the top row answers "is it healthy, what is it doing, what does it cost" ------
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.dashboardName, defaultInterval: Duration.hours(24) });
@@ -144,9 +145,10 @@ export class Observability extends Construct {
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Database CPU % and connections', left: [rdsMetrics.metricAverageCpuUsageInPercent()], right: [dbConnections], width: 8 }),
-      new cloudwatch.GraphWidget({ title: 'Database free storage and freeable memory (bytes)', left: [dbFreeStorage, rdsMetrics.metricAverageFreeableMemory()], width: 8 }),
-      // RDS reports these in seconds (the factory's "InMillis" name notwithstanding)
-      new cloudwatch.GraphWidget({ title: 'Database read / write latency p90 (s)', left: [rdsMetrics.metricReadLatencyInMillis(LatencyType.P90), rdsMetrics.metricWriteLatencyInMillis(LatencyType.P90)], width: 8 }),
+      // 0 ACU while paused: the pilot's idle hours cost no capacity.
+      new cloudwatch.GraphWidget({ title: 'Database capacity (ACU; 0 = paused) and % of maximum', left: [dbCapacity], right: [dbAcuUtilization], width: 8 }),
+      // Aurora PostgreSQL publishes CommitLatency (SelectLatency/InsertLatency are Aurora MySQL's).
+      new cloudwatch.GraphWidget({ title: 'Database commit latency p90 (ms)', left: [rdsMetrics.metricCommitLatencyInMillis(LatencyType.P90)], width: 8 }),
     );
 
     // --- alarms ------------------------------------------------------------------------------------
@@ -159,7 +161,7 @@ export class Observability extends Construct {
     const failedExecutions = alarm('FailedExecutions', execFailed, 1, 1, 'A document pipeline execution failed: see DocumentsFailed and the documents table (status failed, error).');
     const rate = alarm('ErrorRate', errorRate, th.errorRatePercent ?? 5, 3, `More than ${th.errorRatePercent ?? 5}% of pipeline executions fail or time out.`);
     alarm('DatabaseCpu', dbCpu, th.databaseCpuPercent ?? 80, 3, 'Vector database CPU is high: slow searches and stores ahead.');
-    alarm('DatabaseFreeStorage', dbFreeStorage, (th.databaseFreeStorageGiB ?? 5) * 1024 ** 3, 2, 'Vector database free storage is low.', cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD);
+    alarm('DatabaseCapacity', dbAcuUtilization, th.databaseAcuUtilizationPercent ?? 90, 3, 'Vector database capacity is near its maximum ACUs: raise database.maxCapacityAcu or expect slow searches and stores.');
     alarm('DatabaseConnections', dbConnections, th.databaseConnections ?? 100, 3, 'Vector database connections are near the limit.');
 
     this.pipelineUnhealthy = new cloudwatch.CompositeAlarm(this, 'PipelineUnhealthy', {

@@ -54,6 +54,13 @@ export const PUBLISHED_METRICS: readonly PublishedMetrics[] = [
     doc: 'https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html and dimensions.html (DBInstanceIdentifier)',
   },
   {
+    // Aurora: instance metrics aggregated per cluster, and the cluster's own (VolumeBytesUsed); Serverless v2 capacity.
+    namespace: 'AWS/RDS', kind: 'Aurora DB cluster',
+    metrics: ['CPUUtilization', 'DatabaseConnections', 'FreeableMemory', 'ReadLatency', 'WriteLatency', 'CommitLatency', 'CommitThroughput', 'Deadlocks', 'ServerlessDatabaseCapacity', 'ACUUtilization', 'VolumeBytesUsed', 'VolumeReadIOPs', 'VolumeWriteIOPs'],
+    dimensionSets: [['DBClusterIdentifier']],
+    doc: 'https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html (cluster-level and instance-level metrics, DBClusterIdentifier) and aurora-serverless-v2.setting-capacity.html (ServerlessDatabaseCapacity, ACUUtilization)',
+  },
+  {
     namespace: 'AWS/ApiGateway', kind: 'REST API',
     metrics: ['4XXError', '5XXError', 'CacheHitCount', 'CacheMissCount', 'Count', 'IntegrationLatency', 'Latency'],
     dimensionSets: [['ApiName'], ['ApiName', 'Stage'], ['ApiName', 'Method', 'Resource', 'Stage']],

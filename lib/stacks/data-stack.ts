@@ -1,4 +1,4 @@
-import { CfnResource, Duration, Fn, Names, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnResource, Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -87,9 +87,9 @@ export class DataStack extends Stack {
     this.network = new Network(this, 'Network', {
       maxAzs: c.network.maxAzs,
       interfaceEndpointsInEveryAz: c.network.interfaceEndpointsInEveryAz,
-      // Only what the VPC functions call: Secrets Manager (migrations and secret rotation), and with
-      // privateLinkForAwsApis Step Functions (ingestion) and SageMaker runtime (Embed), which
-      // otherwise run outside the VPC. S3 goes through the free gateway endpoint.
+      // None by default: the VPC functions reach only the database (IAM tokens are signed locally) and
+      // S3 (the free gateway endpoint). With privateLinkForAwsApis: Step Functions (ingestion),
+      // SageMaker runtime (Embed) and Secrets Manager, for teams that keep AWS API calls on PrivateLink.
       interfaceEndpoints: interfaceEndpointsOf(c).map((e) => new ec2.InterfaceVpcEndpointAwsService(e.service)),
       flowLogRetention: c.logRetentionDays,
       encryptionKey: adopted('flowLogs'),
@@ -152,17 +152,16 @@ export class DataStack extends Stack {
       },
       embeddingDimension: c.embedding.dimension,
       embeddingModel: c.embedding.modelId,
-      instanceType: new ec2.InstanceType(d.instanceClass.replace(/^db\./, '')),
-      allocatedStorage: d.allocatedStorageGiB,
-      maxAllocatedStorage: d.maxAllocatedStorageGiB,
-      multiAz: d.multiAz,
+      minCapacityAcu: d.minCapacityAcu,
+      maxCapacityAcu: d.maxCapacityAcu,
+      autoPauseAfter: Duration.seconds(d.autoPauseSeconds),
+      readers: d.readers,
       backupRetention: Duration.days(d.backupRetentionDays),
       deletionProtection: d.deletionProtection,
       removalPolicy: c.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       logRetention: c.logRetentionDays,
       encryptionKey: adopted('database'),
       restoreFromSnapshot: c.rebuild?.restoreFromSnapshot,
-      secretsManagerEndpointSecurityGroup: this.network.endpointSecurityGroup,
     });
     tagWorkload(this.database, 'vector-db');
 
@@ -234,14 +233,13 @@ export class DataStack extends Stack {
     tagWorkload(this.reviewTopic, 'pipeline');
 
     // Break glass: reading the master secret, changing who is in the restricted tier, changing a key policy.
-    // The rotation function is named by CDK from its construct path (the last 64 characters of its unique id).
-    const rotationId = Names.uniqueId(this.database.rotation);
+    // RDS rotates the managed master secret itself (no function of ours); the bootstrap function reads it for the Data API.
     const session = (role: string, name: string) => `arn:${this.partition}:sts::${this.account}:assumed-role/${role}/${name}`;
     this.breakGlass = new BreakGlassAlarms(this, 'BreakGlass', {
       alarmTopic: this.alarms.topic,
       alarmTopicKey: this.alarms.key,
-      masterSecretArn: this.database.instance.secret!.secretArn,
-      expectedSecretReaders: [session('*', rotationId.substring(Math.max(rotationId.length - 64, 0))), session(this.database.migrationsFunction.role!.roleName, '*')],
+      masterSecretArn: this.database.masterSecret.secretArn,
+      expectedSecretReaders: [session(this.database.bootstrapFunction.role!.roleName, '*')],
       restrictedGroups: c.query.authorization === 'cognito' ? Object.entries(c.query.tierGroups).filter(([, tier]) => tier === 'restricted').map(([group]) => group) : [],
     });
     tagWorkload(this.breakGlass, 'observability');

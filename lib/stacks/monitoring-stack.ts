@@ -44,12 +44,12 @@ export class MonitoringStack extends Stack {
       deadLetterQueue: props.ingestionQueue.deadLetterQueue,
       queueAlarms: [props.ingestionQueue.deadLetterAlarm, props.ingestionQueue.oldestMessageAlarm],
       endpoint: props.embedding,
-      database: props.database.instance,
+      database: props.database,
       embeddingUsdPerMillionTokens: c.observability.embeddingUsdPerMillionTokens,
       thresholds: {
         errorRatePercent: c.observability.errorRatePercent,
         databaseCpuPercent: c.observability.databaseCpuPercent,
-        databaseFreeStorageGiB: c.observability.databaseFreeStorageGiB,
+        databaseAcuUtilizationPercent: c.observability.databaseAcuUtilizationPercent,
         databaseConnections: c.observability.databaseConnections,
       },
     });

@@ -17,6 +17,8 @@ import { acknowledge, allowCloudWatchLogs, createDataKey, DocaiFunction, Functio
 /** The database roles the schema creates (see lambda/migrations/sql/0004_roles_and_row_level_security.sql). */
 export const DATABASE_ROLES = {
   writer: 'docai_writer',
+  /** Applies the migrations; created by the bootstrap resource, not by the schema (MIGRATOR_ROLE). */
+  migrator: 'docai_migrator',
   reader: (tier: AccessTier) => `docai_reader_${tier}`,
 } as const;
 // The tiers are shared with the Python code: lib/contract holds them, re-exported where they were.
@@ -34,7 +36,7 @@ export interface HnswIndexOptions {
  * the security group a client joins, and IAM database authentication.
  */
 export interface IVectorDatabase extends IConstruct {
-  /** The endpoint address (DNS name) clients connect to. */
+  /** The endpoint address (DNS name) clients connect to: the cluster (writer) endpoint. */
   readonly hostname: string;
   readonly port: number;
   readonly databaseName: string;
@@ -44,18 +46,27 @@ export interface IVectorDatabase extends IConstruct {
   grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant;
   /** Environment variables the shared `docai_shared.db.connect_from_env` reads. */
   connectionEnvironment(dbUser: string): Record<string, string>;
-  /** CPU of the instance, percent (AWS/RDS CPUUtilization). @default Average over 5 minutes */
+  /** CPU of the cluster's instances, percent (AWS/RDS CPUUtilization by DBClusterIdentifier). @default Average over 5 minutes */
   metricCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
-  /** Open connections (AWS/RDS DatabaseConnections). @default Maximum over 5 minutes */
+  /** Open connections (AWS/RDS DatabaseConnections by DBClusterIdentifier). @default Maximum over 5 minutes */
   metricDatabaseConnections(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
-  /** Free storage, bytes (AWS/RDS FreeStorageSpace). @default Minimum over 5 minutes */
-  metricFreeStorageSpace(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Capacity in use, ACUs; 0 while paused (AWS/RDS ServerlessDatabaseCapacity). @default Maximum over 5 minutes */
+  metricServerlessDatabaseCapacity(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Capacity in use, percent of the maximum ACUs (AWS/RDS ACUUtilization). @default Maximum over 5 minutes */
+  metricAcuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Bytes of the cluster volume (AWS/RDS VolumeBytesUsed), what Aurora storage is billed on. @default Maximum over 1 hour */
+  metricVolumeBytesUsed(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
 }
 
-/** The metrics of a vector database, deployed or imported: AWS/RDS by DBInstanceIdentifier, through the metric factory. */
+/**
+ * The metrics of a vector database, deployed or imported: AWS/RDS by DBClusterIdentifier (Aurora
+ * publishes these per cluster: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html,
+ * ServerlessDatabaseCapacity and ACUUtilization: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.setting-capacity.html),
+ * through the metric factory.
+ */
 abstract class VectorDatabaseBase extends Construct {
-  /** The instance identifier, when known (undefined for an import that did not name it). */
-  protected abstract readonly metricInstanceIdentifier: string | undefined;
+  /** The cluster identifier, when known (undefined for an import that did not name it). */
+  protected abstract readonly metricClusterIdentifier: string | undefined;
 
   public metricCpuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.rdsMetric('CPUUtilization', 'Average', props);
@@ -65,44 +76,56 @@ abstract class VectorDatabaseBase extends Construct {
     return this.rdsMetric('DatabaseConnections', 'Maximum', props);
   }
 
-  public metricFreeStorageSpace(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.rdsMetric('FreeStorageSpace', 'Minimum', props);
+  public metricServerlessDatabaseCapacity(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.rdsMetric('ServerlessDatabaseCapacity', 'Maximum', props);
+  }
+
+  public metricAcuUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.rdsMetric('ACUUtilization', 'Maximum', props);
+  }
+
+  public metricVolumeBytesUsed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.rdsMetric('VolumeBytesUsed', 'Maximum', { period: Duration.hours(1), ...props });
   }
 
   private rdsMetric(metricName: string, statistic: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    const id = this.metricInstanceIdentifier;
+    const id = this.metricClusterIdentifier;
     if (id === undefined) {
-      throw new Error(`VectorDatabase ${this.node.path}: ${metricName} is published per DBInstanceIdentifier, which this import does not know; pass instanceIdentifier to fromVectorDatabaseAttributes`);
+      throw new Error(`VectorDatabase ${this.node.path}: ${metricName} is published per DBClusterIdentifier, which this import does not know; pass clusterIdentifier to fromVectorDatabaseAttributes`);
     }
-    return DocaiMetricFactory.of(this).awsMetric('AWS/RDS', metricName, { DBInstanceIdentifier: id }, { statistic, ...props });
+    return DocaiMetricFactory.of(this).awsMetric('AWS/RDS', metricName, { DBClusterIdentifier: id }, { statistic, ...props });
   }
 }
 
 /** A vector database deployed elsewhere (another stack or app), for `VectorDatabase.fromVectorDatabaseAttributes`. */
 export interface VectorDatabaseAttributes {
-  /** The instance's endpoint address. */
+  /** The cluster (writer) endpoint address. */
   readonly hostname: string;
   readonly port: number;
   readonly databaseName: string;
   /** The group the database admits on its port (`VectorDatabase.clientSecurityGroup` of the deployed one). */
   readonly clientSecurityGroup: ec2.ISecurityGroup;
   /**
-   * The instance's resource id (`DbiResourceId`, `db-...`): IAM database authentication names it in
-   * `arn:aws:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<user>`, not the instance identifier.
+   * The cluster's resource id (`DbClusterResourceId`, `cluster-...`): IAM database authentication names it
+   * in `arn:aws:rds-db:<region>:<account>:dbuser:<DbClusterResourceId>/<user>`, not the cluster identifier
+   * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
    */
-  readonly instanceResourceId: string;
+  readonly clusterResourceId: string;
   /**
-   * The instance identifier (the `DBInstanceIdentifier` dimension of its CloudWatch metrics).
+   * The cluster identifier (the `DBClusterIdentifier` dimension of its CloudWatch metrics).
    * @default - none; metrics of the imported database are unavailable
    */
-  readonly instanceIdentifier?: string;
+  readonly clusterIdentifier?: string;
 }
 
 export interface VectorDatabaseProps {
   readonly vpc: ec2.IVpc;
   /** @default - the VPC's isolated subnets */
   readonly vpcSubnets?: ec2.SubnetSelection;
-  /** Where the migrations function runs (its VPC side, key, log retention, DLQ). */
+  /**
+   * Where the migrations function runs (its VPC side, key, log retention, DLQ). The bootstrap function
+   * shares its key, log retention and DLQ and runs outside the VPC (it calls only the RDS Data API).
+   */
   readonly migrationsPlacement: FunctionPlacement;
   /** Dimension of the embedding vectors (`vector(<dim>)`). */
   readonly embeddingDimension: number;
@@ -114,19 +137,20 @@ export interface VectorDatabaseProps {
   readonly embeddingModel?: string;
   /** @default - m 16, efConstruction 64 */
   readonly hnsw?: HnswIndexOptions;
-  /** @default db.t4g.micro */
-  readonly instanceType?: ec2.InstanceType;
   /**
-   * A PostgreSQL version whose RDS release ships pgvector 0.8 or newer (iterative index scans).
-   * @default rds.PostgresEngineVersion.VER_17_9
+   * An Aurora PostgreSQL version that supports 0 ACU (auto-pause: every 17.x), the Data API (17.4 and
+   * higher) and ships pgvector 0.8 or newer (iterative index scans).
+   * @default rds.AuroraPostgresEngineVersion.VER_17_9
    */
-  readonly engineVersion?: rds.PostgresEngineVersion;
-  /** GiB. @default 20 */
-  readonly allocatedStorage?: number;
-  /** Storage autoscaling ceiling, GiB. @default 100 */
-  readonly maxAllocatedStorage?: number;
-  /** A standby in a second AZ. @default true */
-  readonly multiAz?: boolean;
+  readonly engineVersion?: rds.AuroraPostgresEngineVersion;
+  /** Least capacity per instance, ACUs; 0 pauses the instances when idle. @default 0.5 */
+  readonly minCapacityAcu?: number;
+  /** Most capacity per instance, ACUs. @default 4 */
+  readonly maxCapacityAcu?: number;
+  /** Idle time before a 0-ACU instance pauses (5 minutes to 1 day). @default Duration.minutes(10) */
+  readonly autoPauseAfter?: Duration;
+  /** Serverless v2 readers at promotion tier 1, each in another AZ than the writer. @default 1 */
+  readonly readers?: number;
   /** Automated backups with point-in-time recovery. @default Duration.days(35) */
   readonly backupRetention?: Duration;
   /** @default true */
@@ -134,12 +158,14 @@ export interface VectorDatabaseProps {
   /** @default RemovalPolicy.SNAPSHOT */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * Create the instance from this DB snapshot (identifier or ARN) instead of empty: rebuilding a
-   * lost data stack. The instance keeps the snapshot's storage key, so pass that key as
-   * `encryptionKey`; the master password is regenerated into a new secret. @default - a new, empty database
+   * Create the cluster from this snapshot instead of empty: an Aurora DB cluster snapshot (identifier
+   * or ARN), or the ARN of an RDS for PostgreSQL DB snapshot (migrating a former RDS instance into
+   * Aurora: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Migrating.RDSPostgreSQL.Import.Console.html).
+   * The cluster keeps the snapshot's storage key, so pass that key as `encryptionKey`; RDS keeps
+   * managing the master password, under that key. @default - a new, empty database
    */
   readonly restoreFromSnapshot?: string;
-  /** Encrypts storage, the master secret, Performance Insights and the log groups. @default - a new customer-managed key */
+  /** Encrypts storage, the RDS-managed master secret, Performance Insights and the log groups. @default - a new customer-managed key */
   readonly encryptionKey?: kms.IKey;
   /** A non-default port (a number, so rule packs can read security-group rules). @default 5433 */
   readonly port?: number;
@@ -147,24 +173,23 @@ export interface VectorDatabaseProps {
   readonly databaseName?: string;
   /** Retention of the exported PostgreSQL logs. @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
-  /** Master secret rotation interval. @default Duration.days(30) */
-  readonly rotationInterval?: Duration;
-  /**
-   * Security group of the Secrets Manager interface endpoint: the rotation function's only HTTPS
-   * destination (besides the database).
-   * @default - HTTPS to any IPv4 address (isolated subnets have no route out but the VPC endpoints)
-   */
-  readonly secretsManagerEndpointSecurityGroup?: ec2.ISecurityGroup;
 }
 
+/** The login the migrations use (IAM authentication, rds_superuser), created by the bootstrap resource through the Data API. */
+export const MIGRATOR_ROLE = DATABASE_ROLES.migrator;
+
 /**
- * RDS for PostgreSQL with pgvector, and its schema as code.
+ * Aurora PostgreSQL Serverless v2 with pgvector, and its schema as code.
  *
- * Creates: a customer-key encrypted instance in isolated subnets (no public access), IAM database
- * authentication, `rds.force_ssl=1`, a generated master secret (KMS, rotated), automated backups,
- * Performance Insights, enhanced monitoring, PostgreSQL and upgrade logs in encrypted log groups; a
- * security group that admits only `clientSecurityGroup` on the database port; and a custom resource
- * whose Python handler (in the VPC) applies the versioned SQL migrations on every deploy.
+ * Creates: a customer-key encrypted cluster in isolated subnets (no public access) with a Serverless v2
+ * writer (and readers at promotion tier 1 in other AZs), IAM database authentication, `rds.force_ssl=1`,
+ * no bind parameters in the PostgreSQL log, an RDS-managed master password (Secrets Manager, the
+ * database key, rotated by RDS), the RDS Data API, automated backups, Performance Insights, enhanced
+ * monitoring, PostgreSQL logs in an encrypted log group; a security group that admits only
+ * `clientSecurityGroup` on the database port; a bootstrap custom resource (outside the VPC, Data API
+ * with the master secret) that creates the `docai_migrator` login; and a migrations custom resource
+ * whose Python handler (in the VPC, IAM authentication as `docai_migrator`) applies the versioned SQL
+ * migrations on every deploy.
  */
 export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabase {
   /** A database deployed elsewhere, by its connection attributes: enough to connect and to grant `rds-db:connect`. */
@@ -172,18 +197,22 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
     return new ImportedVectorDatabase(scope, id, attrs);
   }
 
-  public readonly instance: rds.DatabaseInstance | rds.DatabaseInstanceFromSnapshot;
+  public readonly cluster: rds.DatabaseCluster | rds.DatabaseClusterFromSnapshot;
+  /** The RDS-managed master secret (Data API only: nothing in the VPC reads it). */
+  public readonly masterSecret: secretsmanager.ISecret;
   public readonly encryptionKey: kms.IKey;
   /** Attach to anything that connects to the database. */
   public readonly clientSecurityGroup: ec2.ISecurityGroup;
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly port: number;
   public readonly databaseName: string;
-  /** The instance's endpoint address. */
+  /** The cluster (writer) endpoint address. */
   public readonly hostname: string;
   public readonly migrationsFunction: DocaiFunction;
   public readonly migrations: CustomResource;
-  public readonly rotation: secretsmanager.SecretRotation;
+  /** Creates the `docai_migrator` login through the Data API (outside the VPC). */
+  public readonly bootstrapFunction: DocaiFunction;
+  public readonly bootstrap: CustomResource;
 
   constructor(scope: Construct, id: string, props: VectorDatabaseProps) {
     super(scope, id);
@@ -195,9 +224,16 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
     const efConstruction = props.hnsw?.efConstruction ?? 64;
     if (m < 2 || m > 100) throw new Error(`VectorDatabase: hnsw.m must be from 2 to 100, received ${m}`);
     if (efConstruction < 2 * m) throw new Error(`VectorDatabase: hnsw.efConstruction must be at least 2 * m (${2 * m}), received ${efConstruction}`);
+    const minAcu = props.minCapacityAcu ?? 0.5;
+    const maxAcu = props.maxCapacityAcu ?? 4;
+    if (minAcu < 0 || minAcu > 256 || !Number.isInteger(minAcu * 2)) throw new Error(`VectorDatabase: minCapacityAcu must be 0 to 256 in steps of 0.5, received ${minAcu}`);
+    if (maxAcu < 1 || maxAcu > 256 || !Number.isInteger(maxAcu * 2) || maxAcu < minAcu) {
+      throw new Error(`VectorDatabase: maxCapacityAcu must be 1 to 256 in steps of 0.5 and at least minCapacityAcu (${minAcu}), received ${maxAcu}`);
+    }
+    const readers = props.readers ?? 1;
+    if (!Number.isInteger(readers) || readers < 0 || readers > 15) throw new Error(`VectorDatabase: readers must be a whole number from 0 to 15, received ${readers}`);
     this.port = props.port ?? 5433;
     this.databaseName = props.databaseName ?? 'docai';
-    const multiAz = props.multiAz ?? true;
     const deletionProtection = props.deletionProtection ?? true;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.SNAPSHOT;
 
@@ -209,132 +245,168 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
     this.securityGroup.addIngressRule(this.clientSecurityGroup, ec2.Port.tcp(this.port), 'PostgreSQL from database clients');
     this.clientSecurityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(this.port), 'PostgreSQL to the vector database');
 
+    const engine = rds.DatabaseClusterEngine.auroraPostgres({ version: props.engineVersion ?? rds.AuroraPostgresEngineVersion.VER_17_9 });
+    // A cluster parameter group. log_parameter_max_length=0: statements logged for being slow
+    // (log_min_duration_statement) carry no bind parameters, so no chunk text or embedding lands
+    // in the PostgreSQL log (https://www.postgresql.org/docs/17/runtime-config-logging.html#GUC-LOG-PARAMETER-MAX-LENGTH;
+    // errors log none either: log_parameter_max_length_on_error defaults to 0). Slow statements stay
+    // logged, without their values, because slow searches are what this log is for.
+    // Nothing here keeps a paused instance awake: no logical replication (rds.logical_replication off),
+    // no RDS Proxy, no zero-ETL integration, no global database
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html).
     const parameterGroup = new rds.ParameterGroup(this, 'Params', {
-      engine: rds.DatabaseInstanceEngine.postgres({ version: props.engineVersion ?? rds.PostgresEngineVersion.VER_17_9 }),
-      description: 'docai vector database: TLS only, slow-query logging',
-      parameters: { 'rds.force_ssl': '1', log_min_duration_statement: '1000', log_connections: '1' },
+      engine,
+      description: 'docai vector database: TLS only, slow-query logging without bind parameters',
+      parameters: { 'rds.force_ssl': '1', log_min_duration_statement: '1000', log_parameter_max_length: '0', log_connections: '1' },
     });
 
-    // Named so its log groups can be created here first: encrypted, with retention, not by RDS. A
-    // restore gets its own identifier: the instance it replaces may be retained under the old one
-    // (and its log groups with it), and an identifier is unique per account and region.
+    // Named so its log group can be created here first: encrypted, with retention, not by RDS. A
+    // restore gets its own identifier: the cluster it replaces may be retained under the old one
+    // (and its log group with it), and an identifier is unique per account and region.
     const baseIdentifier = Names.uniqueResourceName(this, { maxLength: 55, separator: '-' }).toLowerCase().replace(/[^a-z0-9-]/g, '');
-    const instanceIdentifier = props.restoreFromSnapshot
+    const clusterIdentifier = props.restoreFromSnapshot
       ? `${baseIdentifier}-r${crypto.createHash('sha256').update(props.restoreFromSnapshot).digest('hex').slice(0, 6)}`
       : baseIdentifier;
-    const logGroups = ['postgresql', 'upgrade'].map(
-      (kind) =>
-        new logs.LogGroup(this, `${kind === 'postgresql' ? 'Postgres' : 'Upgrade'}Logs`, {
-          logGroupName: `/aws/rds/instance/${instanceIdentifier}/${kind}`,
-          encryptionKey: this.encryptionKey,
-          retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-          removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-        }),
-    );
+    // Aurora PostgreSQL exports the 'postgresql' log per cluster (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.CloudWatch.html).
+    const logGroup = new logs.LogGroup(this, 'PostgresLogs', {
+      logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
+      encryptionKey: this.encryptionKey,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
 
     const vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+    // The writer in the first AZ, reader i in AZ i+1 (round robin): a reader never shares the writer's
+    // AZ while there are two. Pinned in every stage, so adding readers (pilot -> production) leaves the
+    // writer where it is (AvailabilityZone cannot change in place).
+    const azs = props.vpc.selectSubnets(vpcSubnets).availabilityZones;
+    const instance = (i: number) => ({
+      publiclyAccessible: false,
+      enablePerformanceInsights: true,
+      performanceInsightEncryptionKey: this.encryptionKey,
+      autoMinorVersionUpgrade: true,
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      ...(azs.length > 0 ? { availabilityZone: azs[i % azs.length] } : {}),
+    });
     const common = {
-      instanceIdentifier,
-      engine: rds.DatabaseInstanceEngine.postgres({ version: props.engineVersion ?? rds.PostgresEngineVersion.VER_17_9 }),
-      instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
+      clusterIdentifier,
+      engine,
+      writer: rds.ClusterInstance.serverlessV2('Writer', instance(0)),
+      // Promotion tier 1 (scaleWithWriter): a failover target at the writer's capacity, which pauses and
+      // resumes with the writer (tiers 0 and 1 do: see the auto-pause page above).
+      readers: Array.from({ length: readers }, (_, i) => rds.ClusterInstance.serverlessV2(`Reader${i + 1}`, { ...instance(i + 1), scaleWithWriter: true })),
+      serverlessV2MinCapacity: minAcu,
+      serverlessV2MaxCapacity: maxAcu,
+      ...(minAcu === 0 ? { serverlessV2AutoPauseDuration: props.autoPauseAfter ?? Duration.minutes(10) } : {}),
       vpc: props.vpc,
       vpcSubnets,
       securityGroups: [this.securityGroup],
       port: this.port,
-      storageType: rds.StorageType.GP3,
-      allocatedStorage: props.allocatedStorage ?? 20,
-      maxAllocatedStorage: props.maxAllocatedStorage ?? 100,
-      multiAz,
-      backupRetention: props.backupRetention ?? Duration.days(35),
+      parameterGroup,
+      iamAuthentication: true,
+      // Data API: the bootstrap resource runs SQL over HTTPS with the master secret, no VPC needed.
+      // Aurora PostgreSQL 17.4 and higher (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.Aurora_Fea_Regions_DB-eng.Feature.Data_API.html).
+      enableDataApi: true,
+      // RDS creates, encrypts (the database key) and rotates the master password: no rotation function,
+      // no rotation security group (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html).
+      manageMasterUserPassword: true,
+      backup: { retention: props.backupRetention ?? Duration.days(35) },
       deleteAutomatedBackups: false,
       copyTagsToSnapshot: true,
       deletionProtection,
       removalPolicy,
-      iamAuthentication: true,
-      parameterGroup,
-      publiclyAccessible: false,
-      autoMinorVersionUpgrade: true,
       enablePerformanceInsights: true,
       performanceInsightEncryptionKey: this.encryptionKey,
       monitoringInterval: Duration.seconds(60),
-      cloudwatchLogsExports: ['postgresql', 'upgrade'],
-      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      cloudwatchLogsExports: ['postgresql'],
+      storageType: rds.DBClusterStorageType.AURORA,
     };
     // Same construct id either way, so the rebuilt stack's logical ids are the lost stack's.
-    // Restoring keeps the snapshot's database name, users, storage key (RDS restores an encrypted
-    // snapshot under its own key: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RestoreFromSnapshot.html).
-    this.instance = props.restoreFromSnapshot
-      ? new rds.DatabaseInstanceFromSnapshot(this, 'Instance', {
+    // Restoring keeps the snapshot's database name, users and storage key (an encrypted snapshot is
+    // restored under its own key: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-restore-snapshot.html).
+    this.cluster = props.restoreFromSnapshot
+      ? new rds.DatabaseClusterFromSnapshot(this, 'Cluster', {
           ...common,
           snapshotIdentifier: props.restoreFromSnapshot,
-          credentials: rds.SnapshotCredentials.fromGeneratedSecret('docai_admin', { encryptionKey: this.encryptionKey }),
+          snapshotCredentials: { username: 'docai_admin', encryptionKey: this.encryptionKey } as rds.SnapshotCredentials,
         })
-      : new rds.DatabaseInstance(this, 'Instance', {
+      : new rds.DatabaseCluster(this, 'Cluster', {
           ...common,
-          databaseName: this.databaseName,
-          credentials: rds.Credentials.fromGeneratedSecret('docai_admin', { encryptionKey: this.encryptionKey }),
+          defaultDatabaseName: this.databaseName,
+          credentials: rds.Credentials.fromUsername('docai_admin', { encryptionKey: this.encryptionKey }),
           storageEncrypted: true,
           storageEncryptionKey: this.encryptionKey,
         });
+    const cfnCluster = this.cluster.node.defaultChild as rds.CfnDBCluster;
     if (props.restoreFromSnapshot) {
-      acknowledge(this.instance, [
+      acknowledge(cfnCluster, [
         'AwsSolutions::AwsSolutions-RDS2',
         'HIPAA.Security::HIPAA.Security-RDSStorageEncrypted',
         'NIST.800.53.R5::NIST.800.53.R5-RDSStorageEncrypted',
         'PCI.DSS.321::PCI.DSS.321-RDSStorageEncrypted',
-        'cdk-validator-cfnguard::rds_instance_storage_encrypted_check',
-        'cdk-validator-cfnguard::rds_storage_encrypted_kms_key_check',
+        'cdk-validator-cfnguard::rds_storage_encrypted_check',
         'ProductionReadiness::ProductionReadiness-CustomerManagedKeys',
       ], `Restored from snapshot ${props.restoreFromSnapshot}: RDS restores an encrypted snapshot encrypted, under the snapshot's own KMS key, so the template ` +
         'leaves StorageEncrypted and KmsKeyId to the snapshot. The snapshot is this stage\'s own (encrypted under its retained customer-managed database key); ' +
-        'the stage config names that key (rebuild.keys.database) and uses it for the new master secret, Performance Insights and the logs.');
+        'the stage config names that key (rebuild.keys.database) and uses it for the managed master secret, Performance Insights and the logs.');
     }
-    for (const lg of logGroups) this.instance.node.addDependency(lg);
-    this.hostname = this.instance.dbInstanceEndpointAddress;
-
-    // Built here rather than with addRotationSingleUser, whose security-group rule uses the port as a
-    // token (rule packs cannot read a token port): the target names the port as a number.
-    // Its own security group: CDK's default allows all traffic out, next to the master secret. This one
-    // reaches the database (added by SecretRotation through the target's connections) and Secrets Manager.
-    const rotationSg = new ec2.SecurityGroup(this, 'RotationSg', { vpc: props.vpc, description: 'Master secret rotation: the database and Secrets Manager only', allowAllOutbound: false });
-    if (props.secretsManagerEndpointSecurityGroup) rotationSg.addEgressRule(props.secretsManagerEndpointSecurityGroup, ec2.Port.tcp(443), 'HTTPS to the Secrets Manager endpoint');
-    else rotationSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Secrets Manager (no internet route exists)');
-    this.rotation = new secretsmanager.SecretRotation(this, 'Rotation', {
-      securityGroup: rotationSg,
-      application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
-      secret: this.instance.secret!,
-      target: { connections: new ec2.Connections({ securityGroups: [this.securityGroup], defaultPort: ec2.Port.tcp(this.port) }) },
-      vpc: props.vpc,
-      vpcSubnets,
-      automaticallyAfter: props.rotationInterval ?? Duration.days(30),
-    });
-
-    // Schema migrations, applied on every deploy.
+    this.cluster.node.addDependency(logGroup);
+    this.hostname = this.cluster.clusterEndpoint.hostname;
+    this.masterSecret = this.cluster.secret!;
     const placement = props.migrationsPlacement;
+
+    // docai_migrator: created over the Data API with the master secret, from outside the VPC (no
+    // Secrets Manager endpoint needed). Handler: lambda/migrations/bootstrap_handler.py.
+    this.bootstrapFunction = new DocaiFunction(this, 'Bootstrap', {
+      folder: 'migrations',
+      index: 'bootstrap_handler.py',
+      description: `Creates the ${MIGRATOR_ROLE} login of the vector database through the RDS Data API (CloudFormation custom resource)`,
+      // A paused writer resumes on the first Data API call (DatabaseResumingException): room to wait for it.
+      timeout: Duration.minutes(5),
+      memorySize: 256,
+      environment: {
+        [ENV.DB_CLUSTER_ARN]: this.cluster.clusterArn,
+        [ENV.DB_SECRET_ARN]: this.masterSecret.secretArn,
+        [ENV.DB_NAME]: this.databaseName,
+        [ENV.DB_USER]: MIGRATOR_ROLE,
+      },
+      workflow: 'migrations',
+      ...placement,
+      outsideVpc: { reason: 'it calls only the RDS Data API (HTTPS), whose endpoint is public, so the database master secret never needs a Secrets Manager interface endpoint in the VPC.' },
+    });
+    // Data API: rds-data:ExecuteStatement on the cluster; the caller reads the secret itself
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.access.html). Through the
+    // role's policy: a grant would name the role in the retained key's policy (createDataKey trusts IAM:
+    // https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam).
+    this.bootstrapFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds-data:ExecuteStatement'], resources: [this.cluster.clusterArn] }));
+    this.bootstrapFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resources: [this.masterSecret.secretArn] }));
+    this.bootstrapFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [this.encryptionKey.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+    }));
+    this.bootstrap = new CustomResource(this, 'Bootstrap-Resource', {
+      serviceToken: this.bootstrapFunction.functionArn,
+      resourceType: 'Custom::DocaiDatabaseBootstrap',
+      properties: { MigratorRole: MIGRATOR_ROLE },
+    });
+    // The Data API needs a running writer instance, not only the cluster.
+    for (const c of this.cluster.node.findAll()) if (c instanceof rds.CfnDBInstance) this.bootstrap.node.addDependency(c);
+
+    // Schema migrations, applied on every deploy, as docai_migrator with an IAM token (signed locally:
+    // no endpoint, no secret read).
     this.migrationsFunction = new DocaiFunction(this, 'Migrations', {
       folder: 'migrations',
       index: 'migrations_handler.py',
       description: 'Applies the vector database schema migrations (CloudFormation custom resource)',
       timeout: Duration.minutes(5),
       memorySize: 256,
-      environment: { [ENV.DB_SECRET_ARN]: this.instance.secret!.secretArn, [ENV.DB_NAME]: this.databaseName },
+      environment: this.connectionEnvironment(MIGRATOR_ROLE),
       workflow: 'migrations',
       ...placement,
       securityGroups: [...placement.securityGroups, this.clientSecurityGroup],
     });
-    // Through the role's policy: Secret.grantRead would also name the role in the key policy, and a
-    // retained key would then keep naming a role its stack deleted. The key policy trusts the
-    // account's IAM policies (createDataKey), so this is enough:
-    // https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
-    this.migrationsFunction.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-      resources: [this.instance.secret!.secretArn],
-    }));
-    this.migrationsFunction.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['kms:Decrypt'],
-      resources: [this.encryptionKey.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
-    }));
+    this.grantConnect(this.migrationsFunction, MIGRATOR_ROLE);
     this.migrations = new CustomResource(this, 'Migrations-Resource', {
       serviceToken: this.migrationsFunction.functionArn,
       resourceType: 'Custom::DocaiSchemaMigrations',
@@ -347,34 +419,34 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
         SqlHash: hashDirectory(path.join(LAMBDA_ROOT, 'migrations', 'sql')),
       },
     });
-    this.migrations.node.addDependency(this.instance);
+    this.migrations.node.addDependency(this.bootstrap);
 
     if (removalPolicy === RemovalPolicy.RETAIN) this.retainDependencies(vpcSubnets);
-    this.acknowledgeDeliberateChoices(multiAz, deletionProtection);
+    this.acknowledgeDeliberateChoices(deletionProtection);
   }
 
   /**
-   * A retained instance keeps what it runs on: its security group, master secret, parameter group,
-   * monitoring role and subnet group, and the subnets and VPC when they are defined in this stack
-   * (deleting them fails on the instance's network interfaces, and a deleted secret or role leaves
-   * the kept instance unmanageable). test/app/destroy-rebuild.test.ts plays the destroy.
+   * A retained cluster keeps what it runs on: its security group, parameter group, subnet group and
+   * monitoring role, and the subnets and VPC when they are defined in this stack (deleting them fails
+   * on the instances' network interfaces, and a deleted role leaves the kept cluster unmanageable).
+   * The master secret is RDS's own (it lives and dies with the cluster). test/app/destroy-rebuild.test.ts
+   * plays the destroy.
    */
   private retainDependencies(vpcSubnets: ec2.SubnetSelection): void {
-    const inst = this.instance;
     const retain = (c: unknown) => {
       if (c instanceof CfnResource && Stack.of(c) === Stack.of(this)) c.applyRemovalPolicy(RemovalPolicy.RETAIN);
     };
     retain(this.securityGroup.node.defaultChild);
-    retain(inst.node.tryFindChild('MonitoringRole')?.node.defaultChild);
-    for (const c of this.node.findAll()) if (c instanceof rds.CfnDBParameterGroup || c instanceof rds.CfnDBSubnetGroup || c instanceof secretsmanager.CfnSecret) retain(c);
-    const vpc = this.instance.vpc;
+    retain(this.cluster.node.tryFindChild('MonitoringRole')?.node.defaultChild);
+    for (const c of this.node.findAll()) if (c instanceof rds.CfnDBClusterParameterGroup || c instanceof rds.CfnDBSubnetGroup) retain(c);
+    const vpc = this.cluster.vpc;
     retain(vpc.node.defaultChild);
     for (const subnet of vpc.selectSubnets(vpcSubnets).subnets) retain(subnet.node.defaultChild);
   }
 
-  /** Lets `grantee` log in with IAM authentication as `dbUser` (one of DATABASE_ROLES). */
+  /** Lets `grantee` log in with IAM authentication as `dbUser` (one of DATABASE_ROLES): `rds-db:connect` on `<DbClusterResourceId>/<dbUser>`. */
   public grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant {
-    return this.instance.grantConnect(grantee, dbUser);
+    return this.cluster.grantConnect(grantee, dbUser);
   }
 
   /** Environment variables the shared `docai_shared.db.connect_from_env` reads. */
@@ -382,25 +454,24 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
     return { [ENV.DB_HOST]: this.hostname, [ENV.DB_PORT]: String(this.port), [ENV.DB_NAME]: this.databaseName, [ENV.DB_USER]: dbUser };
   }
 
-  protected get metricInstanceIdentifier(): string {
-    return this.instance.instanceIdentifier;
+  protected get metricClusterIdentifier(): string {
+    return this.cluster.clusterIdentifier;
   }
 
-  private acknowledgeDeliberateChoices(multiAz: boolean, deletionProtection: boolean): void {
-    const inst = this.instance;
-    acknowledge(inst, ['HIPAA.Security::HIPAA.Security-RDSInBackupPlan', 'NIST.800.53.R5::NIST.800.53.R5-RDSInBackupPlan'],
-      'Backups are RDS automated backups with point-in-time recovery, retained per stage (7 days pilot, 35 production), encrypted with the ' +
-        'database key, kept after deletion (deleteAutomatedBackups false) plus a final snapshot. An AWS Backup plan would duplicate them.');
-    acknowledge(inst, ['AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]'],
-      'The enhanced-monitoring role uses the AWS-maintained AmazonRDSEnhancedMonitoringRole policy, which only lets RDS write OS metrics to ' +
-        'the RDSOSMetrics log group; it is the role AWS documents for this purpose.');
-    if (!multiAz) {
-      acknowledge(inst, ['AwsSolutions::AwsSolutions-RDS3', 'HIPAA.Security::HIPAA.Security-RDSMultiAZSupport', 'NIST.800.53.R5::NIST.800.53.R5-RDSMultiAZSupport', 'cdk-validator-cfnguard::rds_instance_multi_az_support_check'],
-        'Single-AZ by explicit choice of this stage (multiAz: false), a cost decision for a pilot: an AZ outage stops retrieval until restore. ' +
-          'The production stage sets multiAz: true; the readiness report lists this difference.');
+  private acknowledgeDeliberateChoices(deletionProtection: boolean): void {
+    const cfnCluster = this.cluster.node.defaultChild as rds.CfnDBCluster;
+    const instances = this.cluster.node.findAll().filter((c): c is rds.CfnDBInstance => c instanceof rds.CfnDBInstance);
+    for (const c of [cfnCluster, ...instances]) acknowledge(c, ['HIPAA.Security::HIPAA.Security-RDSInBackupPlan', 'NIST.800.53.R5::NIST.800.53.R5-RDSInBackupPlan'],
+      'Backups are Aurora automated backups with point-in-time recovery, retained per stage (7 days pilot, 35 production), encrypted with the ' +
+        'database key, kept after deletion (DeleteAutomatedBackups false) plus a final snapshot. An AWS Backup plan would duplicate them.');
+    const monitoringRole = this.cluster.node.tryFindChild('MonitoringRole');
+    if (monitoringRole) {
+      acknowledge(monitoringRole, ['AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]'],
+        'The enhanced-monitoring role uses the AWS-maintained AmazonRDSEnhancedMonitoringRole policy, which only lets RDS write OS metrics to ' +
+          'the RDSOSMetrics log group; it is the role AWS documents for this purpose.');
     }
     if (!deletionProtection) {
-      acknowledge(inst, ['AwsSolutions::AwsSolutions-RDS10', 'HIPAA.Security::HIPAA.Security-RDSInstanceDeletionProtectionEnabled', 'NIST.800.53.R5::NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled', 'cdk-validator-cfnguard::rds_instance_deletion_protection_enabled_check'],
+      acknowledge(cfnCluster, ['AwsSolutions::AwsSolutions-RDS10', 'HIPAA.Security::HIPAA.Security-RDSInstanceDeletionProtectionEnabled', 'NIST.800.53.R5::NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled', 'cdk-validator-cfnguard::rds_cluster_deletion_protection_enabled_check'],
         'Deletion protection off by explicit choice of this stage (deletionProtection: false) so a pilot can be removed with its stack; ' +
           'a snapshot is still taken on delete. The production stage turns it on; the readiness report lists this difference.');
     }
@@ -412,31 +483,31 @@ class ImportedVectorDatabase extends VectorDatabaseBase implements IVectorDataba
   public readonly port: number;
   public readonly databaseName: string;
   public readonly clientSecurityGroup: ec2.ISecurityGroup;
-  protected readonly metricInstanceIdentifier: string | undefined;
-  private readonly instance: rds.IDatabaseInstance;
+  protected readonly metricClusterIdentifier: string | undefined;
+  private readonly cluster: rds.IDatabaseCluster;
 
   constructor(scope: Construct, id: string, attrs: VectorDatabaseAttributes) {
     super(scope, id);
-    this.metricInstanceIdentifier = attrs.instanceIdentifier;
-    if (!Token.isUnresolved(attrs.instanceResourceId) && !/^db-[A-Z0-9]+$/.test(attrs.instanceResourceId)) {
-      throw new Error(`VectorDatabase.fromVectorDatabaseAttributes: instanceResourceId must be the instance's DbiResourceId (db-XXXX, see 'aws rds describe-db-instances'), received '${attrs.instanceResourceId}'`);
+    this.metricClusterIdentifier = attrs.clusterIdentifier;
+    if (!Token.isUnresolved(attrs.clusterResourceId) && !/^cluster-[A-Z0-9]+$/.test(attrs.clusterResourceId)) {
+      throw new Error(`VectorDatabase.fromVectorDatabaseAttributes: clusterResourceId must be the cluster's DbClusterResourceId (cluster-XXXX, see 'aws rds describe-db-clusters'), received '${attrs.clusterResourceId}'`);
     }
     this.hostname = attrs.hostname;
     this.port = attrs.port;
     this.databaseName = attrs.databaseName;
     this.clientSecurityGroup = attrs.clientSecurityGroup;
-    // CDK's own import, so grantConnect builds the rds-db:connect ARN exactly as for a deployed instance.
-    this.instance = rds.DatabaseInstance.fromDatabaseInstanceAttributes(this, 'Instance', {
-      instanceIdentifier: attrs.instanceIdentifier ?? Fn.select(0, Fn.split('.', attrs.hostname)),
-      instanceEndpointAddress: attrs.hostname,
+    // CDK's own import, so grantConnect builds the rds-db:connect ARN exactly as for a deployed cluster.
+    this.cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(this, 'Cluster', {
+      clusterIdentifier: attrs.clusterIdentifier ?? Fn.select(0, Fn.split('.', attrs.hostname)),
+      clusterEndpointAddress: attrs.hostname,
       port: attrs.port,
       securityGroups: [],
-      instanceResourceId: attrs.instanceResourceId,
+      clusterResourceIdentifier: attrs.clusterResourceId,
     });
   }
 
   public grantConnect(grantee: iam.IGrantable, dbUser: string): iam.Grant {
-    return this.instance.grantConnect(grantee, dbUser);
+    return this.cluster.grantConnect(grantee, dbUser);
   }
 
   public connectionEnvironment(dbUser: string): Record<string, string> {

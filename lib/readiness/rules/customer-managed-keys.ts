@@ -1,6 +1,6 @@
 import { NagMessageLevel } from 'cdk-nag';
 import { CfnLogGroup } from 'aws-cdk-lib/aws-logs';
-import { CfnDBInstance } from 'aws-cdk-lib/aws-rds';
+import { CfnDBCluster, CfnDBInstance } from 'aws-cdk-lib/aws-rds';
 import { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { CfnTopic } from 'aws-cdk-lib/aws-sns';
 import { CfnQueue } from 'aws-cdk-lib/aws-sqs';
@@ -24,7 +24,12 @@ export const CustomerManagedKeys: ReadinessRule = {
     }
     if (node instanceof CfnQueue) return isCmk(resolve(node, node.kmsMasterKeyId)) ? COMPLIANT : NON_COMPLIANT;
     if (node instanceof CfnTopic) return isCmk(resolve(node, node.kmsMasterKeyId)) ? COMPLIANT : NON_COMPLIANT;
-    if (node instanceof CfnDBInstance) return resolve(node, node.storageEncrypted) === true && resolve(node, node.kmsKeyId) ? COMPLIANT : NON_COMPLIANT;
+    // An Aurora cluster's storage is encrypted at the cluster; its instances hold none of their own.
+    if (node instanceof CfnDBCluster) return resolve(node, node.storageEncrypted) === true && resolve(node, node.kmsKeyId) ? COMPLIANT : NON_COMPLIANT;
+    if (node instanceof CfnDBInstance) {
+      if (resolve(node, node.dbClusterIdentifier) !== undefined) return NOT_APPLICABLE;
+      return resolve(node, node.storageEncrypted) === true && resolve(node, node.kmsKeyId) ? COMPLIANT : NON_COMPLIANT;
+    }
     if (node instanceof CfnLogGroup) return resolve(node, node.kmsKeyId) ? COMPLIANT : NON_COMPLIANT;
     if (node instanceof CfnStateMachine) return resolve(node, node.encryptionConfiguration)?.type === 'CUSTOMER_MANAGED_KMS_KEY' ? COMPLIANT : NON_COMPLIANT;
     return NOT_APPLICABLE;

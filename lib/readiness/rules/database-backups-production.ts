@@ -1,5 +1,4 @@
 import { NagMessageLevel } from 'cdk-nag';
-import { CfnDBInstance } from 'aws-cdk-lib/aws-rds';
 import { COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE, ReadinessRule } from '../rule';
 import { backupRetentionDays } from './database-backups';
 
@@ -9,5 +8,8 @@ export const DatabaseBackupsProduction: ReadinessRule = {
   level: NagMessageLevel.ERROR,
   info: 'The database keeps automated backups for less than 14 days.',
   explanation: 'Production keeps at least two weeks of point-in-time recovery.',
-  check: (node) => (node instanceof CfnDBInstance ? (backupRetentionDays(node) >= 14 ? COMPLIANT : NON_COMPLIANT) : NOT_APPLICABLE),
+  check: (node) => {
+    const days = backupRetentionDays(node);
+    return days === undefined ? NOT_APPLICABLE : days >= 14 ? COMPLIANT : NON_COMPLIANT;
+  },
 };
