@@ -25,7 +25,7 @@ export interface BreakGlassAlarmsProps {
   readonly masterSecretArn?: string;
   /**
    * Assumed-role session ARNs (EventBridge wildcards) whose reads of the master secret are expected:
-   * the rotation and migrations functions.
+   * the database bootstrap function (RDS rotates the managed secret itself).
    * @default - none: every read alarms
    */
   readonly expectedSecretReaders?: string[];
@@ -41,7 +41,7 @@ export interface BreakGlassAlarmsProps {
  * publishing the event to the alarm topic.
  *
  * - A read of the database master secret (secretsmanager:GetSecretValue) by any principal but the
- *   rotation and migrations functions. GetSecretValue is a read-only management event: EventBridge
+ *   the bootstrap function (RDS rotates the managed secret itself). GetSecretValue is a read-only management event: EventBridge
  *   receives it only on a rule whose state is ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS
  *   (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event.html, "Receiving read-only management events").
  *   The call names the secret by ARN or by name, so the rule matches every read in the account and
@@ -99,7 +99,7 @@ export class BreakGlassAlarms extends Construct {
 
     if (props.masterSecretArn) {
       const expected = props.expectedSecretReaders ?? [];
-      rule('MasterSecretRead', 'Break glass: the database master secret was read by a principal other than its rotation and migrations functions',
+      rule('MasterSecretRead', 'Break glass: the database master secret was read by a principal other than the database bootstrap function',
         apiCall('aws.secretsmanager', 'secretsmanager.amazonaws.com', ['GetSecretValue'],
           expected.length ? { userIdentity: { arn: [{ 'anything-but': { wildcard: expected } }] } } : {}), true);
     }

@@ -40,6 +40,9 @@ const DECLARED: Declared[] = [
   { path: /^Audit\/Results$/, type: 'AWS::S3::Bucket', holds: 'Athena query results over the audit trail (questions and answers)', tiers: 'all' },
   { path: /^Gateway\/Table$/, holds: 'model gateway state: cached answers (each item one tier) and spend budgets', tiers: 'all' },
   { path: /^VectorDb\/Instance$/, holds: 'chunks and embeddings of every document, row-level security per tier', tiers: 'all' },
+  // Aurora: the cluster volume holds the data; its instances (writer, readers) compute over it and hold caches of it.
+  { path: /^VectorDb\/Cluster$/, holds: 'chunks and embeddings of every document (the Aurora cluster volume), row-level security per tier', tiers: 'all' },
+  { path: /^VectorDb\/Cluster\/(Writer|Reader\d+)$/, holds: 'no storage of its own: an instance of the vector database cluster, serving (and caching in memory) the chunks of every tier', tiers: 'all' },
   { path: /Secret$/, type: 'AWS::SecretsManager::Secret', holds: 'database credentials', tiers: 'none' },
   { path: /^IngestionQueue\/(Queue|DeadLetter)$/, holds: 'S3 event notifications (bucket, key, version id)', tiers: 'none' },
   { path: /^Review(Queue|DeadLetter)$/, holds: 'human review tasks (task token, run id, document key, cause)', tiers: 'none' },
@@ -114,21 +117,25 @@ export function classifyStores(views: TemplateView[], tierNames: string[]): Clas
       const lg = idOf(r.Properties?.LogGroupName) ?? idOf(r.Properties?.LogDestination);
       if (lg) derived.set(lg, { holds: `VPC flow logs (${r.Properties.TrafficType ?? 'ALL'} traffic: addresses, ports, bytes)`, tiers: 'none' });
     }
-    for (const [id, r] of ids('AWS::RDS::DBInstance')) {
-      const params = (() => {
-        const pg = idOf(r.Properties?.DBParameterGroupName);
-        return pg ? v.resources[pg]?.Properties?.Parameters ?? {} : {};
-      })();
-      const name = v.show(r.Properties?.DBInstanceIdentifier);
+    // RDS instances log under /aws/rds/instance/<id>/, Aurora clusters under /aws/rds/cluster/<id>/.
+    const databases = [
+      ...ids('AWS::RDS::DBInstance').filter(([, r]) => !r.Properties?.DBClusterIdentifier).map(([id, r]) => ({ id, name: v.show(r.Properties?.DBInstanceIdentifier), kind: 'instance', pg: idOf(r.Properties?.DBParameterGroupName) })),
+      ...ids('AWS::RDS::DBCluster').map(([id, r]) => ({ id, name: v.show(r.Properties?.DBClusterIdentifier), kind: 'cluster', pg: idOf(r.Properties?.DBClusterParameterGroupName) })),
+    ];
+    for (const { id, name, kind, pg } of databases) {
+      const params = pg ? v.resources[pg]?.Properties?.Parameters ?? {} : {};
       for (const [lg, g] of ids('AWS::Logs::LogGroup')) {
         const lgName = v.show(g.Properties?.LogGroupName);
-        if (!name || !lgName.startsWith(`/aws/rds/instance/${name}/`)) continue;
+        if (!name || !lgName.startsWith(`/aws/rds/${kind}/${name}/`)) continue;
         if (lgName.endsWith('/postgresql')) {
           const stmt = params.log_statement ?? 'none';
           const slow = params.log_min_duration_statement;
-          const texty = stmt === 'all' || stmt === 'mod' || (slow !== undefined && Number(slow) >= 0);
+          // log_parameter_max_length=0 keeps bind parameters out of logged statements (PostgreSQL 13+);
+          // the statements themselves are parameterized, so no chunk text or vector is in the text.
+          const noParams = params.log_parameter_max_length !== undefined && Number(params.log_parameter_max_length) === 0;
+          const texty = !noParams && (stmt === 'all' || stmt === 'mod' || (slow !== undefined && Number(slow) >= 0));
           derived.set(lg, {
-            holds: `PostgreSQL log of ${v.pathOf(id)}: log_statement=${stmt}, log_min_duration_statement=${slow ?? '-1'}${texty ? ' (logged statements carry their parameters: chunk text and query vectors of a slow insert or search)' : ''}`,
+            holds: `PostgreSQL log of ${v.pathOf(id)}: log_statement=${stmt}, log_min_duration_statement=${slow ?? '-1'}${noParams ? ', log_parameter_max_length=0 (statements without their bind parameters)' : ''}${texty ? ' (logged statements carry their parameters: chunk text and query vectors of a slow insert or search)' : ''}`,
             tiers: texty ? every : 'none',
           });
         } else derived.set(lg, { holds: `RDS ${lgName.split('/').pop()} log of ${v.pathOf(id)}`, tiers: 'none' });

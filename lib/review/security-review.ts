@@ -405,6 +405,21 @@ export function assemblyWide(stacks: StackReview[]): Pick<SecurityReview, 'tiers
           alarmedBy: alarmsFor('GetSecretValue'),
         });
       }
+      if (r.Type === 'AWS::RDS::DBCluster' && r.Properties?.ManageMasterUserPassword === true) {
+        // The RDS-managed master secret: no resource of the template, an attribute of the cluster
+        // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html); RDS rotates it.
+        const p = v.pathOf(id);
+        const keyRef = v.show(r.Properties?.MasterUserSecret?.KmsKeyId);
+        const key = s.keys.find((k) => keyRef === `{${k.key}.Arn}` || keyRef === `{${k.key}}`);
+        const attr = 'MasterUserSecret.SecretArn';
+        const readers = who((st) => (st === s.name ? [`{${p}.${attr}}`] : [`{${s.name}:${p}.${attr}}`]), 'arn:aws:secretsmanager:r:a:secret:x', ['secretsmanager:GetSecretValue']);
+        breakGlass.push({
+          path: 'read the secret',
+          resource: `${s.name}:${p} (RDS-managed master secret${key ? `, key ${key.key}${key.rootDelegation ? ', whose policy delegates to the account' : ''}` : `, key ${keyRef || 'aws/secretsmanager'}`}; rotated by RDS)`,
+          who: [...readers, ...(key?.rootDelegation ? ['any principal the account\'s IAM policies allow secretsmanager:GetSecretValue on it and kms:Decrypt on its key (administrators)'] : [])],
+          alarmedBy: alarmsFor('GetSecretValue'),
+        });
+      }
       if (r.Type === 'AWS::Cognito::UserPool') {
         const p = v.pathOf(id);
         const groups = s.userPools.find((u) => u.pool.startsWith(p))?.groups ?? [];
@@ -528,6 +543,8 @@ function encryptionOf(resources: Record<string, Json>, pathOf: (id: string) => s
         break;
       case 'AWS::RDS::DBInstance':
       case 'AWS::RDS::DBCluster':
+        // An Aurora instance stores nothing of its own: its cluster's volume is the data store.
+        if (r.Type === 'AWS::RDS::DBInstance' && p.DBClusterIdentifier) break;
         if (p.StorageEncrypted) add(id, 'storage encrypted (KMS)', p.KmsKeyId ?? 'alias/aws/rds');
         else add(id, 'NONE', undefined, false);
         break;

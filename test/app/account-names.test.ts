@@ -26,6 +26,8 @@ const ACCOUNT_UNIQUE: Record<string, string[]> = {
   'AWS::CE::AnomalyMonitor': ['MonitorName'],
   'AWS::CE::AnomalySubscription': ['SubscriptionName'],
   'AWS::RDS::DBInstance': ['DBInstanceIdentifier'],
+  'AWS::RDS::DBCluster': ['DBClusterIdentifier'],
+  'AWS::RDS::DBClusterParameterGroup': ['DBClusterParameterGroupName'],
   'AWS::RDS::DBSubnetGroup': ['DBSubnetGroupName'],
   'AWS::RDS::DBParameterGroup': ['DBParameterGroupName'],
   'AWS::SecretsManager::Secret': ['Name'],
@@ -53,7 +55,7 @@ const NOT_A_RESOURCE_NAME = new Set([
   'Name', // (other types than Secret) tags, dimensions and similar
   'AttributeName', 'KeyName', 'ParameterName', 'ServiceName', 'SourceIdentifier',
   'BucketName', // on the auto-delete custom resource: a reference to the bucket
-  'DBParameterGroupName', 'DBSubnetGroupName', // on a DB instance: references to its groups
+  'DBParameterGroupName', 'DBSubnetGroupName', 'DBClusterParameterGroupName', // on a DB instance or cluster: references to its groups
   'DisplayName', // an SNS topic's display name is not unique
   'DatabaseName', // on a Glue table: a reference to its database
   'StageName', // an API Gateway stage: unique within its API only

@@ -53,14 +53,16 @@ describe('production: destroy, then npm run deploy -- --rebuild', () => {
     expect(plan.findings.map(formatDestroyFinding)).toEqual([]);
   });
 
-  test('the database is kept with what it runs on: VPC, subnets, security group, secret, parameter group, monitoring role', () => {
+  test('the database is kept with what it runs on: its instances, VPC, subnets, security group, cluster parameter group, monitoring role (the master secret is RDS\'s own)', () => {
     const keptTypes = new Set(plan.kept.filter((k) => k.startsWith('docai-production-data/')).map((k) => k.match(/\[(.+)\]$/)![1]));
-    for (const t of ['AWS::RDS::DBInstance', 'AWS::RDS::DBSubnetGroup', 'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::SecurityGroup', 'AWS::SecretsManager::Secret', 'AWS::RDS::DBParameterGroup', 'AWS::IAM::Role']) {
+    for (const t of ['AWS::RDS::DBCluster', 'AWS::RDS::DBInstance', 'AWS::RDS::DBSubnetGroup', 'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::SecurityGroup', 'AWS::RDS::DBClusterParameterGroup', 'AWS::IAM::Role']) {
       expect({ t, kept: keptTypes.has(t) }).toEqual({ t, kept: true });
     }
+    const instances = Object.values<any>(data).filter((r) => r.Type === 'AWS::RDS::DBInstance');
+    expect(instances.map((r) => r.DeletionPolicy)).toEqual(['Retain', 'Retain']);
     // only the monitoring role: roles of deleted functions go with them
     const roles = Object.entries<any>(data).filter(([, r]) => r.Type === 'AWS::IAM::Role' && r.DeletionPolicy === 'Retain').map(([k]) => k);
-    expect(roles).toEqual([expect.stringMatching(/^VectorDbInstanceMonitoringRole/)]);
+    expect(roles).toEqual([expect.stringMatching(/^VectorDbClusterMonitoringRole/)]);
   });
 
   test('the app stack\'s evidence is kept: its key and every log group (API access, WAF, function and pipeline logs)', () => {
@@ -71,14 +73,14 @@ describe('production: destroy, then npm run deploy -- --rebuild', () => {
   });
 
   test('the restored database gets its own identifier, so it does not collide with the kept one', () => {
-    const ids = (t: Record<string, any>) => Object.values<any>(t['docai-production-data'].Resources).filter((r) => r.Type === 'AWS::RDS::DBInstance').map((r) => r.Properties.DBInstanceIdentifier);
+    const ids = (t: Record<string, any>) => Object.values<any>(t['docai-production-data'].Resources).filter((r) => r.Type === 'AWS::RDS::DBCluster').map((r) => r.Properties.DBClusterIdentifier);
     const [kept] = ids(before);
     const [restored] = ids(after);
     expect(restored).not.toBe(kept);
     expect(restored).toMatch(new RegExp(`^${kept}-r[0-9a-f]{6}$`));
-    // its log groups follow the identifier
+    // its log group follows the identifier
     const logNames = Object.values<any>(after['docai-production-data'].Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup').map((r) => r.Properties.LogGroupName).filter(Boolean);
-    expect(logNames).toEqual(expect.arrayContaining([`/aws/rds/instance/${restored}/postgresql`]));
+    expect(logNames).toEqual(expect.arrayContaining([`/aws/rds/cluster/${restored}/postgresql`]));
   });
 
   test('an environment-agnostic rebuild cannot import the kept buckets (their names are Fn::Join): the check sees it', () => {

@@ -27,9 +27,16 @@ describe('pilot -> production, in place', () => {
   });
 
   test('the changes that make it production are in-place updates', () => {
-    const db = plan.find((e) => e.type === 'AWS::RDS::DBInstance')!;
+    // Aurora: the cluster's capacity, backups and protection change in place; the writer stays (same AZ,
+    // same class db.serverless); production's reader is added beside it.
+    const db = plan.find((e) => e.type === 'AWS::RDS::DBCluster')!;
     expect(db).toMatchObject({ change: 'updated', verdict: 'fine' });
-    expect(db.updated).toEqual(expect.arrayContaining(['DBInstanceClass', 'MultiAZ', 'BackupRetentionPeriod', 'DeletionProtection']));
+    expect(db.updated).toEqual(expect.arrayContaining(['ServerlessV2ScalingConfiguration', 'BackupRetentionPeriod', 'DeletionProtection']));
+    const instances = plan.filter((e) => e.type === 'AWS::RDS::DBInstance');
+    expect(instances.map((e) => [e.logicalId.replace(/[0-9A-F]{8}$/, ''), e.change, e.verdict]).sort()).toEqual([
+      ['VectorDbClusterReader1', 'added', 'fine'], ['VectorDbClusterWriter', 'updated', 'fine'],
+    ]);
+    expect(instances.find((e) => e.change === 'updated')!.updated).not.toEqual(expect.arrayContaining(['AvailabilityZone']));
     const gpu = (type: string) => plan.find((e) => e.type === type && e.logicalId.startsWith('Embedding'));
     expect(gpu('AWS::SageMaker::Endpoint')).toMatchObject({ change: 'updated', verdict: 'fine' });
     expect(gpu('AWS::SageMaker::EndpointConfig')).toMatchObject({ verdict: 'replaces stateless' });
@@ -79,6 +86,12 @@ describe('verdicts', () => {
     const db = (p: Record<string, unknown>) => ({ D: { Type: 'AWS::RDS::DBInstance', Properties: { Engine: 'postgres', ...p } } });
     expect(plan(db({ MultiAZ: false, BackupRetentionPeriod: 7 }), db({ MultiAZ: true, BackupRetentionPeriod: 35 }))[0]).toMatchObject({ change: 'updated', verdict: 'fine' });
     expect(plan(db({ DBInstanceIdentifier: 'acme-db' }), db({ DBInstanceIdentifier: 'acme-db', Engine: 'mysql' }))[0]).toMatchObject({ verdict: 'fails: custom name needs replacement' });
+  });
+
+  test('RDS for PostgreSQL -> Aurora (this release) is no promotion: the instance is deleted, which the plan refuses (README "Upgrading")', () => {
+    const before = { D: { Type: 'AWS::RDS::DBInstance', Properties: { Engine: 'postgres', DBInstanceIdentifier: 'acme-db' } } };
+    const after = { C: { Type: 'AWS::RDS::DBCluster', Properties: { Engine: 'aurora-postgresql' } }, W: { Type: 'AWS::RDS::DBInstance', Properties: { Engine: 'aurora-postgresql', DBInstanceClass: 'db.serverless', DBClusterIdentifier: { Ref: 'C' } } } };
+    expect(plan(before, after).find((e) => e.logicalId === 'D')).toMatchObject({ change: 'removed', verdict: 'replaces or deletes state' });
   });
 
   test('moving a live endpoint between a model variant and inference components is a replacement', () => {

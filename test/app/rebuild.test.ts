@@ -26,15 +26,16 @@ describe('restore from snapshot and adopt retained keys', () => {
   const fresh = synthStage('production', IDENTITY);
   const data = (s: typeof fresh) => s.templates['docai-production-data'].toJSON();
 
-  test('the database is created from the snapshot, under the same logical id, with a new secret on the adopted key', () => {
-    const [id, db] = Object.entries<any>(data(rebuilt).Resources).find(([, r]) => r.Type === 'AWS::RDS::DBInstance')!;
-    expect(Object.entries<any>(data(fresh).Resources).find(([, r]) => r.Type === 'AWS::RDS::DBInstance')![0]).toBe(id);
-    expect(db.Properties).toMatchObject({ DBSnapshotIdentifier: 'docai-production-final', MultiAZ: true, DeletionProtection: true });
-    // name, users, storage encryption and its key come from the snapshot
-    for (const inherited of ['DBName', 'MasterUsername', 'StorageEncrypted', 'KmsKeyId']) expect(db.Properties[inherited]).toBeUndefined();
-    const secret = Object.values<any>(data(rebuilt).Resources).find((r) => r.Type === 'AWS::SecretsManager::Secret')!;
-    expect(secret.Properties.KmsKeyId).toBe(KEY(1));
-    expect(db.Properties.PerformanceInsightsKMSKeyId).toBe(KEY(1));
+  test('the cluster is created from the snapshot, under the same logical ids, with the RDS-managed secret on the adopted key', () => {
+    const of = (s: typeof fresh, type: string) => Object.entries<any>(data(s).Resources).filter(([, r]) => r.Type === type);
+    const [[id, db]] = of(rebuilt, 'AWS::RDS::DBCluster');
+    expect(of(fresh, 'AWS::RDS::DBCluster')[0][0]).toBe(id);
+    expect(of(rebuilt, 'AWS::RDS::DBInstance').map(([k]) => k).sort()).toEqual(of(fresh, 'AWS::RDS::DBInstance').map(([k]) => k).sort());
+    expect(db.Properties).toMatchObject({ SnapshotIdentifier: 'docai-production-final', DeletionProtection: true, ManageMasterUserPassword: true, MasterUserSecret: { KmsKeyId: KEY(1) }, EnableHttpEndpoint: true });
+    // name, storage encryption and its key come from the snapshot
+    for (const inherited of ['DatabaseName', 'StorageEncrypted', 'KmsKeyId', 'MasterUserPassword']) expect(db.Properties[inherited]).toBeUndefined();
+    expect(of(rebuilt, 'AWS::SecretsManager::Secret')).toEqual([]);
+    expect(db.Properties.PerformanceInsightsKmsKeyId).toBe(KEY(1));
   });
 
   test('adopted keys are used, not created; the keys not named are created as before', () => {
@@ -44,15 +45,15 @@ describe('restore from snapshot and adopt retained keys', () => {
     const bucket = Object.entries<any>(data(rebuilt).Resources).find(([k]) => k.startsWith('IntakeBucket') && data(rebuilt).Resources[k].Type === 'AWS::S3::Bucket')![1];
     expect(JSON.stringify(bucket.Properties.BucketEncryption)).toContain(KEY(2));
     // the fixed names the import matches on are unchanged, but for the restored database's: the kept
-    // instance may still hold its identifier (test/app/destroy-rebuild.test.ts)
-    const names = (s: typeof fresh) => Object.values<any>(data(s).Resources).map((r) => r.Properties?.BucketName ?? r.Properties?.LogGroupName ?? r.Properties?.DBInstanceIdentifier).filter(Boolean)
+    // cluster may still hold its identifier (test/app/destroy-rebuild.test.ts)
+    const names = (s: typeof fresh) => Object.values<any>(data(s).Resources).map((r) => r.Properties?.BucketName ?? r.Properties?.LogGroupName ?? r.Properties?.DBClusterIdentifier).filter(Boolean)
       .map((n) => JSON.stringify(n).replace(/-r[0-9a-f]{6}(?=[/"])/, ''));
     expect(names(rebuilt)).toEqual(names(fresh));
   });
 
   test('the restored database is acknowledged for the encryption the snapshot carries, with the snapshot named in the reason', () => {
     const pack = JSON.parse(fs.readFileSync(path.join(rebuilt.outdir, 'validation-report.json'), 'utf8')).pluginReports as any[];
-    const onDb = pack.flatMap((p) => p.suppressedViolations ?? []).filter((v: any) => v.acknowledgedAt.endsWith('VectorDb/Instance') || v.acknowledgedAt.endsWith('VectorDb/Instance/Resource'));
+    const onDb = pack.flatMap((p) => p.suppressedViolations ?? []).filter((v: any) => v.acknowledgedAt.endsWith('VectorDb/Cluster') || v.acknowledgedAt.endsWith('VectorDb/Cluster/Resource'));
     expect(onDb.map((v: any) => v.reason)).toEqual(expect.arrayContaining([expect.stringContaining('Restored from snapshot docai-production-final')]));
   });
 

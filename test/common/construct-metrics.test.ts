@@ -28,7 +28,7 @@ describe('metricXxx() of the data-side constructs, through the metric factory', 
     queueArn: 'arn:aws:sqs:eu-west-1:111122223333:ingest', deadLetterQueueArn: 'arn:aws:sqs:eu-west-1:111122223333:ingest-dlq', encryptionKey: key, visibilityTimeout: { toSeconds: () => 180 } as any,
   });
   const db = VectorDatabase.fromVectorDatabaseAttributes(stack, 'D', {
-    hostname: 'docai-db.abc.eu-west-1.rds.amazonaws.com', port: 5433, databaseName: 'docai', instanceResourceId: 'db-ABC', instanceIdentifier: 'docai-db',
+    hostname: 'docai-db.abc.eu-west-1.rds.amazonaws.com', port: 5433, databaseName: 'docai', clusterResourceId: 'cluster-ABC', clusterIdentifier: 'docai-db',
     clientSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-1'),
   });
 
@@ -42,18 +42,19 @@ describe('metricXxx() of the data-side constructs, through the metric factory', 
     const metrics = [
       pipeline.metricExecutionsStarted(), pipeline.metricExecutionsSucceeded(), pipeline.metricExecutionsFailed(), pipeline.metricExecutionsTimedOut(),
       queue.metricQueueDepth(), queue.metricOldestMessageAge(), queue.metricDeadLetterMessages(),
-      db.metricCpuUtilization(), db.metricDatabaseConnections(), db.metricFreeStorageSpace(),
+      db.metricCpuUtilization(), db.metricDatabaseConnections(), db.metricServerlessDatabaseCapacity(), db.metricAcuUtilization(), db.metricVolumeBytesUsed(),
     ];
     for (const m of metrics) expect({ m: m.metricName, published: published(m) }).toEqual({ m: m.metricName, published: true });
     expect(shape(stack, pipeline.metricExecutionsFailed()).dimensions).toEqual({ StateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:docai-pipeline' });
     expect(shape(stack, queue.metricDeadLetterMessages()).dimensions).toEqual({ QueueName: 'ingest-dlq' });
-    expect(shape(stack, db.metricFreeStorageSpace())).toEqual({ namespace: 'AWS/RDS', metricName: 'FreeStorageSpace', statistic: 'Minimum', period: 300, dimensions: { DBInstanceIdentifier: 'docai-db' } });
+    expect(shape(stack, db.metricServerlessDatabaseCapacity())).toEqual({ namespace: 'AWS/RDS', metricName: 'ServerlessDatabaseCapacity', statistic: 'Maximum', period: 300, dimensions: { DBClusterIdentifier: 'docai-db' } });
+    expect(shape(stack, db.metricVolumeBytesUsed())).toEqual({ namespace: 'AWS/RDS', metricName: 'VolumeBytesUsed', statistic: 'Maximum', period: 3600, dimensions: { DBClusterIdentifier: 'docai-db' } });
   });
 
-  test('an imported database without its instance identifier says which attribute its metrics need', () => {
+  test('an imported database without its cluster identifier says which attribute its metrics need', () => {
     const s = new Stack(newApp(), 'T');
-    const bare = VectorDatabase.fromVectorDatabaseAttributes(s, 'D', { hostname: 'h.rds.amazonaws.com', port: 5432, databaseName: 'd', instanceResourceId: 'db-ABC', clientSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(s, 'Sg', 'sg-1') });
-    expect(() => bare.metricCpuUtilization()).toThrow(/CPUUtilization is published per DBInstanceIdentifier, which this import does not know; pass instanceIdentifier/);
+    const bare = VectorDatabase.fromVectorDatabaseAttributes(s, 'D', { hostname: 'h.rds.amazonaws.com', port: 5432, databaseName: 'd', clusterResourceId: 'cluster-ABC', clientSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(s, 'Sg', 'sg-1') });
+    expect(() => bare.metricCpuUtilization()).toThrow(/CPUUtilization is published per DBClusterIdentifier, which this import does not know; pass clusterIdentifier/);
   });
 });
 

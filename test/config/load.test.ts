@@ -28,7 +28,9 @@ describe('stage config', () => {
 
   test('production differs from pilot only in data, and is the bigger size', () => {
     const p = resolve({ stage: 'production' });
-    expect(p.database.multiAz).toBe(true);
+    // Aurora Serverless v2 in both: production never pauses and has a reader; the pilot pauses and has none.
+    expect(p.database.minCapacityAcu).toBeGreaterThan(0);
+    expect(p.database.readers).toBe(1);
     expect(p.database.deletionProtection).toBe(true);
     expect(p.database.backupRetentionDays).toBe(35);
     expect(p.retainData).toBe(true);
@@ -37,6 +39,7 @@ describe('stage config', () => {
     const pilot = resolve({ stage: 'pilot' });
     expect(pilot.embedding.scaling).toBe('scale-to-zero');
     expect(pilot.database.backupRetentionDays).toBe(7);
+    expect(pilot.database).toEqual(expect.objectContaining({ minCapacityAcu: 0, autoPauseSeconds: 600, readers: 0 }));
   });
 
   test('an unknown stage names the value and the valid choices', () => {
@@ -58,9 +61,21 @@ describe('stage config', () => {
     expect(problemsOf({ alarmEmail: 'oncall-at-example.com' })[0]).toMatch(/alarmEmail: received "oncall-at-example.com"; expected an e-mail address/);
   });
 
-  test('an RDS instance class that does not exist is rejected with the valid choices', () => {
-    const [msg] = problemsOf({ databaseInstanceClass: 'db.x9.huge' });
-    expect(msg).toMatch(/database\.instanceClass: received "db\.x9\.huge"; valid choices: db\.t4g\.micro, db\.t4g\.medium, db\.r6g\.large/);
+  test('capacities Aurora Serverless v2 refuses are rejected with field, value and the range', () => {
+    expect(problemsOf({ databaseMinCapacityAcu: '0.3' })[0]).toMatch(/^database\.minCapacityAcu: received 0\.3; expected Aurora capacity units from 0 to 256 in steps of 0\.5/);
+    expect(problemsOf({ databaseMaxCapacityAcu: '300' })[0]).toMatch(/^database\.maxCapacityAcu: received 300; expected Aurora capacity units from 1 to 256/);
+    expect(problemsOf({ databaseMinCapacityAcu: '8', databaseMaxCapacityAcu: '4' })[0]).toMatch(/^database\.maxCapacityAcu: received 4; must be at least database\.minCapacityAcu \(8\)/);
+    expect(resolve({ databaseMinCapacityAcu: '1', databaseMaxCapacityAcu: '8.5' }).database).toEqual(expect.objectContaining({ minCapacityAcu: 1, maxCapacityAcu: 8.5 }));
+  });
+
+  test('an auto-pause delay or reader count Aurora refuses is rejected', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    const file = path.join(dir, 'c.json');
+    fs.writeFileSync(file, JSON.stringify({ database: { autoPauseSeconds: 60, readers: 16 } }));
+    expect(problemsOf({ configFile: file })).toEqual([
+      expect.stringMatching(/^database\.autoPauseSeconds: received 60; expected a whole number from 300 to 86400/),
+      expect.stringMatching(/^database\.readers: received 16; expected a whole number from 0 to 15/),
+    ]);
   });
 
   test('a SageMaker instance type from another service is rejected', () => {
@@ -95,7 +110,7 @@ describe('stage config', () => {
     fs.writeFileSync(file, JSON.stringify({ database: { backupRetentionDays: 14 } }));
     const c = resolve({ stage: 'pilot', configFile: file });
     expect(c.database.backupRetentionDays).toBe(14);
-    expect(c.database.instanceClass).toBe(PILOT.database.instanceClass);
+    expect(c.database.maxCapacityAcu).toBe(PILOT.database.maxCapacityAcu);
     fs.writeFileSync(file, JSON.stringify({ embedding: { scaling: 'scale-to-zero', minInstances: 2, maxInstances: 3 } }));
     expect(problemsOf({ stage: 'pilot', configFile: file })[0]).toMatch(/embedding\.minInstances: received 2; must be 0 when embedding\.scaling is scale-to-zero/);
   });
@@ -123,6 +138,12 @@ describe('stage config', () => {
       expect(ps[0].split('\n')).toHaveLength(1);
     });
 
+    test('the renamed -c databaseInstanceClass names its replacement and why', () => {
+      const ps = problems({ databaseInstanceClass: 'db.t4g.micro' });
+      expect(ps).toHaveLength(1);
+      expect(ps[0]).toMatch(/^databaseInstanceClass: no longer read: the database is Aurora PostgreSQL Serverless v2, sized in Aurora capacity units \(ACUs\).*did you mean "databaseMaxCapacityAcu"\? Fix: -c databaseMaxCapacityAcu=<ACUs>/);
+    });
+
     test("CDK's own context keys (feature flags, aws:cdk settings, lookups) are not the app's to judge", () => {
       expect(withKeys({ '@aws-cdk/core:checkSecretUsage': true, 'aws:cdk:bundling-stacks': [], 'availability-zones:account=1:region=x': [], stage: 'pilot', deployNonce: 'x' })).not.toThrow();
     });
@@ -130,11 +151,11 @@ describe('stage config', () => {
     test('unknown keys of a configFile, at any depth, with the nearest key at that level', () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
       const file = path.join(dir, 'c.json');
-      fs.writeFileSync(file, JSON.stringify({ embeding: { instanceType: 'ml.g5.xlarge' }, database: { multiAZ: true, backupRetentionDays: 14 }, budget: { workloadLimitsUsd: { pipeline: 20 } } }));
+      fs.writeFileSync(file, JSON.stringify({ embeding: { instanceType: 'ml.g5.xlarge' }, database: { readerCount: 1, backupRetentionDays: 14 }, budget: { workloadLimitsUsd: { pipeline: 20 } } }));
       const ps = problems({ configFile: file });
       expect(ps).toEqual([
         expect.stringMatching(/^configFile .*c\.json: unknown key "embeding"; did you mean "embedding"\?/),
-        expect.stringMatching(/^configFile .*c\.json: unknown key "database\.multiAZ"; did you mean "database\.multiAz"\?/),
+        expect.stringMatching(/^configFile .*c\.json: unknown key "database\.readerCount"; did you mean "database\.readers"\?/),
       ]);
     });
 

@@ -23,7 +23,7 @@ describe('DocumentPipeline from imported handles in an existing VPC', () => {
   const work = WorkBucket.fromWorkBucketAttributes(stack, 'Work', { bucketName: 'their-work', encryptionKey: kms.Key.fromKeyArn(stack, 'WorkKey', KEY(2)), expiration: Duration.days(5) });
   const database = VectorDatabase.fromVectorDatabaseAttributes(stack, 'Db', {
     hostname: 'their-db.abc.eu-west-1.rds.amazonaws.com', port: 5433, databaseName: 'docai',
-    clientSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'DbClients', 'sg-0dbc11e475'), instanceResourceId: 'db-THEIRDB0123',
+    clientSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'DbClients', 'sg-0dbc11e475'), clusterResourceId: 'cluster-THEIRDB0123',
   });
   const placement = {
     vpc: network.vpc, vpcSubnets: network.isolatedSubnets, securityGroups: [], encryptionKey: new kms.Key(stack, 'AppKey'),
@@ -46,7 +46,7 @@ describe('DocumentPipeline from imported handles in an existing VPC', () => {
     expect(store.Properties.Environment.Variables).toEqual(expect.objectContaining({ DB_HOST: 'their-db.abc.eu-west-1.rds.amazonaws.com', DB_PORT: '5433', DB_NAME: 'docai', DB_USER: 'docai_writer' }));
     const connect = statementsOf('store_handler').filter((s) => s.Action === 'rds-db:connect');
     expect(connect).toHaveLength(1);
-    expect(flat(connect[0].Resource)).toContain(':dbuser:db-THEIRDB0123/docai_writer');
+    expect(flat(connect[0].Resource)).toContain(':dbuser:cluster-THEIRDB0123/docai_writer');
   });
 
   test('Validate reads documents of the imported intake bucket and decrypts them with its key, nothing broader', () => {

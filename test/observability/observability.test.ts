@@ -36,8 +36,8 @@ describe.each(['pilot', 'production'])('observability of the %s stage', (stage) 
     expect(metricsOf(/model latency/)).toMatch(/ModelLatency/);
     expect(metricsOf(/GPU utilization/)).toMatch(/GPUUtilization.*GPUMemoryUtilization/);
     expect(metricsOf(/Database CPU/)).toMatch(/CPUUtilization.*DatabaseConnections/);
-    expect(metricsOf(/free storage/)).toMatch(/FreeStorageSpace.*FreeableMemory/);
-    expect(metricsOf(/read \/ write latency/)).toMatch(/ReadLatency.*WriteLatency/);
+    expect(metricsOf(/Database capacity/)).toMatch(/ServerlessDatabaseCapacity.*ACUUtilization/);
+    expect(metricsOf(/commit latency/)).toMatch(/CommitLatency/);
     expect(titles().length).toBeGreaterThanOrEqual(14);
   });
 
@@ -60,15 +60,17 @@ describe.each(['pilot', 'production'])('observability of the %s stage', (stage) 
     expect(count).toBe(stage === 'pilot' ? 23 : 19);
   });
 
-  test('alarms on failed executions, error rate, database CPU/storage/connections, and a composite "pipeline unhealthy"', () => {
+  test('alarms on failed executions, error rate, database CPU/capacity/connections, and a composite "pipeline unhealthy"', () => {
     const alarms = Object.values(mon().findResources('AWS::CloudWatch::Alarm')) as any[];
     const json = JSON.stringify(alarms);
-    for (const m of ['ExecutionsFailed', 'CPUUtilization', 'FreeStorageSpace', 'DatabaseConnections']) expect(json).toContain(m);
-    // database alarms page on the statistic that matters, on this stage's instance
+    for (const m of ['ExecutionsFailed', 'CPUUtilization', 'ACUUtilization', 'DatabaseConnections']) expect(json).toContain(m);
+    // Aurora storage grows by itself: no free-storage alarm; capacity near the maximum ACUs instead
+    expect(json).not.toContain('FreeStorageSpace');
+    // database alarms page on the statistic that matters, on this stage's cluster (a paused one sends no data: not breaching)
     const byMetric = (name: string) => alarms.find((a) => a.Properties.MetricName === name)!.Properties;
-    expect(byMetric('FreeStorageSpace')).toMatchObject({ Statistic: 'Minimum', ComparisonOperator: 'LessThanOrEqualToThreshold' });
+    expect(byMetric('ACUUtilization')).toMatchObject({ Statistic: 'Maximum', ComparisonOperator: 'GreaterThanOrEqualToThreshold', Threshold: synthStage(stage).config.observability.databaseAcuUtilizationPercent, TreatMissingData: 'notBreaching' });
     expect(byMetric('DatabaseConnections')).toMatchObject({ Statistic: 'Maximum' });
-    expect(JSON.stringify(byMetric('CPUUtilization').Dimensions)).toMatch(/DBInstanceIdentifier.*VectorDbInstance/);
+    expect(JSON.stringify(byMetric('CPUUtilization').Dimensions)).toMatch(/DBClusterIdentifier.*VectorDbCluster/);
     expect(alarms.some((a) => (a.Properties.Metrics ?? []).some((m: any) => /100 \* \(f \+ t\)/.test(m.Expression ?? '')))).toBe(true);
     const composite = Object.values(mon().findResources('AWS::CloudWatch::CompositeAlarm'))[0] as any;
     const rule = JSON.stringify(composite.Properties.AlarmRule);

@@ -155,6 +155,17 @@ export class ContractAssembly {
           'Endpoint.Port': String(this.resolve(r.stack, p.Port ?? '5432')), DbiResourceId: `db-${hash12(id).toUpperCase()}ABCDEFGHIJKLM`,
         } as Record<string, string>)[attr] ?? this.unknown(r, attr);
       }
+      case 'AWS::RDS::DBCluster': {
+        // Aurora: IAM authentication names the cluster's resource id (dbuser:<DbClusterResourceId>/<user>), the
+        // Data API its ARN, the managed master secret is an attribute of the cluster
+        // (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbcluster.html#aws-resource-rds-dbcluster-return-values).
+        const name = named('DBClusterIdentifier');
+        return ({
+          Ref: name, DBClusterArn: arn('rds', `cluster:${name}`), 'Endpoint.Address': `${name}.cluster-abcdefghijkl.${region}.rds.amazonaws.com`,
+          'ReadEndpoint.Address': `${name}.cluster-ro-abcdefghijkl.${region}.rds.amazonaws.com`, 'Endpoint.Port': String(this.resolve(r.stack, p.Port ?? '5432')),
+          DBClusterResourceId: `cluster-${hash12(id).toUpperCase()}ABCDEFGHIJKLM`, 'MasterUserSecret.SecretArn': arn('secretsmanager', `secret:rds!cluster-${hash12(id)}-AbCdEf`),
+        } as Record<string, string>)[attr] ?? this.unknown(r, attr);
+      }
       case 'AWS::SageMaker::Endpoint': {
         const name = named('EndpointName');
         return ({ Ref: arn('sagemaker', `endpoint/${name.toLowerCase()}`), EndpointName: name } as Record<string, string>)[attr] ?? this.unknown(r, attr);

@@ -14,11 +14,10 @@ export const TEST_BINDINGS: readonly Binding[] = [
   // The question endpoint: the pilot's serverless one, production's GPU one (questionEmbedding.path).
   { testValue: 'docai-test-question-embed', stack: '-inference', path: 'the endpoint the query function\'s EMBEDDING_ENDPOINT names', type: 'AWS::SageMaker::Endpoint',
     namedBy: { handler: 'query_handler.handler', variable: 'EMBEDDING_ENDPOINT' } },
-  { testValue: 'docai-test-db.cluster.local', stack: '-data', path: 'VectorDb/Instance', type: 'AWS::RDS::DBInstance' },
+  { testValue: 'docai-test-db.cluster.local', stack: '-data', path: 'VectorDb/Cluster', type: 'AWS::RDS::DBCluster' },
   { testValue: 'docai-test-gateway', stack: '-data', path: 'Gateway/Table', type: 'AWS::DynamoDB::Table' },
   { testValue: '/docai/test/prompts/answer', stack: '-data', path: 'Gateway/PromptAnswer', type: 'AWS::SSM::Parameter' },
   { testValue: 'gr0test1', stack: '-data', path: 'Gateway/Guardrail', type: 'AWS::Bedrock::Guardrail' },
   { testValue: 'docai-test-audit', stack: '-data', path: 'Audit/Bucket', type: 'AWS::S3::Bucket' },
   { testValue: 'docai-test-retrieve', stack: '-app', path: 'Query/Retrieve', type: 'AWS::Lambda::Function' },
-  { testValue: 'docai-test-db-master', stack: '-data', path: 'VectorDb/Instance/Secret', type: 'AWS::SecretsManager::Secret' },
 ];

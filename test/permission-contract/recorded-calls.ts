@@ -112,11 +112,11 @@ export function mapCall(assembly: ContractAssembly, call: RecordedCall, bindings
       return { service: 'secretsmanager', operation: call.operation, action: 'secretsmanager:GetSecretValue', resource: assembly.ref(secret), target: secret };
     }
     case 'rds:GenerateDbAuthToken': {
-      // The token is checked when connecting: rds-db:connect on dbuser:<DbiResourceId>/<user>
-      // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
-      const db = bound(p.DBHostname, 'AWS::RDS::DBInstance');
+      // The token is checked when connecting: rds-db:connect on dbuser:<DbClusterResourceId>/<user> for an
+      // Aurora cluster (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html).
+      const db = bound(p.DBHostname, 'AWS::RDS::DBCluster');
       const { account, region, partition } = assembly.env(db.stack);
-      return { service: 'rds-db', operation: 'connect', action: 'rds-db:connect', resource: `arn:${partition}:rds-db:${region}:${account}:dbuser:${assembly.attribute(db, 'DbiResourceId')}/${p.DBUsername}` };
+      return { service: 'rds-db', operation: 'connect', action: 'rds-db:connect', resource: `arn:${partition}:rds-db:${region}:${account}:dbuser:${assembly.attribute(db, 'DBClusterResourceId')}/${p.DBUsername}` };
     }
     case 'dynamodb:GetItem': case 'dynamodb:PutItem': case 'dynamodb:UpdateItem': case 'dynamodb:TransactWriteItems': {
       // Each action inside TransactWriteItems is authorized as its own operation (an Update as

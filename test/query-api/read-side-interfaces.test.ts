@@ -30,7 +30,7 @@ function readSide() {
     encryptionKey: key, logRetention: logs.RetentionDays.ONE_MONTH, deadLetterQueue: new sqs.Queue(stack, 'Dlq'),
   };
   const database = VectorDatabase.fromVectorDatabaseAttributes(stack, 'Db', {
-    hostname: 'db.example.internal', port: 5432, databaseName: 'docai', instanceResourceId: 'db-ABCDEFGHIJKL',
+    hostname: 'db.example.internal', port: 5432, databaseName: 'docai', clusterResourceId: 'cluster-ABCDEFGHIJKL',
     clientSecurityGroup: new ec2.SecurityGroup(stack, 'DbClient', { vpc }),
   });
   const gateway = new ModelGateway(stack, 'Gateway', { ...gatewayRouting(PILOT.gateway), guardrail: gatewayGuardrail(PILOT.gateway), namePrefix: 'docai-test', removalPolicy: RemovalPolicy.DESTROY });

@@ -12,7 +12,7 @@ import { CfnInternetGateway } from 'aws-cdk-lib/aws-ec2';
 import { CfnKey } from 'aws-cdk-lib/aws-kms';
 import { CfnEventSourceMapping, CfnFunction, CfnFunctionProps } from 'aws-cdk-lib/aws-lambda';
 import { CfnLogGroup } from 'aws-cdk-lib/aws-logs';
-import { CfnDBInstance, CfnDBInstanceProps } from 'aws-cdk-lib/aws-rds';
+import { CfnDBCluster, CfnDBClusterProps, CfnDBInstance, CfnDBInstanceProps } from 'aws-cdk-lib/aws-rds';
 import { CfnBucket, CfnBucketProps } from 'aws-cdk-lib/aws-s3';
 import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import { CfnSubscription, CfnTopic } from 'aws-cdk-lib/aws-sns';
@@ -32,6 +32,12 @@ const fn = (s: Stack, id: string, props: Partial<CfnFunctionProps> = {}) =>
   new CfnFunction(s, id, { code: { zipFile: 'def handler(e, c): pass' }, role: ROLE, handler: 'index.handler', runtime: 'python3.13', ...props });
 const db = (s: Stack, id: string, props: Partial<CfnDBInstanceProps> = {}) =>
   new CfnDBInstance(s, id, { engine: 'postgres', dbInstanceClass: 'db.t4g.medium', allocatedStorage: '20', storageEncrypted: true, kmsKeyId: 'arn:aws:kms:eu-west-1:111111111111:key/abc', backupRetentionPeriod: 14, multiAz: true, ...props });
+/** An Aurora cluster with its instances (judged with the cluster: each instance is not applicable). */
+const aurora = (s: Stack, id: string, props: Partial<CfnDBClusterProps> = {}, instances: Array<Partial<CfnDBInstanceProps>> = [{ availabilityZone: 'eu-west-1a' }, { availabilityZone: 'eu-west-1b' }]) => {
+  const c = new CfnDBCluster(s, id, { engine: 'aurora-postgresql', storageEncrypted: true, kmsKeyId: 'arn:aws:kms:eu-west-1:111111111111:key/abc', backupRetentionPeriod: 14, ...props });
+  instances.forEach((p, i) => new CfnDBInstance(s, `${id}Instance${i}`, { engine: 'aurora-postgresql', dbInstanceClass: 'db.serverless', dbClusterIdentifier: c.ref, ...p }));
+  return c;
+};
 const intakeBucket = (s: Stack, id: string, props: Partial<CfnBucketProps> = {}) =>
   new CfnBucket(s, id, {
     notificationConfiguration: { queueConfigurations: [{ event: 's3:ObjectCreated:*', queue: 'arn:aws:sqs:eu-west-1:111111111111:intake' }] },
@@ -116,9 +122,23 @@ const FIXTURES: Record<string, Fixture> = {
     compliant: [intakeBucket(s, 'Intake')],
     nonCompliant: [intakeBucket(s, 'Unversioned', { versioningConfiguration: { status: 'Suspended' } }), intakeBucket(s, 'NoLifecycle', { lifecycleConfiguration: undefined })],
   }),
-  DatabaseBackups: (s) => ({ compliant: [db(s, 'Week', { backupRetentionPeriod: 7 })], nonCompliant: [db(s, 'Day', { backupRetentionPeriod: 1 }), db(s, 'Default', { backupRetentionPeriod: undefined })] }),
-  DatabaseBackupsProduction: (s) => ({ compliant: [db(s, 'TwoWeeks', { backupRetentionPeriod: 14 })], nonCompliant: [db(s, 'Week', { backupRetentionPeriod: 7 })] }),
-  DatabaseMultiAz: (s) => ({ compliant: [db(s, 'MultiAz')], nonCompliant: [db(s, 'SingleAz', { multiAz: false }), db(s, 'Unset', { multiAz: undefined })] }),
+  DatabaseBackups: (s) => ({
+    compliant: [db(s, 'Week', { backupRetentionPeriod: 7 }), aurora(s, 'AuroraWeek', { backupRetentionPeriod: 7 })],
+    nonCompliant: [db(s, 'Day', { backupRetentionPeriod: 1 }), db(s, 'Default', { backupRetentionPeriod: undefined }), aurora(s, 'AuroraDay', { backupRetentionPeriod: 1 })],
+  }),
+  DatabaseBackupsProduction: (s) => ({
+    compliant: [db(s, 'TwoWeeks', { backupRetentionPeriod: 14 }), aurora(s, 'AuroraTwoWeeks')],
+    nonCompliant: [db(s, 'Week', { backupRetentionPeriod: 7 }), aurora(s, 'AuroraWeek', { backupRetentionPeriod: 7 })],
+  }),
+  DatabaseMultiAz: (s) => ({
+    compliant: [db(s, 'MultiAz'), aurora(s, 'ReaderInSecondAz')],
+    nonCompliant: [
+      db(s, 'SingleAz', { multiAz: false }), db(s, 'Unset', { multiAz: undefined }),
+      aurora(s, 'WriterOnly', {}, [{ availabilityZone: 'eu-west-1a' }]),
+      aurora(s, 'ReaderInSameAz', {}, [{ availabilityZone: 'eu-west-1a' }, { availabilityZone: 'eu-west-1a' }]),
+      aurora(s, 'Unpinned', {}, [{}, {}]),
+    ],
+  }),
   LogRetentionSet: (s) => ({ compliant: [new CfnLogGroup(s, 'Month', { retentionInDays: 30 })], nonCompliant: [new CfnLogGroup(s, 'Forever', {})] }),
   CustomerManagedKeys: (s) => {
     const key = new CfnKey(s, 'Key', {});
@@ -127,12 +147,14 @@ const FIXTURES: Record<string, Fixture> = {
         new CfnQueue(s, 'CmkQueue', { kmsMasterKeyId: key.attrArn }),
         new CfnBucket(s, 'CmkBucket', { bucketEncryption: { serverSideEncryptionConfiguration: [{ serverSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: key.attrArn } }] } }),
         db(s, 'EncryptedDb'),
+        aurora(s, 'EncryptedCluster'),
       ],
       nonCompliant: [
         new CfnQueue(s, 'AwsKeyQueue', { kmsMasterKeyId: 'alias/aws/sqs' }),
         new CfnTopic(s, 'PlainTopic', {}),
         new CfnBucket(s, 'SseS3Bucket', { bucketEncryption: { serverSideEncryptionConfiguration: [{ serverSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }] } }),
         db(s, 'AwsKeyDb', { kmsKeyId: undefined }),
+        aurora(s, 'PlainCluster', { storageEncrypted: false }),
       ],
     };
   },

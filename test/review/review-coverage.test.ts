@@ -223,7 +223,7 @@ describe.each(['pilot', 'production'])('the security review of the %s templates'
       expect(md).toContain(`| \`${s.stack}:${s.path}\` |`);
     }
     const everyTier = (p: string) => review.dataClassification.find((c) => c.store.endsWith(`:${p}`))?.tiers;
-    for (const p of ['Intake/Bucket', 'Work/Bucket', 'Audit/Bucket', 'Gateway/Table', 'VectorDb/Instance']) expect(everyTier(p)).toMatch(/^every tier \(docai-public, docai-internal, docai-confidential, docai-restricted\)$/);
+    for (const p of ['Intake/Bucket', 'Work/Bucket', 'Audit/Bucket', 'Gateway/Table', 'VectorDb/Cluster', 'VectorDb/Cluster/Writer']) expect(everyTier(p)).toMatch(/^every tier \(docai-public, docai-internal, docai-confidential, docai-restricted\)$/);
     for (const sm of resourcesOf('AWS::StepFunctions::StateMachine')) {
       const lg = sm.r.Properties.LoggingConfiguration?.Destinations?.[0]?.CloudWatchLogsLogGroup?.LogGroupArn?.['Fn::GetAtt']?.[0];
       if (!lg) continue;
@@ -235,12 +235,19 @@ describe.each(['pilot', 'production'])('the security review of the %s templates'
   });
 
   test('break-glass paths: one per secret, user pool and key, each saying who and what watches it', () => {
-    const expected = [...resourcesOf('AWS::SecretsManager::Secret'), ...resourcesOf('AWS::Cognito::UserPool'), ...resourcesOf('AWS::KMS::Key')];
+    // secrets: the template's and the RDS-managed master secret of each cluster that has one
+    const managed = resourcesOf('AWS::RDS::DBCluster').filter((c) => c.r.Properties.ManageMasterUserPassword === true);
+    expect(managed).toHaveLength(1);
+    const expected = [...resourcesOf('AWS::SecretsManager::Secret'), ...managed, ...resourcesOf('AWS::Cognito::UserPool'), ...resourcesOf('AWS::KMS::Key')];
     const section = md.slice(md.indexOf('## Break-glass paths'), md.indexOf('## Acknowledged findings'));
     for (const e of expected) expect({ resource: e.path, listed: rows(section).some((l) => l.includes(`\`${e.stack}:${e.path}`)) }).toEqual({ resource: e.path, listed: true });
     expect(rows(section).length - 1).toBe(expected.length); // less the header row
     const secret = review.breakGlass.find((b) => b.path === 'read the secret')!;
-    expect(secret.who.join('; ')).toMatch(/VectorDb\/Migrations\/ServiceRole/);
+    // the bootstrap reads it (Data API); the migrations log in with IAM and do not
+    expect(secret.resource).toMatch(/VectorDb\/Cluster \(RDS-managed master secret, key VectorDb\/Key/);
+    expect(secret.who.join('; ')).toMatch(/VectorDb\/Bootstrap\/ServiceRole/);
+    expect(secret.who.join('; ')).not.toMatch(/VectorDb\/Migrations\/ServiceRole/);
+    expect(secret.alarmedBy.join('; ')).toMatch(/BreakGlass/);
   });
 
   test('code from other accounts: the rotation application with its version, every external image', () => {

@@ -56,12 +56,14 @@ describe('security review of the synthesized pilot', () => {
     const stores = review.stacks.flatMap((s) => s.encryption);
     const intake = stores.find((e) => e.path === 'Intake/Bucket')!;
     expect(intake).toMatchObject({ encryption: 'SSE-KMS (aws:kms)', key: '{Intake/Key.Arn}', customerManaged: true });
-    expect(stores.find((e) => e.type === 'AWS::RDS::DBInstance')).toMatchObject({ key: '{VectorDb/Key.Arn}', customerManaged: true });
+    expect(stores.find((e) => e.type === 'AWS::RDS::DBCluster')).toMatchObject({ key: '{VectorDb/Key.Arn}', customerManaged: true });
+    // Aurora instances store nothing of their own: not listed as data stores (so not as unencrypted ones)
+    expect(stores.filter((e) => e.type === 'AWS::RDS::DBInstance')).toEqual([]);
     // Not on a customer key, each acknowledged: the access-log bucket (S3 log delivery needs SSE-S3), the
     // GPU endpoint config (instance types with NVMe instance storage refuse a KMS volume key) and the
     // question endpoint's serverless config (a serverless variant has no instance volume in the account).
     expect(stores.filter((e) => !e.customerManaged).map((e) => e.path).sort()).toEqual(['Embedding/Config', 'Intake/AccessLogs', 'QuestionEmbedding/Config']);
-    const dataStores = templates.flatMap((t) => Object.values<any>(t.Resources).filter((r) => /^AWS::(S3::Bucket|SQS::Queue|SNS::Topic|RDS::DBInstance|Logs::LogGroup|SecretsManager::Secret|DynamoDB::Table)$/.test(r.Type)));
+    const dataStores = templates.flatMap((t) => Object.values<any>(t.Resources).filter((r) => /^AWS::(S3::Bucket|SQS::Queue|SNS::Topic|RDS::DBCluster|Logs::LogGroup|SecretsManager::Secret|DynamoDB::Table)$/.test(r.Type)));
     expect(stores.filter((e) => e.type !== 'AWS::Lambda::Function' && e.type !== 'AWS::StepFunctions::StateMachine' && e.type !== 'AWS::SageMaker::EndpointConfig')).toHaveLength(dataStores.length);
   });
 

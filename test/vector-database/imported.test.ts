@@ -7,7 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { DATABASE_ROLES, VectorDatabase } from '../../lib';
 import { newApp } from '../helpers';
 
-const RESOURCE_ID = 'db-ABCDEFGHIJKLMNOPQRSTUVWXY0';
+const RESOURCE_ID = 'cluster-ABCDEFGHIJKLMNOPQRSTUVWXY0';
 
 /** A Resource that is a Fn::Join, as one string: pseudo parameters as <AWS::X>, GetAtt as <Logical.Attr>. */
 function flatArn(resource: any): string {
@@ -32,13 +32,13 @@ function imported(stack: Stack, attrs: Partial<Parameters<typeof VectorDatabase.
     port: 5433,
     databaseName: 'docai',
     clientSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'ClientSg', 'sg-0123456789abcdef0'),
-    instanceResourceId: RESOURCE_ID,
+    clusterResourceId: RESOURCE_ID,
     ...attrs,
   });
 }
 
 describe('VectorDatabase.fromVectorDatabaseAttributes', () => {
-  test('grantConnect on an imported database gives exactly rds-db:connect on dbuser:<DbiResourceId>/<user>, the ARN a deployed one grants', () => {
+  test('grantConnect on an imported database gives exactly rds-db:connect on dbuser:<DbClusterResourceId>/<user>, the ARN a deployed one grants', () => {
     const app = newApp();
     const consumer = new Stack(app, 'Consumer');
     const role = new iam.Role(consumer, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
@@ -51,7 +51,7 @@ describe('VectorDatabase.fromVectorDatabaseAttributes', () => {
     const arn = flatArn(statements[0].Resource);
     expect(arn).toBe(`arn:<AWS::Partition>:rds-db:<AWS::Region>:<AWS::AccountId>:dbuser:${RESOURCE_ID}/docai_writer`);
 
-    // The same grant from a deployed VectorDatabase names the instance's DbiResourceId in the same place.
+    // The same grant from a deployed VectorDatabase names the cluster's DbClusterResourceId in the same place.
     const producer = new Stack(newApp(), 'Producer');
     const vpc = new ec2.Vpc(producer, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'i', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
     const key = new kms.Key(producer, 'K');
@@ -60,8 +60,8 @@ describe('VectorDatabase.fromVectorDatabaseAttributes', () => {
     const producerRole = new iam.Role(producer, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     deployed.grantConnect(producerRole, DATABASE_ROLES.writer);
     const deployedArn = flatArn(statementsOf(producer, 'Reader').find((s) => s.Action === 'rds-db:connect').Resource);
-    expect(deployedArn).toBe('arn:<AWS::Partition>:rds-db:<AWS::Region>:<AWS::AccountId>:dbuser:<DbiResourceId>/docai_writer');
-    expect(arn.replace(RESOURCE_ID, '<DbiResourceId>')).toBe(deployedArn);
+    expect(deployedArn).toBe('arn:<AWS::Partition>:rds-db:<AWS::Region>:<AWS::AccountId>:dbuser:<DBClusterResourceId>/docai_writer');
+    expect(arn.replace(RESOURCE_ID, '<DBClusterResourceId>')).toBe(deployedArn);
   });
 
   test('a reader role gets its tier only', () => {
@@ -78,8 +78,10 @@ describe('VectorDatabase.fromVectorDatabaseAttributes', () => {
     expect(db.clientSecurityGroup.securityGroupId).toBe('sg-0123456789abcdef0');
   });
 
-  test('an instance identifier passed as the resource id is refused, naming the field and where to find the right value', () => {
-    expect(() => imported(new Stack(newApp(), 'Consumer'), { instanceResourceId: 'docai-db' }))
-      .toThrow(/instanceResourceId must be the instance's DbiResourceId \(db-XXXX, see 'aws rds describe-db-instances'\), received 'docai-db'/);
+  test('a cluster identifier (or an RDS instance\'s db- resource id) passed as the resource id is refused, naming the field and where to find the right value', () => {
+    for (const wrong of ['docai-db', 'db-ABCDEFGHIJKL']) {
+      expect(() => imported(new Stack(newApp(), 'Consumer'), { clusterResourceId: wrong }))
+        .toThrow(new RegExp(`clusterResourceId must be the cluster's DbClusterResourceId \\(cluster-XXXX, see 'aws rds describe-db-clusters'\\), received '${wrong}'`));
+    }
   });
 });
