@@ -66,7 +66,9 @@ describe.each(['pilot', 'production'])('Control Tower guard rules on the %s stag
             const apiOnly = !subnets && /^(IngestionFunction|PipelineEmbed|Query)[A-F0-9]{8}$/.test(id);
             // in every stage: the deploy-time fetch of the user pool's public keys, which the isolated subnets cannot reach
             const publicFetch = !subnets && /^QueryJwks[A-F0-9]{8}$/.test(id);
-            expect({ id, cdkHandler, crossStack, apiOnly: apiOnly || publicFetch }).toEqual({ id, cdkHandler, crossStack: !cdkHandler && !apiOnly && !publicFetch, apiOnly: !cdkHandler && !crossStack });
+            // in every stage: the database bootstrap, which calls only the RDS Data API (its public endpoint), so the VPC needs no Secrets Manager endpoint
+            const dataApiOnly = !subnets && /^VectorDbBootstrap[A-F0-9]{8}$/.test(id);
+            expect({ id, cdkHandler, crossStack, apiOnly: apiOnly || publicFetch || dataApiOnly }).toEqual({ id, cdkHandler, crossStack: !cdkHandler && !apiOnly && !publicFetch && !dataApiOnly, apiOnly: !cdkHandler && !crossStack });
           }
         }
       }

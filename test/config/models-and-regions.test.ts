@@ -83,13 +83,26 @@ describe('supported regions', () => {
     ['ap-southeast-4', 'resource type AWS::SageMaker::Endpoint'],
     ['il-central-1', 'resource type AWS::SageMaker::Model'],
     ['af-south-1', 'resource type AWS::Bedrock::Guardrail'],
-    ['ca-west-1', 'RDS for PostgreSQL instance class db.t4g.micro'],
+    ['ca-west-1', 'resource type AWS::SageMaker::InferenceComponent'],
     ['eu-west-2', 'Bedrock model amazon.nova-lite-v1:0'],
   ])('%s fails config validation, naming what is missing there (%s) and the regions that have everything', (region, missing) => {
     const [problem] = problemsOf({ region });
     expect(problem).toContain(`region: received "${region}"; AWS does not offer there what this stage uses: `);
     expect(problem).toContain(missing);
     expect(problem).toContain(`Regions that have everything: ${stageSupportedRegions(PILOT).join(', ')}. Fix: -c region=us-east-1`);
+  });
+
+  test('a region whose Aurora PostgreSQL has no db.serverless class is refused, naming it (every region of the table has it today)', () => {
+    const table = REGION_AVAILABILITY.auroraPostgresServerlessV2 as string[];
+    expect(table).toEqual(expect.arrayContaining(['us-east-1', 'eu-west-1']));
+    const saved = [...table];
+    table.splice(table.indexOf('eu-west-1'), 1);
+    try {
+      expect(missingInRegion(PILOT, 'eu-west-1')).toEqual(['Aurora PostgreSQL Serverless v2 (instance class db.serverless)']);
+    } finally {
+      table.splice(0, table.length, ...saved);
+    }
+    expect(missingInRegion(PILOT, 'eu-west-1')).toEqual([]);
   });
 
   test('every supported region resolves, for both stages', () => {
