@@ -354,17 +354,20 @@ export function validateStageConfig(c: StageConfig): string[] {
   const r = c.rebuild;
   if (r !== undefined) {
     const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
-    const SNAPSHOT = /^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?[a-zA-Z][a-zA-Z0-9-]{0,254}$/;
+    // An Aurora cluster snapshot by identifier or ARN, or an RDS DB (instance) snapshot by ARN: a cluster
+    // restores from a DB snapshot only by its ARN (RestoreDBClusterFromSnapshot SnapshotIdentifier:
+    // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterFromSnapshot.html).
+    const SNAPSHOT = /^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:(cluster-snapshot|snapshot):)?(rds:)?[a-zA-Z][a-zA-Z0-9-]{0,254}$/;
     for (const [name, arn] of Object.entries(r.keys ?? {})) {
       if (!(ADOPTABLE_KEYS as readonly string[]).includes(name)) p.push(`rebuild.keys: unknown key "${name}"; did you mean "${nearest(name, [...ADOPTABLE_KEYS])}"? Keys: ${ADOPTABLE_KEYS.join(', ')}`);
       else if (typeof arn !== 'string' || !KEY_ARN.test(arn)) p.push(`rebuild.keys.${name}: ${got(arn)}; expected a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (the retained key; aws kms list-keys)`);
     }
     if (r.restoreFromSnapshot !== undefined) {
       if (typeof r.restoreFromSnapshot !== 'string' || !SNAPSHOT.test(r.restoreFromSnapshot)) {
-        p.push(`rebuild.restoreFromSnapshot: ${got(r.restoreFromSnapshot)}; expected a DB snapshot identifier or ARN (aws rds describe-db-snapshots)`);
+        p.push(`rebuild.restoreFromSnapshot: ${got(r.restoreFromSnapshot)}; expected an Aurora DB cluster snapshot identifier or ARN (aws rds describe-db-cluster-snapshots), or the ARN of an RDS for PostgreSQL DB snapshot (aws rds describe-db-snapshots)`);
       }
       if (!r.keys?.database) {
-        p.push('rebuild.restoreFromSnapshot: set rebuild.keys.database to the KMS key the snapshot is encrypted with (aws rds describe-db-snapshots --query "DBSnapshots[].KmsKeyId"): a restored instance keeps its snapshot\'s key, and its secret and logs use the same one');
+        p.push('rebuild.restoreFromSnapshot: set rebuild.keys.database to the KMS key the snapshot is encrypted with (aws rds describe-db-cluster-snapshots --query "DBClusterSnapshots[].KmsKeyId"): a restored cluster keeps its snapshot\'s key, and its managed secret and logs use the same one');
       }
     }
   }

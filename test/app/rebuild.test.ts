@@ -69,7 +69,12 @@ describe('restore from snapshot and adopt retained keys', () => {
     expect(problems({ restoreFromSnapshot: 'docai-production-final' })).toMatch(/set rebuild\.keys\.database to the KMS key the snapshot is encrypted with/);
     expect(problems({ keys: { database: 'alias/docai' } })).toMatch(/rebuild\.keys\.database: received "alias\/docai"; expected a KMS key ARN/);
     expect(problems({ keys: { intakeBucket: KEY(1) } })).toMatch(/rebuild\.keys: unknown key "intakeBucket"; did you mean "intake"\?/);
-    expect(problems({ restoreFromSnapshot: '--bad' })).toMatch(/rebuild\.restoreFromSnapshot: received "--bad"/);
+    expect(problems({ restoreFromSnapshot: '--bad' })).toMatch(/rebuild\.restoreFromSnapshot: received "--bad"; expected an Aurora DB cluster snapshot identifier or ARN/);
+    // from the former RDS instance (README "Upgrading"): its DB snapshot by ARN; or an Aurora cluster snapshot by ARN
+    for (const arn of ['arn:aws:rds:eu-west-1:111111111111:snapshot:docai-rds-before-aurora', 'arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:docai-production-final']) {
+      expect(problems({ restoreFromSnapshot: arn, keys: { database: KEY(1) } })).toBe('');
+    }
+    expect(problems({ restoreFromSnapshot: 'arn:aws:rds:eu-west-1:111111111111:db:docai-db', keys: { database: KEY(1) } })).toMatch(/rebuild\.restoreFromSnapshot: received "arn:aws:rds:eu-west-1:111111111111:db:docai-db"/);
   });
 });
 
