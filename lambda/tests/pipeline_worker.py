@@ -116,7 +116,7 @@ def _dead_connection():
     return dead
 
 
-def _pglite_instead_of_rds(host, port, user, password, database, tls="verify-full"):
+def _pglite_instead_of_rds(host, port, user, password, database, tls="verify-full", connect_timeout=None, ssl_context=None):
     assert user == "docai_writer" and password.startswith(f"{host}:{port}/?Action=connect&DBUser={user}"), (user, password[:80])
     if _broken["handler"] is not None and _broken["handler"] == _broken["current"] and (_broken["count"] is None or _broken["handed"] < _broken["count"]):
         return _dead_connection()
