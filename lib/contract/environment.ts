@@ -2,12 +2,14 @@ import { EXTRACT_LIMIT_ENV } from './limits';
 import { METRIC_DIMENSIONS_ENV } from './metrics';
 
 /** Every function built on lib/common/python-function.ts (each gets WORKFLOW and the metric dimensions). */
-const ALL = ['ingestion_handler.handler', 'jwks_handler.handler', 'migrations_handler.handler', 'pipeline_handlers.*', 'query_handler.handler', 'retrieve_handler.handler'];
+const ALL = ['bootstrap_handler.handler', 'ingestion_handler.handler', 'jwks_handler.handler', 'migrations_handler.handler', 'pipeline_handlers.*', 'query_handler.handler', 'retrieve_handler.handler'];
 /** The pipeline's step functions share one environment (lib/document-pipeline, `common`). */
 const STEPS = ['pipeline_handlers.chunk_handler', 'pipeline_handlers.delete_handler', 'pipeline_handlers.embed_handler', 'pipeline_handlers.extract_handler', 'pipeline_handlers.mark_for_review_handler', 'pipeline_handlers.record_failure_handler', 'pipeline_handlers.retier_handler', 'pipeline_handlers.store_handler', 'pipeline_handlers.validate_handler'];
 /** The functions with a database connection (IVectorDatabase.connectionEnvironment). */
 const DB_CLIENTS = ['pipeline_handlers.backfill_item_handler', 'pipeline_handlers.delete_handler', 'pipeline_handlers.mark_for_review_handler', 'pipeline_handlers.record_failure_handler', 'pipeline_handlers.retier_handler', 'pipeline_handlers.store_handler', 'retrieve_handler.handler'];
 const QUERY = ['query_handler.handler'];
+const MIGRATIONS = 'migrations_handler.handler';
+const BOOTSTRAP = 'bootstrap_handler.handler';
 const RETRIEVE = ['retrieve_handler.handler'];
 
 /**
@@ -19,9 +21,13 @@ const RETRIEVE = ['retrieve_handler.handler'];
 const NAMED = {
   WORKFLOW: ALL,
   [METRIC_DIMENSIONS_ENV]: ALL,
-  DB_HOST: DB_CLIENTS, DB_PORT: DB_CLIENTS, DB_NAME: [...DB_CLIENTS, 'migrations_handler.handler'],
-  DB_USER: DB_CLIENTS.filter((h) => h !== 'retrieve_handler.handler'),
-  DB_SECRET_ARN: ['migrations_handler.handler'],
+  // The migrations log in with IAM as docai_migrator (DB_USER); the bootstrap custom resource creates that
+  // role through the Data API (lambda/migrations/bootstrap_handler.py) with the cluster's managed master secret.
+  DB_HOST: [...DB_CLIENTS, MIGRATIONS], DB_PORT: [...DB_CLIENTS, MIGRATIONS], DB_NAME: [...DB_CLIENTS, MIGRATIONS, BOOTSTRAP],
+  DB_USER: [...DB_CLIENTS.filter((h) => h !== 'retrieve_handler.handler'), MIGRATIONS],
+  DB_CLUSTER_ARN: [BOOTSTRAP],
+  // migrations_handler no longer reads it; listed until the construct stops setting it there.
+  DB_SECRET_ARN: [BOOTSTRAP, MIGRATIONS],
   WORK_BUCKET: STEPS, MAX_DOCUMENT_BYTES: STEPS, CHUNK_TOKENS: STEPS, CHUNK_OVERLAP_TOKENS: STEPS, EMBED_BATCH_SIZE: STEPS,
   EMBED_WINDOW_MINUTES: STEPS, DEFAULT_ACCESS_TIER: STEPS,
   MAX_EMBED_BATCHES: ['pipeline_handlers.chunk_handler'],
