@@ -26,7 +26,8 @@ seconds for a bounded time, then the resource fails with DatabaseResuming, namin
 (a malformed ARN or database name) fails at once with the variable, the value and the fix. The function
 always answers CloudFormation, also on failure.
 
-Environment: DB_CLUSTER_ARN (the Aurora cluster), DB_SECRET_ARN (its RDS-managed master secret), DB_NAME.
+Environment: DB_CLUSTER_ARN (the Aurora cluster), DB_SECRET_ARN (its RDS-managed master secret), DB_NAME,
+DB_USER (the login to create: docai_migrator, the only one this function creates).
 """
 from __future__ import annotations
 
@@ -85,6 +86,9 @@ class Target:
                 raise BadConfiguration(f"{name} is {str(value)[:200]!r}; expected {fix}")
             return value
 
+        user = env.get("DB_USER", ROLE)
+        if user != ROLE:
+            raise BadConfiguration(f"DB_USER is {str(user)[:200]!r}; expected {ROLE} (the login the migrations use; no other is created here)")
         return cls(
             need("DB_CLUSTER_ARN", _CLUSTER_ARN, "the ARN of the Aurora DB cluster (arn:aws:rds:<region>:<account>:cluster:<name>)"),
             need("DB_SECRET_ARN", _SECRET_ARN, "the ARN of the cluster's master user secret (MasterUserSecret.SecretArn)"),

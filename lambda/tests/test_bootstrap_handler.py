@@ -33,7 +33,7 @@ EVENT = {
     "ResourceType": "Custom::DocaiDatabaseBootstrap",
     "ResourceProperties": {"ServiceToken": "arn"},
 }
-ENV = {"DB_CLUSTER_ARN": CLUSTER_ARN, "DB_SECRET_ARN": SECRET_ARN, "DB_NAME": "docai", "AWS_DEFAULT_REGION": "us-east-1",
+ENV = {"DB_CLUSTER_ARN": CLUSTER_ARN, "DB_SECRET_ARN": SECRET_ARN, "DB_NAME": "docai", "DB_USER": "docai_migrator", "AWS_DEFAULT_REGION": "us-east-1",
        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
@@ -210,6 +210,7 @@ def test_delete_sends_nothing_and_leaves_the_role(data_api, database):
     ("DB_CLUSTER_ARN", ""),
     ("DB_SECRET_ARN", "docai-test-db-master"),
     ("DB_NAME", "docai; DROP ROLE postgres"),
+    ("DB_USER", "docai_writer"),  # this function creates docai_migrator and nothing else
 ])
 def test_bad_configuration_fails_at_once_naming_the_variable_and_the_fix(data_api, monkeypatch, name, value):
     monkeypatch.setenv(name, value)

@@ -24,7 +24,7 @@ const NAMED = {
   // The migrations log in with IAM as docai_migrator (DB_USER); the bootstrap custom resource creates that
   // role through the Data API (lambda/migrations/bootstrap_handler.py) with the cluster's managed master secret.
   DB_HOST: [...DB_CLIENTS, MIGRATIONS], DB_PORT: [...DB_CLIENTS, MIGRATIONS], DB_NAME: [...DB_CLIENTS, MIGRATIONS, BOOTSTRAP],
-  DB_USER: [...DB_CLIENTS.filter((h) => h !== 'retrieve_handler.handler'), MIGRATIONS],
+  DB_USER: [...DB_CLIENTS.filter((h) => h !== 'retrieve_handler.handler'), MIGRATIONS, BOOTSTRAP],
   DB_CLUSTER_ARN: [BOOTSTRAP],
   // migrations_handler no longer reads it; listed until the construct stops setting it there.
   DB_SECRET_ARN: [BOOTSTRAP, MIGRATIONS],
