@@ -31,7 +31,7 @@ from docai_shared import db
 from docai_shared.errors import PermanentError
 from docai_shared.observability import Logger, Metrics
 
-_connections: dict[str, Any] = {}
+_connections: dict[str, db.CachedConnection] = {}
 log = Logger("retrieve")
 
 
@@ -78,9 +78,8 @@ def connect_wait_s(event: dict, context: Any) -> float:
 
 
 def _connection(tier: str, wait_s: float | None = None) -> Any:
-    if tier not in _connections:
-        _connections[tier] = db.connect_from_env_as(f"docai_reader_{tier}", wait_s=wait_s)
-    return _connections[tier]
+    """The tier's connection of this execution environment (replaced when idle too long: docai_shared.db.CachedConnection)."""
+    return _connections.setdefault(tier, db.CachedConnection()).get(lambda: db.connect_from_env_as(f"docai_reader_{tier}", wait_s=wait_s))
 
 
 def handler(event: dict, context: Any = None) -> dict:

@@ -42,6 +42,7 @@ class PausedDatabase:
         self.abandoned = 0  # of those, the ones the client gave up on before the resume ended
         self.refused = 0
         self.forwarded = 0
+        self.startups: list[bytes] = []  # what each client sent first (SSL request, startup message), forwarded or not
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind(("127.0.0.1", 0))
@@ -60,6 +61,7 @@ class PausedDatabase:
             self._paused, self._resume_s, self._resume_after_attempts = True, resume_s, resume_after_attempts
             self._resume_started, self._refuse = None, refuse_after_resume
             self.held = self.abandoned = self.refused = self.forwarded = 0
+            self.startups = []
 
     def resumed(self) -> bool:
         with self._lock:
@@ -111,6 +113,8 @@ class PausedDatabase:
                             self.abandoned += 1
                         client.close()
                         return
+                    if not pending:
+                        self.startups.append(data)
                     pending += data
                 except socket.timeout:
                     pass
@@ -121,6 +125,14 @@ class PausedDatabase:
                     return
                 if self.resumed():
                     break
+        else:
+            try:
+                client.settimeout(5)
+                pending = client.recv(65536)
+                self.startups.append(pending)
+            except OSError:
+                client.close()
+                return
         with self._lock:
             refuse = self._refuse > 0
             if refuse:
@@ -131,8 +143,6 @@ class PausedDatabase:
         if refuse:
             try:
                 client.settimeout(5)
-                if not pending:
-                    client.recv(65536)  # the startup message
                 client.sendall(_error_response("53300", "sorry, too many clients already"))
             except OSError:
                 pass
@@ -147,18 +157,19 @@ class PausedDatabase:
             return
         upstream.settimeout(None)
         client.settimeout(None)
-        a = threading.Thread(target=self._pipe, args=(client, upstream), daemon=True)
+        a = threading.Thread(target=self._pipe, args=(client, upstream, len(self.startups) - 1), daemon=True)
         b = threading.Thread(target=self._pipe, args=(upstream, client), daemon=True)
         a.start()
         b.start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, startup: int | None = None) -> None:
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
+                if startup is not None and startup >= 0 and len(self.startups[startup]) < 4096:
+                    self.startups[startup] += data  # the client's first messages, for tests that read them
                 dst.sendall(data)
         except OSError:
             pass

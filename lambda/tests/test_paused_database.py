@@ -104,6 +104,49 @@ def test_the_data_api_resuming_error_is_recognised_by_its_code():
     assert not db.data_api_resuming(ClientError({"Error": {"Code": "BadRequestException", "Message": "x"}}, "ExecuteStatement"))
 
 
+# --- connections must not keep a pausable database awake ------------------------------------------
+
+def test_every_session_asks_the_server_to_close_it_when_idle(proxy):
+    # A frozen Lambda environment's cached connection would keep Aurora from pausing: the session carries
+    # idle_session_timeout as a startup parameter (PGlite ignores it; PostgreSQL applies it).
+    conn = through(proxy)
+    conn.close()
+    [startup] = proxy.startups
+    assert b"idle_session_timeout\x00" + str(db.IDLE_SESSION_TIMEOUT_S * 1000).encode() + b"\x00" in startup
+    assert db.REUSE_IDLE_S < db.IDLE_SESSION_TIMEOUT_S
+
+
+def closed_by_the_server(proxy):
+    """A connection the server closed (as PostgreSQL does at idle_session_timeout)."""
+    import socket
+
+    conn = through(proxy)
+    conn._usock.shutdown(socket.SHUT_RDWR)
+    return conn
+
+
+def test_a_cached_connection_idle_too_long_is_replaced_before_use_not_found_closed(proxy):
+    now = [1000.0]
+    cache = db.CachedConnection(clock=lambda: now[0])
+    first = cache.get(lambda: through(proxy))
+    now[0] += db.REUSE_IDLE_S - 1
+    assert cache.get(lambda: through(proxy)) is first  # fresh: reused
+    first._usock.shutdown(__import__("socket").SHUT_RDWR)  # the server closed it meanwhile
+    now[0] += db.REUSE_IDLE_S + 1
+    second = cache.get(lambda: through(proxy))
+    assert second is not first and second.run("SELECT 1") == [[1]]
+
+
+def test_a_pipeline_step_in_a_container_whose_connection_idled_out_opens_a_new_one(proxy, monkeypatch):
+    with env_vars({"DB_HOST": "127.0.0.1", "DB_PORT": str(proxy.port), "DB_NAME": "postgres", "DB_USER": "postgres", "DB_PASSWORD": "unused",
+                   "DB_TLS": "disable", "AWS_REGION": "us-east-1"}):
+        monkeypatch.setattr(pipeline_handlers, "_db_conn", closed_by_the_server(proxy))
+        monkeypatch.setattr(pipeline_handlers, "_db_conn_used", time.monotonic() - db.REUSE_IDLE_S - 5)  # the last invocation, a while ago
+        # was: the closed socket failed the step (DatabaseUnavailable, a retry and its state transitions)
+        assert pipeline_handlers.record_failure_handler({**EVENT, "key": "resume/idle.pdf"})["outcome"] == "recorded"
+    pipeline_handlers.drop_db_connection()
+
+
 # --- the pipeline's database steps -----------------------------------------------------------------
 
 EVENT = {"action": "upsert", "bucket": "docai-intake", "key": "resume/first.pdf", "versionId": "v1", "sequencer": "0100",

@@ -75,6 +75,13 @@ CONNECT_TIMEOUT_S = 20.0
 STATEMENT_TIMEOUT_S = 30.0
 MIGRATOR_ROLE = "docai_migrator"
 LOGIN_ROLES = (*ROLES, MIGRATOR_ROLE)
+# Aurora "won't pause an instance if there are any user-initiated connections open" (same page), and a
+# Lambda execution environment keeps its cached connection open while it is frozen between invocations.
+# So every session asks the server to close it after this long idle (idle_session_timeout, a startup
+# parameter: https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-IDLE-SESSION-TIMEOUT),
+# and a cached connection idle for REUSE_IDLE_S is replaced before use rather than found closed.
+IDLE_SESSION_TIMEOUT_S = 60
+REUSE_IDLE_S = 45
 
 
 def rds_ssl_context(ca_bundle: str = RDS_CA_BUNDLE) -> ssl.SSLContext:
@@ -109,7 +116,8 @@ def connect_with_password(host: str, port: int, user: str, password: str, databa
     try:
         conn = pg8000.native.Connection(user=user, host=host, port=port, database=database, password=password,
                                         ssl_context=ssl_context if ssl_context is not None else _tls(tls),
-                                        timeout=CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout)
+                                        timeout=CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout,
+                                        startup_params={"idle_session_timeout": str(IDLE_SESSION_TIMEOUT_S * 1000)})
     except Exception as e:
         if is_transient(e):
             waited = time.monotonic() - started
@@ -118,6 +126,35 @@ def connect_with_password(host: str, port: int, user: str, password: str, databa
         raise
     conn._usock.settimeout(STATEMENT_TIMEOUT_S)
     return conn
+
+
+class CachedConnection:
+    """A connection kept between invocations of one execution environment while it is fresh: one idle for
+    more than REUSE_IDLE_S (the server closes it at IDLE_SESSION_TIMEOUT_S) is closed and a new one made."""
+
+    def __init__(self, clock: Callable[[], float] | None = None):
+        import time
+
+        self.conn: Any = None
+        self.used_at = 0.0
+        self._clock = clock or time.monotonic
+
+    def get(self, connect: Callable[[], Any]) -> Any:
+        now = self._clock()
+        if self.conn is not None and now - self.used_at > REUSE_IDLE_S:
+            self.drop()
+        if self.conn is None:
+            self.conn = connect()
+        self.used_at = now
+        return self.conn
+
+    def drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # already gone
+                pass
 
 
 def connect_waiting(connect: Callable[[float], _C], wait_s: float, clock: Callable[[], float] | None = None,
