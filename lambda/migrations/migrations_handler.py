@@ -4,8 +4,14 @@ Create and Update apply what is missing (the resource's properties carry a hash 
 any new migration triggers an Update). Delete does nothing to the data: dropping tables on stack
 deletion would lose documents; the database's own removal policy decides their fate.
 
+The function logs in with an IAM authentication token as ``docai_migrator`` (created by the bootstrap
+custom resource, bootstrap_handler.py): the token is signed locally, so it needs no endpoint and never
+reads the master secret. A database that is resuming from auto-pause is waited for (CONNECT_WAIT_S).
+
 The function answers CloudFormation through the pre-signed S3 URL it is given (reached through the
 VPC's S3 gateway endpoint), and always answers, also on failure, so a deploy never hangs for an hour.
+
+Environment: DB_HOST, DB_PORT, DB_NAME, DB_USER (docai_migrator), AWS_REGION.
 """
 from __future__ import annotations
 
@@ -40,12 +46,17 @@ def send_response(event: dict, status: str, reason: str, physical_id: str, data:
     opener(req, timeout=30).read()
 
 
-def master_connection() -> Any:
-    import boto3
-    from docai_shared.db import connect_with_password
+# A resume takes ~15 s, 30 s or more after a day paused (docai_shared.db): the function's 5 minutes cover the wait.
+CONNECT_WAIT_S = 120.0
 
-    secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["DB_SECRET_ARN"])["SecretString"])
-    return connect_with_password(host=secret["host"], port=int(secret["port"]), user=secret["username"], password=secret["password"], database=secret.get("dbname") or os.environ["DB_NAME"])
+
+def migrator_connection() -> Any:
+    from docai_shared.db import MIGRATOR_ROLE, connect_from_env_as
+
+    user = os.environ.get("DB_USER", MIGRATOR_ROLE)
+    if user != MIGRATOR_ROLE:
+        raise ValueError(f"DB_USER is {user!r}; the migrations log in as {MIGRATOR_ROLE} (the bootstrap custom resource creates it)")
+    return connect_from_env_as(user, wait_s=CONNECT_WAIT_S)
 
 
 def handle(event: dict) -> tuple[str, dict]:
@@ -55,7 +66,7 @@ def handle(event: dict) -> tuple[str, dict]:
         return "Delete: schema and data left in place", {}
     props = event.get("ResourceProperties", {})
     params = {k: props.get(k) for k in ("EMBEDDING_DIMENSION", "HNSW_M", "HNSW_EF_CONSTRUCTION")}
-    conn = master_connection()
+    conn = migrator_connection()
     labelled = 0
     try:
         applied = apply_migrations(conn, params)

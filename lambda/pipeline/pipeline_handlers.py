@@ -43,10 +43,17 @@ def client(name: str) -> Any:
 
 
 _db_conn: Any = None
+_db_conn_used = 0.0
 
 
 def db_connection() -> Any:
-    global _db_conn
+    """The container's connection, replaced when it idled longer than the server keeps it (docai_shared.db.REUSE_IDLE_S):
+    a frozen execution environment must not hold the database awake, and must not find its socket closed."""
+    global _db_conn, _db_conn_used
+    now = time.monotonic()
+    if _db_conn is not None and now - _db_conn_used > db.REUSE_IDLE_S:
+        drop_db_connection()
+    _db_conn_used = now
     if _db_conn is None:
         try:
             _db_conn = db.connect_from_env()

@@ -15,6 +15,9 @@ returns the ranked chunks.
    (row-level security decides what is visible); it derives the tier again from the token it is
    handed (retrieve_handler.py), so this function's word alone raises no tier. ``/query``: the gateway answers from those
    passages; a cached answer is served only when it was built from passages this retrieval returned.
+   A database that is resuming from auto-pause is waited for within this request's deadline (what
+   remains of the function's time, less the answer's share); past it: 503 ``database_resuming`` with
+   Retry-After, never a raw error (docai_shared.db, "connections").
 5. Every request that reached the handler leaves one audit record (``AuditRecord``, the columns of
    ``audit_columns.json``, a copy of lib/query-api/audit-columns.json) and EMF metrics.
 """
@@ -34,7 +37,7 @@ from typing import Any, Callable
 
 from docai_shared import contract
 from docai_shared.embeddings import EmbeddingClient
-from docai_shared.errors import EndpointNotReady, TransientError
+from docai_shared.errors import DatabaseResuming, EndpointNotReady, TransientError
 from docai_shared.gateway import AnswerRequest, BudgetExceeded, Deadline, GatewayConfig, GuardrailUnavailable, ModelGateway
 from docai_shared.gateway.embeddings import MeteredEmbedder
 from docai_shared.gateway.providers import client_config
@@ -52,6 +55,8 @@ MAX_FILTER_CHARS = 100
 QUESTION_WHITESPACE = "\t\n\r"
 
 log = Logger("query")
+# Seconds kept for the audit record and the response after retrieval.
+AUDIT_RESERVE_S = 2.0
 
 
 class HttpError(Exception):
@@ -472,14 +477,29 @@ class QueryService:
                                    workflow, s.embedding_usd_per_million_tokens, self.metrics_stream)
         return call_with_retries("embedding", lambda: embedder.embed([question])[0], self.embed_retry, self.embed_breaker, Deadline.after(8), attempts)
 
-    def retrieve(self, tier: str, embedding: list[float], k: int, filters: dict, token: str | None = None) -> list[dict]:
+    def retrieve(self, tier: str, embedding: list[float], k: int, filters: dict, token: str | None = None,
+                 connect_wait_s: float | None = None) -> list[dict]:
         # The retrieve function derives the tier from the token itself; ``tier`` must agree with it.
-        payload = json.dumps({"tier": tier, "token": token, "embedding": embedding, "k": k, "filters": filters}).encode()
-        out = self.clients("lambda").invoke(FunctionName=self.settings.retrieve_function, InvocationType="RequestResponse", Payload=payload)
+        event: dict[str, Any] = {"tier": tier, "token": token, "embedding": embedding, "k": k, "filters": filters}
+        if connect_wait_s is not None:
+            event["connectWaitSeconds"] = round(connect_wait_s, 1)
+        out = self.clients("lambda").invoke(FunctionName=self.settings.retrieve_function, InvocationType="RequestResponse", Payload=json.dumps(event).encode())
         result = json.loads(out["Payload"].read())
         if out.get("FunctionError"):
             raise TransientError(f"retrieval failed: {result.get('errorType')}: {result.get('errorMessage')}")
+        if isinstance(result.get("databaseResuming"), dict):
+            after = result["databaseResuming"].get("retryAfterSeconds")
+            raise DatabaseResuming("the document database is resuming from auto-pause", int(after) if isinstance(after, int) and 0 < after <= 300 else 15)
         return result["hits"]
+
+    def connect_wait_s(self, context: Any, workflow: str) -> float | None:
+        """How long retrieval may wait for a resuming database: what remains of this invocation, less the
+        audit write and, for an answer, the model's time. None without a Lambda context (the retrieve
+        function's default then applies)."""
+        if not (context and hasattr(context, "get_remaining_time_in_millis")):
+            return None
+        reserve = AUDIT_RESERVE_S + (self.gateway.config.timeout_s if workflow == "answer" else 0.0)
+        return max(1.0, context.get_remaining_time_in_millis() / 1000 - reserve)
 
     def write_audit(self, record: AuditRecord) -> str:
         key = f"audit/dt={record.time[:10]}/{record.requestId}.json"
@@ -584,8 +604,13 @@ class QueryService:
             raise HttpError(503, "search_unavailable", "The search model is not answering; retry in a minute.", retryAfterSeconds=60) from e
         finally:
             record.attempts = record.attempts + [a.__dict__ for a in embed_attempts]
+        wait = self.connect_wait_s(context, workflow)
         try:
-            hits = _timed(latency, "retrieve", lambda: self.retrieve(identity.tier, vector, req.k, req.filters, identity.token))
+            hits = _timed(latency, "retrieve", lambda: self.retrieve(identity.tier, vector, req.k, req.filters, identity.token, wait))
+        except DatabaseResuming as e:
+            log.warning("database resuming", requestId=request_id, retryAfterSeconds=e.retry_after_s)
+            raise HttpError(503, "database_resuming", f"The document database is resuming after a pause (it pauses when idle); retry in {e.retry_after_s} seconds.",
+                            retryAfterSeconds=e.retry_after_s) from e
         except TransientError as e:
             log.error("retrieval failed", requestId=request_id, error=str(e))
             raise HttpError(503, "search_unavailable", "The document search is not answering; retry in a minute.", retryAfterSeconds=60) from e

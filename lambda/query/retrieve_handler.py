@@ -10,8 +10,14 @@ query function that is buggy or compromised cannot raise a caller's tier. It log
 database as that tier's reader role with an IAM token (``docai_reader_<tier>``), so row-level
 security decides which chunks are visible.
 
-Event: {"token": "<ID token>", "tier": "internal", "embedding": [...], "k": 8, "filters": {"document_type": ..., "date_from": ..., "date_to": ...}}
-Result: {"hits": [{"chunkId", "key", "versionId", "page", "heading", "score", "text", "tier"}]}
+Event: {"token": "<ID token>", "tier": "internal", "embedding": [...], "k": 8, "filters": {"document_type": ..., "date_from": ..., "date_to": ...},
+        "connectWaitSeconds": 12}
+Result: {"hits": [{"chunkId", "key", "versionId", "page", "heading", "score", "text", "tier"}]}, or, when the database did
+not accept a connection within the wait (an auto-paused database resuming), {"databaseResuming": {"retryAfterSeconds": n}}:
+an answer, not a function error (a resume is expected, not a fault of this function).
+
+``connectWaitSeconds``: how long the caller can wait for the connection (its own deadline); bounded here
+by this invocation's remaining time, so the function answers before Lambda would time it out.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from docai_shared import db
 from docai_shared.errors import PermanentError
 from docai_shared.observability import Logger, Metrics
 
-_connections: dict[str, Any] = {}
+_connections: dict[str, db.CachedConnection] = {}
 log = Logger("retrieve")
 
 
@@ -55,10 +61,25 @@ def derived_tier(event: dict, env: Any = None) -> str:
     return tier
 
 
-def _connection(tier: str) -> Any:
-    if tier not in _connections:
-        _connections[tier] = db.connect_from_env_as(f"docai_reader_{tier}")
-    return _connections[tier]
+# Kept for the answer after the wait: the function must return before Lambda stops it.
+ANSWER_RESERVE_S = 1.5
+
+
+def connect_wait_s(event: dict, context: Any) -> float:
+    """The caller's wait (``connectWaitSeconds``, default one connect attempt) within this invocation's time."""
+    try:
+        wait = float(event.get("connectWaitSeconds", db.CONNECT_TIMEOUT_S))
+    except (TypeError, ValueError):
+        wait = db.CONNECT_TIMEOUT_S
+    wait = min(max(wait, 1.0), db.CONNECT_TIMEOUT_S * 2)
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        wait = min(wait, context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S)
+    return max(1.0, wait)
+
+
+def _connection(tier: str, wait_s: float | None = None) -> Any:
+    """The tier's connection of this execution environment (replaced when idle too long: docai_shared.db.CachedConnection)."""
+    return _connections.setdefault(tier, db.CachedConnection()).get(lambda: db.connect_from_env_as(f"docai_reader_{tier}", wait_s=wait_s))
 
 
 def handler(event: dict, context: Any = None) -> dict:
@@ -77,7 +98,11 @@ def handler(event: dict, context: Any = None) -> dict:
         # Logged in as the tier's role; SET LOCAL ROLE to the same role is a second, independent
         # guard (it cannot widen anything: the role is chosen from the fixed list in db.py).
         # Only chunks the question's model embedded: vectors of two models are not comparable.
-        hits = db.search(_connection(tier), event["embedding"], k=k, role=f"docai_reader_{tier}", embedding_model=os.environ.get("EMBEDDING_MODEL") or None, **filters)
+        conn = _connection(tier, connect_wait_s(event, context))
+        hits = db.search(conn, event["embedding"], k=k, role=f"docai_reader_{tier}", embedding_model=os.environ.get("EMBEDDING_MODEL") or None, **filters)
+    except db.DatabaseResuming as e:
+        log.warning("database resuming", tier=tier, error=str(e), retryAfterSeconds=e.retry_after_s)
+        return {"databaseResuming": {"retryAfterSeconds": e.retry_after_s}}
     except Exception:
         _connections.pop(tier, None)  # a broken connection is not reused
         raise

@@ -12,7 +12,7 @@ function, e.g. `pipeline_handlers.extract_handler`; the contract maps that to th
 bucket) are not deployed code and are not recorded.
 
 Hooks: botocore's `provide-client-params` event on every client created (the request as the code
-built it), plus `generate_db_auth_token`, which signs locally and never sends a request, but needs
+built it; a Data API statement adds the secret read the service makes as the caller), plus `generate_db_auth_token`, which signs locally and never sends a request, but needs
 `rds-db:connect` at connection time.
 """
 from __future__ import annotations
@@ -30,8 +30,12 @@ IDENTIFYING = {
     "Bucket", "Key", "VersionId", "Range", "QueueUrl", "TopicArn", "stateMachineArn", "executionArn", "name", "taskToken",
     "EndpointName", "InferenceComponentName", "TargetVariant", "SecretId", "DBHostname", "Port", "DBUsername", "Region",
     "Namespace", "TableName", "Name", "ServiceCode", "QuotaCode", "FunctionName", "logGroupName", "ContinuationToken", "Prefix",
-    "modelId", "guardrailIdentifier", "guardrailVersion",
+    "modelId", "guardrailIdentifier", "guardrailVersion", "resourceArn", "secretArn", "database",
 }
+# The Data API reads the secret a statement names with the caller's own credentials ("Data API
+# transparently calls Secrets Manager, which allows (or denies) the user's request for the secret",
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.access.html): that read is recorded too.
+DATA_API_SECRET_READS = {"ExecuteStatement", "BatchExecuteStatement", "BeginTransaction"}
 
 _lock = threading.Lock()
 _installed = False
@@ -102,6 +106,8 @@ def install(path: str, source: str) -> CallRecorder:
     def on_params(params: dict, model: Any, **_: Any) -> None:
         service = model.service_model.service_name
         _active["recorder"].record(service, model.name, params)
+        if service == "rds-data" and model.name in DATA_API_SECRET_READS and isinstance(params.get("secretArn"), str):
+            _active["recorder"].record("secretsmanager", "GetSecretValue", {"SecretId": params["secretArn"]})
 
     def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
         client = original_create_client(self, *args, **kwargs)

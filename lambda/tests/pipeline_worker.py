@@ -116,10 +116,21 @@ def _dead_connection():
     return dead
 
 
-def _pglite_instead_of_rds(host, port, user, password, database, tls="verify-full"):
+# op_pause_db: the database is paused (Aurora Serverless v2 at 0 ACU). Connections go, with the real
+# driver and the handler's own connect timeout, through tests/paused_db.py, which holds them until the
+# resume as AWS documents; the resume ends once ``attempts`` connections were held.
+_paused: dict = {"proxy": None, "on": False, "opened": [], "resuming_errors": 0}
+_real_connect = db.connect_with_password
+
+
+def _pglite_instead_of_rds(host, port, user, password, database, tls="verify-full", connect_timeout=None, ssl_context=None):
     assert user == "docai_writer" and password.startswith(f"{host}:{port}/?Action=connect&DBUser={user}"), (user, password[:80])
     if _broken["handler"] is not None and _broken["handler"] == _broken["current"] and (_broken["count"] is None or _broken["handed"] < _broken["count"]):
         return _dead_connection()
+    if _paused["on"]:
+        c = _real_connect("127.0.0.1", _paused["proxy"].port, user, "unused", "postgres", tls="disable", connect_timeout=connect_timeout)
+        _paused["opened"].append(c)
+        return c
     return conn
 
 
@@ -153,6 +164,8 @@ def op_call(req):
     try:
         return {"result": fn(req["event"], None)}
     except Exception as e:
+        if type(e).__name__ == "DatabaseResuming":
+            _paused["resuming_errors"] += 1
         return {"error": {"errorType": type(e).__name__, "errorMessage": str(e), "trace": traceback.format_exc()[-2000:]}}
 
 
@@ -170,6 +183,33 @@ def op_break_db(req):
     return {"handed": handed}
 
 
+def op_pause_db(req):
+    """{"attempts": n, "connectTimeout": s}: paused until n connections were held (each one the handler
+    gives up on after its connect timeout: the deployed 20 s, shortened to s); {}: awake. Answers what
+    the proxy saw and how many handler runs raised DatabaseResuming since the last call."""
+    from paused_db import PausedDatabase
+
+    proxy = _paused["proxy"]
+    seen = {"held": proxy.held, "forwarded": proxy.forwarded, "resumingErrors": _paused["resuming_errors"]} if proxy else {}
+    for c in _paused["opened"]:
+        try:
+            c.close()
+        except Exception:
+            pass
+    _paused.update(opened=[], resuming_errors=0, on=bool(req.get("attempts")))
+    if _paused["on"]:
+        if proxy is None:
+            proxy = _paused["proxy"] = PausedDatabase(int(os.environ["PGLITE_PORT"]))
+        proxy.pause(resume_s=600, resume_after_attempts=int(req["attempts"]))
+        db.CONNECT_TIMEOUT_S = float(req.get("connectTimeout", 0.5))
+    else:
+        db.CONNECT_TIMEOUT_S = _CONNECT_TIMEOUT_S
+    return seen
+
+
+_CONNECT_TIMEOUT_S = db.CONNECT_TIMEOUT_S
+
+
 def op_endpoint(req):
     endpoint.fail_next = int(req.get("failNext", 0))
     return {"calls": endpoint.calls}
@@ -180,7 +220,7 @@ def op_put_work(req):
     return {}
 
 
-OPS = {"put": op_put, "call": op_call, "status": op_status, "endpoint": op_endpoint, "put_work": op_put_work, "delete_version": op_delete_version, "delete_marker": op_delete_marker, "put_tags": op_put_tags, "break_db": op_break_db}
+OPS = {"put": op_put, "call": op_call, "status": op_status, "endpoint": op_endpoint, "put_work": op_put_work, "delete_version": op_delete_version, "delete_marker": op_delete_marker, "put_tags": op_put_tags, "break_db": op_break_db, "pause_db": op_pause_db}
 
 ANSWERS.write(json.dumps({"ready": True}) + "\n")
 ANSWERS.flush()

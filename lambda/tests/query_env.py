@@ -90,7 +90,7 @@ def use_pglite_for_readers(conn, logins: list) -> None:
     """As deployed, the retrieve function logs in with an IAM token for docai_reader_<tier>; only the
     TLS connection to RDS is replaced by the PGlite connection."""
 
-    def connect(host, port, user, password, database, tls="verify-full"):
+    def connect(host, port, user, password, database, tls="verify-full", connect_timeout=None, ssl_context=None):
         assert host == DB_HOST and password.startswith(f"{host}:{port}/?Action=connect&DBUser={user}"), (user, password[:80])
         logins.append(user)
         return conn

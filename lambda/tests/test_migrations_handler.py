@@ -42,7 +42,7 @@ class Recorder:
 def run(event, port, monkeypatch, connect_fn=None):
     rec = Recorder()
     monkeypatch.setattr(migrations_handler, "opener", rec)
-    monkeypatch.setattr(migrations_handler, "master_connection", connect_fn or (lambda: connect(port)))
+    monkeypatch.setattr(migrations_handler, "migrator_connection", connect_fn or (lambda: connect(port)))
     migrations_handler.handler(event, None)
     return rec.requests
 
@@ -79,34 +79,74 @@ def test_a_failure_still_answers_cloudformation_with_the_reason(port, monkeypatc
     assert "could not reach the database" in body["Reason"]
 
 
-def test_create_reads_the_master_secret_and_connects_with_it(port, monkeypatch):
-    """The real master_connection: the secret is read through Secrets Manager (moto), only the network leg is PGlite."""
-    import boto3
+def iam_environment(monkeypatch, port=5432):
+    for k, v in {"DB_HOST": "docai-test-db.cluster.local", "DB_PORT": str(port), "DB_NAME": "docai", "DB_USER": "docai_migrator",
+                 "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("DB_PASSWORD", raising=False)
+    monkeypatch.delenv("DB_TLS", raising=False)
+
+
+def test_create_logs_in_with_iam_as_docai_migrator_and_reads_no_secret(port, monkeypatch):
+    """The real migrator_connection: an IAM token signed for docai_migrator (recorded for the permission
+    contract: rds-db:connect), TLS verified; only the network leg is PGlite. No Secrets Manager call."""
     from moto import mock_aws
 
     from docai_shared import db
 
     seen = {}
-
     pglite_port = port
 
-    def pglite_instead_of_rds(host, port, user, password, database, tls="verify-full"):
-        seen.update(host=host, port=port, user=user, password=password, database=database, tls=tls)
+    def pglite_instead_of_rds(host, port, user, password, database, tls="verify-full", connect_timeout=None, ssl_context=None):
+        seen.update(host=host, port=port, user=user, token=password.startswith(f"{host}:{port}/?Action=connect&DBUser={user}"), database=database, tls=tls)
         return connect(pglite_port)
 
     with mock_aws():
-        sm = boto3.client("secretsmanager", region_name="us-east-1")
-        secret = {"host": "docai-test-db.cluster.local", "port": 5433, "username": "docai_master", "password": "s3cret", "dbname": "docai"}
-        arn = sm.create_secret(Name="docai-test-db-master", SecretString=json.dumps(secret))["ARN"]
-        monkeypatch.setenv("DB_SECRET_ARN", arn)
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        iam_environment(monkeypatch)
         monkeypatch.setattr(db, "connect_with_password", pglite_instead_of_rds)
         rec = Recorder()
         monkeypatch.setattr(migrations_handler, "opener", rec)
         migrations_handler.handler({**EVENT, "RequestType": "Update", "PhysicalResourceId": "docai-schema-migrations"}, None)
     [(_, _, body)] = rec.requests
     assert body["Status"] == "SUCCESS", body["Reason"]
-    assert seen == {"host": "docai-test-db.cluster.local", "port": 5433, "user": "docai_master", "password": "s3cret", "database": "docai", "tls": "verify-full"}
+    assert seen == {"host": "docai-test-db.cluster.local", "port": 5432, "user": "docai_migrator", "token": True, "database": "docai", "tls": "verify-full"}
+
+
+def test_another_login_than_docai_migrator_is_refused_by_name(port, monkeypatch):
+    iam_environment(monkeypatch)
+    monkeypatch.setenv("DB_USER", "docai_master")
+    rec = Recorder()
+    monkeypatch.setattr(migrations_handler, "opener", rec)
+    migrations_handler.handler({**EVENT, "RequestType": "Update", "PhysicalResourceId": "docai-schema-migrations"}, None)
+    [(_, _, body)] = rec.requests
+    assert body["Status"] == "FAILED" and "DB_USER is 'docai_master'" in body["Reason"]
+
+
+def test_a_paused_database_is_waited_for_and_one_that_stays_paused_fails_the_deploy_by_name(port, monkeypatch):
+    """Behind tests/paused_db.py (connections held until the resume, as AWS documents it)."""
+    from moto import mock_aws
+
+    from docai_shared import db
+    from paused_db import paused_database
+
+    real = db.connect_with_password
+    with paused_database(port) as proxy, mock_aws():
+        iam_environment(monkeypatch)
+        monkeypatch.setattr(db, "connect_with_password", lambda host, port, user, password, database, tls="verify-full", connect_timeout=None, ssl_context=None:
+                            real("127.0.0.1", proxy.port, user, "unused", "postgres", tls="disable", connect_timeout=connect_timeout))
+        monkeypatch.setattr(db, "CONNECT_TIMEOUT_S", 1.0)
+        event = {**EVENT, "RequestType": "Update", "PhysicalResourceId": "docai-schema-migrations"}
+        proxy.pause(resume_s=2)
+        monkeypatch.setattr(migrations_handler, "CONNECT_WAIT_S", 6.0)
+        rec = Recorder()
+        monkeypatch.setattr(migrations_handler, "opener", rec)
+        migrations_handler.handler(event, None)
+        assert rec.requests[-1][2]["Status"] == "SUCCESS", rec.requests[-1][2]["Reason"]
+        proxy.pause(resume_s=30)
+        monkeypatch.setattr(migrations_handler, "CONNECT_WAIT_S", 1.5)
+        migrations_handler.handler(event, None)
+    body = rec.requests[-1][2]
+    assert body["Status"] == "FAILED" and body["Reason"].startswith("DatabaseResuming: ")
 
 
 def test_upgrading_to_recorded_models_labels_the_chunks_already_stored_with_the_stages_model(monkeypatch, tmp_path):

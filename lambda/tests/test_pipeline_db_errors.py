@@ -2,6 +2,7 @@
 Retry), the dead connection dropped so the next invocation of the container opens a new one. Real
 PGlite connections whose socket is closed under them: pg8000 raises exactly what it raises on RDS."""
 import socket
+import time
 
 import pytest
 
@@ -36,6 +37,7 @@ def test_a_dead_cached_connection_is_retried_as_database_unavailable_and_replace
     opened = []
     monkeypatch.setattr(db, "connect_from_env", lambda *a, **k: opened.append(1) or healthy)
     monkeypatch.setattr(pipeline_handlers, "_db_conn", dead(port))  # a warm container's connection after a failover
+    monkeypatch.setattr(pipeline_handlers, "_db_conn_used", time.monotonic())  # used a moment ago
     with pytest.raises(DatabaseUnavailable, match="InterfaceError: network error"):
         pipeline_handlers.record_failure_handler(EVENT)
     assert pipeline_handlers._db_conn is None  # was: the dead connection stayed, failing every later invocation
@@ -67,6 +69,7 @@ def test_a_permanent_database_error_is_not_retried(port, monkeypatch):
     c = connect(port)
     c.run('SET ROLE "docai_reader_public"')  # a role that may not write: permission denied (42501), every time
     monkeypatch.setattr(pipeline_handlers, "_db_conn", c)
+    monkeypatch.setattr(pipeline_handlers, "_db_conn_used", time.monotonic())
     with pytest.raises(pg8000.exceptions.DatabaseError, match="permission denied"):
         pipeline_handlers.record_failure_handler({**EVENT, "key": "denied.pdf"})
     assert pipeline_handlers._db_conn is c  # a working connection is kept
@@ -91,6 +94,7 @@ def test_a_rerun_after_a_corrected_tag_names_the_failed_versions_sequencer_even_
         v1 = s3.put_object(Bucket="docai-intake", Key="rr.pdf", Body=b"v1", Tagging="access-tier=secret")["VersionId"]
         monkeypatch.setitem(pipeline_handlers._clients, "s3", s3)
         monkeypatch.setattr(pipeline_handlers, "_db_conn", c)
+        monkeypatch.setattr(pipeline_handlers, "_db_conn_used", time.monotonic())
         monkeypatch.setenv("DEFAULT_ACCESS_TIER", "internal")
         assert db.record_failure(c, "docai-intake", "rr.pdf", v1, "0100", "InvalidMetadata: access-tier 'secret'") == "recorded"
         s3.put_object_tagging(Bucket="docai-intake", Key="rr.pdf", VersionId=v1, Tagging={"TagSet": [{"Key": "access-tier", "Value": "public"}]})
@@ -122,6 +126,7 @@ def test_a_delete_whose_run_found_the_database_down_still_stops_serving_the_docu
     c.run('SET ROLE "docai_writer"')
     db.upsert_document(c, db.DocumentVersion("intake", "gone.pdf", "v1", "0100", "internal", content_hash="h1"), [db.ChunkRecord(0, "secret plan", 2, [1.0, 0, 0, 0])])
     monkeypatch.setattr(pipeline_handlers, "_db_conn", c)
+    monkeypatch.setattr(pipeline_handlers, "_db_conn_used", time.monotonic())
     out = pipeline_handlers.record_failure_handler({"action": "delete", "bucket": "intake", "key": "gone.pdf", "versionId": "m1", "sequencer": "0200",
                                                      "eventName": "ObjectRemoved:DeleteMarkerCreated", "error": {"Error": "DatabaseUnavailable", "Cause": "network error"}})
     assert out["outcome"] == "recorded"

@@ -49,6 +49,8 @@ export const PIPELINE_ERRORS = {
   // Step Functions matches the class name, not its base classes: every retried subclass is listed.
   transient: ['TransientError', 'Throttled', 'DatabaseUnavailable'],
   endpointNotReady: ['EndpointNotReady'],
+  // docai_shared.db.DatabaseResuming: the database did not accept a connection in time (auto-paused, resuming).
+  databaseResuming: ['DatabaseResuming'],
   lambdaService: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Lambda.ClientExecutionTimeoutException'],
   needsReview: ['NeedsHumanReview'],
   stale: ['StaleVersion'],
@@ -519,6 +521,9 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
     t.addRetry({ errors: [...PIPELINE_ERRORS.lambdaService, ...PIPELINE_ERRORS.transient], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL });
     // A GPU endpoint scaling out from zero needs ~5 minutes: keep trying for ~20.
     t.addRetry({ errors: [...PIPELINE_ERRORS.endpointNotReady], interval: Duration.seconds(30), backoffRate: 1.5, maxAttempts: 12, maxDelay: Duration.seconds(120), jitterStrategy: sfn.JitterType.FULL });
+    // An auto-paused database resumes in ~15 s, 30 s or more after a day paused; each attempt already waits
+    // 20 s for its connection (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html).
+    t.addRetry({ errors: [...PIPELINE_ERRORS.databaseResuming], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 5, maxDelay: Duration.seconds(40), jitterStrategy: sfn.JitterType.FULL });
   }
 
   private createBackfill(props: DocumentPipelineProps, key: kms.IKey): sfn.StateMachine {

@@ -48,6 +48,14 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
       let total = 0;
       for (let i = 0; i < cold.MaxAttempts; i++) total += Math.min(cold.IntervalSeconds * cold.BackoffRate ** i, cold.MaxDelaySeconds);
       expect({ name, coversColdStart: total >= 600 }).toEqual({ name, coversColdStart: true }); // twice the ~5 min scale-out
+      // A paused database: its own retrier, not the quick transient one (the first retrier that names an
+      // error is the one applied). Attempts connect for up to 20 s each (docai_shared.db.CONNECT_TIMEOUT_S):
+      // with the mean (half, full jitter) backoff they cover a resume from a day's sleep (30 s or more) several times.
+      const resuming = s.Retry.find((r: any) => r.ErrorEquals.includes('DatabaseResuming'));
+      expect({ name, separate: !!resuming && !transient.ErrorEquals.includes('DatabaseResuming') }).toEqual({ name, separate: true });
+      let covered = 20;
+      for (let i = 0; i < resuming.MaxAttempts; i++) covered += 20 + Math.min(resuming.IntervalSeconds * resuming.BackoffRate ** i, resuming.MaxDelaySeconds) / 2;
+      expect({ name, coversResume: covered >= 120 }).toEqual({ name, coversResume: true });
     }
   });
 

@@ -126,7 +126,7 @@ describe('document pipeline, end to end on the synthesized definition', () => {
   beforeAll(async () => {
     definition = definitionFromTemplate(synthStage('pilot').templates['docai-pilot-app'].toJSON(), 'PipelineStateMachine');
     const port = await freePort();
-    pglite = spawn('node', [PGLITE, '-p', String(port), '-h', '127.0.0.1', '-e', '@electric-sql/pglite-pgvector:vector', '-m', '4'], { cwd: ROOT });
+    pglite = spawn('node', [PGLITE, '-p', String(port), '-h', '127.0.0.1', '-e', '@electric-sql/pglite-pgvector:vector', '-m', '8'], { cwd: ROOT });
     await waitForPort(port);
     fs.mkdirSync(RECORDED_CALLS_DIR, { recursive: true });
     fs.rmSync(CALL_LOG, { force: true });
@@ -456,6 +456,21 @@ describe('document pipeline, end to end on the synthesized definition', () => {
     const s = await status(key);
     expect(s.chunks).toEqual(stored.chunks);
     expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: stored.status.version_id, error: expect.stringContaining('DatabaseUnavailable') }));
+  });
+
+  test('a document arriving while the database is paused (auto-pause, 0 ACU) is stored once it resumed: Store retries DatabaseResuming (was: the connect timeout was a raw error, not retried)', async () => {
+    const key = 'paused/first-upload.txt';
+    const v = await upload(key, text(6, 'Dormant'));
+    // Held until 3 connections were held (the deployed 20 s connect timeout shortened to 0.5 s; Step
+    // Functions' retry waits set to 0 here): Store's first two attempts give up, the third is served.
+    await worker.request({ op: 'pause_db', attempts: 3, connectTimeout: 0.5 });
+    const r = await run(event(key, v, '0100'));
+    const seen = await worker.request({ op: 'pause_db' });
+    expect(r.status).toBe('SUCCEEDED');
+    expect(seen).toEqual(expect.objectContaining({ held: 3, forwarded: 1, resumingErrors: 2 }));
+    const s = await status(key);
+    expect(s.status).toEqual(expect.objectContaining({ status: 'stored', version_id: v }));
+    expect(s.chunks.join(' ')).toContain('Dormant sentence number 5');
   });
 
   test('a delete whose Delete step finds the database down through every retry still stops serving the document (was: kept as for an upload)', async () => {

@@ -1,7 +1,9 @@
 """Data access for the vector store: PostgreSQL + pgvector, through pg8000 (pure Python).
 
-Connections: Lambdas log in with an IAM authentication token as a database role (``docai_writer`` or
-``docai_reader_<tier>``), never as the master user, over TLS verified against the RDS CA bundle.
+Connections: Lambdas log in with an IAM authentication token as a database role (``docai_writer``,
+``docai_reader_<tier>``, or ``docai_migrator`` for the schema), never as the master user, over TLS
+verified against the RDS CA bundle. Every connect is bounded and a database that does not accept in time
+(an auto-paused Aurora Serverless v2 instance resuming) raises ``DatabaseResuming`` (see "connections").
 
 Writes are idempotent and ordered by the S3 event ``sequencer``: a version older than the stored one
 is rejected (``StaleVersion``), the same version again is a no-op, a newer one replaces the previous
@@ -27,10 +29,12 @@ import os
 import ssl
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Iterator, Sequence, overload
+from typing import Any, Callable, Iterator, Sequence, TypeVar, overload
 
 from docai_shared.contract import ACCESS_TIERS
-from docai_shared.errors import InvalidMetadata, StaleVersion
+from docai_shared.errors import DatabaseResuming, InvalidMetadata, StaleVersion
+
+_C = TypeVar("_C")
 
 WRITER_ROLE = "docai_writer"
 READER_ROLES = tuple(f"docai_reader_{t}" for t in ACCESS_TIERS)
@@ -48,6 +52,38 @@ _FILTERS = {
 
 # --- connections -------------------------------------------------------------------------------
 
+# A paused database (Aurora Serverless v2 at 0 ACU), as AWS documents it
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html):
+# - "When you connect to a paused Aurora Serverless v2 instance, it automatically resumes and accepts the
+#   connection"; "Any requested connections are established after the DB instance finishes resuming". So
+#   the first connect is neither refused nor answered at once: it blocks until the instance has resumed.
+# - "the typical time to resume might be approximately 15 seconds, we recommend that you adjust any client
+#   timeout settings to be longer than 15 seconds"; paused more than 24 hours, a deeper sleep: "30 seconds or
+#   longer" ("setting connection timeouts to 30 seconds or more").
+# - A client with a shorter timeout sees a timeout; "An error that happens immediately after resuming might
+#   be a timeout, or some error related to database limits" (many connections at once): "retry the
+#   connection". Any attempt, even one that fails, wakes the instance.
+# - The Data API answers DatabaseResumingException instead: "The Data API request automatically resumes the
+#   DB instance. Wait a few seconds and try again."
+#   (https://docs.aws.amazon.com/botocore/latest/reference/services/rds-data/client/exceptions/DatabaseResumingException.html)
+# Every connect here is bounded; a connect that fails for a transient reason raises DatabaseResuming.
+RESUME_TYPICAL_S = 15
+RESUME_AFTER_A_DAY_S = 30
+# One attempt: longer than a typical resume (AWS's advice), short enough for the 30-second pipeline functions.
+CONNECT_TIMEOUT_S = 20.0
+# pg8000 has one socket timeout; once connected, statements get this one (as before).
+STATEMENT_TIMEOUT_S = 30.0
+MIGRATOR_ROLE = "docai_migrator"
+LOGIN_ROLES = (*ROLES, MIGRATOR_ROLE)
+# Aurora "won't pause an instance if there are any user-initiated connections open" (same page), and a
+# Lambda execution environment keeps its cached connection open while it is frozen between invocations.
+# So every session asks the server to close it after this long idle (idle_session_timeout, a startup
+# parameter: https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-IDLE-SESSION-TIMEOUT),
+# and a cached connection idle for REUSE_IDLE_S is replaced before use rather than found closed.
+IDLE_SESSION_TIMEOUT_S = 60
+REUSE_IDLE_S = 45
+
+
 def rds_ssl_context(ca_bundle: str = RDS_CA_BUNDLE) -> ssl.SSLContext:
     """TLS with certificate and host-name verification against the RDS CA bundle (fetched at bundle time)."""
     if not os.path.exists(ca_bundle):
@@ -63,38 +99,125 @@ def _tls(mode: str) -> ssl.SSLContext | None:
     raise ValueError(f"DB_TLS must be verify-full or disable, received {mode!r}")
 
 
-def connect_with_password(host: str, port: int, user: str, password: str, database: str, tls: str = "verify-full") -> Any:
+def _retry_after(waited_s: float) -> int:
+    """Seconds until a database that started resuming ``waited_s`` ago typically accepts connections."""
+    return max(5, int(RESUME_TYPICAL_S - waited_s + 0.999))
+
+
+def connect_with_password(host: str, port: int, user: str, password: str, database: str, tls: str = "verify-full",
+                          connect_timeout: float | None = None, ssl_context: ssl.SSLContext | None = None) -> Any:
+    """One connection attempt, at most ``connect_timeout`` seconds. Raises DatabaseResuming when it fails
+    for a transient reason (timeout, refused, reset, too many connections, starting up)."""
+    import time
+
     import pg8000.native
 
-    return pg8000.native.Connection(user=user, host=host, port=port, database=database, password=password, ssl_context=_tls(tls), timeout=30)
+    started = time.monotonic()
+    try:
+        conn = pg8000.native.Connection(user=user, host=host, port=port, database=database, password=password,
+                                        ssl_context=ssl_context if ssl_context is not None else _tls(tls),
+                                        timeout=CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout,
+                                        startup_params={"idle_session_timeout": str(IDLE_SESSION_TIMEOUT_S * 1000)})
+    except Exception as e:
+        if is_transient(e):
+            waited = time.monotonic() - started
+            raise DatabaseResuming(f"the database at {host}:{port} did not accept a connection within {waited:.1f} s: {type(e).__name__}: {e}"
+                                   " (an auto-paused database resumes on this attempt)", _retry_after(waited)) from e
+        raise
+    conn._usock.settimeout(STATEMENT_TIMEOUT_S)
+    return conn
 
 
-def connect_iam(host: str, port: int, user: str, database: str, region: str, rds_client: Any = None, tls: str = "verify-full") -> Any:
-    """Connects with a 15-minute IAM authentication token instead of a password."""
+class CachedConnection:
+    """A connection kept between invocations of one execution environment while it is fresh: one idle for
+    more than REUSE_IDLE_S (the server closes it at IDLE_SESSION_TIMEOUT_S) is closed and a new one made."""
+
+    def __init__(self, clock: Callable[[], float] | None = None):
+        import time
+
+        self.conn: Any = None
+        self.used_at = 0.0
+        self._clock = clock or time.monotonic
+
+    def get(self, connect: Callable[[], Any]) -> Any:
+        now = self._clock()
+        if self.conn is not None and now - self.used_at > REUSE_IDLE_S:
+            self.drop()
+        if self.conn is None:
+            self.conn = connect()
+        self.used_at = now
+        return self.conn
+
+    def drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # already gone
+                pass
+
+
+def connect_waiting(connect: Callable[[float], _C], wait_s: float, clock: Callable[[], float] | None = None,
+                    sleep: Callable[[float], None] | None = None) -> _C:
+    """Calls ``connect(attempt_timeout)`` until it succeeds or ``wait_s`` seconds have passed, each attempt
+    bounded by what remains (at most CONNECT_TIMEOUT_S); a quick failure (refused, too many connections)
+    is tried again after a short pause. Raises the last DatabaseResuming, its Retry-After counted from
+    the first attempt, when the database did not accept in time. Other errors are raised at once."""
+    import time
+
+    clock = clock or time.monotonic
+    sleep = sleep or time.sleep
+    started = clock()
+    attempts, pause = 0, 0.5
+    while True:
+        remaining = wait_s - (clock() - started)
+        attempts += 1
+        try:
+            return connect(max(1.0, min(CONNECT_TIMEOUT_S, remaining)))
+        except DatabaseResuming as e:
+            waited = clock() - started
+            if wait_s - waited < 1.0:
+                raise DatabaseResuming(f"{e} [{attempts} attempt(s) in {waited:.1f} s]", _retry_after(waited)) from e.__cause__
+            sleep(min(pause, wait_s - waited - 1.0))
+            pause = min(pause * 2, 2.0)
+
+
+def connect_iam(host: str, port: int, user: str, database: str, region: str, rds_client: Any = None, tls: str = "verify-full",
+                wait_s: float | None = None) -> Any:
+    """Connects with a 15-minute IAM authentication token instead of a password, waiting at most
+    ``wait_s`` seconds (default CONNECT_TIMEOUT_S) for a database that is resuming (DatabaseResuming after that)."""
     if rds_client is None:
         import boto3
 
         rds_client = boto3.client("rds", region_name=region)
     token = rds_client.generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user, Region=region)
-    return connect_with_password(host, port, user, token, database, tls)
+    return connect_waiting(lambda timeout: connect_with_password(host, port, user, token, database, tls, connect_timeout=timeout),
+                           CONNECT_TIMEOUT_S if wait_s is None else wait_s)
 
 
-def connect_from_env_as(user: str) -> Any:
-    """IAM connection as ``user`` (one of this project's roles) to DB_HOST/DB_PORT/DB_NAME."""
-    if user not in ROLES:
-        raise ValueError(f"unknown database user {user!r}; expected one of {', '.join(ROLES)}")
+def connect_from_env_as(user: str, wait_s: float | None = None) -> Any:
+    """IAM connection as ``user`` (one of this project's login roles) to DB_HOST/DB_PORT/DB_NAME."""
+    if user not in LOGIN_ROLES:
+        raise ValueError(f"unknown database user {user!r}; expected one of {', '.join(LOGIN_ROLES)}")
     env = os.environ
     tls = env.get("DB_TLS", "verify-full")
-    return connect_iam(env["DB_HOST"], int(env["DB_PORT"]), user, env["DB_NAME"], env["AWS_REGION"], tls=tls)
+    return connect_iam(env["DB_HOST"], int(env["DB_PORT"]), user, env["DB_NAME"], env["AWS_REGION"], tls=tls, wait_s=wait_s)
 
 
-def connect_from_env(user_env: str = "DB_USER") -> Any:
+def connect_from_env(user_env: str = "DB_USER", wait_s: float | None = None) -> Any:
     """IAM connection from DB_HOST, DB_PORT, DB_NAME, DB_USER, AWS_REGION (DB_TLS=disable for local tests)."""
     env = os.environ
     tls = env.get("DB_TLS", "verify-full")
     if env.get("DB_PASSWORD") is not None and tls == "disable":  # local tests: no IAM in PGlite
-        return connect_with_password(env["DB_HOST"], int(env["DB_PORT"]), env[user_env], env["DB_PASSWORD"], env["DB_NAME"], tls)
-    return connect_iam(env["DB_HOST"], int(env["DB_PORT"]), env[user_env], env["DB_NAME"], env["AWS_REGION"], tls=tls)
+        return connect_waiting(lambda timeout: connect_with_password(env["DB_HOST"], int(env["DB_PORT"]), env[user_env], env["DB_PASSWORD"], env["DB_NAME"], tls,
+                                                                     connect_timeout=timeout), CONNECT_TIMEOUT_S if wait_s is None else wait_s)
+    return connect_iam(env["DB_HOST"], int(env["DB_PORT"]), env[user_env], env["DB_NAME"], env["AWS_REGION"], tls=tls, wait_s=wait_s)
+
+
+def data_api_resuming(e: BaseException) -> bool:
+    """A Data API (rds-data) call refused because the instance was paused: it is resuming now."""
+    response = getattr(e, "response", None)
+    return isinstance(response, dict) and (response.get("Error") or {}).get("Code") == "DatabaseResumingException"
 
 
 # SQLSTATEs after which the same transaction, retried, can succeed: serialization failure, deadlock,
@@ -106,12 +229,16 @@ TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014", "53300", "5
 
 def is_transient(e: BaseException) -> bool:
     """True when ``e`` is a database error that retrying on a new connection may cure: the driver lost
-    the connection (pg8000 InterfaceError: network error, connection closed, timeout), or the server
-    answered with a transient SQLSTATE."""
+    the connection (pg8000 InterfaceError: network error, connection closed, timeout), a socket error
+    pg8000 lets through unwrapped (its TLS negotiation: a timeout while a paused database holds the
+    connection), or the server answered with a transient SQLSTATE. A certificate that does not verify is
+    not transient."""
     import pg8000.exceptions as pe
 
     if isinstance(e, pe.InterfaceError):
         return True
+    if isinstance(e, OSError):
+        return not isinstance(e, ssl.SSLCertVerificationError)
     if isinstance(e, pe.DatabaseError):
         fields = e.args[0] if e.args and isinstance(e.args[0], dict) else {}
         code = str(fields.get("C", ""))

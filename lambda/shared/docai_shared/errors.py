@@ -53,6 +53,17 @@ class DatabaseUnavailable(TransientError):
     back whole; the connection is dropped and the next attempt opens a new one."""
 
 
+class DatabaseResuming(DatabaseUnavailable):
+    """The database did not accept a connection in time: an Aurora Serverless v2 instance that auto-paused
+    holds new connections until it has resumed (~15 s, 30 s or more after a day paused), or refuses some
+    right after. The attempt itself wakes it, so trying again shortly succeeds. ``retry_after_s``: when.
+    Raised by docai_shared.db's connect helpers (also importable as docai_shared.db.DatabaseResuming)."""
+
+    def __init__(self, message: str, retry_after_s: int = 15):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 # Error names (as Step Functions sees them) of a run that failed because something was unavailable
 # for longer than its retries, not because the document is bad: its failure must not remove what is stored.
-TRANSIENT_ERROR_NAMES = ("TransientError", "Throttled", "EndpointNotReady", "DatabaseUnavailable", "States.Timeout")
+TRANSIENT_ERROR_NAMES = ("TransientError", "Throttled", "EndpointNotReady", "DatabaseUnavailable", "DatabaseResuming", "States.Timeout")
