@@ -472,9 +472,10 @@ class QueryService:
                                    workflow, s.embedding_usd_per_million_tokens, self.metrics_stream)
         return call_with_retries("embedding", lambda: embedder.embed([question])[0], self.embed_retry, self.embed_breaker, Deadline.after(8), attempts)
 
-    def retrieve(self, tier: str, embedding: list[float], k: int, filters: dict, token: str | None = None) -> list[dict]:
+    def retrieve(self, tier: str, embedding: list[float], k: int, filters: dict, token: str | None = None, workflow: str | None = None) -> list[dict]:
         # The retrieve function derives the tier from the token itself; ``tier`` must agree with it.
-        payload = json.dumps({"tier": tier, "token": token, "embedding": embedding, "k": k, "filters": filters}).encode()
+        # ``workflow`` only labels its VectorSearches metric.
+        payload = json.dumps({"tier": tier, "token": token, "workflow": workflow, "embedding": embedding, "k": k, "filters": filters}).encode()
         out = self.clients("lambda").invoke(FunctionName=self.settings.retrieve_function, InvocationType="RequestResponse", Payload=payload)
         result = json.loads(out["Payload"].read())
         if out.get("FunctionError"):
@@ -585,7 +586,7 @@ class QueryService:
         finally:
             record.attempts = record.attempts + [a.__dict__ for a in embed_attempts]
         try:
-            hits = _timed(latency, "retrieve", lambda: self.retrieve(identity.tier, vector, req.k, req.filters, identity.token))
+            hits = _timed(latency, "retrieve", lambda: self.retrieve(identity.tier, vector, req.k, req.filters, identity.token, workflow))
         except TransientError as e:
             log.error("retrieval failed", requestId=request_id, error=str(e))
             raise HttpError(503, "search_unavailable", "The document search is not answering; retry in a minute.", retryAfterSeconds=60) from e

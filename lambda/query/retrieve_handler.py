@@ -10,7 +10,7 @@ query function that is buggy or compromised cannot raise a caller's tier. It log
 database as that tier's reader role with an IAM token (``docai_reader_<tier>``), so row-level
 security decides which chunks are visible.
 
-Event: {"token": "<ID token>", "tier": "internal", "embedding": [...], "k": 8, "filters": {"document_type": ..., "date_from": ..., "date_to": ...}}
+Event: {"token": "<ID token>", "tier": "internal", "workflow": "answer", "embedding": [...], "k": 8, "filters": {"document_type": ..., "date_from": ..., "date_to": ...}}
 Result: {"hits": [{"chunkId", "key", "versionId", "page", "heading", "score", "text", "tier"}]}
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from caller_token import TokenRejected, TokenVerifier, parse_jwks, tier_from_groups
-from docai_shared import db
+from docai_shared import contract, db
 from docai_shared.errors import PermanentError
 from docai_shared.observability import Logger, Metrics
 
@@ -83,6 +83,15 @@ def handler(event: dict, context: Any = None) -> dict:
         raise
     metrics.add("RetrievedChunks", len(hits))
     metrics.flush()
+    # Query volume per tier and query workflow: a closed set of dimension values (4 tiers x the
+    # contract's workflows), so no event can mint a new custom metric.
+    workflow = event.get("workflow")
+    if workflow not in contract.SEARCH_WORKFLOWS:
+        log.warning("search without a known workflow", workflow=str(workflow)[:20])
+        workflow = "unknown"
+    searches = Metrics(workflow)
+    searches.add("VectorSearches", 1)
+    searches.flush(Tier=tier)
     return {
         "hits": [
             {"chunkId": f"{h.document_id}:{h.chunk_index}", "key": h.key, "versionId": h.version_id, "page": h.metadata.get("page"),
