@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from caller_token import TokenRejected, TokenVerifier, parse_jwks, tier_from_groups
-from docai_shared import contract, db
+from docai_shared import contract, db, vector_metrics
 from docai_shared.errors import PermanentError
 from docai_shared.observability import Logger, Metrics
 
@@ -83,15 +83,10 @@ def handler(event: dict, context: Any = None) -> dict:
         raise
     metrics.add("RetrievedChunks", len(hits))
     metrics.flush()
-    # Query volume per tier and query workflow: a closed set of dimension values (4 tiers x the
-    # contract's workflows), so no event can mint a new custom metric.
-    workflow = event.get("workflow")
-    if workflow not in contract.SEARCH_WORKFLOWS:
-        log.warning("search without a known workflow", workflow=str(workflow)[:20])
-        workflow = "unknown"
-    searches = Metrics(workflow)
-    searches.add("VectorSearches", 1)
-    searches.flush(Tier=tier)
+    # Query volume per tier and query workflow (VectorSearches; values from a closed set).
+    if event.get("workflow") not in contract.SEARCH_WORKFLOWS:
+        log.warning("search without a known workflow", workflow=str(event.get("workflow"))[:20])
+    vector_metrics.count_search(tier, event.get("workflow"))
     return {
         "hits": [
             {"chunkId": f"{h.document_id}:{h.chunk_index}", "key": h.key, "versionId": h.version_id, "page": h.metadata.get("page"),

@@ -19,7 +19,7 @@ from gateway_env import env_vars
 from local_models import LocalModels
 from migrations_runner import apply_migrations
 from pglite import connect, pglite_server
-from query_env import DIM, RETRIEVE_FUNCTION, api_event, corpus_database, create_aws_state, query_environment, reset_handlers, use_pglite_for_readers
+from query_env import DB_HOST, DIM, RETRIEVE_FUNCTION, api_event, corpus_database, create_aws_state, query_environment, reset_handlers, use_pglite_for_readers
 
 VDIM = 16
 PARAMS = {"EMBEDDING_DIMENSION": VDIM, "HNSW_M": 16, "HNSW_EF_CONSTRUCTION": 64}
@@ -107,20 +107,23 @@ def test_without_the_schema_the_collector_says_so():
         c.close()
 
 
-def test_the_scheduled_handler_logs_in_as_its_user_emits_and_closes_its_connection(store, monkeypatch, capsys):
+def test_the_scheduled_handler_logs_in_as_docai_metrics_with_an_iam_token_emits_and_closes_its_connection(store, monkeypatch, capsys):
     port, conn = store
-    opened = []
+    opened, users = [], []
 
-    def login(*a, **k):
-        c = connect(port)
-        opened.append(c)
-        return c
+    def login(host, port_, user, password, database, tls="verify-full"):  # only the TLS connection to the database is PGlite's
+        assert password.startswith(f"{host}:{port_}/?Action=connect&DBUser={user}"), password[:80]
+        users.append(user)
+        opened.append(connect(port))
+        return opened[-1]
 
-    monkeypatch.setattr(db, "connect_from_env", login)
-    result = vector_metrics_handler.handler({"source": "aws.events"})
+    monkeypatch.setattr(db, "connect_with_password", login)
+    with mock_aws(), env_vars({"DB_HOST": DB_HOST, "DB_PORT": "5432", "DB_NAME": "docai", "DB_USER": vector_metrics.METRICS_USER, "AWS_REGION": "us-east-1"}):
+        result = vector_metrics_handler.handler({"source": "aws.events"})
+    assert users == ["docai_metrics"]
     assert result["rows"] == vector_metrics.measure(conn).rows > 0
     [line] = emf(capsys.readouterr().out, "VectorRows")
-    assert line["VectorTableBytes"] == result["tableBytes"]
+    assert line["VectorTableBytes"] == result["tableBytes"] and line["source"] == "schedule"
     # closed: a connection a warm container kept open would keep a pausable database awake
     import pg8000.exceptions
     with pytest.raises(pg8000.exceptions.InterfaceError):
@@ -143,8 +146,8 @@ def test_the_throttle_lets_one_collection_through_per_interval():
 
 def store_event(key: str, n: int, s3) -> dict:
     batch = f"runs/r/{key}/chunks/0.json"
-    s3.put_object(Bucket="work", Key=batch, Body=json.dumps([{"index": i, "text": f"t{i}", "tokens": 3, "metadata": {}} for i in range(n)]))
-    s3.put_object(Bucket="work", Key=batch.replace("/chunks/", "/embeddings/"), Body=json.dumps([c.embedding for c in chunks(n)]))
+    s3.put_object(Bucket="docai-work", Key=batch, Body=json.dumps([{"index": i, "text": f"t{i}", "tokens": 3, "metadata": {}} for i in range(n)]))
+    s3.put_object(Bucket="docai-work", Key=batch.replace("/chunks/", "/embeddings/"), Body=json.dumps([c.embedding for c in chunks(n)]))
     return {"bucket": "intake", "key": key, "versionId": "v1", "sequencer": "01", "runId": "r",
             "extracted": {"metadata": {"accessTier": "internal"}, "contentHash": f"h-{key}"}, "chunked": {"batches": [batch]}}
 
@@ -157,9 +160,9 @@ def test_the_store_step_measures_on_its_own_connection_once_per_interval_and_nev
     monkeypatch.setattr(pipeline_handlers, "_db_conn", store_conn)
     monkeypatch.setattr(pipeline_handlers, "_vector_metrics_throttle", vector_metrics.Throttle(300, clock=lambda: now[0]))
     monkeypatch.setattr(db, "connect_from_env", lambda *a, **k: pytest.fail("the Store opened a connection to measure"))
-    with mock_aws(), env_vars({"WORK_BUCKET": "work", "AWS_DEFAULT_REGION": "us-east-1"}):
+    with mock_aws(), env_vars({"WORK_BUCKET": "docai-work", "AWS_DEFAULT_REGION": "us-east-1"}):
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="work")
+        s3.create_bucket(Bucket="docai-work")
         pipeline_handlers._clients.clear()
         rows = vector_metrics.measure(conn).rows
         assert pipeline_handlers.store_handler(store_event("store/one.pdf", 7, s3))["outcome"] == "stored"

@@ -116,6 +116,8 @@ export const PILOT: StageConfig = {
     databaseCpuPercent: 90,
     databaseFreeStorageGiB: 2,
     databaseConnections: 60,
+    // The database pauses when idle: two connections a day from the schedule (Stores measure too).
+    vectorStoreMetricsHours: 12,
   },
   gateway: {
     models: common.models,
@@ -207,6 +209,7 @@ export const PRODUCTION: StageConfig = {
     databaseCpuPercent: 80,
     databaseFreeStorageGiB: 20,
     databaseConnections: 400,
+    vectorStoreMetricsHours: 1,
   },
   gateway: {
     models: common.models,

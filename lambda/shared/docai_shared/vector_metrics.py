@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
-from docai_shared.observability import emf_line
+from docai_shared import contract
+from docai_shared.observability import Metrics, emf_line
 
 METRICS_USER = "docai_metrics"
 CHUNK_TABLE = "chunks"
@@ -49,11 +50,9 @@ class VectorStoreSize:
         return 100.0 * self.dead_tuples / total if total else 0.0
 
     def emf(self, properties: dict[str, Any] | None = None) -> str:
-        return emf_line(
-            {"VectorTableBytes": (self.table_bytes, "Bytes"), "VectorIndexBytes": (self.index_bytes, "Bytes"),
-             "VectorRows": (self.rows, "Count"), "VectorDeadTuples": (self.dead_tuples, "Count")},
-            {}, properties,
-        )
+        metrics = {"VectorTableBytes": (float(self.table_bytes), "Bytes"), "VectorIndexBytes": (float(self.index_bytes), "Bytes"),
+                   "VectorRows": (float(self.rows), "Count"), "VectorDeadTuples": (float(self.dead_tuples), "Count")}
+        return emf_line(metrics, {}, properties)
 
 
 def measure(conn: Any, table: str = CHUNK_TABLE) -> VectorStoreSize:
@@ -71,6 +70,16 @@ def emit(conn: Any, stream: TextIO, properties: dict[str, Any] | None = None) ->
     size = measure(conn)
     stream.write(size.emf(properties) + "\n")
     return size
+
+
+def count_search(tier: str, workflow: object, stream: TextIO | None = None) -> str | None:
+    """One VectorSearches line for a search as ``tier`` in ``workflow``. The dimension values are a
+    closed set (the tiers, the contract's SEARCH_WORKFLOWS, else ``unknown``): no caller can mint a metric."""
+    if tier not in contract.ACCESS_TIERS:
+        raise ValueError(f"tier {tier!r} is not an access tier")
+    search_metrics = Metrics(workflow if workflow in contract.SEARCH_WORKFLOWS else "unknown", stream)
+    search_metrics.add("VectorSearches", 1)
+    return search_metrics.flush(Tier=tier)
 
 
 class Throttle:
