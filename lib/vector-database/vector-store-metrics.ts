@@ -5,7 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { DocaiFunction, FunctionPlacement } from '../common';
+import { acknowledge, DocaiFunction, FunctionPlacement } from '../common';
 import { DocaiMetricFactory } from '../common/metric-factory';
 import { ACCESS_TIERS, SEARCH_WORKFLOWS } from '../contract';
 import type { IVectorDatabase } from './vector-database';
@@ -103,6 +103,10 @@ export class VectorStoreMetrics extends Construct {
       schedule: events.Schedule.rate(every),
       targets: [new targets.LambdaFunction(this.collector, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
     });
+    acknowledge(this.schedule, ['Serverless::Serverless-EventBusDLQ'],
+      'A schedule that invokes the collector function: an event EventBridge could not deliver (after 2 retries within an hour) is one ' +
+        'skipped measurement, which the next scheduled run and the next Store replace; it carries no data. A run that fails inside the ' +
+        'function goes to the function\'s asynchronous dead-letter queue, which alarms.');
 
     // Day-over-day growth without a time-shift function: within one day's period, the largest
     // measurement minus the smallest (hourly collection: 23 hours of growth), over the smallest.
