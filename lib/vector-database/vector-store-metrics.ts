@@ -14,7 +14,21 @@ import type { IVectorDatabase } from './vector-database';
  * The database user the collector logs in as (schema migration 0008): LOGIN and rds_iam, no grant on
  * any table; the size functions and pg_stat_user_tables need none.
  */
-export const VECTOR_METRICS_DB_USER = 'docai_metrics';
+const METRICS_DB_USER = 'docai_metrics';
+
+/** Options of VectorStoreMetrics.metricDeadTuplePercent. */
+export interface VectorDeadTupleMetricOptions {
+  /** @default Duration.minutes(5) */
+  readonly period?: Duration;
+}
+
+/** Options of VectorStoreMetrics.metricIndexGrowthPercent. */
+export interface VectorIndexGrowthMetricOptions {
+  /** @default Duration.days(1) */
+  readonly period?: Duration;
+  /** Indexes smaller than this count as this size. @default Size.mebibytes(256) */
+  readonly floor?: Size;
+}
 
 export interface VectorStoreMetricsProps {
   /** The database to measure (any IVectorDatabase: deployed here or imported). */
@@ -61,6 +75,9 @@ export interface VectorStoreMetricsProps {
  * function; this construct charts them.
  */
 export class VectorStoreMetrics extends Construct {
+  /** The database user the collector logs in as (schema migration 0008: no grant on any table). */
+  public static readonly DB_USER: string = METRICS_DB_USER;
+
   public readonly collector: DocaiFunction;
   public readonly schedule: events.Rule;
   public readonly indexGrowthAlarm: cloudwatch.Alarm;
@@ -89,12 +106,12 @@ export class VectorStoreMetrics extends Construct {
       description: 'Measures the vector store (table and HNSW index bytes, rows, dead tuples) as CloudWatch metrics',
       timeout: Duration.seconds(60),
       memorySize: 128,
-      environment: props.database.connectionEnvironment(VECTOR_METRICS_DB_USER),
+      environment: props.database.connectionEnvironment(METRICS_DB_USER),
       workflow: 'vector-metrics',
       ...placement,
       securityGroups: [...placement.securityGroups, props.database.clientSecurityGroup],
     });
-    props.database.grantConnect(this.collector, VECTOR_METRICS_DB_USER);
+    props.database.grantConnect(this.collector, METRICS_DB_USER);
 
     // A missed run is not retried for long: the next one measures again. A run that fails lands in the
     // function's own asynchronous dead-letter queue (the placement's).
@@ -161,7 +178,7 @@ export class VectorStoreMetrics extends Construct {
   }
 
   /** Dead tuples as a percent of all the chunk table's tuples (averages over the period). */
-  public metricDeadTuplePercent(props: { readonly period?: Duration } = {}): cloudwatch.MathExpression {
+  public metricDeadTuplePercent(props: VectorDeadTupleMetricOptions = {}): cloudwatch.MathExpression {
     const o = { statistic: 'Average', period: props.period };
     return this.factory.expression('100 * dead / MAX([live + dead, 1])', { dead: this.metricDeadTuples(o), live: this.metricRows(o) },
       { label: 'dead tuples %', period: props.period });
@@ -171,7 +188,7 @@ export class VectorStoreMetrics extends Construct {
    * Growth of the HNSW index within each period, percent: (largest - smallest) / MAX(smallest, floor).
    * @default period 1 day, floor 256 MiB
    */
-  public metricIndexGrowthPercent(props: { readonly period?: Duration; readonly floor?: Size } = {}): cloudwatch.MathExpression {
+  public metricIndexGrowthPercent(props: VectorIndexGrowthMetricOptions = {}): cloudwatch.MathExpression {
     const period = props.period ?? Duration.days(1);
     const floor = (props.floor ?? Size.mebibytes(256)).toBytes();
     return this.factory.expression(`100 * (hi - lo) / MAX([lo, ${floor}])`, {

@@ -7,7 +7,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { VECTOR_METRICS_DB_USER, VectorDatabase, VectorStoreMetrics, VectorStoreMetricsProps } from '../../lib';
+import { VectorDatabase, VectorStoreMetrics, VectorStoreMetricsProps } from '../../lib';
 import { configFor, newApp, synthStage } from '../helpers';
 
 const DAY = 86400;
@@ -42,7 +42,7 @@ describe('VectorStoreMetrics', () => {
     const t = standalone().template();
     t.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'vector_metrics_handler.handler',
-      Environment: { Variables: Match.objectLike({ DB_USER: VECTOR_METRICS_DB_USER, DB_HOST: 'docai-db.abcdefgh.eu-west-1.rds.amazonaws.com', DB_PORT: '5433', DB_NAME: 'docai' }) },
+      Environment: { Variables: Match.objectLike({ DB_USER: VectorStoreMetrics.DB_USER, DB_HOST: 'docai-db.abcdefgh.eu-west-1.rds.amazonaws.com', DB_PORT: '5433', DB_NAME: 'docai' }) },
       VpcConfig: { SecurityGroupIds: Match.arrayWith(['sg-0123456789abcdef0']) },
     });
     const connects = Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Action === 'rds-db:connect');
