@@ -114,7 +114,9 @@ export class VectorStoreMetrics extends Construct {
     props.database.grantConnect(this.collector, METRICS_DB_USER);
 
     // A missed run is not retried for long: the next one measures again. A run that fails lands in the
-    // function's own asynchronous dead-letter queue (the placement's).
+    // function's own asynchronous dead-letter queue (the placement's). A scheduled rule needs no role of
+    // its own (EventBridge Scheduler, which AWS now recommends for new schedules, would):
+    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rules.html
     this.schedule = new events.Rule(this, 'Schedule', {
       description: `Measures the vector store every ${every.toHumanString()}`,
       schedule: events.Schedule.rate(every),
