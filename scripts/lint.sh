@@ -14,7 +14,7 @@ run() { local name=$1; shift; echo "::: $name"; "$@" || failed+=("$name"); }
 
 run eslint npx eslint --cache --cache-location build/eslint-cache --max-warnings 0 .
 run ruff .venv/bin/ruff check --cache-dir build/ruff-cache --output-format concise .
-run mypy .venv/bin/mypy --cache-dir build/mypy-cache lambda/shared/docai_shared lambda/pipeline/*.py lambda/query/*.py lambda/ingestion/*.py lambda/migrations/*.py
+run mypy .venv/bin/mypy --cache-dir build/mypy-cache lambda/shared/docai_shared lambda/pipeline/*.py lambda/query/*.py lambda/ingestion/*.py lambda/migrations/*.py lambda/vector_metrics/*.py
 run contract npx tsx scripts/contract.ts --check
 
 if ((${#failed[@]})); then

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from datetime import date
 from typing import Any, Callable, TypeVar
 
 from chunking import chunk_sections, content_hash
-from docai_shared import db
+from docai_shared import db, vector_metrics
 from docai_shared.embeddings import EmbeddingClient, batches
 from docai_shared.errors import (
     TRANSIENT_ERROR_NAMES, DatabaseUnavailable, DocumentLimitExceeded, InvalidMetadata, PermanentError, StaleVersion, TransientError, UnsupportedDocument,
@@ -310,12 +311,29 @@ def store_handler(event: dict, context: Any = None) -> dict:
             access_tier=meta["accessTier"], content_hash=event["extracted"]["contentHash"], document_type=meta.get("documentType"),
             document_date=date.fromisoformat(meta["documentDate"]) if meta.get("documentDate") else None, business_unit=meta.get("businessUnit"),
         )
-        outcome = db.upsert_document(db_connection(), doc, records, force=bool(event.get("reembed")), embedding_model=os.environ.get("EMBEDDING_MODEL") or None)
+        conn = db_connection()
+        outcome = db.upsert_document(conn, doc, records, force=bool(event.get("reembed")), embedding_model=os.environ.get("EMBEDDING_MODEL") or None)
         metrics.add("DocumentsProcessed", 1)
         log.info("stored", outcome=outcome, chunks=len(records))
+        _measure_vector_store(conn, log)
         return {"outcome": outcome, "chunks": len(records)}
 
     return _timed("Store", event, run)
+
+
+# The vector store's size after a Store, on the Store's own open connection (the database is awake
+# anyway: no schedule wakes a paused one for this); at most once per function instance per interval.
+VECTOR_METRICS_INTERVAL_S = 300
+_vector_metrics_throttle = vector_metrics.Throttle(VECTOR_METRICS_INTERVAL_S)
+
+
+def _measure_vector_store(conn: Any, log: Logger) -> None:
+    if not _vector_metrics_throttle.due():
+        return
+    try:
+        vector_metrics.emit(conn, sys.stdout, {"source": "store"})
+    except Exception as e:  # a metric never fails a stored document; the schedule measures again
+        log.warning("vector store not measured", error=f"{type(e).__name__}: {str(e)[:200]}")
 
 
 def _current_version(bucket: str, key: str) -> str | None:

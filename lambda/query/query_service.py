@@ -478,9 +478,10 @@ class QueryService:
         return call_with_retries("embedding", lambda: embedder.embed([question])[0], self.embed_retry, self.embed_breaker, Deadline.after(8), attempts)
 
     def retrieve(self, tier: str, embedding: list[float], k: int, filters: dict, token: str | None = None,
-                 connect_wait_s: float | None = None) -> list[dict]:
+                 connect_wait_s: float | None = None, workflow: str | None = None) -> list[dict]:
         # The retrieve function derives the tier from the token itself; ``tier`` must agree with it.
-        event: dict[str, Any] = {"tier": tier, "token": token, "embedding": embedding, "k": k, "filters": filters}
+        # ``workflow`` only labels its VectorSearches metric.
+        event: dict[str, Any] = {"tier": tier, "token": token, "workflow": workflow, "embedding": embedding, "k": k, "filters": filters}
         if connect_wait_s is not None:
             event["connectWaitSeconds"] = round(connect_wait_s, 1)
         out = self.clients("lambda").invoke(FunctionName=self.settings.retrieve_function, InvocationType="RequestResponse", Payload=json.dumps(event).encode())
@@ -606,7 +607,7 @@ class QueryService:
             record.attempts = record.attempts + [a.__dict__ for a in embed_attempts]
         wait = self.connect_wait_s(context, workflow)
         try:
-            hits = _timed(latency, "retrieve", lambda: self.retrieve(identity.tier, vector, req.k, req.filters, identity.token, wait))
+            hits = _timed(latency, "retrieve", lambda: self.retrieve(identity.tier, vector, req.k, req.filters, identity.token, wait, workflow))
         except DatabaseResuming as e:
             log.warning("database resuming", requestId=request_id, retryAfterSeconds=e.retry_after_s)
             raise HttpError(503, "database_resuming", f"The document database is resuming after a pause (it pauses when idle); retry in {e.retry_after_s} seconds.",

@@ -10,7 +10,7 @@ query function that is buggy or compromised cannot raise a caller's tier. It log
 database as that tier's reader role with an IAM token (``docai_reader_<tier>``), so row-level
 security decides which chunks are visible.
 
-Event: {"token": "<ID token>", "tier": "internal", "embedding": [...], "k": 8, "filters": {"document_type": ..., "date_from": ..., "date_to": ...},
+Event: {"token": "<ID token>", "tier": "internal", "workflow": "answer", "embedding": [...], "k": 8, "filters": {"document_type": ..., "date_from": ..., "date_to": ...},
         "connectWaitSeconds": 12}
 Result: {"hits": [{"chunkId", "key", "versionId", "page", "heading", "score", "text", "tier"}]}, or, when the database did
 not accept a connection within the wait (an auto-paused database resuming), {"databaseResuming": {"retryAfterSeconds": n}}:
@@ -18,6 +18,7 @@ an answer, not a function error (a resume is expected, not a fault of this funct
 
 ``connectWaitSeconds``: how long the caller can wait for the connection (its own deadline); bounded here
 by this invocation's remaining time, so the function answers before Lambda would time it out.
+``workflow`` only labels the VectorSearches metric.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from datetime import date
 from typing import Any
 
 from caller_token import TokenRejected, TokenVerifier, parse_jwks, tier_from_groups
-from docai_shared import db
+from docai_shared import contract, db, vector_metrics
 from docai_shared.errors import PermanentError
 from docai_shared.observability import Logger, Metrics
 
@@ -108,6 +109,10 @@ def handler(event: dict, context: Any = None) -> dict:
         raise
     metrics.add("RetrievedChunks", len(hits))
     metrics.flush()
+    # Query volume per tier and query workflow (VectorSearches; values from a closed set).
+    if event.get("workflow") not in contract.SEARCH_WORKFLOWS:
+        log.warning("search without a known workflow", workflow=str(event.get("workflow"))[:20])
+    vector_metrics.count_search(tier, event.get("workflow"))
     return {
         "hits": [
             {"chunkId": f"{h.document_id}:{h.chunk_index}", "key": h.key, "versionId": h.version_id, "page": h.metadata.get("page"),

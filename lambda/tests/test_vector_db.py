@@ -53,9 +53,9 @@ def count_chunks(conn, key: str) -> int:
 
 def test_migrations_apply_from_empty_and_reapply_as_no_op(migrated):
     conn, first = migrated
-    assert first == ["0001_extension_and_tiers", "0002_documents_and_chunks", "0003_indexes", "0004_roles_and_row_level_security", "0005_tags_sequencer", "0006_embedding_model", "0007_version_events"]
+    assert first == ["0001_extension_and_tiers", "0002_documents_and_chunks", "0003_indexes", "0004_roles_and_row_level_security", "0005_tags_sequencer", "0006_embedding_model", "0007_version_events", "0008_metrics_role"]
     assert apply_migrations(conn, PARAMS) == []
-    assert conn.run("SELECT count(*) FROM schema_migrations")[0][0] == 7
+    assert conn.run("SELECT count(*) FROM schema_migrations")[0][0] == 8
     assert conn.run("SELECT extversion FROM pg_extension WHERE extname = 'vector'")[0][0] >= "0.8"
     # the embedding column has the dimension from the parameters
     assert conn.run("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'")[0][0] == f"vector({DIM})"

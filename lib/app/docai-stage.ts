@@ -80,6 +80,7 @@ export function createDocaiStacks(scope: Construct, config: StageConfig, opts: {
     database: data.database,
     embedding: inference.embedding,
     query: app.query,
+    vectorStore: app.vectorStoreMetrics,
     description: `docai-blueprint ${config.stage}: dashboard and alarms`,
   });
   const cost = new CostStack(scope, stackName(config, 'cost'), {

@@ -306,6 +306,7 @@ export function validateStageConfig(c: StageConfig): string[] {
   num('observability.databaseCpuPercent', o?.databaseCpuPercent, 1, 100);
   num('observability.databaseAcuUtilizationPercent', o?.databaseAcuUtilizationPercent, 1, 100);
   int('observability.databaseConnections', o?.databaseConnections, 1, 100000);
+  int('observability.vectorStoreMetricsHours', o?.vectorStoreMetricsHours, 1, 24, 'hours between measurements, e.g. 12 where the database pauses, 1 where it never does');
 
   p.push(...validateQuestionEmbedding(c, { int, num, oneOf, got }));
   p.push(...validateGateway(c, { int, num, oneOf, got }));

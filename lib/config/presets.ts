@@ -118,6 +118,8 @@ export const PILOT: StageConfig = {
     databaseCpuPercent: 90,
     databaseAcuUtilizationPercent: 90,
     databaseConnections: 60,
+    // The database pauses when idle: two connections a day from the schedule (Stores measure too).
+    vectorStoreMetricsHours: 12,
   },
   gateway: {
     models: common.models,
@@ -211,6 +213,7 @@ export const PRODUCTION: StageConfig = {
     databaseCpuPercent: 80,
     databaseAcuUtilizationPercent: 80,
     databaseConnections: 400,
+    vectorStoreMetricsHours: 1,
   },
   gateway: {
     models: common.models,

@@ -185,6 +185,12 @@ export interface ObservabilityConfig {
   readonly databaseAcuUtilizationPercent: number;
   /** Database connections alarm threshold. */
   readonly databaseConnections: number;
+  /**
+   * Hours between scheduled measurements of the vector store (table and HNSW index bytes, rows, dead
+   * tuples; the Store step measures too). Each one connects, so it resumes a paused database and keeps
+   * it up for its auto-pause delay: a few a day where the database pauses, hourly where it never does.
+   */
+  readonly vectorStoreMetricsHours: number;
 }
 
 /** One model the gateway can call (a key of `gateway.models`). */

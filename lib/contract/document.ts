@@ -1,6 +1,6 @@
 import { FUNCTION_ENVIRONMENT, LOCAL_ENVIRONMENT } from './environment';
 import { EXTRACT_LIMIT_ENV, EXTRACT_LIMITS, QUERY_LIMITS } from './limits';
-import { CUSTOM_METRICS, METRIC_DIMENSIONS_ENV, METRICS_NAMESPACE } from './metrics';
+import { CUSTOM_METRICS, METRIC_DIMENSIONS_ENV, METRICS_NAMESPACE, SEARCH_WORKFLOWS } from './metrics';
 import { TAG_KEYS } from './tags';
 import { ACCESS_TIERS, DEFAULT_ACCESS_TIER } from './tiers';
 
@@ -19,6 +19,7 @@ export function contractJson(): string {
     metricsNamespace: METRICS_NAMESPACE,
     metricDimensionsEnv: METRIC_DIMENSIONS_ENV,
     customMetrics: CUSTOM_METRICS,
+    searchWorkflows: SEARCH_WORKFLOWS,
     tagKeys: TAG_KEYS,
     functionEnvironment: FUNCTION_ENVIRONMENT,
     localEnvironment: LOCAL_ENVIRONMENT,

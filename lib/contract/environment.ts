@@ -2,11 +2,11 @@ import { EXTRACT_LIMIT_ENV } from './limits';
 import { METRIC_DIMENSIONS_ENV } from './metrics';
 
 /** Every function built on lib/common/python-function.ts (each gets WORKFLOW and the metric dimensions). */
-const ALL = ['bootstrap_handler.handler', 'ingestion_handler.handler', 'jwks_handler.handler', 'migrations_handler.handler', 'pipeline_handlers.*', 'query_handler.handler', 'retrieve_handler.handler'];
+const ALL = ['bootstrap_handler.handler', 'ingestion_handler.handler', 'jwks_handler.handler', 'migrations_handler.handler', 'pipeline_handlers.*', 'query_handler.handler', 'retrieve_handler.handler', 'vector_metrics_handler.handler'];
 /** The pipeline's step functions share one environment (lib/document-pipeline, `common`). */
 const STEPS = ['pipeline_handlers.chunk_handler', 'pipeline_handlers.delete_handler', 'pipeline_handlers.embed_handler', 'pipeline_handlers.extract_handler', 'pipeline_handlers.mark_for_review_handler', 'pipeline_handlers.record_failure_handler', 'pipeline_handlers.retier_handler', 'pipeline_handlers.store_handler', 'pipeline_handlers.validate_handler'];
 /** The functions with a database connection (IVectorDatabase.connectionEnvironment). */
-const DB_CLIENTS = ['pipeline_handlers.backfill_item_handler', 'pipeline_handlers.delete_handler', 'pipeline_handlers.mark_for_review_handler', 'pipeline_handlers.record_failure_handler', 'pipeline_handlers.retier_handler', 'pipeline_handlers.store_handler', 'retrieve_handler.handler'];
+const DB_CLIENTS = ['pipeline_handlers.backfill_item_handler', 'pipeline_handlers.delete_handler', 'pipeline_handlers.mark_for_review_handler', 'pipeline_handlers.record_failure_handler', 'pipeline_handlers.retier_handler', 'pipeline_handlers.store_handler', 'retrieve_handler.handler', 'vector_metrics_handler.handler'];
 const QUERY = ['query_handler.handler'];
 const MIGRATIONS = 'migrations_handler.handler';
 /** The custom resource that creates docai_migrator through the RDS Data API (lambda/migrations/bootstrap_handler.py). */

@@ -19,7 +19,16 @@ export const CUSTOM_METRICS = [
   'ExecutionsStarted', 'Fallbacks', 'ForeignBucketRecords', 'GuardrailBlocks', 'IgnoredRecords', 'Latency.*', 'MalformedRecords',
   'ModelRequests', 'Pages', 'ProviderErrors', 'ProviderLatencyMs', 'ReplayLimitReached', 'Replays', 'Requests', 'RetrievedChunks',
   'StartFailures', 'StepLatency', 'TokensEmbedded', 'TokensIn', 'TokensOut', 'UsageUnreported',
+  // the vector store (docai_shared.vector_metrics; VectorSearches from the retrieve function)
+  'VectorDeadTuples', 'VectorIndexBytes', 'VectorRows', 'VectorSearches', 'VectorTableBytes',
 ] as const;
+
+/**
+ * The query API's workflows (POST /query answers, POST /search lists chunks): the values of
+ * VectorSearches' `Workflow` dimension (with `Tier`, 4 x 2 = 8 metrics per deployment); the retrieve
+ * function counts any other value as `unknown`, so a caller cannot add metrics.
+ */
+export const SEARCH_WORKFLOWS = ['answer', 'search'] as const;
 
 /** Whether `name` is a custom metric of the contract (`Latency.retrieve` matches `Latency.*`). */
 export function isCustomMetric(name: string): boolean {

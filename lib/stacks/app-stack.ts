@@ -13,7 +13,7 @@ import { IIntakeBucket } from '../intake-bucket';
 import { IModelGateway } from '../model-gateway';
 import { QueryApi } from '../query-api';
 import { IAuditStore } from '../query-api/audit-store';
-import { IVectorDatabase } from '../vector-database';
+import { IVectorDatabase, VectorStoreMetrics } from '../vector-database';
 import { deploymentMetricDimensions, namePrefix } from './stack-names';
 import { queryAuthorization } from './read-side-props';
 
@@ -71,6 +71,7 @@ export class AppStack extends Stack {
   public readonly ingestion: IngestionFunction;
   public readonly pipeline: DocumentPipeline;
   public readonly query: QueryApi;
+  public readonly vectorStoreMetrics: VectorStoreMetrics;
 
   constructor(scope: Construct, id: string, props: AppStackProps) {
     // Production keeps its evidence (function, API access and WAF logs, the key that encrypts them): termination protection as the data stack.
@@ -169,6 +170,14 @@ export class AppStack extends Stack {
       alarms: { error5xxPercent: q.alarm5xxPercent, p95LatencyMs: q.alarmP95LatencyMs },
     });
     tagWorkload(this.query, 'query');
+
+    this.vectorStoreMetrics = new VectorStoreMetrics(this, 'VectorStoreMetrics', {
+      database: props.database,
+      placement: this.placement,
+      collectEvery: Duration.hours(c.observability.vectorStoreMetricsHours),
+      alarmTopic: props.alarmTopic,
+    });
+    tagWorkload(this.vectorStoreMetrics, 'vector-db');
   }
 }
 

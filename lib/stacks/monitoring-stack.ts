@@ -12,7 +12,7 @@ import { GpuInferenceEndpoint } from '../gpu-inference';
 import { IngestionQueue } from '../ingestion';
 import { Observability } from '../observability';
 import { QueryApi } from '../query-api';
-import { VectorDatabase } from '../vector-database';
+import { VectorDatabase, VectorStoreMetrics } from '../vector-database';
 import { deploymentMetricDimensions, namePrefix } from './stack-names';
 
 /** Handles of what the dashboard and alarms watch (never whole stacks). */
@@ -25,6 +25,8 @@ export interface MonitoringStackProps extends StackProps {
   /** The documents' embedding endpoint. */
   readonly embedding: GpuInferenceEndpoint;
   readonly query: QueryApi;
+  /** The vector store's volume and size (its dashboard row). @default - no vector store row */
+  readonly vectorStore?: VectorStoreMetrics;
 }
 
 /** The stage's dashboard and cross-cutting alarms. Stateless. */
@@ -54,6 +56,7 @@ export class MonitoringStack extends Stack {
       },
     });
     this.observability.dashboard.addWidgets(...props.query.dashboardWidgets());
+    if (props.vectorStore) this.observability.dashboard.addWidgets(...props.vectorStore.dashboardWidgets());
   }
 }
 

@@ -1,1 +1,2 @@
 export * from './vector-database';
+export * from './vector-store-metrics';

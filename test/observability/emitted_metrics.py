@@ -6,7 +6,8 @@ Usage: python3 emitted_metrics.py <lambda dir>. Prints {"metrics": [{"file", "na
 - ``Metrics(workflow).add(name, ...)`` then ``.flush(**extra)``: Workflow plus the keyword names of a
   flush in the same module (every flush of the module is a possible set);
 - ``emf_line(metrics, {...})``: the keys of the dimension dict literal, for the keys of the metrics
-  dict built in the same function and the ``extra`` dicts its callers pass (``emit_provider_metrics``);
+  dict built in the same function (assigned to the name passed), and in ``emit_provider_metrics`` for
+  the ``extra`` dicts its callers pass too;
 - and, in every case, the deployment's dimensions that emf_line merges from the environment variable
   named by ``METRIC_DIMENSIONS_ENV`` (reported so the caller can read the functions' values).
 """
@@ -65,6 +66,7 @@ def scan(root: pathlib.Path) -> dict:
     provider_names: list[str] = []
     extra_names: list[str] = []
     all_flush_sets: list[list[str]] = []
+    own_sets: list[tuple[str, str, list[str]]] = []
     per_file: list[tuple[str, list[str], list[list[str]]]] = []
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).as_posix()
@@ -88,11 +90,14 @@ def scan(root: pathlib.Path) -> dict:
             for call in [n for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]:
                 # (a dict with a ** spread is Metrics.flush's own call, covered by the flush sets)
                 if call.func.id == "emf_line" and len(call.args) > 1 and isinstance(call.args[1], ast.Dict) and None not in call.args[1].keys:
-                    provider_sets.append(_dict_keys(call.args[1]))
                     metrics_arg = call.args[0]
-                    for a in ast.walk(fn):
-                        if isinstance(a, ast.Assign) and isinstance(metrics_arg, ast.Name) and any(isinstance(t, ast.Name) and t.id == metrics_arg.id for t in a.targets):
-                            provider_names.extend(_dict_keys(a.value))
+                    names = [k for a in ast.walk(fn) if isinstance(a, ast.Assign) and isinstance(metrics_arg, ast.Name)
+                             and any(isinstance(t, ast.Name) and t.id == metrics_arg.id for t in a.targets) for k in _dict_keys(a.value)]
+                    if fn.name == "emit_provider_metrics":  # its callers' extra metrics get its dimensions too
+                        provider_sets.append(_dict_keys(call.args[1]))
+                        provider_names.extend(names)
+                    else:  # any other emf_line: exactly its own dimensions
+                        own_sets.extend((rel, n, _dict_keys(call.args[1])) for n in names)
                 if call.func.id == "emit_provider_metrics" or (isinstance(call.func, ast.Attribute) and call.func.attr == "emit_provider_metrics"):
                     extra = call.args[5] if len(call.args) > 5 else next((k.value for k in call.keywords if k.arg == "extra"), None)
                     if isinstance(extra, ast.Name):
@@ -110,6 +115,8 @@ def scan(root: pathlib.Path) -> dict:
             metrics.append({"file": rel, "name": name, "dimensionSets": [sorted(set(s)) for s in sets]})
     for name in dict.fromkeys(provider_names + extra_names):
         metrics.append({"file": "emf_line", "name": name, "dimensionSets": [sorted(set(s)) for s in provider_sets]})
+    for rel, name, keys in own_sets:
+        metrics.append({"file": rel, "name": name, "dimensionSets": [sorted(set(keys))]})
     return {"metrics": metrics, "deploymentDimensionsEnv": env_name}
 
 

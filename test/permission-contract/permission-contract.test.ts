@@ -242,3 +242,15 @@ describe('the retrieve role\'s database users (issue 25, item 4), simulated over
     for (const tier of TIERS) expect((await evaluateAll(assembly, connect(assembly, tier))).map(describeDenial)).toEqual([]);
   });
 });
+
+describe('the vector store collector\'s database user (issue 26, item 4)', () => {
+  test.each(STAGES)('%s: the collector may connect as docai_metrics (no table grant) and as no user that reads chunks', async (stage) => {
+    const assembly = contractAssembly(stage);
+    const as = (DBUsername: string) => contractCalls(assembly, [{ source: 'test', test: null, caller: 'vector_metrics_handler.handler', service: 'rds', operation: 'GenerateDbAuthToken',
+      params: { DBHostname: 'docai-test-db.cluster.local', Port: 5432, DBUsername, Region: 'us-east-1' } }], TEST_BINDINGS);
+    expect((await evaluateAll(assembly, as('docai_metrics'))).map(describeDenial)).toEqual([]);
+    for (const user of ['docai_writer', 'docai_reader_restricted']) {
+      expect((await evaluateAll(assembly, as(user))).map(describeDenial)).toEqual([expect.stringMatching(new RegExp(`needs rds-db:connect on .*dbuser:.*/${user}: ImplicitlyDenied`))]);
+    }
+  });
+});

@@ -31,6 +31,8 @@ METRIC_DIMENSIONS_ENV: str = _DOC["metricDimensionsEnv"]
 ENVIRONMENT_NAMES: frozenset[str] = frozenset(_DOC["functionEnvironment"]) | frozenset(_DOC["localEnvironment"])
 # The custom metric names (``Latency.*``: any ``Latency.<step>``); docai_shared.observability emits no other.
 CUSTOM_METRICS: frozenset[str] = frozenset(_DOC["customMetrics"])
+# The query API's workflows: the values of VectorSearches' Workflow dimension.
+SEARCH_WORKFLOWS: tuple[str, ...] = tuple(_DOC["searchWorkflows"])
 
 
 def is_custom_metric(name: str) -> bool:
