@@ -89,3 +89,9 @@ test('pilot and production create the same keys with the same audiences (a promo
     .map((a) => `${a.stack.replace(stage, '<stage>')}:${a.logicalId} ${a.audience.join('; ').replace(/s3:::[a-z0-9-]+-intake-[0-9a-f]{8}-/g, 's3:::<intake bucket>-').replace(new RegExp(stage, 'g'), '<stage>')}`).sort();
   expect(shape('production')).toEqual(shape('pilot'));
 });
+
+test('with cost-allocation tag activation, the cost stack\'s log key and alert-topic key serve two audiences', () => {
+  const review = reviewCloudAssembly(synthStage('pilot', { ...CONTEXT, activateCostAllocationTags: true }).outdir);
+  expect(review.keyAudiences.filter((a) => a.stack === 'docai-pilot-cost').map((a) => a.key).sort()).toEqual(['CostAlerts/Key', 'CostControls/LogKey']);
+  expect(review.keysSharingAnAudience).toEqual([]);
+});
