@@ -47,6 +47,7 @@ try {
   const unclassified = review.dataClassification.filter((c) => c.tiers === 'UNCLASSIFIED').length;
   const unalarmed = review.breakGlass.filter((b) => !b.alarmedBy.length).length;
   console.log(`${out} paths out to the internet, ${allOut} security groups allowing all outbound, ${everyTier} stores holding every tier's text, ${unclassified} unclassified, ${unalarmed} of ${review.breakGlass.length} break-glass paths without an alarm`);
+  console.log(`${review.keyAudiences.length} customer-managed keys, ${review.keysSharingAnAudience.reduce((n, g) => n + g.keys.length, 0)} sharing a key-policy audience with another key of their stack`);
   console.log(`wrote ${mdFile} and ${htmlFile}`);
 } catch (e) {
   console.error((e as Error).message);

@@ -360,7 +360,9 @@ export function validateStageConfig(c: StageConfig): string[] {
     // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterFromSnapshot.html).
     const SNAPSHOT = /^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:(cluster-snapshot|snapshot):)?(rds:)?[a-zA-Z][a-zA-Z0-9-]{0,254}$/;
     for (const [name, arn] of Object.entries(r.keys ?? {})) {
-      if (!(ADOPTABLE_KEYS as readonly string[]).includes(name)) p.push(`rebuild.keys: unknown key "${name}"; did you mean "${nearest(name, [...ADOPTABLE_KEYS])}"? Keys: ${ADOPTABLE_KEYS.join(', ')}`);
+      // The flow logs share the operations key since the data stack has one key for its logs.
+      if (name === 'flowLogs') p.push('rebuild.keys.flowLogs: the VPC flow logs are encrypted with the data stack\'s logs key, adopted as rebuild.keys.operations; drop flowLogs (the flow-log key of an older version stays with the log group it encrypted)');
+      else if (!(ADOPTABLE_KEYS as readonly string[]).includes(name)) p.push(`rebuild.keys: unknown key "${name}"; did you mean "${nearest(name, [...ADOPTABLE_KEYS])}"? Keys: ${ADOPTABLE_KEYS.join(', ')}`);
       else if (typeof arn !== 'string' || !KEY_ARN.test(arn)) p.push(`rebuild.keys.${name}: ${got(arn)}; expected a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (the retained key; aws kms list-keys)`);
     }
     if (r.restoreFromSnapshot !== undefined) {

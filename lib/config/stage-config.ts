@@ -341,7 +341,7 @@ export interface StageConfig {
 }
 
 /** The data keys a rebuilt data stack can adopt instead of creating new ones. */
-export const ADOPTABLE_KEYS = ['intake', 'database', 'flowLogs', 'ingestionQueue', 'alarms', 'operations', 'audit', 'gateway'] as const;
+export const ADOPTABLE_KEYS = ['intake', 'database', 'ingestionQueue', 'alarms', 'operations', 'audit', 'gateway'] as const;
 export type AdoptableKey = (typeof ADOPTABLE_KEYS)[number];
 
 /**

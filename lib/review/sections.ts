@@ -14,6 +14,8 @@ export interface TemplateView {
   readonly stack: string;
   readonly resources: Record<string, Json>;
   readonly mappings: Record<string, Json>;
+  /** The template's outputs: what other stacks may reference (a key another stack's resources use). */
+  readonly outputs?: Record<string, Json>;
   readonly pathOf: (id: string) => string;
   readonly label: (id: string) => string;
   readonly show: (v: unknown) => string;

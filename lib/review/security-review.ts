@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ClassificationRow, classifyStores, UNCLASSIFIED } from './data-classification';
+import { audienceText, KeyAudience, keyAudiences, keysSharingAnAudience } from './key-audience';
 import {
   ApiMethodReview, CognitoClientReview, ExternalCode, OutboundPath, RetentionReview, SecurityGroupReview, TemplateView, UserPoolReview, WatchedEvent, WebAclReview,
   apiOf, cognitoOf, externalCodeOf, outboundPathsOf, resourcePoliciesOf, retentionOf, securityGroupsOf, watchedEventsOf,
@@ -143,6 +144,10 @@ export interface SecurityReview {
   readonly tiers: string[];
   readonly dataClassification: ClassificationRow[];
   readonly breakGlass: BreakGlassPath[];
+  /** Every customer-managed key's key-policy audience and the resources that use it (lib/review/key-audience.ts). */
+  readonly keyAudiences: KeyAudience[];
+  /** Keys of one stack with the same audience: each group should be one key. */
+  readonly keysSharingAnAudience: Array<{ stack: string; keys: string[]; audience: string }>;
 }
 
 const GUARD_PLUGIN = 'cdk-validator-cfnguard';
@@ -259,7 +264,7 @@ export function reviewStack(name: string, templateFile: string, template: Json, 
     .filter(([pid, pr]) => (pr.Type === 'AWS::IAM::Policy' || pr.Type === 'AWS::IAM::ManagedPolicy') && !attached.has(pid))
     .map(([pid, pr]) => ({ policy: label(pid), roles: asArray(pr.Properties?.Roles).map(show), statements: statementsOf(pr.Properties?.PolicyDocument, show) }));
 
-  const view: TemplateView = { stack: name, resources, mappings: template.Mappings ?? {}, pathOf, label, show };
+  const view: TemplateView = { stack: name, resources, mappings: template.Mappings ?? {}, outputs: template.Outputs ?? {}, pathOf, label, show };
   const resourcePolicies: StackReview['resourcePolicies'] = resourcePoliciesOf(view).map((rp) => ({
     resource: rp.target, type: rp.type, note: rp.note, statements: statementsOf(rp.document, show, true),
   }));
@@ -363,7 +368,7 @@ const refsOf = (owner: string, stack: string, p: string, attr?: string) => {
  * The sections that need every stack: IAM principals of other stacks on each key, the data
  * classification, and the break-glass paths with the alarms that watch them.
  */
-export function assemblyWide(stacks: StackReview[]): Pick<SecurityReview, 'tiers' | 'dataClassification' | 'breakGlass'> {
+export function assemblyWide(stacks: StackReview[]): Pick<SecurityReview, 'tiers' | 'dataClassification' | 'breakGlass' | 'keyAudiences' | 'keysSharingAnAudience'> {
   const identity = identityStatements(stacks);
   const stackOf = (st: IdentityStatement) => st.via.split(':')[0];
   for (const s of stacks) {
@@ -443,7 +448,8 @@ export function assemblyWide(stacks: StackReview[]): Pick<SecurityReview, 'tiers
       });
     }
   }
-  return { tiers, dataClassification: classifyStores(views, tiers), breakGlass };
+  const audiences = keyAudiences(views);
+  return { tiers, dataClassification: classifyStores(views, tiers), breakGlass, keyAudiences: audiences, keysSharingAnAudience: keysSharingAnAudience(audiences) };
 }
 
 function shortPath(stack: string, p?: string): string | undefined {
@@ -661,6 +667,8 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     ['IAM roles', r.stacks.reduce((n, s) => n + s.roles.length, 0)],
     ['IAM statements flagged for a closer look', flagged],
     ['data stores not on a customer-managed key', noCmk],
+    ['customer-managed keys', r.stacks.filter((s) => s.keys.length).map((s) => `${s.name}: ${s.keys.length}`).join(', ') || 'none'],
+    ['keys sharing a key-policy audience with another key of their stack', r.keysSharingAnAudience.length ? r.keysSharingAnAudience.map((g) => `${g.stack}: ${g.keys.join(' = ')}`).join('; ') : 'none'],
     ['internet exposure (gateways, public subnets, public endpoints, open ingress)', exposure.length ? exposure.join(', ') : 'none'],
     ['paths out to the internet (SageMaker models, functions outside the VPC)', outboundInternet.length ? outboundInternet.join(', ') : 'none'],
     ['security groups allowing all outbound traffic', allOutbound.length ? allOutbound.join(', ') : 'none'],
@@ -744,6 +752,17 @@ export function securityReviewMarkdown(r: SecurityReview): string {
     if (!s.retention.length) L.push('No data stores.', '');
     else L.push(...table(['store', 'type', 'deletion policy', 'retention', 'backups', 'lock / protection', 'flags'], s.retention.map((x) => [code(x.store), x.type.replace(/^AWS::/, ''), x.deletionPolicy, x.retention, x.backups, x.lock, md(x.flags.map((f) => bold(f).md).join(', '))])), '');
 
+    const audiences = r.keyAudiences.filter((a) => a.stack === s.name);
+    if (audiences.length) {
+      L.push('### Keys: audience', '');
+      L.push('Each key\'s key-policy audience: every statement but the account-root default, one member per principal, with its conditions '
+        + '(operator, key and values compared exactly; actions do not count, IAM grants are in the tables below). '
+        + 'Two keys of one stack with the same audience should be one key (lib/review/key-audience.ts).', '');
+      const shared = new Set(r.keysSharingAnAudience.filter((g) => g.stack === s.name).flatMap((g) => g.keys));
+      L.push(...table(['key', 'description', 'audience', 'used by', 'shared with another key of this stack'], audiences.map((a) => [
+        code(a.key), a.description, audienceText(a), codes(a.usedBy), shared.has(a.key) ? bold('yes') : 'no',
+      ])), '');
+    }
     L.push('### Keys: who can decrypt', '');
     if (!s.keys.length) L.push('No KMS keys.', '');
     for (const k of s.keys) {

@@ -84,6 +84,13 @@ export class DataStack extends Stack {
     this.alarms = new AlarmTopic(this, 'Alarms', { email: c.alarmEmail, removalPolicy: this.dataRemovalPolicy, encryptionKey: adopted('alarms') });
     tagWorkload(this.alarms, 'observability');
 
+    // One key for this stack's logs (VPC flow logs, the migrations function's logs and environment):
+    // its audience is CloudWatch Logs of this account and region only, which is all a flow-log key
+    // needed too (lib/review/key-audience.ts). The database keeps its own key (RDS, its secret, its
+    // logs; denied to the key administrator).
+    const opsKey = adopted('operations') ?? createDataKey(this, 'OperationsKey', { description: 'Encrypts the data stack\'s logs (VPC flow logs, function logs) and function environments', removalPolicy: this.dataRemovalPolicy });
+    if (!c.rebuild?.keys?.operations) allowCloudWatchLogs(opsKey);
+
     this.network = new Network(this, 'Network', {
       maxAzs: c.network.maxAzs,
       interfaceEndpointsInEveryAz: c.network.interfaceEndpointsInEveryAz,
@@ -92,7 +99,7 @@ export class DataStack extends Stack {
       // SageMaker runtime (Embed) and Secrets Manager, for teams that keep AWS API calls on PrivateLink.
       interfaceEndpoints: interfaceEndpointsOf(c).map((e) => new ec2.InterfaceVpcEndpointAwsService(e.service)),
       flowLogRetention: c.logRetentionDays,
-      encryptionKey: adopted('flowLogs'),
+      encryptionKey: opsKey,
       removalPolicy: this.dataRemovalPolicy,
     });
     tagWorkload(this.network, 'network');
@@ -132,8 +139,6 @@ export class DataStack extends Stack {
     }
 
     // Functions of this stack (schema migrations): same VPC side and defaults as the app stack's.
-    const opsKey = adopted('operations') ?? createDataKey(this, 'OperationsKey', { description: 'Encrypts logs and environments of data-stack functions', removalPolicy: this.dataRemovalPolicy });
-    if (!c.rebuild?.keys?.operations) allowCloudWatchLogs(opsKey);
     const httpsOut = new ec2.SecurityGroup(this, 'FunctionSg', { vpc: this.network.vpc, description: 'docai data-stack Lambdas: HTTPS to VPC endpoints', allowAllOutbound: false });
     httpsOut.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to VPC endpoints (no internet route exists)');
 

@@ -95,4 +95,9 @@ test('npm run review prints the counts its report holds', () => {
   const [, everyTier, unalarmed, paths] = /(\d+) stores holding every tier's text, \d+ unclassified, (\d+) of (\d+) break-glass paths without an alarm/.exec(out)!.map(Number);
   const cellOf = (name: string) => new RegExp(`\\| ${name} \\| ([^|]+) \\|`).exec(report)![1];
   expect({ everyTier, unalarmed: `${unalarmed} of ${paths}` }).toEqual({ everyTier: Number(cellOf('stores holding text of every tier')), unalarmed: cellOf('break-glass paths without an alarm') });
+  const [, keys, sharing] = /(\d+) customer-managed keys, (\d+) sharing a key-policy audience/.exec(out)!.map(Number);
+  const perStack = cellOf('customer-managed keys').split(', ').reduce((n, x) => n + Number(x.split(': ')[1]), 0);
+  const groups = cellOf('keys sharing a key-policy audience with another key of their stack').trim();
+  const listed = groups === 'none' ? 0 : groups.split('; ').reduce((n, g) => n + g.split(' = ').length, 0);
+  expect({ keys, sharing }).toEqual({ keys: perStack, sharing: listed });
 }, 300_000);

@@ -20,7 +20,7 @@ function configFile(value: unknown): string {
 }
 
 describe('restore from snapshot and adopt retained keys', () => {
-  const rebuild = { restoreFromSnapshot: 'docai-production-final', keys: { database: KEY(1), intake: KEY(2), flowLogs: KEY(3) } };
+  const rebuild = { restoreFromSnapshot: 'docai-production-final', keys: { database: KEY(1), intake: KEY(2), operations: KEY(3) } };
   // every rule pack: a restored database must still pass them, with reasons where the template cannot say
   const rebuilt = synthStage('production', { ...IDENTITY, configFile: configFile({ rebuild }) }, { rulePacks: true });
   const fresh = synthStage('production', IDENTITY);
@@ -40,8 +40,12 @@ describe('restore from snapshot and adopt retained keys', () => {
 
   test('adopted keys are used, not created; the keys not named are created as before', () => {
     const keys = (s: typeof fresh) => Object.keys(data(s).Resources).filter((k) => data(s).Resources[k].Type === 'AWS::KMS::Key').sort();
-    expect(keys(fresh)).toEqual(expect.arrayContaining(['IntakeKey85B4ACCD', 'VectorDbKeyEBE59E18', 'NetworkFlowLogKeyF785E5F9']));
-    expect(keys(rebuilt)).toEqual(keys(fresh).filter((k) => !['IntakeKey85B4ACCD', 'VectorDbKeyEBE59E18', 'NetworkFlowLogKeyF785E5F9'].includes(k)));
+    expect(keys(fresh)).toEqual(expect.arrayContaining(['IntakeKey85B4ACCD', 'VectorDbKeyEBE59E18', 'OperationsKey2329F47A']));
+    expect(keys(rebuilt)).toEqual(keys(fresh).filter((k) => !['IntakeKey85B4ACCD', 'VectorDbKeyEBE59E18', 'OperationsKey2329F47A'].includes(k)));
+    // the adopted logs key encrypts the flow logs and the migrations function's logs
+    const logGroups = Object.entries<any>(data(rebuilt).Resources).filter(([k, r]) => r.Type === 'AWS::Logs::LogGroup' && /^(NetworkFlowLogs|VectorDbMigrationsLogs)/.test(k));
+    expect(logGroups).toHaveLength(2);
+    for (const [, g] of logGroups) expect(g.Properties.KmsKeyId).toBe(KEY(3));
     const bucket = Object.entries<any>(data(rebuilt).Resources).find(([k]) => k.startsWith('IntakeBucket') && data(rebuilt).Resources[k].Type === 'AWS::S3::Bucket')![1];
     expect(JSON.stringify(bucket.Properties.BucketEncryption)).toContain(KEY(2));
     // the fixed names the import matches on are unchanged, but for the restored database's: the kept
@@ -69,6 +73,8 @@ describe('restore from snapshot and adopt retained keys', () => {
     expect(problems({ restoreFromSnapshot: 'docai-production-final' })).toMatch(/set rebuild\.keys\.database to the KMS key the snapshot is encrypted with/);
     expect(problems({ keys: { database: 'alias/docai' } })).toMatch(/rebuild\.keys\.database: received "alias\/docai"; expected a KMS key ARN/);
     expect(problems({ keys: { intakeBucket: KEY(1) } })).toMatch(/rebuild\.keys: unknown key "intakeBucket"; did you mean "intake"\?/);
+    // an older version's name for the flow-log key, now the data stack's logs key
+    expect(problems({ keys: { flowLogs: KEY(1) } })).toMatch(/rebuild\.keys\.flowLogs: .*adopted as rebuild\.keys\.operations/);
     expect(problems({ restoreFromSnapshot: '--bad' })).toMatch(/rebuild\.restoreFromSnapshot: received "--bad"; expected an Aurora DB cluster snapshot identifier or ARN/);
     // from the former RDS instance (README "Upgrading"): its DB snapshot by ARN; or an Aurora cluster snapshot by ARN
     for (const arn of ['arn:aws:rds:eu-west-1:111111111111:snapshot:docai-rds-before-aurora', 'arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:docai-production-final']) {
