@@ -138,6 +138,9 @@ export const PILOT: StageConfig = {
   budget: {
     monthlyLimitUsd: 300,
     workloadLimitsUsd: {},
+    // A pilot's day costs cents to a few USD: alert on a doubling, not on every busy day.
+    dailyGrowthPercent: 200,
+    dailyGrowthBaselineDays: 14,
     anomalyThresholdUsd: 25,
     anomalyMonitor: 'none',
     activateCostAllocationTags: false,
@@ -228,6 +231,8 @@ export const PRODUCTION: StageConfig = {
   budget: {
     monthlyLimitUsd: 5000,
     workloadLimitsUsd: { inference: 3000, 'vector-db': 1200, pipeline: 400 },
+    dailyGrowthPercent: 150,
+    dailyGrowthBaselineDays: 14,
     anomalyThresholdUsd: 100,
     anomalyMonitor: 'none',
     activateCostAllocationTags: false,
