@@ -138,8 +138,9 @@ export const PILOT: StageConfig = {
   budget: {
     monthlyLimitUsd: 300,
     workloadLimitsUsd: {},
-    // A pilot's day costs cents to a few USD: alert on a doubling, not on every busy day.
-    dailyGrowthPercent: 200,
+    // Production's value: a budget's notifications change only by replacement, so a different percent
+    // would make the promotion replace it; and the pilot alerts as production will.
+    dailyGrowthPercent: 150,
     dailyGrowthBaselineDays: 14,
     anomalyThresholdUsd: 25,
     anomalyMonitor: 'none',

@@ -135,9 +135,12 @@ export class CostControls extends Construct {
     // No BudgetLimit: an auto-adjusting budget's amount is what AWS computes at the start of each day
     // from the baseline (https://docs.aws.amazon.com/cost-management/latest/userguide/budget-methods.html).
     // ACTUAL only: the day's spend so far is the growth; a forecast of one day adds nothing.
+    // A budget's notifications change only by replacement (AWS::Budgets::Budget NotificationsWithSubscribers
+    // is create-only), and CloudFormation refuses to replace a resource under the same custom name: the
+    // percent is in the name, so changing it deploys as a new budget instead of failing the update.
     this.dailyGrowthBudget = new budgets.CfnBudget(this, 'DailyGrowth', {
       budget: {
-        budgetName: `${n}-daily-growth`,
+        budgetName: `${n}-daily-growth-${growthPercent}pct`,
         budgetType: 'COST',
         timeUnit: 'DAILY',
         autoAdjustData: { autoAdjustType: 'HISTORICAL', historicalOptions: { budgetAdjustmentPeriod: baselineDays } },

@@ -23,7 +23,7 @@ describe.each(['pilot', 'production'])('day-over-day growth alert of the %s stag
     expect(daily).toHaveLength(1);
     const { Budget, NotificationsWithSubscribers } = daily[0].Properties;
     expect(Budget).toEqual({
-      BudgetName: `docai-${stage}-daily-growth`,
+      BudgetName: `docai-${stage}-daily-growth-150pct`,
       BudgetType: 'COST',
       TimeUnit: 'DAILY',
       AutoAdjustData: { AutoAdjustType: 'HISTORICAL', HistoricalOptions: { BudgetAdjustmentPeriod: config.budget.dailyGrowthBaselineDays } },
@@ -33,7 +33,8 @@ describe.each(['pilot', 'production'])('day-over-day growth alert of the %s stag
     expect(NotificationsWithSubscribers).toEqual([
       { Notification: { NotificationType: 'ACTUAL', ComparisonOperator: 'GREATER_THAN', Threshold: config.budget.dailyGrowthPercent, ThresholdType: 'PERCENTAGE' }, Subscribers: [{ SubscriptionType: 'SNS', Address: expect.anything() }] },
     ]);
-    expect(config.budget.dailyGrowthPercent).toBe(stage === 'pilot' ? 200 : 150);
+    // the same in both stages: a different percent would make the promotion replace the budget
+    expect(config.budget.dailyGrowthPercent).toBe(150);
     expect(config.budget.dailyGrowthBaselineDays).toBe(14);
   });
 
@@ -79,7 +80,7 @@ describe('growth alerts of two stages of two projects in one account', () => {
   const daily = stacks.map((s) => growthBudgets(Template.fromJSON(assembly.getStackByName(s.stackName).template))[0].Properties.Budget);
 
   test('each has its own growth budget, named for project and stage (budget names are unique per account)', () => {
-    expect(daily.map((b) => b.BudgetName)).toEqual(['docai-pilot-daily-growth', 'docai-production-daily-growth', 'acme-rag-pilot-daily-growth', 'acme-rag-production-daily-growth']);
+    expect(daily.map((b) => b.BudgetName)).toEqual(['docai-pilot-daily-growth-150pct', 'docai-production-daily-growth-150pct', 'acme-rag-pilot-daily-growth-150pct', 'acme-rag-production-daily-growth-150pct']);
   });
 
   test('each counts only its own project and stage: the other stage, or the same stage of the other project, is filtered out', () => {
@@ -102,6 +103,11 @@ describe('CostControls growth alert props', () => {
     const c = make({});
     expect((c.dailyGrowthBudget.budget as any).autoAdjustData.historicalOptions.budgetAdjustmentPeriod).toBe(14);
     expect((c.dailyGrowthBudget.notificationsWithSubscribers as any)[0].notification.threshold).toBe(150);
+  });
+
+  test('another percent is another budget name: its notifications change only by replacement, which CloudFormation refuses under the same name', () => {
+    expect((make({ dailyGrowthPercent: 200 }).dailyGrowthBudget.budget as any).budgetName).toBe('x-pilot-daily-growth-200pct');
+    expect((make({}).dailyGrowthBudget.budget as any).budgetName).toBe('x-pilot-daily-growth-150pct');
   });
 
   test('refuses a percent that would alert on an ordinary day, and a baseline AWS does not allow, naming the prop and value', () => {
