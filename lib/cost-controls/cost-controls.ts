@@ -47,7 +47,7 @@ export interface CostControlsProps {
   readonly workloadLimitsUsd?: Record<string, number>;
   /**
    * The day-over-day growth alert: a day whose actual spend exceeds this percent of the stage's
-   * average daily spend over the last `dailyGrowthBaselineDays` days alerts the topic (and e-mail).
+   * average daily spend over the last `dailyGrowthBaselineDays` days alerts the topic.
    * @default 150
    */
   readonly dailyGrowthPercent?: number;
@@ -58,7 +58,7 @@ export interface CostControlsProps {
   readonly dailyGrowthBaselineDays?: number;
   /** Anomalies with at least this total impact are reported. */
   readonly anomalyThresholdUsd: number;
-  /** Budget alerts and immediate anomaly alerts. */
+  /** Budget alerts, the daily growth alert and immediate anomaly alerts. */
   readonly topic: sns.ITopic;
   /** Budget alerts and the daily anomaly summary. @default - only the topic */
   readonly email?: string;
@@ -146,8 +146,10 @@ export class CostControls extends Construct {
         autoAdjustData: { autoAdjustType: 'HISTORICAL', historicalOptions: { budgetAdjustmentPeriod: baselineDays } },
         filterExpression: filters.length === 1 ? filters[0] : { and: filters },
       },
+      // The topic only (it e-mails its subscribers): an e-mail subscriber here would make adding or
+      // changing the alarm e-mail a replacement of the budget, which fails under the same name.
       notificationsWithSubscribers: [
-        { notification: { notificationType: 'ACTUAL', comparisonOperator: 'GREATER_THAN', threshold: growthPercent, thresholdType: 'PERCENTAGE' }, subscribers },
+        { notification: { notificationType: 'ACTUAL', comparisonOperator: 'GREATER_THAN', threshold: growthPercent, thresholdType: 'PERCENTAGE' }, subscribers: [{ subscriptionType: 'SNS', address: props.topic.topicArn }] },
       ],
     });
     if (props.anomalyMonitor) this.anomalyMonitor = this.createAnomalyMonitor(props);
