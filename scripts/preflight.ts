@@ -2,7 +2,8 @@
  * Checks the account can hold this stage before `cdk deploy`, with read-only calls: GPU endpoint
  * instance quotas (new accounts often have 0), Lambda concurrency (reserved concurrency must leave 10
  * unreserved), API Gateway's CloudWatch Logs role, the CDK bootstrap version in the stage's region and
- * us-east-1, and each Bedrock model of the gateway chains (lifecycle, access, inference profile).
+ * us-east-1, each Bedrock model of the gateway chains (lifecycle, access, inference profile), and the
+ * cost-allocation tags the budgets filter on (active, or the budgets see 0 USD).
  * scripts/preflight_quotas.py and preflight_account.py make the calls.
  * `npm run deploy` runs it first and refuses to deploy when it fails.
  *
@@ -14,13 +15,14 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { chainModelIds, invocationFor, MODEL_CATALOG, modelRegions, resolveStageConfig, StageConfig, StageConfigError } from '../lib/config';
+import { TAG_KEYS } from '../lib/contract';
 import { Cli, CliError, CONTEXT_FLAG, contextPairs, parseCli } from './cli';
 import { synthesizeStage } from './synth';
 
 const CLI: Cli = {
   name: 'npm run preflight',
   usage: 'npm run preflight -- -c stage=<pilot|production> [-c key=value ...]',
-  summary: 'Checks the account before a deploy: quotas (GPU endpoint instances, Lambda concurrency), the API Gateway logging role, the CDK bootstrap, and model lifecycle and access of each gateway chain. Without AWS credentials it prints what it would check.',
+  summary: 'Checks the account before a deploy: quotas (GPU endpoint instances, Lambda concurrency), the API Gateway logging role, the CDK bootstrap, model lifecycle and access of each gateway chain, and the cost-allocation tags the budgets filter on. Without AWS credentials it prints what it would check.',
   flags: { context: CONTEXT_FLAG },
 };
 
@@ -60,11 +62,16 @@ const models = Object.entries(config.gateway.models).filter(([, m]) => m.provide
   };
 });
 const py = path.join(__dirname, '..', '.venv', 'bin', 'python');
+function budgetTagKeys(c: StageConfig): string[] {
+  return [TAG_KEYS.project, TAG_KEYS.environment, ...(Object.keys(c.budget.workloadLimitsUsd).length ? [TAG_KEYS.workload] : [])];
+}
 const r = spawnSync(py, [path.join(__dirname, 'preflight_quotas.py'), '--stage', config.stage, '--reserved-concurrency', String(reserved), '--peak-concurrency', String(peak),
   ...(recorded ? ['--recorded-responses', recorded] : []),
   '--bootstrap-parameter', synthesized.bootstrap.parameter, '--bootstrap-version', String(synthesized.bootstrap.version), ...synthesized.pinnedRegions.flatMap((r) => ['--bootstrap-region', r]),
   '--models', JSON.stringify(models), ...(config.query.apiGatewayAccountRole ? ['--apigateway-role-owned'] : []),
   // The embedding model loads from this account's bucket (network isolation): staged, with the table's checksums.
   '--staged-model', config.embedding.modelId, ...(process.env.DOCAI_PREFLIGHT_MODEL_TABLE ? ['--model-table', process.env.DOCAI_PREFLIGHT_MODEL_TABLE] : []),
+  // The tags the cost stack's budgets filter on (lib/cost-controls): inactive, every budget sees 0 USD.
+  ...budgetTagKeys(config).flatMap((k) => ['--cost-allocation-tag', k]), ...(config.budget.activateCostAllocationTags ? ['--tags-activated-by-stage'] : []),
   ...(config.region ? ['--region', config.region] : []), ...Object.entries(needs).map(([t, n]) => `--endpoint-instances=${t}=${n}`)], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

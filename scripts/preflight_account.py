@@ -12,6 +12,14 @@ prerequisite, what was found, what is needed and the exact fix.
   GetFoundationModelAvailability (agreement, authorization, entitlement, region), and where the
   region calls it through a cross-region inference profile, GetInferenceProfile (active, and routing
   only to regions the gateway's IAM allows). Response shapes: botocore's bedrock service model.
+- The cost-allocation tags the stage's budgets filter on (Cost Explorer ListCostAllocationTags, us-east-1):
+  Budgets and Cost Explorer see a user-defined tag only once it is activated
+  (https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/cost-alloc-tags.html); until then every
+  budget of the stage, the daily growth alert included, sees 0 USD and never alerts. Only the management
+  account or a standalone account activates them
+  (https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/custom-tags.html). Inactive: refused (unless
+  the stage activates them itself). Not yet known to billing (a fresh stage, up to 24 h after tagged
+  resources first cost something) or not readable (a member account): a warning naming the command.
 """
 from __future__ import annotations
 
@@ -117,3 +125,31 @@ def check_models(bedrock: Any, region: str, models: list[dict]) -> list[str]:
                 continue
         print(f"ok   {label}: {status or 'ACTIVE'}, access granted, called as {invocation}")
     return problems
+
+
+def check_cost_allocation_tags(ce: Any, keys: list[str], activated_by_stage: bool) -> list[str]:
+    label = f"Cost-allocation tags {', '.join(keys)} (the stage's budgets and daily growth alert filter on them)"
+    activate = "aws ce update-cost-allocation-tags-status --region us-east-1 --cost-allocation-tags-status " + " ".join(f"TagKey={k},Status=Active" for k in keys)
+    try:
+        listed = ce.list_cost_allocation_tags(TagKeys=keys, Type="UserDefined")["CostAllocationTags"]
+    except Exception as e:
+        if "AccessDenied" not in _code(e) and "Unauthorized" not in _code(e):
+            raise
+        print(f"warn {label}: this account may not read them ({_code(e)}; in an organization's member account the management account owns cost-allocation tags). "
+              f"Ask the management account to check (aws ce list-cost-allocation-tags --region us-east-1 --tag-keys {' '.join(keys)}) and to activate any that is not Active: {activate}")
+        return []
+    status = {t["TagKey"]: t["Status"] for t in listed}
+    inactive = [k for k in keys if status.get(k) == "Inactive"]
+    unseen = [k for k in keys if k not in status]
+    if inactive and not activated_by_stage:
+        return [f"{label}: {', '.join(inactive)} {'is' if len(inactive) == 1 else 'are'} Inactive, so every budget of the stage sees 0 USD and neither a monthly budget nor the daily growth alert can fire. "
+                f"Fix, from the management account (or this one if it is standalone): {activate}; or let the stage activate them on every deploy: -c activateCostAllocationTags=true (management or standalone accounts only)"]
+    if inactive:
+        print(f"ok   {label}: {', '.join(inactive)} Inactive now; this deploy activates them (activateCostAllocationTags)")
+    if unseen:
+        then = "the next npm run deploy activates them (activateCostAllocationTags)" if activated_by_stage else f"activate them: {activate}"
+        print(f"warn {label}: AWS billing does not know {', '.join(unseen)} yet (a tag key appears up to 24 hours after tagged resources first cost something), "
+              f"so the budgets see 0 USD until it is active. After the first deploy, {then}")
+    if not inactive and not unseen:
+        print(f"ok   {label}: Active")
+    return []

@@ -1,6 +1,6 @@
 """Checks for `npm run preflight` and `npm run deploy` (scripts/preflight.ts): the quotas below and the
 account prerequisites of preflight_account.py (API Gateway logging role, CDK bootstrap, Bedrock model
-lifecycle and access). Exit 1 when one blocks; each failure names what was found, what is needed and
+lifecycle and access, active cost-allocation tags). Exit 1 when one blocks; each failure names what was found, what is needed and
 the exact fix.
 
 Blocking (the deploy would fail):
@@ -21,7 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_args import StrictParser  # noqa: E402
-from preflight_account import check_apigateway_role, check_bootstrap, check_models  # noqa: E402
+from preflight_account import check_apigateway_role, check_bootstrap, check_cost_allocation_tags, check_models  # noqa: E402
 from model_artifacts import TABLE, bucket_name, check_staged, load_table  # noqa: E402
 import json
 import sys
@@ -136,6 +136,8 @@ def main() -> int:
     ap.add_argument("--apigateway-role-owned", action="store_true", help="the stage owns the API Gateway account role (apiGatewayAccountRole)")
     ap.add_argument("--staged-model", action="append", default=[], help="a model the endpoints load from this account's bucket (lib/gpu-inference/model-artifacts.json)")
     ap.add_argument("--model-table", default=TABLE, help="the model artifacts table (tests pass a fixture)")
+    ap.add_argument("--cost-allocation-tag", action="append", default=[], help="a tag key the stage's budgets filter on (must be an active cost-allocation tag)")
+    ap.add_argument("--tags-activated-by-stage", action="store_true", help="the stage activates its cost-allocation tags on deploy (activateCostAllocationTags)")
     a = ap.parse_args()
     needs = {k: int(v) for k, v in (x.split("=") for x in a.endpoint_instances)}
     models = json.loads(a.models)
@@ -164,6 +166,8 @@ def main() -> int:
             print(f"  - Bedrock {m['modelId']} (gateway.models.{m['name']}): GetFoundationModel, GetFoundationModelAvailability, and GetInferenceProfile where the region calls it through one")
         for m in a.staged_model:
             print(f"  - Model artifacts of {m}: S3 HeadObject of models/{m}/<revision>/model.tar.gz in {bucket_name('<account>', '<region>')}, staged from the checksums of lib/gpu-inference/model-artifacts.json")
+        if a.cost_allocation_tag:
+            print(f"  - Cost Explorer (us-east-1): cost-allocation tags {', '.join(a.cost_allocation_tag)} are Active (ListCostAllocationTags): the stage's budgets and daily growth alert filter on them")
         return 0
     problems = check(needs, a.reserved_concurrency, session.client("service-quotas"), session.client("lambda"), a.peak_concurrency)
     region = session.region_name
@@ -179,6 +183,9 @@ def main() -> int:
         problems += check_models(session.client("bedrock"), region, models)
     if a.staged_model:
         problems += check_staged(session.client("s3"), account, region, a.staged_model, load_table(a.model_table))
+    if a.cost_allocation_tag:
+        # Cost Explorer's endpoint is in us-east-1 whatever the stage's region.
+        problems += check_cost_allocation_tags(session.client("ce", region_name="us-east-1"), a.cost_allocation_tag, a.tags_activated_by_stage)
     for p in problems:
         print(f"FAIL {p}")
     return 1 if problems else 0

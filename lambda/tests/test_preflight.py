@@ -54,7 +54,8 @@ def _model(name, model_id):
 
 MODELS = [_model("bedrock-nova-lite", "amazon.nova-lite-v1:0"), _model("bedrock-nova-micro", "amazon.nova-micro-v1:0")]
 ACCOUNT_ARGS = ["--bootstrap-parameter", "/cdk-bootstrap/hnb659fds/version", "--bootstrap-version", "6", "--bootstrap-region", "us-east-1", "--models", json.dumps(MODELS),
-                "--staged-model", "BAAI/bge-base-en-v1.5", "--model-table", os.path.join(FIXTURES, "model-artifacts.json")]
+                "--staged-model", "BAAI/bge-base-en-v1.5", "--model-table", os.path.join(FIXTURES, "model-artifacts.json"),
+                "--cost-allocation-tag", "Project", "--cost-allocation-tag", "Environment"]
 
 
 def run_main(fixture, capsys, reserved=0, peak=0):
@@ -119,16 +120,18 @@ def test_a_ready_account_passes_every_prerequisite(capsys):
     assert "ok   Bedrock model amazon.nova-lite-v1:0 (gateway.models.bedrock-nova-lite, us-east-1): ACTIVE, access granted, called as amazon.nova-lite-v1:0" in out
     assert "ok   Bedrock model amazon.nova-micro-v1:0 (gateway.models.bedrock-nova-micro, us-east-1): ACTIVE, access granted, called as amazon.nova-micro-v1:0" in out
     assert "ok   Model artifacts BAAI/bge-base-en-v1.5@a5beb1e3e68b staged at s3://docai-models-111122223333-us-east-1/models/BAAI/bge-base-en-v1.5/" in out
+    assert "ok   Cost-allocation tags Project, Environment (the stage's budgets and daily growth alert filter on them): Active" in out
 
 
 def test_the_shipped_table_refuses_until_its_checksums_are_recorded(capsys):
     """lib/gpu-inference/model-artifacts.json pins the revision; its checksums are recorded by the first
     staging with internet (stage_model.py --record): until then no deploy passes the preflight."""
-    ACCOUNT_ARGS[-1] = os.path.join(os.path.dirname(__file__), "..", "..", "lib", "gpu-inference", "model-artifacts.json")
+    table = ACCOUNT_ARGS.index("--model-table") + 1
+    ACCOUNT_ARGS[table] = os.path.join(os.path.dirname(__file__), "..", "..", "lib", "gpu-inference", "model-artifacts.json")
     try:
         code, out = run_main("gpu-granted.json", capsys)
     finally:
-        ACCOUNT_ARGS[-1] = os.path.join(FIXTURES, "model-artifacts.json")
+        ACCOUNT_ARGS[table] = os.path.join(FIXTURES, "model-artifacts.json")
     assert code == 1 and "FAIL Model artifacts (BAAI/bge-base-en-v1.5@a5beb1e3e68b): no SHA-256 recorded for config.json" in out
 
 
@@ -187,3 +190,62 @@ def test_a_model_called_by_its_bare_id_where_bedrock_serves_it_only_through_a_pr
     stale = [{**MODELS[0], "invocation": {"eu-west-1": "amazon.nova-lite-v1:0"}}]
     [problem] = check_models(_bedrock_with_profile(["eu-west-1"]), "eu-west-1", stale)
     assert "called by its bare id, but Bedrock serves it here only as INFERENCE_PROFILE" in problem
+
+
+# --- cost-allocation tags the budgets filter on (check_cost_allocation_tags) -------------------------
+
+TAG_ACTIVATION = "aws ce update-cost-allocation-tags-status --region us-east-1 --cost-allocation-tags-status TagKey=Project,Status=Active TagKey=Environment,Status=Active"
+
+
+def _ce(answer):
+    from preflight_quotas import _RecordedClient
+
+    return _RecordedClient("ce", "us-east-1", {"list_cost_allocation_tags": answer})
+
+
+def _tags(**status):
+    return {"CostAllocationTags": [{"TagKey": k, "Type": "UserDefined", "Status": v} for k, v in status.items()]}
+
+
+def test_a_fresh_stage_whose_tags_billing_has_not_seen_yet_is_warned_not_refused(capsys):
+    code, out = run_main("fresh-account.json", capsys)
+    assert "FAIL Cost-allocation tags" not in out
+    assert ("warn Cost-allocation tags Project, Environment (the stage's budgets and daily growth alert filter on them): AWS billing does not know Project, Environment yet "
+            "(a tag key appears up to 24 hours after tagged resources first cost something), so the budgets see 0 USD until it is active. After the first deploy, activate them: " + TAG_ACTIVATION) in out
+
+
+def test_inactive_tags_are_refused_because_no_budget_or_growth_alert_could_fire(tmp_path, capsys):
+    ready = json.load(open(os.path.join(FIXTURES, "gpu-granted.json")))
+    ready["ce@us-east-1"]["list_cost_allocation_tags"] = _tags(Project="Active", Environment="Inactive")
+    (tmp_path / "inactive.json").write_text(json.dumps(ready))
+    code, out = run_main(str(tmp_path / "inactive.json"), capsys)
+    assert code == 1
+    [fail] = [line for line in out.splitlines() if line.startswith("FAIL ")]
+    assert fail.startswith("FAIL Cost-allocation tags Project, Environment (the stage's budgets and daily growth alert filter on them): Environment is Inactive, "
+                           "so every budget of the stage sees 0 USD and neither a monthly budget nor the daily growth alert can fire.")
+    assert TAG_ACTIVATION in fail and "-c activateCostAllocationTags=true (management or standalone accounts only)" in fail
+
+
+def test_inactive_tags_pass_when_the_stage_activates_them_itself(capsys):
+    from preflight_account import check_cost_allocation_tags
+
+    assert check_cost_allocation_tags(_ce(_tags(Project="Inactive", Environment="Active")), ["Project", "Environment"], activated_by_stage=True) == []
+    assert "ok   Cost-allocation tags Project, Environment (the stage's budgets and daily growth alert filter on them): Project Inactive now; this deploy activates them" in capsys.readouterr().out
+
+
+def test_a_member_account_that_may_not_read_the_tags_is_told_what_to_ask_the_management_account(capsys):
+    from preflight_account import check_cost_allocation_tags
+
+    denied = {"Error": {"Code": "AccessDeniedException", "Message": "User: arn:aws:iam::111122223333:user/platform is not authorized to perform: ce:ListCostAllocationTags"}}
+    assert check_cost_allocation_tags(_ce(denied), ["Project", "Environment"], activated_by_stage=False) == []
+    out = capsys.readouterr().out
+    assert out.startswith("warn Cost-allocation tags Project, Environment (the stage's budgets and daily growth alert filter on them): this account may not read them (AccessDeniedException;")
+    assert "aws ce list-cost-allocation-tags --region us-east-1 --tag-keys Project Environment" in out and TAG_ACTIVATION in out
+
+
+def test_another_cost_explorer_error_is_not_hidden():
+    from preflight_account import check_cost_allocation_tags
+    import pytest
+
+    with pytest.raises(Exception, match="LimitExceededException"):
+        check_cost_allocation_tags(_ce({"Error": {"Code": "LimitExceededException", "Message": "slow down"}}), ["Project"], activated_by_stage=False)

@@ -340,6 +340,8 @@ export function validateStageConfig(c: StageConfig): string[] {
 
   const b = c.budget;
   num('budget.monthlyLimitUsd', b?.monthlyLimitUsd, 1, 10_000_000, '-c monthlyBudgetUsd=<a positive amount in USD>');
+  num('budget.dailyGrowthPercent', b?.dailyGrowthPercent, 101, 100_000, 'percent of the recent daily average a day may cost before the growth alert; 150 = 1.5 times');
+  int('budget.dailyGrowthBaselineDays', b?.dailyGrowthBaselineDays, 1, 60, 'AWS Budgets averages at most 60 days for a daily budget');
   num('budget.anomalyThresholdUsd', b?.anomalyThresholdUsd, 1, 1_000_000);
   oneOf('budget.anomalyMonitor', b?.anomalyMonitor, ['none', 'services'], 'in a configFile: {"budget": {"anomalyMonitor": "services"}} (one per account)');
   bool('budget.activateCostAllocationTags', b?.activateCostAllocationTags);

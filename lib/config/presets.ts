@@ -142,6 +142,10 @@ export const PILOT: StageConfig = {
   budget: {
     monthlyLimitUsd: 300,
     workloadLimitsUsd: {},
+    // Production's value: a budget's notifications change only by replacement, so a different percent
+    // would make the promotion replace it; and the pilot alerts as production will.
+    dailyGrowthPercent: 150,
+    dailyGrowthBaselineDays: 14,
     anomalyThresholdUsd: 25,
     anomalyMonitor: 'none',
     activateCostAllocationTags: false,
@@ -235,6 +239,8 @@ export const PRODUCTION: StageConfig = {
   budget: {
     monthlyLimitUsd: 5000,
     workloadLimitsUsd: { inference: 3000, 'vector-db': 1200, pipeline: 400 },
+    dailyGrowthPercent: 150,
+    dailyGrowthBaselineDays: 14,
     anomalyThresholdUsd: 100,
     anomalyMonitor: 'none',
     activateCostAllocationTags: false,

@@ -279,6 +279,16 @@ export interface BudgetConfig {
   readonly monthlyLimitUsd: number;
   /** Monthly cost budget per workload (value of the `Workload` tag), USD. */
   readonly workloadLimitsUsd: Readonly<Record<string, number>>;
+  /**
+   * Day-over-day growth alert, on in every stage: a daily cost budget of the stage (tags `Project` and
+   * `Environment`) whose amount AWS sets each day to the average daily spend of the last
+   * `dailyGrowthBaselineDays` days (an auto-adjusting budget); it alerts when one day's actual spend
+   * exceeds this percent of that average (150: a day costs 1.5 times the recent average). Unlike the
+   * AWS-services anomaly monitor it is per stage, so every stage of every project in an account has one.
+   */
+  readonly dailyGrowthPercent: number;
+  /** Days averaged for the growth alert's amount (1-60; 60 is AWS's maximum for a daily budget). */
+  readonly dailyGrowthBaselineDays: number;
   /** Cost anomaly alert threshold: absolute impact in USD. */
   readonly anomalyThresholdUsd: number;
   /**

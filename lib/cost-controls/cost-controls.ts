@@ -1,4 +1,4 @@
-import { CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as ce from 'aws-cdk-lib/aws-ce';
@@ -45,9 +45,20 @@ export interface CostControlsProps {
   readonly monthlyLimitUsd: number;
   /** Workload (value of the `Workload` tag) -> monthly limit. @default - none */
   readonly workloadLimitsUsd?: Record<string, number>;
+  /**
+   * The day-over-day growth alert: a day whose actual spend exceeds this percent of the stage's
+   * average daily spend over the last `dailyGrowthBaselineDays` days alerts the topic.
+   * @default 150
+   */
+  readonly dailyGrowthPercent?: number;
+  /**
+   * Days averaged for the growth alert's amount (AWS allows 1-60 for a daily budget).
+   * @default 14
+   */
+  readonly dailyGrowthBaselineDays?: number;
   /** Anomalies with at least this total impact are reported. */
   readonly anomalyThresholdUsd: number;
-  /** Budget alerts and immediate anomaly alerts. */
+  /** Budget alerts, the daily growth alert and immediate anomaly alerts. */
   readonly topic: sns.ITopic;
   /** Budget alerts and the daily anomaly summary. @default - only the topic */
   readonly email?: string;
@@ -58,6 +69,13 @@ export interface CostControlsProps {
  *
  * - AWS Budgets: a monthly cost budget for the stage (tag `Environment`), and one per workload
  *   (tags `Environment` and `Workload`), each alerting at 80% actual and 100% forecasted.
+ * - Day-over-day growth, always on: a daily cost budget of the stage whose amount AWS re-sets every
+ *   day to the average of the last N days (auto-adjusting, HISTORICAL), alerting when a day's actual
+ *   spend exceeds a percent of it. Per stage and uniquely named, so it coexists with every other stage
+ *   and project in the account, and member accounts may create it; the AWS-services anomaly monitor
+ *   is one per account, tag monitors need the management account, the billing metric has no tags
+ *   (growth-alert-options.ts cites each).
+ *   Budgets filter on cost-allocation tags, which must be active (the preflight checks them).
  * - Cost Anomaly Detection: a monitor of spend by service and a subscription (daily summary by e-mail,
  *   immediate alerts to the topic) above a USD threshold.
  * - Activation of the cost-allocation tags: CloudFormation has no resource for it, so a custom resource
@@ -68,7 +86,10 @@ export interface CostControlsProps {
  * whose region is us-east-1 (the app does: `<project>-<stage>-cost`).
  */
 export class CostControls extends Construct {
+  /** The monthly budgets (stage, workloads). */
   public readonly budgets: budgets.CfnBudget[] = [];
+  /** The day-over-day growth alert: a daily auto-adjusting budget of the stage. */
+  public readonly dailyGrowthBudget: budgets.CfnBudget;
   public readonly anomalyMonitor?: ce.CfnAnomalyMonitor;
   public readonly anomalySubscriptions: ce.CfnAnomalySubscription[] = [];
 
@@ -79,6 +100,15 @@ export class CostControls extends Construct {
       throw new Error(`CostControls: must be deployed in us-east-1 (Cost Explorer and anomaly detection live there), this stack's region is ${region}`);
     }
     if (props.monthlyLimitUsd <= 0) throw new Error(`CostControls: monthlyLimitUsd must be positive, received ${props.monthlyLimitUsd}`);
+    const growthPercent = props.dailyGrowthPercent ?? 150;
+    const baselineDays = props.dailyGrowthBaselineDays ?? 14;
+    if (!Token.isUnresolved(growthPercent) && !(growthPercent > 100)) {
+      throw new Error(`CostControls: dailyGrowthPercent must exceed 100 (a day above the recent average), received ${growthPercent}; e.g. 150 alerts when a day costs 1.5 times the average`);
+    }
+    // https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_HistoricalOptions.html: DAILY allows at most 60.
+    if (!Token.isUnresolved(baselineDays) && (!Number.isInteger(baselineDays) || baselineDays < 1 || baselineDays > 60)) {
+      throw new Error(`CostControls: dailyGrowthBaselineDays must be a whole number of days from 1 to 60 (AWS Budgets' maximum for a daily budget), received ${baselineDays}`);
+    }
 
     const subscribers: budgets.CfnBudget.SubscriberProperty[] = [
       { subscriptionType: 'SNS', address: props.topic.topicArn },
@@ -102,6 +132,26 @@ export class CostControls extends Construct {
     for (const [workload, limit] of Object.entries(props.workloadLimitsUsd ?? {})) {
       budget(`Workload-${workload}`, `${n}-${workload}-monthly`, limit, { and: [...filters, tag('Workload', workload)] });
     }
+    // No BudgetLimit: an auto-adjusting budget's amount is what AWS computes at the start of each day
+    // from the baseline (https://docs.aws.amazon.com/cost-management/latest/userguide/budget-methods.html).
+    // ACTUAL only: the day's spend so far is the growth; a forecast of one day adds nothing.
+    // A budget's notifications change only by replacement (AWS::Budgets::Budget NotificationsWithSubscribers
+    // is create-only), and CloudFormation refuses to replace a resource under the same custom name: the
+    // percent is in the name, so changing it deploys as a new budget instead of failing the update.
+    this.dailyGrowthBudget = new budgets.CfnBudget(this, 'DailyGrowth', {
+      budget: {
+        budgetName: `${n}-daily-growth-${growthPercent}pct`,
+        budgetType: 'COST',
+        timeUnit: 'DAILY',
+        autoAdjustData: { autoAdjustType: 'HISTORICAL', historicalOptions: { budgetAdjustmentPeriod: baselineDays } },
+        filterExpression: filters.length === 1 ? filters[0] : { and: filters },
+      },
+      // The topic only (it e-mails its subscribers): an e-mail subscriber here would make adding or
+      // changing the alarm e-mail a replacement of the budget, which fails under the same name.
+      notificationsWithSubscribers: [
+        { notification: { notificationType: 'ACTUAL', comparisonOperator: 'GREATER_THAN', threshold: growthPercent, thresholdType: 'PERCENTAGE' }, subscribers: [{ subscriptionType: 'SNS', address: props.topic.topicArn }] },
+      ],
+    });
     if (props.anomalyMonitor) this.anomalyMonitor = this.createAnomalyMonitor(props);
     if (props.activateCostAllocationTags) this.activateTags(props);
   }

@@ -67,7 +67,7 @@ export interface CostStackProps extends StackProps {
 }
 
 /**
- * Budgets, cost anomaly detection and cost-allocation tag activation. Pinned to us-east-1, where Cost
+ * Budgets (monthly, and the daily growth alert), cost anomaly detection and cost-allocation tag activation. Pinned to us-east-1, where Cost
  * Explorer and anomaly detection are served, with its own encrypted topic (budget and anomaly alerts
  * are published there and to the alarm e-mail).
  */
@@ -90,6 +90,8 @@ export class CostStack extends Stack {
       costAllocationTagKeys: Object.values(TAG_KEYS),
       monthlyLimitUsd: c.budget.monthlyLimitUsd,
       workloadLimitsUsd: c.budget.workloadLimitsUsd,
+      dailyGrowthPercent: c.budget.dailyGrowthPercent,
+      dailyGrowthBaselineDays: c.budget.dailyGrowthBaselineDays,
       anomalyThresholdUsd: c.budget.anomalyThresholdUsd,
       topic: this.topic.topic,
       email: c.alarmEmail,

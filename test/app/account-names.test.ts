@@ -111,6 +111,10 @@ describe('two stages of two projects in one account', () => {
     expect([...unknownNameProps]).toEqual([]);
   });
 
+  test('every one of them has its own day-over-day growth budget', () => {
+    expect([...names.keys()].filter((k) => k.includes('-daily-growth-')).sort()).toEqual(WORLD.map(([p, s]) => `AWS::Budgets::Budget ${p}-${s}-daily-growth-150pct`).sort());
+  });
+
   test('by default none of them creates the one-per-account AWS-services anomaly monitor', () => {
     expect([...names.keys()].filter((k) => k.startsWith('AWS::CE::AnomalyMonitor '))).toEqual([]);
   });

@@ -45,6 +45,19 @@ describe('npm run deploy', () => {
     const r = deploy(['-c', 'stage=pilot', '-c', 'alarmEmail=oncall@example.com', '--dry-run'], 'gpu-granted.json');
     expect(r.status).toBe(0);
     expect(r.out).toMatch(/npx cdk deploy --all -c stage=pilot -c alarmEmail=oncall@example.com -c deployNonce=\d{4}-\d\d-\d\dT/);
+    // the budgets' tags were checked (the pilot has no workload budgets, so no Workload tag)
+    expect(r.out).toContain("ok   Cost-allocation tags Project, Environment (the stage's budgets and daily growth alert filter on them): Active");
+  });
+
+  test('production also checks the Workload tag its workload budgets filter on', () => {
+    const r = deploy(['-c', 'stage=production', '--dry-run'], 'gpu-granted.json');
+    // the ready account's recorded answer knows Project and Environment only
+    expect(r.out).toContain("warn Cost-allocation tags Project, Environment, Workload (the stage's budgets and daily growth alert filter on them): AWS billing does not know Workload yet");
+  });
+
+  test('in a fresh stage the tags billing has not seen yet are a warning (activate after the first deploy), not a refusal', () => {
+    const r = deploy(['-c', 'stage=pilot', '--dry-run'], 'fresh-account.json');
+    expect(r.out).toContain("warn Cost-allocation tags Project, Environment (the stage's budgets and daily growth alert filter on them): AWS billing does not know Project, Environment yet");
   });
 
   test('--skip-preflight deploys without asking, and says so', () => {

@@ -111,8 +111,10 @@ describe.each(['pilot', 'production'])('cost controls of the %s stage', (stage) 
 
   test('one budget per configured workload, filtered by Project, Environment and Workload', () => {
     const { config } = synth();
-    const budgets = Object.values(cost().findResources('AWS::Budgets::Budget')) as any[];
+    const budgets = (Object.values(cost().findResources('AWS::Budgets::Budget')) as any[]).filter((b) => b.Properties.Budget.TimeUnit === 'MONTHLY');
     expect(budgets).toHaveLength(1 + Object.keys(config.budget.workloadLimitsUsd).length);
+    // and the daily growth alert (test/cost-controls/growth-alert.test.ts)
+    cost().resourceCountIs('AWS::Budgets::Budget', 2 + Object.keys(config.budget.workloadLimitsUsd).length);
     for (const [w, limit] of Object.entries(config.budget.workloadLimitsUsd)) {
       const b = budgets.find((x) => x.Properties.Budget.BudgetName === `docai-${stage}-${w}-monthly`)!;
       expect(b.Properties.Budget.BudgetLimit.Amount).toBe(limit);
