@@ -75,7 +75,6 @@ function evaluate(expression: string, instances: number, hh: number, mm: number)
     .replace(/HOUR\(instances\)/g, String(hh)).replace(/MINUTE\(instances\)/g, String(mm))
     .replace(/FLOOR\(/g, 'Math.floor(').replace(/\binstances\b/g, String(instances)).replace(/^IF\(/, 'iff(');
   expect(js).toMatch(/^iff\([\d\s()+\-*/>.,Mathflor]*\)$/);
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('iff', `return ${js};`)((c: boolean, a: number, b: number) => (c ? a : b));
 }
 
