@@ -55,9 +55,9 @@ describe.each(['pilot', 'production'])('observability of the %s stage', (stage) 
       }
     }
     // ingestion 2 + review queue DLQ + async-invoke failures + endpoint 5 (+1 no-capacity when scaling
-    // to zero) + observability 5 + composite + query API 2 (5xx rate, p95) + gateway budget 1 (answer)
+    // to zero, +1 GPU outside its embedding window with a window) + observability 5 + composite + query API 2 (5xx rate, p95) + gateway budget 1 (answer)
     // + the pilot's question endpoint 3 (latency, 5xx, slow cold start) + undelivered break-glass notifications
-    expect(count).toBe(stage === 'pilot' ? 23 : 19);
+    expect(count).toBe(stage === 'pilot' ? 24 : 19);
   });
 
   test('alarms on failed executions, error rate, database CPU/storage/connections, and a composite "pipeline unhealthy"', () => {
