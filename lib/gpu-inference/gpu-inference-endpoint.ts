@@ -432,9 +432,11 @@ export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
       // data (https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html,
       // Considerations): a pilot deployed and never used could keep its GPU. With no copy, managed
       // instance scaling (MinInstanceCount 0) has no copy to place and releases the instance the
-      // endpoint starts with (InitialInstanceCount must be at least 1; IDLE_RELEASE "releases instances
-      // that have no hosted inference component copies":
-      // https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantManagedInstanceScalingScaleInPolicy.html).
+      // endpoint starts with (InitialInstanceCount must be at least 1). AWS defines that release as the
+      // IDLE_RELEASE strategy, "releases instances that have no hosted inference component copies"
+      // (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantManagedInstanceScalingScaleInPolicy.html),
+      // but not which strategy applies when ScaleInPolicy is unset, nor how soon: the pinned cfn-lint
+      // does not know ScaleInPolicy yet, so GpuOutsideWindow is what watches it.
       // CopyCount may be 0 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sagemaker-inferencecomponent-inferencecomponentruntimeconfig.html);
       // the first request then fails with NoCapacityInvocationFailures and the step policy below adds a
       // copy, as after any scale-in. A redeploy also resets the copies to this number: 0, not a GPU.
