@@ -186,6 +186,12 @@ export interface DocumentPipelineProps {
   readonly embedBatchWindow?: Duration;
   /** Concurrent embedding batches per document. @default 4 */
   readonly embedConcurrency?: number;
+  /**
+   * How long the embedding endpoint takes to serve after a request found it at zero (scale to zero).
+   * Embed then retries EndpointNotReady once per cold start instead of every ~30-120 s, so a window's
+   * batches wait for the scale-out in one or two retries each. @default - an always-on endpoint: quick retries
+   */
+  readonly embedColdStart?: Duration;
   /** How long a document waits for a person. @default Duration.hours(72) */
   readonly humanReviewTimeout?: Duration;
   /** Tier for documents whose metadata names none. @default 'internal' */
@@ -370,7 +376,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
     const validate = this.task('Validate', validateFn, '$.validation');
     const extract = this.task('Extract', extractFn, '$.extracted');
     const chunk = this.task('Chunk', chunkFn, '$.chunked');
-    const embed = this.task('Embed', embedFn, '$.embeddedBatch');
+    const embed = this.task('Embed', embedFn, '$.embeddedBatch', props.embedColdStart);
     const store = this.task('Store', storeFn, '$.stored');
     const del = this.task('DeleteDocument', deleteFn, '$.deleted');
     const retier = this.task('Retier', retierFn, '$.retiered');
@@ -504,7 +510,7 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
   }
 
   /** A Lambda task with the project's retry policy. */
-  private task(id: string, f: DocaiFunction, resultPath: string): tasks.LambdaInvoke {
+  private task(id: string, f: DocaiFunction, resultPath: string, coldStart?: Duration): tasks.LambdaInvoke {
     const t = new tasks.LambdaInvoke(this, `${id}Task`, {
       lambdaFunction: f,
       payloadResponseOnly: true,
@@ -512,15 +518,24 @@ export class DocumentPipeline extends DocumentPipelineBase implements IDocumentP
       retryOnServiceExceptions: false,
       stateName: id,
     });
-    this.retry(t);
+    this.retry(t, coldStart);
     return t;
   }
 
-  private retry(t: sfn.TaskStateBase): void {
+  private retry(t: sfn.TaskStateBase, coldStart?: Duration): void {
     // Lambda service hiccups and transient errors: quick, jittered exponential backoff.
     t.addRetry({ errors: [...PIPELINE_ERRORS.lambdaService, ...PIPELINE_ERRORS.transient], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL });
-    // A GPU endpoint scaling out from zero needs ~5 minutes: keep trying for ~20.
-    t.addRetry({ errors: [...PIPELINE_ERRORS.endpointNotReady], interval: Duration.seconds(30), backoffRate: 1.5, maxAttempts: 12, maxDelay: Duration.seconds(120), jitterStrategy: sfn.JitterType.FULL });
+    if (coldStart) {
+      // Scale to zero: the first call of a window fails and starts the scale-out; every batch of the
+      // window then waits one cold start (+1 minute for the scale-out alarm's period) instead of
+      // polling: each retry is a billed state transition (https://aws.amazon.com/step-functions/pricing/).
+      // No jitter: the window already sends the batches together. Four waits cover ~30 minutes.
+      // npm run bench:embed-cold-start prints the transitions per document.
+      t.addRetry({ errors: [...PIPELINE_ERRORS.endpointNotReady], interval: coldStart.plus(Duration.minutes(1)), backoffRate: 1, maxAttempts: 4 });
+    } else {
+      // A GPU endpoint scaling out from zero needs ~5 minutes: keep trying for ~20.
+      t.addRetry({ errors: [...PIPELINE_ERRORS.endpointNotReady], interval: Duration.seconds(30), backoffRate: 1.5, maxAttempts: 12, maxDelay: Duration.seconds(120), jitterStrategy: sfn.JitterType.FULL });
+    }
     // An auto-paused database resumes in ~15 s, 30 s or more after a day paused; each attempt already waits
     // 20 s for its connection (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html).
     t.addRetry({ errors: [...PIPELINE_ERRORS.databaseResuming], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 5, maxDelay: Duration.seconds(40), jitterStrategy: sfn.JitterType.FULL });

@@ -44,6 +44,33 @@ export interface AlwaysOnScalingOptions {
   readonly gpuUtilizationTarget?: number;
 }
 
+/**
+ * GpuInferenceEndpointProps.embeddingWindow: a scale-to-zero endpoint that is meant to run only after
+ * the start of each window (windows start every `every` from midnight UTC).
+ */
+export interface EmbeddingWindowOptions {
+  /** Must divide a day. */
+  readonly every: Duration;
+  /**
+   * How long after a window's start the GPU may still run: cold start plus the scale-in tail. Past
+   * that, an instance that still reports raises the GpuOutsideWindow alarm.
+   */
+  readonly allowance: Duration;
+}
+
+/**
+ * Minutes a copy takes to serve after the first request finds none: the NoCapacityInvocationFailures
+ * alarm (1-minute period), then an instance and the model ("several minutes":
+ * https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html). The cost
+ * estimate assumes the same 6 (DEFAULT_ASSUMPTIONS.coldStartMinutes).
+ */
+export const COLD_START_MINUTES = 6;
+/**
+ * Minutes without traffic before target tracking removes the last copy (its scale-in alarm; the cost
+ * estimate's scaleInDetectMinutes), before the scale-in cooldown and the instance's release.
+ */
+export const SCALE_IN_DETECT_MINUTES = 15;
+
 /** How the endpoint scales. */
 export abstract class EndpointScaling {
   /**
@@ -253,6 +280,11 @@ export interface GpuInferenceEndpointProps {
   readonly latencyP95Threshold?: Duration;
   /** Accelerators the model needs (inference components). @default 1 */
   readonly acceleratorsPerCopy?: number;
+  /**
+   * Scale-to-zero only: the GPU should run only in the allowance after each window's start; an alarm
+   * fires when it runs longer. @default - no window, no such alarm
+   */
+  readonly embeddingWindow?: EmbeddingWindowOptions;
 }
 
 /**
@@ -394,7 +426,21 @@ export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
         modelName: this.model.attrModelName,
         computeResourceRequirements: { numberOfAcceleratorDevicesRequired: props.acceleratorsPerCopy ?? 1, minMemoryRequiredInMb: 4096 },
       },
-      runtimeConfig: { copyCount: Math.max(1, props.scaling.minInstances) },
+      // Scale to zero starts at zero copies. Scale-in from one copy would need target tracking to see
+      // low invocations per copy, and AWS does not say SageMaker publishes that metric for a copy that
+      // is never invoked, while a target tracking policy "does not perform scale in" on insufficient
+      // data (https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html,
+      // Considerations): a pilot deployed and never used could keep its GPU. With no copy, managed
+      // instance scaling (MinInstanceCount 0) has no copy to place and releases the instance the
+      // endpoint starts with (InitialInstanceCount must be at least 1). AWS defines that release as the
+      // IDLE_RELEASE strategy, "releases instances that have no hosted inference component copies"
+      // (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantManagedInstanceScalingScaleInPolicy.html),
+      // but not which strategy applies when ScaleInPolicy is unset, nor how soon: the pinned cfn-lint
+      // does not know ScaleInPolicy yet, so GpuOutsideWindow is what watches it.
+      // CopyCount may be 0 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sagemaker-inferencecomponent-inferencecomponentruntimeconfig.html);
+      // the first request then fails with NoCapacityInvocationFailures and the step policy below adds a
+      // copy, as after any scale-in. A redeploy also resets the copies to this number: 0, not a GPU.
+      runtimeConfig: { copyCount: props.scaling.minInstances },
     });
     ic.addResourceDependency(this.endpoint);
     // Copies scale on invocations per copy; managed instance scaling adds and removes the instances
@@ -436,6 +482,8 @@ export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
       this.addAlarm('NoCapacitySustained', noCapacity, 1, 15, 'Requests keep failing for lack of capacity beyond the expected cold start: check the GPU quota, the scale-out policy and the inference component.');
     }
 
+    if (props.embeddingWindow) this.addWindowAlarm(props.embeddingWindow, toZero);
+
     const latency = props.latencyP95Threshold ?? Duration.seconds(2);
     // Invocation metrics of an endpoint that hosts inference components are published per
     // InferenceComponentName, not per EndpointName + VariantName (the SageMaker metrics page lists
@@ -446,6 +494,40 @@ export class GpuInferenceEndpoint extends GpuInferenceEndpointBase {
     this.addAlarm('GpuMemoryHigh', this.metricGpuMemoryUtilization(minute), 90, 10, 'GPU memory above 90%: batches may fail; scale out or lower the batch size.');
     this.addAlarm('GpuUtilizationHigh', this.metricGpuUtilization(minute), 90, 15, 'GPU utilization above 90% for 15 minutes: latency will climb; raise maxInstances.');
     for (const a of this.alarms) for (const act of actions) a.addAlarmAction(act);
+  }
+
+  /**
+   * GpuOutsideWindow: an instance still reports later in the window than the allowance. Instances are
+   * counted by the SampleCount of CPUUtilization, which each instance of the variant publishes every
+   * minute while it runs (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html);
+   * with no instance there is no data (not breaching). HOUR and MINUTE give each datapoint's UTC time
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html), so the
+   * expression is the minute of the window while an instance runs, and the threshold the allowance.
+   */
+  private addWindowAlarm(w: EmbeddingWindowOptions, toZero: boolean): void {
+    const every = w.every.toMinutes();
+    const allowance = w.allowance.toMinutes();
+    if (!toZero) throw new Error(`${this.endpointName}: embeddingWindow needs EndpointScaling.toZero (an always-on endpoint runs in every minute)`);
+    if (every < 1 || 1440 % every !== 0) throw new Error(`${this.endpointName}: embeddingWindow.every must divide a day (1440 minutes), received ${every} minutes`);
+    if (allowance < 1 || allowance >= every) throw new Error(`${this.endpointName}: embeddingWindow.allowance must be from 1 minute to less than the window (${every} minutes), received ${allowance} minutes`);
+    const minuteOfDay = '(HOUR(instances) * 60 + MINUTE(instances))';
+    const minuteOfWindow = new cloudwatch.MathExpression({
+      expression: `IF(instances > 0, ${minuteOfDay} - ${every} * FLOOR(${minuteOfDay} / ${every}), 0)`,
+      usingMetrics: { instances: this.metricCpuUtilization({ statistic: 'SampleCount', period: Duration.minutes(1) }) },
+      period: Duration.minutes(1),
+      label: 'Minute of the embedding window while an instance runs',
+    });
+    this.alarms.push(new cloudwatch.Alarm(this, 'GpuOutsideWindow', {
+      alarmDescription: `${this.endpointName}: the GPU runs more than ${allowance} minutes (cold start + scale-in tail) after the start of its ${every}-minute embedding window: ` +
+        'scale-in failed or a window has far more work than expected; every hour costs the instance price (check the copy count and the scaling activities).',
+      metric: minuteOfWindow,
+      threshold: allowance,
+      // Five minutes in a row: an instance released a minute or two late, or one that starts with a deploy, is no alarm.
+      evaluationPeriods: 5,
+      datapointsToAlarm: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
   }
 
   private addAlarm(id: string, metric: cloudwatch.Metric, threshold: number, minutes: number, description: string): void {

@@ -8,6 +8,7 @@ import { tagWorkload } from '../common/tags';
 import { setMetricDimensions, allowCloudWatchLogs, createDataKey, FunctionPlacement } from '../common';
 import { StageConfig } from '../config';
 import { DocumentPipeline, EmbeddingEndpointRef, IWorkBucket } from '../document-pipeline';
+import { COLD_START_MINUTES } from '../gpu-inference';
 import { IIngestionQueue, IngestionFunction } from '../ingestion';
 import { IIntakeBucket } from '../intake-bucket';
 import { IModelGateway } from '../model-gateway';
@@ -123,6 +124,7 @@ export class AppStack extends Stack {
       embedBatchSize: pl.embedBatchSize,
       embedConcurrency: pl.embedConcurrency,
       embedBatchWindow: c.embedding.batchWindowMinutes > 0 ? Duration.minutes(c.embedding.batchWindowMinutes) : undefined,
+      embedColdStart: c.embedding.scaling === 'scale-to-zero' ? Duration.minutes(COLD_START_MINUTES) : undefined,
       humanReviewTimeout: Duration.hours(pl.humanReviewTimeoutHours),
       logLevel: pl.logLevel === 'ALL' ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR,
       includeExecutionData: pl.includeExecutionData,

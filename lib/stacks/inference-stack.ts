@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { namePrefix } from './stack-names';
 import { tagWorkload } from '../common/tags';
 import { EndpointScalingMode, GenerationEndpointConfig, StageConfig } from '../config';
-import { EndpointScaling, GpuInferenceEndpoint, InferenceFramework, ModelArtifacts, ServerlessEmbeddingEndpoint } from '../gpu-inference';
+import { COLD_START_MINUTES, EndpointScaling, SCALE_IN_DETECT_MINUTES, GpuInferenceEndpoint, InferenceFramework, ModelArtifacts, ServerlessEmbeddingEndpoint } from '../gpu-inference';
 import { IWorkBucket } from '../document-pipeline';
 
 export interface InferenceStackProps extends StackProps {
@@ -51,6 +51,10 @@ export class InferenceStack extends Stack {
       dataCapture: capture(e.dataCapturePercent),
       alarmTopic: props.alarmTopic,
       latencyP95Threshold: Duration.millis(c.observability.modelLatencyP95Ms),
+      // Documents reach the GPU at each window's start; after cold start + scale-in tail it should be at zero.
+      embeddingWindow: e.scaling === 'scale-to-zero' && e.batchWindowMinutes > 0
+        ? { every: Duration.minutes(e.batchWindowMinutes), allowance: Duration.minutes(COLD_START_MINUTES + SCALE_IN_DETECT_MINUTES + e.scaleInCooldownMinutes) }
+        : undefined,
     });
 
     const q = c.questionEmbedding;

@@ -46,7 +46,7 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
       const cold = s.Retry.find((r: any) => r.ErrorEquals.includes('EndpointNotReady'));
       // total wait before giving up: sum of min(interval * rate^i, maxDelay) over the attempts
       let total = 0;
-      for (let i = 0; i < cold.MaxAttempts; i++) total += Math.min(cold.IntervalSeconds * cold.BackoffRate ** i, cold.MaxDelaySeconds);
+      for (let i = 0; i < cold.MaxAttempts; i++) total += Math.min(cold.IntervalSeconds * (cold.BackoffRate ?? 2) ** i, cold.MaxDelaySeconds ?? Infinity);
       expect({ name, coversColdStart: total >= 600 }).toEqual({ name, coversColdStart: true }); // twice the ~5 min scale-out
       // A paused database: its own retrier, not the quick transient one (the first retrier that names an
       // error is the one applied). Attempts connect for up to 20 s each (docai_shared.db.CONNECT_TIMEOUT_S):
@@ -57,6 +57,19 @@ describe.each(['pilot', 'production'])('document pipeline of the %s stage', (sta
       for (let i = 0; i < resuming.MaxAttempts; i++) covered += 20 + Math.min(resuming.IntervalSeconds * resuming.BackoffRate ** i, resuming.MaxDelaySeconds) / 2;
       expect({ name, coversResume: covered >= 120 }).toEqual({ name, coversResume: true });
     }
+  });
+
+  test('Embed waits for a scale-to-zero endpoint once per cold start (each retry is a billed transition), and polls an always-on one', () => {
+    const embed = allStates(machineDef(stage, 'PipelineStateMachine').def).Embed;
+    const cold = embed.Retry.find((r: any) => r.ErrorEquals.includes('EndpointNotReady'));
+    if (stage === 'pilot') {
+      // the cold start (6 min) + the scale-out alarm's minute, constant, no jitter: the window sends the batches together
+      expect(cold).toEqual({ ErrorEquals: ['EndpointNotReady'], IntervalSeconds: 7 * 60, BackoffRate: 1, MaxAttempts: 4 });
+    } else {
+      expect(cold).toMatchObject({ IntervalSeconds: 30, BackoffRate: 1.5, MaxDelaySeconds: 120, JitterStrategy: 'FULL' });
+    }
+    // the other Tasks never call the endpoint: they keep the quick retrier
+    expect(allStates(machineDef(stage, 'PipelineStateMachine').def).Store.Retry.find((r: any) => r.ErrorEquals.includes('EndpointNotReady')).IntervalSeconds).toBe(30);
   });
 
   test('every Task (and the Map) catches everything into RecordFailure, which ends in a Fail state', () => {

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -45,13 +45,80 @@ describe('pilot: scale to zero', () => {
     expect(alarm.Properties.EvaluationPeriods * alarm.Properties.Period).toBeGreaterThanOrEqual(15 * 60);
   });
 
+  test('the inference component starts at zero copies (scale-in from a copy never invoked is not documented) and the first request still scales out', () => {
+    t().hasResourceProperties('AWS::SageMaker::InferenceComponent', { InferenceComponentName: 'docai-pilot-embed-ic', RuntimeConfig: { CopyCount: 0 } });
+    // zero copies is the state every scale-in ends in: the same step policy brings the first copy
+    const policies = Object.values(t().findResources('AWS::ApplicationAutoScaling::ScalingPolicy')) as any[];
+    expect(policies.map((p) => p.Properties.PolicyType).sort()).toEqual(['StepScaling', 'TargetTrackingScaling']);
+    t().hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0, MaxCapacity: 1, ResourceId: 'inference-component/docai-pilot-embed-ic' });
+  });
+
   test('no data capture in the pilot', () => {
     const cfg = Object.values(t().findResources('AWS::SageMaker::EndpointConfig'))[0] as any;
     expect(cfg.Properties.DataCaptureConfig).toBeUndefined();
   });
 });
 
+/** The GpuOutsideWindow alarm of a stage's embedding endpoint, if any. */
+const windowExpression = (alarm: any): string => alarm.Properties.Metrics.find((m: any) => m.Expression).Expression;
+
+function windowAlarm(template: Template): any {
+  return (Object.entries(template.findResources('AWS::CloudWatch::Alarm')) as [string, any][]).find(([id]) => id.includes('GpuOutsideWindow'))?.[1];
+}
+
+/**
+ * Evaluates the alarm's metric math for one datapoint: `instances` reporting at `hh:mm` UTC. Only the
+ * functions the expression uses (IF, HOUR, MINUTE, FLOOR); anything else fails the test.
+ */
+function evaluate(expression: string, instances: number, hh: number, mm: number): number {
+  const js = expression
+    .replace(/HOUR\(instances\)/g, String(hh)).replace(/MINUTE\(instances\)/g, String(mm))
+    .replace(/FLOOR\(/g, 'Math.floor(').replace(/\binstances\b/g, String(instances)).replace(/^IF\(/, 'iff(');
+  expect(js).toMatch(/^iff\([\d\s()+\-*/>.,Mathflor]*\)$/);
+  return new Function('iff', `return ${js};`)((c: boolean, a: number, b: number) => (c ? a : b));
+}
+
+describe('pilot: an alarm when the GPU runs outside its embedding windows', () => {
+  test('threshold = cold start + scale-in tail (detection + the configured cooldown), over the configured window, to the alarm topic', () => {
+    const config = synthStage('pilot').config;
+    const alarm = windowAlarm(inference('pilot'));
+    expect(alarm.Properties.Threshold).toBe(6 + 15 + config.embedding.scaleInCooldownMinutes);
+    expect(alarm.Properties.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+    expect(alarm.Properties.TreatMissingData).toBe('notBreaching'); // no instance, no datapoint
+    expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain('AlarmsTopic');
+    const instances = alarm.Properties.Metrics.find((m: any) => m.Id === 'instances');
+    const expr = alarm.Properties.Metrics.find((m: any) => m.Expression);
+    expect(instances.MetricStat).toMatchObject({ Stat: 'SampleCount', Period: 60, Metric: { Namespace: '/aws/sagemaker/Endpoints', MetricName: 'CPUUtilization', Dimensions: expect.arrayContaining([{ Name: 'EndpointName', Value: 'docai-pilot-embed' }]) } });
+    expect(expr.Expression).toContain(`${config.embedding.batchWindowMinutes} * FLOOR(`);
+  });
+
+  test('the threshold and the window follow the config', () => {
+    const file = writeConfig({ embedding: { batchWindowMinutes: 360, scaleInCooldownMinutes: 12 } });
+    const alarm = windowAlarm(synthStage('pilot', { configFile: file }).templates['docai-pilot-inference']);
+    expect(alarm.Properties.Threshold).toBe(6 + 15 + 12);
+    expect(windowExpression(alarm)).toContain('360 * FLOOR(');
+    // no window: documents go to the GPU at any hour, there is nothing to be outside of
+    expect(windowAlarm(synthStage('pilot', { configFile: writeConfig({ embedding: { batchWindowMinutes: 0 } }) }).templates['docai-pilot-inference'])).toBeUndefined();
+  });
+
+  test('the expression breaches only while an instance runs past the allowance in a window (00:00 and 12:00 UTC windows)', () => {
+    const alarm = windowAlarm(inference('pilot'));
+    const expression = windowExpression(alarm);
+    const breaches = (n: number, hh: number, mm: number) => evaluate(expression, n, hh, mm) >= alarm.Properties.Threshold;
+    expect(breaches(1, 0, 10)).toBe(false); // cold start and work after the midnight window
+    expect(breaches(1, 12, 25)).toBe(false); // scale-in tail of the noon window
+    expect(breaches(1, 12, 26)).toBe(true); // past cold start + tail
+    expect(breaches(1, 23, 59)).toBe(true); // never scaled in
+    expect(breaches(1, 3, 0)).toBe(true); // deployed at 03:00 and never released
+    expect(breaches(0, 23, 59)).toBe(false); // at zero
+  });
+});
+
 describe('production: always on', () => {
+  test('no window alarm: the endpoint is meant to run', () => {
+    expect(windowAlarm(inference('production'))).toBeUndefined();
+  });
+
   const t = () => inference('production');
 
   test('at least two instances and copies, with target tracking on invocations per copy and GPU utilization, in the pilot\'s shape', () => {
@@ -142,6 +209,15 @@ describe('GpuInferenceEndpoint validation', () => {
 
   test('an instance type without a GPU fails for a GPU container', () => {
     expect(() => make('ml.c7i.xlarge')).toThrow(/"ml.c7i.xlarge" has no GPU, but the tei container needs one; valid choices: ml.g5.xlarge/);
+  });
+
+  test('an embedding window needs scale to zero, a window that divides a day and an allowance shorter than it', () => {
+    const withWindow = (scaling: EndpointScaling, every: number, allowance: number) => () =>
+      new GpuInferenceEndpoint(new Stack(newApp(), 'S'), 'E', { endpointName: 'e', framework: InferenceFramework.TEXT_EMBEDDINGS_INFERENCE, instanceType: 'ml.g5.xlarge', modelId: 'm', scaling, embeddingWindow: { every: Duration.minutes(every), allowance: Duration.minutes(allowance) } });
+    expect(withWindow(EndpointScaling.alwaysOn({ minInstances: 1, maxInstances: 2 }), 720, 26)).toThrow(/embeddingWindow needs EndpointScaling.toZero/);
+    expect(withWindow(EndpointScaling.toZero({ maxInstances: 1 }), 700, 26)).toThrow(/embeddingWindow.every must divide a day \(1440 minutes\), received 700 minutes/);
+    expect(withWindow(EndpointScaling.toZero({ maxInstances: 1 }), 30, 30)).toThrow(/allowance must be from 1 minute to less than the window \(30 minutes\), received 30 minutes/);
+    expect(withWindow(EndpointScaling.toZero({ maxInstances: 1 }), 60, 26)).not.toThrow();
   });
 
   test('always-on needs at least one instance', () => {

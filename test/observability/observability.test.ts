@@ -55,10 +55,10 @@ describe.each(['pilot', 'production'])('observability of the %s stage', (stage) 
       }
     }
     // ingestion 2 + review queue DLQ + async-invoke failures + endpoint 5 (+1 no-capacity when scaling
-    // to zero) + observability 5 + composite + query API 2 (5xx rate, p95) + gateway budget 1 (answer)
+    // to zero, +1 GPU outside its embedding window with a window) + observability 5 + composite + query API 2 (5xx rate, p95) + gateway budget 1 (answer)
     // + the pilot's question endpoint 3 (latency, 5xx, slow cold start) + undelivered break-glass notifications
     // + vector store 2 (HNSW index growth in a day, dead tuples)
-    expect(count).toBe(stage === 'pilot' ? 25 : 21);
+    expect(count).toBe(stage === 'pilot' ? 26 : 21);
   });
 
   test('alarms on failed executions, error rate, database CPU/capacity/connections, and a composite "pipeline unhealthy"', () => {
