@@ -270,7 +270,11 @@ export function fixedResources(c: StageConfig) {
     kmsKeys,
     // every key the stacks create rotates yearly (lib/common/keys.ts)
     rotatingKmsKeys: kmsKeys,
+    // RDS instance: the stack's own master secret. Aurora: the master password is RDS-managed
+    // (ManageMasterUserPassword): RDS creates the secret, billed like any other
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html), none in the templates.
     secrets: 1,
+    templateSecrets: auroraShape(c) ? 0 : 1,
     dashboards: 1,
     // Metric alarms, billed per metric they evaluate: ingestion (2) + review DLQ and async failures (2)
     // + per endpoint (endpointAlarms) + observability (5) + query API (5xx rate, p95 latency) + one
@@ -582,7 +586,7 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   const rotations = billedRotations(month);
   add('KMS', `${f.kmsKeys} customer-managed keys${rotations ? ` + ${rotations} billed rotation${rotations > 1 ? 's' : ''} of ${f.rotatingKmsKeys}` : ` (${f.rotatingKmsKeys} rotate yearly: +1 USD a key-month after each of the first 2)`} and requests`,
     f.kmsKeys * P.kmsKeyMonth + f.rotatingKmsKeys * rotations * P.kmsRotationKeyMonth, docsMonth * 20 * (P.kmsPer10kRequests / 10000));
-  add('Secrets Manager', 'database master secret', f.secrets * P.secretMonth, 0);
+  add('Secrets Manager', `database master secret${aurora ? ' (RDS-managed)' : ''}`, f.secrets * P.secretMonth, 0);
   add('CloudWatch', `${f.dashboards} dashboard, ${f.alarms} alarms + ${f.compositeAlarms} composite + ${f.targetTrackingAlarms} target-tracking alarms`,
     f.dashboards * P.cloudwatchDashboardMonth + (f.alarms + f.targetTrackingAlarms) * P.cloudwatchAlarmMonth + f.compositeAlarms * P.cloudwatchCompositeAlarmMonth, 0);
   const series = customMetricSeries(c);

@@ -1,4 +1,4 @@
-import { answerBudget, API_METHODS, DATABASE, DEFAULT_ASSUMPTIONS, EMBED_NOT_READY_RETRY, estimateMonthlyCost, fixedResources, gpuSchedule, PRICES, QUESTION_EMBEDDING, RESOURCE_PRICING, retriesWhileWaiting } from '../../lib/cost';
+import { answerBudget, API_METHODS, auroraShape, DATABASE, DEFAULT_ASSUMPTIONS, EMBED_NOT_READY_RETRY, estimateMonthlyCost, fixedResources, gpuSchedule, PRICES, QUESTION_EMBEDDING, RESOURCE_PRICING, retriesWhileWaiting } from '../../lib/cost';
 import { allStacks, synthStage } from '../helpers';
 import { PILOT, PRODUCTION, SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
 
@@ -208,7 +208,9 @@ describe('cost estimate', () => {
     expect([...new Set(resources.map((r) => r.Type))].filter((t) => !(t in RESOURCE_PRICING))).toEqual([]);
     expect(count((r) => r.Type === 'AWS::KMS::Key')).toBe(f.kmsKeys);
     expect(count((r) => r.Type === 'AWS::KMS::Key' && r.Properties.EnableKeyRotation === true)).toBe(f.rotatingKmsKeys);
-    expect(count((r) => r.Type === 'AWS::SecretsManager::Secret')).toBe(f.secrets);
+    expect(count((r) => r.Type === 'AWS::SecretsManager::Secret')).toBe(f.templateSecrets);
+    // and the one RDS creates for a cluster that manages its master password
+    expect(count((r) => r.Type === 'AWS::SecretsManager::Secret') + count((r) => r.Type === 'AWS::RDS::DBCluster' && r.Properties.ManageMasterUserPassword === true)).toBe(f.secrets);
     expect(count((r) => r.Type === 'AWS::CloudWatch::Dashboard')).toBe(f.dashboards);
     expect(count((r) => r.Type === 'AWS::EC2::VPCEndpoint' && r.Properties.VpcEndpointType === 'Interface')).toBe(f.interfaceEndpoints);
     // every alarm in the templates is billed: a metric alarm per metric it evaluates (metric math: each metric of
@@ -222,6 +224,17 @@ describe('cost estimate', () => {
     const detailed = resources.filter((r) => r.Type === 'AWS::ApiGateway::Stage').some((r) => (r.Properties.MethodSettings ?? []).some((m: any) => m.MetricsEnabled));
     expect(detailed).toBe(f.apiDetailedMetrics);
     expect(count((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.HttpMethod !== 'OPTIONS')).toBe(API_METHODS.questions.length + API_METHODS.events.length);
+    // the database the estimate prices is the one the templates create: capacity range, pause delay, instances, Aurora Standard storage
+    const aurora = auroraShape(config);
+    const clusters = resources.filter((r) => r.Type === 'AWS::RDS::DBCluster');
+    if (aurora) {
+      expect(clusters.map((r) => ({ ...r.Properties.ServerlessV2ScalingConfiguration, storage: r.Properties.StorageType ?? 'aurora' }))).toEqual([{
+        MinCapacity: aurora.minCapacityAcu, MaxCapacity: aurora.maxCapacityAcu, ...(aurora.minCapacityAcu === 0 ? { SecondsUntilAutoPause: aurora.autoPauseSeconds } : {}), storage: 'aurora',
+      }]);
+      expect(count((r) => r.Type === 'AWS::RDS::DBInstance' && r.Properties.DBInstanceClass === 'db.serverless')).toBe(1 + aurora.readers);
+    } else {
+      expect(clusters).toHaveLength(0);
+    }
     // the Embed retry the estimate counts is the state machine's
     const notReady = resources.filter((r) => r.Type === 'AWS::StepFunctions::StateMachine').map((r) => JSON.stringify(r.Properties.DefinitionString).replace(/\\"/g, '"'))
       .map((d) => /"ErrorEquals":\["EndpointNotReady"\],"IntervalSeconds":(\d+),"MaxAttempts":(\d+),"BackoffRate":([\d.]+),"MaxDelaySeconds":(\d+),"JitterStrategy":"(\w+)"/.exec(d)).filter((m) => m);
