@@ -1,6 +1,6 @@
 import { answerBudget, API_METHODS, auroraShape, DATABASE, DEFAULT_ASSUMPTIONS, EMBED_NOT_READY_RETRY, estimateMonthlyCost, fixedResources, gpuSchedule, PRICES, QUESTION_EMBEDDING, RESOURCE_PRICING, retriesWhileWaiting } from '../../lib/cost';
 import { allStacks, synthStage } from '../helpers';
-import { PILOT, PRODUCTION, SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
+import { MODEL_CATALOG, PILOT, PRODUCTION, SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
 
 describe('cost estimate', () => {
   test('the idle pilot total equals the sum of its parts, computed by hand from the price table', () => {
@@ -62,6 +62,16 @@ describe('cost estimate', () => {
     expect(cached.lines.find((l) => l.service === 'Bedrock')!.usageUsd).toBeCloseTo(bedrock.usageUsd / 2, 6);
     // only cache misses are screened on the way out (lambda/shared/docai_shared/gateway/gateway.py: a hit returns before guardrailOut)
     expect(cached.lines.find((l) => l.service === 'Bedrock Guardrails')!.usageUsd).toBeCloseTo(30 * 1000 * (1 + 0.5) * (0.15 + 0.1) / 1000, 6);
+  });
+
+  test('the answer model priced is the first of each preset\'s chain, active on Bedrock, at its catalogue price', () => {
+    for (const c of [PILOT, PRODUCTION]) {
+      const e = estimateMonthlyCost(c, { docsPerDay: 0 });
+      const primary = c.gateway.models[c.gateway.workflows.answer.models[0]];
+      const card = MODEL_CATALOG[primary.modelId];
+      expect({ lifecycle: card.lifecycle, in: primary.usdPerMillionInputTokens, out: primary.usdPerMillionOutputTokens }).toEqual({ lifecycle: 'ACTIVE', in: card.usdPerMillionInputTokens, out: card.usdPerMillionOutputTokens });
+      expect(e.lines.find((l) => l.service === 'Bedrock')!.item.startsWith(`${primary.modelId}:`)).toBe(true);
+    }
   });
 
   test('answers are limited by the stage\'s answer budget: what it allows is priced, what it refuses is counted', () => {
