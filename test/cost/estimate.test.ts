@@ -2,6 +2,20 @@ import { answerBudget, API_METHODS, auroraShape, DATABASE, DEFAULT_ASSUMPTIONS, 
 import { allStacks, synthStage } from '../helpers';
 import { MODEL_CATALOG, PILOT, PRODUCTION, SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
 
+/** A state machine's definition as JSON: the string parts of its Fn::Join, each token replaced by a placeholder string. */
+function definitionOf(r: any): any {
+  const d = r.Properties.DefinitionString;
+  const text = typeof d === 'string' ? d : d['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+  return JSON.parse(text);
+}
+
+/** Every Retry entry of every state (nested Map and Parallel states too) whose ErrorEquals names `error`. */
+function retriesOn(error: string, node: any): any[] {
+  if (!node || typeof node !== 'object') return [];
+  const own = Array.isArray(node.Retry) ? node.Retry.filter((x: any) => (x.ErrorEquals ?? []).includes(error)) : [];
+  return [...own, ...Object.values(node).flatMap((v) => retriesOn(error, v))];
+}
+
 describe('cost estimate', () => {
   test('the idle pilot total equals the sum of its parts, computed by hand from the price table', () => {
     const e = estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 0 });
@@ -246,13 +260,11 @@ describe('cost estimate', () => {
       expect(clusters).toHaveLength(0);
     }
     // the Embed retry the estimate counts is the state machine's
-    const notReady = resources.filter((r) => r.Type === 'AWS::StepFunctions::StateMachine').map((r) => JSON.stringify(r.Properties.DefinitionString).replace(/\\"/g, '"'))
-      .map((d) => /"ErrorEquals":\["EndpointNotReady"\],"IntervalSeconds":(\d+),"MaxAttempts":(\d+),"BackoffRate":([\d.]+),"MaxDelaySeconds":(\d+),"JitterStrategy":"(\w+)"/.exec(d)).filter((m) => m);
+    const notReady = resources.filter((r) => r.Type === 'AWS::StepFunctions::StateMachine').flatMap((r) => retriesOn('EndpointNotReady', definitionOf(r)));
     expect(notReady.length).toBeGreaterThan(0);
-    for (const m of notReady) {
-      expect({ intervalSeconds: Number(m![1]), maxAttempts: Number(m![2]), backoffRate: Number(m![3]), maxDelaySeconds: Number(m![4]), fullJitter: m![5] === 'FULL' }).toEqual(EMBED_NOT_READY_RETRY);
+    for (const r of notReady) {
+      expect({ intervalSeconds: r.IntervalSeconds ?? 1, maxAttempts: r.MaxAttempts ?? 3, backoffRate: r.BackoffRate ?? 2, maxDelaySeconds: r.MaxDelaySeconds, fullJitter: r.JitterStrategy === 'FULL' })
+        .toEqual({ maxDelaySeconds: undefined, ...EMBED_NOT_READY_RETRY });
     }
-    // and the two alarms Application Auto Scaling creates per target-tracking policy at deploy time
-    expect(2 * count((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy' && r.Properties.PolicyType === 'TargetTrackingScaling')).toBe(f.targetTrackingAlarms);
   });
 });
