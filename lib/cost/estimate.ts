@@ -390,7 +390,8 @@ export function databaseActivity(c: StageConfig, a: Required<WorkloadAssumptions
     }
     const h = collectorHours(c);
     collectorWakesPerDay = h ? 24 / h : 0;
-    const collectorSeconds = collectorWakesPerDay * (D.resumeSeconds + D.collectorSeconds + tail);
+    // the collector closes its connection when done (an open one would keep the instance awake): only the pause delay follows
+    const collectorSeconds = collectorWakesPerDay * (D.resumeSeconds + D.collectorSeconds + s.autoPauseSeconds);
     // Bursts are added, not overlapped: an upper bound when the windows fall inside question hours.
     const awake = Math.min(86400, q.awakeSeconds + store.awakeSeconds + collectorSeconds);
     awakeHoursPerDay = awake / 3600;

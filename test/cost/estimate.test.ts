@@ -264,7 +264,7 @@ describe('cost estimate', () => {
     expect(notReady.length).toBeGreaterThan(0);
     for (const r of notReady) {
       expect({ intervalSeconds: r.IntervalSeconds ?? 1, maxAttempts: r.MaxAttempts ?? 3, backoffRate: r.BackoffRate ?? 2, maxDelaySeconds: r.MaxDelaySeconds, fullJitter: r.JitterStrategy === 'FULL' })
-        .toEqual({ maxDelaySeconds: undefined, ...EMBED_NOT_READY_RETRY });
+        .toEqual(Object.assign({ maxDelaySeconds: undefined }, EMBED_NOT_READY_RETRY));
     }
   });
 });
