@@ -8,6 +8,14 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { Cli, parseCli, runCli } from './cli';
+
+const CLI: Cli = {
+  name: 'npx tsx scripts/cost-readme.ts',
+  usage: 'npx tsx scripts/cost-readme.ts',
+  summary: "Writes what npm run cost -- --stage pilot prints into README.md's cost section (and the prose figures the README figures test compares).",
+  flags: {},
+};
 
 export const BEGIN = '<!-- npm run cost -- --stage pilot (written by npx tsx scripts/cost-readme.ts) -->';
 export const END = '<!-- end of npm run cost -- --stage pilot -->';
@@ -24,7 +32,8 @@ export function costOutput(root: string): string {
   return r.stdout.trimEnd();
 }
 
-if (require.main === module) {
+if (require.main === module) runCli(() => {
+  parseCli(CLI);
   const root = path.join(__dirname, '..');
   const file = path.join(root, 'README.md');
   const readme = fs.readFileSync(file, 'utf8');
@@ -44,4 +53,4 @@ if (require.main === module) {
     .replace(/twice a day in the pilot: about \d+ USD\/month/, `twice a day in the pilot: about ${Math.round(gpu.load)} USD/month`);
   fs.writeFileSync(file, text);
   console.log('README.md: the npm run cost -- --stage pilot block is rewritten');
-}
+});
