@@ -1,6 +1,7 @@
 /**
  * Prints the estimated monthly cost of a stage: idle, at a load, and at ten times that load, with
- * the assumptions it used and the stage's budget beside it.
+ * the assumptions it used, later months at the load (storage growth, key rotation) and the stage's
+ * budget beside it.
  *
  *   npm run cost -- --stage pilot --docs-per-day 1000 [-c key=value ...] [--chunks-per-doc 30] [--active-hours 8] [--doc-mb 0.5]
  */
@@ -22,6 +23,7 @@ const CLI: Cli = {
     'cold-start-minutes': { type: 'string', value: '<min>', description: 'minutes a scaled-to-zero endpoint takes to serve', default: '6' },
     'scale-in-detect-minutes': { type: 'string', value: '<min>', description: 'minutes of no traffic before copies scale in (before the cooldown)', default: '15' },
     'queries-per-day': { type: 'string', value: '<n>', description: 'questions asked per day (POST /query); 10x scales it too', default: '500' },
+    'query-hours': { type: 'string', value: '<h>', description: 'hours a day the questions come in (0 < h <= 24): how long a pausable database stays awake', default: '8' },
     'prompt-tokens': { type: 'string', value: '<n>', description: 'prompt tokens per answer (instructions + chunks + question)', default: '2800' },
     'answer-tokens': { type: 'string', value: '<n>', description: 'answer tokens', default: '300' },
     'cache-hit-percent': { type: 'string', value: '<pct>', description: 'percent of questions answered from the cache', default: '10' },
@@ -39,6 +41,7 @@ const FLAG_OF: Record<keyof WorkloadAssumptions, string> = {
   coldStartMinutes: '--cold-start-minutes',
   scaleInDetectMinutes: '--scale-in-detect-minutes',
   queriesPerDay: '--queries-per-day',
+  queryHoursPerDay: '--query-hours',
   promptTokensPerQuery: '--prompt-tokens',
   answerTokensPerQuery: '--answer-tokens',
   cacheHitPercent: '--cache-hit-percent',
@@ -73,5 +76,7 @@ runCli(() => {
   const idle = estimateMonthlyCost(config, { ...extra, docsPerDay: 0, queriesPerDay: 0 });
   const base = estimateMonthlyCost(config, { ...extra, docsPerDay, queriesPerDay });
   const tenX = estimateMonthlyCost(config, { ...extra, docsPerDay: docsPerDay * 10, queriesPerDay: queriesPerDay * 10 });
-  console.log(formatEstimate(config, base, tenX, idle));
+  // Storage accumulates and keys rotate yearly: month 12, the first month after the first rotation, and after the second (the worst case from then on).
+  const later = [12, 13, 25].map((month) => estimateMonthlyCost(config, { ...extra, docsPerDay, queriesPerDay }, { month }));
+  console.log(formatEstimate(config, base, tenX, idle, later));
 });

@@ -1,6 +1,7 @@
-import { SAGEMAKER_INSTANCE_TYPES, PriceConfidence } from '../config/instance-catalog';
+import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES, PriceConfidence } from '../config/instance-catalog';
 import { StageConfig } from '../config/stage-config';
 import { interfaceEndpointsOf } from '../config/interface-endpoints';
+import { API_DETAILED_METRICS, API_METHODS, customMetricSeries, MetricActivity } from './custom-metrics';
 
 /**
  * List prices used by the estimate: us-east-1, on-demand, collected 2026-11 (docs/prices.md). Prices
@@ -26,6 +27,25 @@ export const PRICES = {
   s3PutPer1k: 0.005,
   s3GetPer1k: 0.0004,
   xrayPerMillionTraces: 5.0,
+  /** S3 Standard-IA storage: intake objects move there after intake.infrequentAccessAfterDays. */
+  s3IaGbMonth: 0.0125,
+  /**
+   * Aurora Standard (not I/O-Optimized), us-east-1: Serverless v2 capacity per ACU-hour (billed per
+   * second; 0 while paused: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html),
+   * storage per GB-month of the cluster volume actually used, I/O per million requests
+   * (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/User_DBInstanceBilling.html;
+   * prices: https://aws.amazon.com/rds/aurora/pricing/, docs/prices.md).
+   */
+  auroraAcuHour: 0.12,
+  auroraStorageGbMonth: 0.1,
+  auroraIoPerMillion: 0.2,
+  /** Each yearly rotation of a key adds 1 USD per key-month, for the first and second rotation only (https://aws.amazon.com/kms/pricing/). */
+  kmsRotationKeyMonth: 1.0,
+  kmsBilledRotations: 2,
+  /** Composite alarms are billed apart from metric alarms (https://aws.amazon.com/cloudwatch/pricing/). */
+  cloudwatchCompositeAlarmMonth: 0.5,
+  /** Per custom metric (name + dimensions) and month, prorated by the hour it receives data (https://aws.amazon.com/cloudwatch/pricing/). */
+  cloudwatchCustomMetricMonth: 0.3,
   // The read side (docs/prices.md, "weak": one or two secondary sources, collected 2026-11).
   apiGatewayRestPerMillion: 3.5,
   wafWebAclMonth: 5.0,
@@ -57,6 +77,56 @@ export const QUESTION_EMBEDDING = { warmSeconds: 0.1, coldStartSeconds: 20, cold
 const HOURS_PER_MONTH = 730;
 const DAYS_PER_MONTH = 30;
 
+/**
+ * How the estimate models Aurora Serverless v2 (assumptions, printed with the estimate; AWS facts cited):
+ * - a paused instance bills 0 ACU; the first connection resumes it in ~15 s, ~30 s after more than a
+ *   day paused (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html);
+ *   it pauses after database.autoPauseSeconds without connections, and an idle connection a warm
+ *   function keeps open counts as one: `idleConnectionSeconds` is how long the estimate assumes such
+ *   connections stay open after the last call (server idle_session_timeout or the environment's end);
+ * - an awake pausable instance runs at its smallest capacity, 0.5 ACU, while it serves questions,
+ *   and ~1 ACU while Store writes chunks into the HNSW index;
+ * - bytes per chunk (table row with text, metadata and vector; HNSW index entry) at 768 dimensions:
+ *   an estimate until `npm run bench:vector-size` measures them;
+ * - to search from memory the HNSW index must fit the buffer cache (~75% of 2 GiB per ACU): stages
+ *   that never pause size their capacity for it; a pausable stage stays at its smallest size and
+ *   reads the index from storage (I/O per search) — slower searches, not more capacity;
+ * - Aurora bills write I/O per 4 KB of log written (~4 per chunk with its index entry) and read I/O
+ *   per page not in the cache (an HNSW search with ef_search 40 visits ~1,000 vectors).
+ */
+export const DATABASE = {
+  resumeSeconds: 15,
+  resumeSecondsAfterADay: 30,
+  idleConnectionSeconds: 300,
+  awakeAcu: 0.5,
+  storeAcu: 1,
+  tableBytesPerChunk: 5000,
+  indexBytesPerChunk: 3300,
+  bytesPerChunkSource: 'estimate (npm run bench:vector-size measures it)',
+  gibPerAcu: 2,
+  bufferCacheFraction: 0.75,
+  writeIosPerChunk: 4,
+  readIosPerSearchFromStorage: 1000,
+  readIosPerSearchInMemory: 10,
+  /** What the vector store collector does per run when it wakes the database (seconds connected). */
+  collectorSeconds: 5,
+} as const;
+
+/**
+ * The Embed task's retry on an endpoint that is not ready yet (scaling from zero), as the state
+ * machine defines it (lib/document-pipeline; test/cost compares them). Full jitter: each wait is
+ * uniform between 0 and the computed delay, so on average half of it.
+ * Step Functions counts every retry as a state transition (https://aws.amazon.com/step-functions/pricing/).
+ */
+export const EMBED_NOT_READY_RETRY = { intervalSeconds: 30, backoffRate: 1.5, maxAttempts: 12, maxDelaySeconds: 120, fullJitter: true } as const;
+
+/** Characters per token (English prose) and of an average question: Guardrails bill text units of 1,000 characters. */
+const CHARS_PER_TOKEN = 4;
+const QUESTION_CHARS = 200;
+
+/** Hours a month a rare-event metric series (a failure, a backfill, /search) is assumed to receive data at a load. */
+export const EVENT_METRIC_HOURS_PER_MONTH = 30;
+
 /** Per-document assumptions: shown with the estimate, overridable on the command line. */
 export interface WorkloadAssumptions {
   readonly docsPerDay: number;
@@ -78,6 +148,8 @@ export interface WorkloadAssumptions {
   readonly scaleInDetectMinutes?: number;
   /** Questions asked per day through POST /query. @default 500 */
   readonly queriesPerDay?: number;
+  /** Hours a day the questions come in (uniformly at random within them). @default 8 */
+  readonly queryHoursPerDay?: number;
   /** Prompt tokens per answer (instructions + retrieved chunks + question). @default 2800 */
   readonly promptTokensPerQuery?: number;
   /** Answer tokens. @default 300 */
@@ -96,8 +168,50 @@ export interface CostLine {
   readonly confidence: PriceConfidence;
 }
 
+/** What the database does at a load (Aurora Serverless v2 stages). */
+export interface DatabaseActivity {
+  readonly pausable: boolean;
+  /** Writer + readers. */
+  readonly instances: number;
+  /** Hours a day the writer is awake (24 when it never pauses). */
+  readonly awakeHoursPerDay: number;
+  /** Billed ACU-hours a day, all instances. */
+  readonly acuHoursPerDay: number;
+  /** Of which the stage spends with no load (minimum capacity; the collector's wake-ups). */
+  readonly idleAcuHoursPerDay: number;
+  /** Times a day a paused database resumes. */
+  readonly resumesPerDay: number;
+  /** Times a day the vector store collector wakes it (no load needed). */
+  readonly collectorWakesPerDay: number;
+  readonly chunksStored: number;
+  readonly storageGb: number;
+  readonly indexGib: number;
+  /** ACU per instance for the HNSW index to fit the buffer cache. */
+  readonly inMemoryAcu: number;
+  /** ACU per instance priced while awake. */
+  readonly servingAcu: number;
+  readonly indexInMemory: boolean;
+  readonly ioPerMonth: number;
+}
+
+/** What the stage's answer budget lets through at a load. */
+export interface AnswerBudget {
+  /** Questions not answered from the cache, a month. */
+  readonly missesPerMonth: number;
+  /** Of those, answered by a model within the budget. */
+  readonly answeredPerMonth: number;
+  /** Refused with 429 budget_exceeded. */
+  readonly refusedPerMonth: number;
+  /** The limit that refuses first (`daily tokens`, ...), or undefined. */
+  readonly limitedBy?: string;
+  readonly answersPerDayLimit: number;
+  readonly answersPerMonthLimit: number;
+}
+
 export interface CostEstimate {
   readonly stage: string;
+  /** Month of operation the estimate is for (storage accumulates; keys rotate yearly). */
+  readonly month: number;
   /** The assumptions the estimate really used (defaults filled in). */
   readonly assumptions: Required<WorkloadAssumptions>;
   readonly docsPerDay: number;
@@ -110,6 +224,33 @@ export interface CostEstimate {
   readonly allInPer1000DocsUsd: number;
   /** Usage cost of the read side per 1,000 questions (API, WAF requests, functions, tokens, guardrails, DynamoDB, audit). */
   readonly per1000QueriesUsd: number;
+  readonly database?: DatabaseActivity;
+  readonly answers: AnswerBudget;
+  /** Embed retries a document makes while the endpoint scales from zero. */
+  readonly embedRetriesPerDoc: number;
+  /** Custom metric series the handlers can emit, and those priced at this load. */
+  readonly metricSeries: { readonly total: number; readonly billedSeriesHours: number };
+}
+
+/** Aurora Serverless v2 capacity settings of a stage (database.*), or undefined for an RDS instance stage. */
+export interface AuroraShape {
+  readonly minCapacityAcu: number;
+  readonly maxCapacityAcu: number;
+  readonly autoPauseSeconds: number;
+  readonly readers: number;
+}
+
+export function auroraShape(c: StageConfig): AuroraShape | undefined {
+  const d = c.database as unknown as Partial<AuroraShape>;
+  if (typeof d.minCapacityAcu !== 'number') return undefined;
+  // AWS's default pause delay is 300 s when the minimum is 0 (ServerlessV2ScalingConfiguration.SecondsUntilAutoPause)
+  return { minCapacityAcu: d.minCapacityAcu, maxCapacityAcu: d.maxCapacityAcu ?? Math.max(d.minCapacityAcu, 1), autoPauseSeconds: d.autoPauseSeconds ?? 300, readers: d.readers ?? 0 };
+}
+
+/** Hours between scheduled vector store collections (observability.vectorStoreMetricsHours), when the stage has the collector. */
+function collectorHours(c: StageConfig): number | undefined {
+  const h = (c.observability as unknown as { vectorStoreMetricsHours?: number }).vectorStoreMetricsHours;
+  return typeof h === 'number' && h > 0 ? h : undefined;
 }
 
 /** Per endpoint: 5 alarms to the topic; scaling to zero adds the no-capacity alarm and the scale-out-from-zero step alarm. */
@@ -119,25 +260,38 @@ const targetTrackingPolicies = (scaling: string) => (scaling === 'always-on' ? 2
 
 /** Counts the stage's fixed resources from its config (the same numbers the stacks create). */
 export function fixedResources(c: StageConfig) {
+  const kmsKeys = 10 + (c.budget.activateCostAllocationTags ? 1 : 0);
   return {
     interfaceEndpoints: interfaceEndpointsOf(c).length,
     endpointAzs: c.network.interfaceEndpointsInEveryAz ? c.network.maxAzs : 1,
     // data: alarm topic, flow logs, ingestion queues, intake, database, operations; app stack; cost: alert
     // topic, and the tag activation's logs when the stage activates cost-allocation tags
     // + the model gateway's and the audit trail's keys
-    kmsKeys: 10 + (c.budget.activateCostAllocationTags ? 1 : 0),
+    kmsKeys,
+    // every key the stacks create rotates yearly (lib/common/keys.ts)
+    rotatingKmsKeys: kmsKeys,
+    // RDS instance: the stack's own master secret. Aurora: the master password is RDS-managed
+    // (ManageMasterUserPassword): RDS creates the secret, billed like any other
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html), none in the templates.
     secrets: 1,
+    templateSecrets: auroraShape(c) ? 0 : 1,
     dashboards: 1,
-    // ingestion (2) + review DLQ and async failures (2) + per endpoint (endpointAlarms) + observability
-    // (5 + composite); test/cost/estimate.test.ts counts them in the synthesized app
-    // + query API (5xx rate, p95 latency) + one budget alarm per gateway workflow + the break-glass
-    // notifications' dead-letter queue (lib/break-glass)
-    alarms: 5 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + (c.questionEmbedding.path === 'serverless' ? 3 : 0) + 6 + 2 + Object.keys(c.gateway.workflows).length,
+    // Metric alarms, billed per metric they evaluate: ingestion (2) + review DLQ and async failures (2)
+    // + per endpoint (endpointAlarms) + observability (5) + query API (5xx rate, p95 latency) + one
+    // budget alarm per gateway workflow + the break-glass notifications' dead-letter queue (lib/break-glass)
+    // + the question endpoint's 3; + 3 for metric math: the error-rate alarm evaluates 3 metrics, the
+    // 5xx-rate alarm 2 (CloudWatch bills an alarm per metric it evaluates); test/cost/estimate.test.ts
+    // counts them in the synthesized app.
+    alarms: 5 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + (c.questionEmbedding.path === 'serverless' ? 3 : 0) + 5 + 2 + Object.keys(c.gateway.workflows).length + 3,
+    // observability's "pipeline unhealthy"
+    compositeAlarms: 1,
     // Application Auto Scaling creates two alarms (high, low) per target-tracking policy at deploy
     // time; they are billed like any alarm but are not in the templates. Per endpoint: invocations
     // per copy, plus GPU utilization when always on.
     // https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-target-tracking.html
     targetTrackingAlarms: 2 * (targetTrackingPolicies(c.embedding.scaling) + (c.generation.enabled ? targetTrackingPolicies(c.generation.scaling) : 0)),
+    // the query API's stage turns on method-level metrics (lib/query-api: deployOptions.metricsEnabled)
+    apiDetailedMetrics: true,
   };
 }
 
@@ -149,6 +303,8 @@ export interface GpuSchedule {
   readonly gpuHoursPerDay: number;
   /** Longest wait of a document before it is embedded, minutes. */
   readonly maxWaitMinutes: number;
+  /** Seconds of embedding work per start (after the cold start). */
+  readonly workSecondsPerStart: number;
 }
 
 /**
@@ -160,18 +316,139 @@ export interface GpuSchedule {
 export function gpuSchedule(e: { maxInstances: number; batchWindowMinutes?: number; scaleInCooldownMinutes?: number }, a: Required<WorkloadAssumptions>): GpuSchedule {
   const tailMinutes = a.scaleInDetectMinutes + (e.scaleInCooldownMinutes ?? 15);
   const chunksPerDay = a.docsPerDay * a.chunksPerDoc;
-  if (a.docsPerDay <= 0) return { startsPerDay: 0, instances: 0, gpuHoursPerDay: 0, maxWaitMinutes: 0 };
+  if (a.docsPerDay <= 0) return { startsPerDay: 0, instances: 0, gpuHoursPerDay: 0, maxWaitMinutes: 0, workSecondsPerStart: 0 };
   const window = e.batchWindowMinutes ?? 0;
   if (window > 0) {
     const startsPerDay = Math.min(1440 / window, Math.ceil(a.docsPerDay));
     const workSeconds = chunksPerDay / startsPerDay / a.chunksPerSecondPerInstance;
     const instances = Math.min(e.maxInstances, Math.max(1, Math.ceil(workSeconds / (window * 60))));
     const hoursPerStart = (a.coldStartMinutes + tailMinutes) / 60 + workSeconds / instances / 3600;
-    return { startsPerDay, instances, gpuHoursPerDay: startsPerDay * instances * hoursPerStart, maxWaitMinutes: window + a.coldStartMinutes };
+    return { startsPerDay, instances, gpuHoursPerDay: startsPerDay * instances * hoursPerStart, maxWaitMinutes: window + a.coldStartMinutes, workSecondsPerStart: workSeconds / instances };
   }
   const perSecond = chunksPerDay / (a.activeHoursPerDay * 3600);
   const instances = Math.min(e.maxInstances, Math.max(1, Math.ceil(perSecond / a.chunksPerSecondPerInstance)));
-  return { startsPerDay: 1, instances, gpuHoursPerDay: instances * (a.activeHoursPerDay + (a.coldStartMinutes + tailMinutes) / 60), maxWaitMinutes: a.coldStartMinutes };
+  return { startsPerDay: 1, instances, gpuHoursPerDay: instances * (a.activeHoursPerDay + (a.coldStartMinutes + tailMinutes) / 60), maxWaitMinutes: a.coldStartMinutes, workSecondsPerStart: a.activeHoursPerDay * 3600 };
+}
+
+/** Retries of one call while an endpoint takes `waitSeconds` to serve: until the expected waits add up to it, at most maxAttempts. */
+export function retriesWhileWaiting(p: { intervalSeconds: number; backoffRate: number; maxAttempts: number; maxDelaySeconds?: number; fullJitter?: boolean }, waitSeconds: number): number {
+  let waited = 0;
+  let retries = 0;
+  while (waited < waitSeconds && retries < p.maxAttempts) {
+    const delay = Math.min(p.maxDelaySeconds ?? Infinity, p.intervalSeconds * p.backoffRate ** retries);
+    waited += p.fullJitter ? delay / 2 : delay;
+    retries++;
+  }
+  return retries;
+}
+
+/** Embed retries per document: every Embed call of a document that meets the endpoint scaling from zero retries until it serves. */
+function embedRetriesPerDoc(c: StageConfig, a: Required<WorkloadAssumptions>): number {
+  if (c.embedding.scaling !== 'scale-to-zero' || a.docsPerDay <= 0) return 0;
+  const embedCalls = Math.ceil(a.chunksPerDoc / c.pipeline.embedBatchSize);
+  const retries = retriesWhileWaiting(EMBED_NOT_READY_RETRY, a.coldStartMinutes * 60);
+  // With a window every document of the window meets the cold start; without one, the first documents of the day do.
+  const docsMeetingIt = c.embedding.batchWindowMinutes > 0 ? a.docsPerDay : Math.min(a.docsPerDay, c.pipeline.embedConcurrency);
+  return (embedCalls * retries * docsMeetingIt) / a.docsPerDay;
+}
+
+/** Length of the union of [t, t + tail] over n arrivals uniformly at random in a window (seconds), and how many separate bursts that makes. */
+function bursts(n: number, windowSeconds: number, tailSeconds: number): { awakeSeconds: number; count: number } {
+  if (n <= 0) return { awakeSeconds: 0, count: 0 };
+  const rate = n / windowSeconds;
+  const stay = Math.exp(-rate * tailSeconds); // chance that the next arrival comes after the database paused
+  return { awakeSeconds: Math.min(86400, (n - 1) * ((1 - stay) / rate) + tailSeconds), count: 1 + (n - 1) * stay };
+}
+
+const halfUp = (acu: number) => Math.ceil(acu * 2) / 2;
+
+/** The database's capacity, pauses, storage and I/O at a load (Aurora Serverless v2 stages), for month `month`. */
+export function databaseActivity(c: StageConfig, a: Required<WorkloadAssumptions>, month = 1): DatabaseActivity | undefined {
+  const s = auroraShape(c);
+  if (!s) return undefined;
+  const D = DATABASE;
+  const pausable = s.minCapacityAcu === 0;
+  const instances = 1 + s.readers;
+  const chunksStored = a.docsPerDay * DAYS_PER_MONTH * month * a.chunksPerDoc;
+  const storageGb = (chunksStored * (D.tableBytesPerChunk + D.indexBytesPerChunk)) / 1e9;
+  const indexGib = (chunksStored * D.indexBytesPerChunk) / 2 ** 30;
+  const inMemoryAcu = halfUp(indexGib / (D.gibPerAcu * D.bufferCacheFraction));
+  const searchesPerMonth = a.queriesPerDay * DAYS_PER_MONTH;
+  let awakeHoursPerDay: number, acuHoursPerDay: number, idleAcuHoursPerDay: number, resumesPerDay: number, servingAcu: number, collectorWakesPerDay = 0;
+  if (pausable) {
+    const tail = s.autoPauseSeconds + D.idleConnectionSeconds;
+    servingAcu = Math.min(s.maxCapacityAcu, D.awakeAcu);
+    const q = bursts(a.queriesPerDay, a.queryHoursPerDay * 3600, tail);
+    let store = { awakeSeconds: 0, count: 0 };
+    if (a.docsPerDay > 0) {
+      if (c.embedding.scaling === 'scale-to-zero' && c.embedding.batchWindowMinutes > 0) {
+        const g = gpuSchedule(c.embedding, a);
+        store = { awakeSeconds: g.startsPerDay * (g.workSecondsPerStart + tail), count: g.startsPerDay };
+      } else {
+        store = bursts(a.docsPerDay, a.activeHoursPerDay * 3600, tail);
+      }
+    }
+    const h = collectorHours(c);
+    collectorWakesPerDay = h ? 24 / h : 0;
+    // the collector closes its connection when done (an open one would keep the instance awake): only the pause delay follows
+    const collectorSeconds = collectorWakesPerDay * (D.resumeSeconds + D.collectorSeconds + s.autoPauseSeconds);
+    // Bursts are added, not overlapped: an upper bound when the windows fall inside question hours.
+    const awake = Math.min(86400, q.awakeSeconds + store.awakeSeconds + collectorSeconds);
+    awakeHoursPerDay = awake / 3600;
+    idleAcuHoursPerDay = (collectorSeconds / 3600) * D.awakeAcu;
+    acuHoursPerDay = Math.min(24 * s.maxCapacityAcu, (q.awakeSeconds / 3600) * servingAcu + (store.awakeSeconds / 3600) * Math.min(s.maxCapacityAcu, D.storeAcu) + idleAcuHoursPerDay);
+    resumesPerDay = q.count + store.count + collectorWakesPerDay;
+  } else {
+    // Never pauses: every instance runs all day, sized for the index to stay in memory, within the range.
+    servingAcu = Math.min(s.maxCapacityAcu, Math.max(s.minCapacityAcu, inMemoryAcu));
+    awakeHoursPerDay = 24;
+    acuHoursPerDay = 24 * instances * servingAcu;
+    idleAcuHoursPerDay = 24 * instances * s.minCapacityAcu;
+    resumesPerDay = 0;
+  }
+  const indexInMemory = inMemoryAcu <= servingAcu;
+  const ioPerMonth = a.docsPerDay * DAYS_PER_MONTH * a.chunksPerDoc * D.writeIosPerChunk + searchesPerMonth * (indexInMemory ? D.readIosPerSearchInMemory : D.readIosPerSearchFromStorage);
+  return { pausable, instances, awakeHoursPerDay, acuHoursPerDay, idleAcuHoursPerDay, resumesPerDay, collectorWakesPerDay, chunksStored, storageGb, indexGib, inMemoryAcu, servingAcu, indexInMemory, ioPerMonth };
+}
+
+/**
+ * The answers the answer workflow's budget lets through (gateway.workflows.answer.budget), as the
+ * gateway enforces it (lambda/shared/docai_shared/gateway): each cache miss reserves the worst case
+ * (prompt bytes + maxOutputTokens tokens; the most expensive model of the chain) against the daily
+ * and monthly token and USD limits, then settles to the real use; a reservation that does not fit
+ * is refused (429 budget_exceeded) before any model is called. Per-caller limits are assumed not
+ * to bind (questions from many callers).
+ */
+export function answerBudget(c: StageConfig, a: Required<WorkloadAssumptions>): AnswerBudget {
+  const wf = c.gateway.workflows.answer;
+  const b = wf.budget;
+  const models = wf.models.map((m) => c.gateway.models[m]);
+  const primary = models[0];
+  const missesPerDay = a.queriesPerDay * (1 - a.cacheHitPercent / 100);
+  const reserveIn = a.promptTokensPerQuery * CHARS_PER_TOKEN + 32;
+  const reserveTokens = reserveIn + wf.maxOutputTokens;
+  const realTokens = a.promptTokensPerQuery + a.answerTokensPerQuery;
+  const usd = (m: typeof primary, tin: number, tout: number) => (tin * m.usdPerMillionInputTokens + tout * m.usdPerMillionOutputTokens) / 1e6;
+  const worstUsd = Math.max(...models.map((m) => usd(m, reserveIn, wf.maxOutputTokens)));
+  const realUsd = usd(primary, a.promptTokensPerQuery, a.answerTokensPerQuery);
+  // n answers fit a limit L when (n - 1) settled answers + one reservation <= L
+  const fit = (limit: number, reserve: number, real: number) => (!limit ? Infinity : limit < reserve ? 0 : real > 0 ? Math.floor((limit - reserve) / real) + 1 : Infinity);
+  const limits: Array<[string, number, 'day' | 'month']> = [
+    ['daily tokens', fit(b.dailyTokens, reserveTokens, realTokens), 'day'],
+    ['daily USD', fit(b.dailyUsd, worstUsd, realUsd), 'day'],
+    ['monthly tokens', fit(b.monthlyTokens, reserveTokens, realTokens), 'month'],
+    ['monthly USD', fit(b.monthlyUsd, worstUsd, realUsd), 'month'],
+  ];
+  const perDay = Math.min(...limits.filter((l) => l[2] === 'day').map((l) => l[1]));
+  const perMonth = Math.min(...limits.filter((l) => l[2] === 'month').map((l) => l[1]));
+  const missesPerMonth = missesPerDay * DAYS_PER_MONTH;
+  const answeredPerMonth = Math.min(missesPerMonth, DAYS_PER_MONTH * Math.min(missesPerDay, perDay), perMonth);
+  let limitedBy: string | undefined;
+  if (answeredPerMonth < missesPerMonth) {
+    const byMonth = perMonth < DAYS_PER_MONTH * Math.min(missesPerDay, perDay);
+    limitedBy = limits.filter((l) => l[2] === (byMonth ? 'month' : 'day')).sort((x, y) => x[1] - y[1])[0][0];
+  }
+  return { missesPerMonth, answeredPerMonth, refusedPerMonth: missesPerMonth - answeredPerMonth, limitedBy, answersPerDayLimit: perDay, answersPerMonthLimit: perMonth };
 }
 
 function endpointCost(name: string, e: { instanceType: string; scaling: string; minInstances: number; maxInstances: number; batchWindowMinutes?: number; scaleInCooldownMinutes?: number }, a: Required<WorkloadAssumptions>): CostLine {
@@ -196,7 +473,7 @@ function endpointCost(name: string, e: { instanceType: string; scaling: string; 
 
 export const DEFAULT_ASSUMPTIONS = {
   docMb: 0.5, chunksPerDoc: 30, activeHoursPerDay: 8, chunksPerSecondPerInstance: 200, coldStartMinutes: 6, scaleInDetectMinutes: 15,
-  queriesPerDay: 500, promptTokensPerQuery: 2800, answerTokensPerQuery: 300, cacheHitPercent: 10,
+  queriesPerDay: 500, queryHoursPerDay: 8, promptTokensPerQuery: 2800, answerTokensPerQuery: 300, cacheHitPercent: 10,
 } as const;
 
 /** The valid range of each assumption: [min, max, min exclusive]. */
@@ -209,6 +486,7 @@ export const ASSUMPTION_RANGES: Record<keyof WorkloadAssumptions, { min: number;
   coldStartMinutes: { min: 0, max: 120, what: 'minutes a scaled-to-zero endpoint takes to serve' },
   scaleInDetectMinutes: { min: 0, max: 120, what: 'minutes of no traffic before copies scale in' },
   queriesPerDay: { min: 0, max: 100_000_000, what: 'questions asked per day' },
+  queryHoursPerDay: { min: 0, max: 24, minExclusive: true, what: 'hours a day questions come in' },
   promptTokensPerQuery: { min: 1, max: 200_000, what: 'prompt tokens per answer' },
   answerTokensPerQuery: { min: 1, max: 8192, what: 'answer tokens' },
   cacheHitPercent: { min: 0, max: 100, what: 'percent of questions answered from the cache' },
@@ -228,44 +506,100 @@ export function assumptionProblems(a: WorkloadAssumptions, name: (field: keyof W
   return problems;
 }
 
-/** The monthly estimate of a stage: idle, and at the given load. Throws on an instance type without a price or an assumption out of range. */
-export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumptions): CostEstimate {
+/** Hours a month a series of `activity` receives data at the load (CloudWatch prorates custom metrics by the hour). */
+function metricHoursPerMonth(activity: MetricActivity, c: StageConfig, a: Required<WorkloadAssumptions>, refused: boolean): number {
+  const busy = (perDay: number, hours: number) => (perDay > 0 ? DAYS_PER_MONTH * Math.min(Math.ceil(hours), Math.ceil(perDay)) : 0);
+  switch (activity) {
+    case 'documents':
+      return busy(a.docsPerDay, a.activeHoursPerDay);
+    case 'embedding': {
+      if (a.docsPerDay <= 0) return 0;
+      if (c.embedding.scaling === 'scale-to-zero' && c.embedding.batchWindowMinutes > 0) {
+        const g = gpuSchedule(c.embedding, a);
+        return DAYS_PER_MONTH * g.startsPerDay * Math.ceil((a.coldStartMinutes * 60 + g.workSecondsPerStart) / 3600);
+      }
+      return busy(a.docsPerDay, a.activeHoursPerDay);
+    }
+    case 'questions':
+      return busy(a.queriesPerDay, a.queryHoursPerDay);
+    case 'refusals':
+      return refused ? busy(a.queriesPerDay, a.queryHoursPerDay) : a.queriesPerDay > 0 ? EVENT_METRIC_HOURS_PER_MONTH : 0;
+    case 'events':
+      return a.docsPerDay > 0 || a.queriesPerDay > 0 ? EVENT_METRIC_HOURS_PER_MONTH : 0;
+  }
+}
+
+/** Yearly rotations billed in month `month` of operation (the first after 12 months, at most 2). */
+export const billedRotations = (month: number) => Math.min(PRICES.kmsBilledRotations, Math.floor((month - 1) / 12));
+
+/**
+ * The monthly estimate of a stage: idle, and at the given load, for month `month` of operation
+ * (storage accumulates, keys rotate yearly; default the first). Throws on an instance type without
+ * a price or an assumption out of range.
+ */
+export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumptions, opts: { month?: number } = {}): CostEstimate {
   const a: Required<WorkloadAssumptions> = { ...DEFAULT_ASSUMPTIONS, ...assumptions };
   const bad = assumptionProblems(a);
   if (bad.length) throw new Error(`cost estimate: ${bad.join('; ')}`);
+  const month = opts.month ?? 1;
   const f = fixedResources(c);
   const docsMonth = a.docsPerDay * DAYS_PER_MONTH;
   const chunksMonth = docsMonth * a.chunksPerDoc;
   const P = PRICES;
   const lines: CostLine[] = [];
   const add = (service: string, item: string, idleUsd: number, usageUsd: number, confidence: PriceConfidence = 'good') => lines.push({ service, item, idleUsd, usageUsd, confidence });
+  const answers = answerBudget(c, a);
 
-  // Database: instance and storage (Multi-AZ doubles storage), plus growth from the month's chunks (~5 KB each with index).
-  // Interim (aurora branch): the minimum capacity of every instance around the clock and storage at the
-  // gp3 rate; the cost branch prices ACU-hours from the load, Aurora storage, I/O and the pauses.
-  const instances = 1 + c.database.readers;
-  add('RDS', `Aurora Serverless v2 minimum ${c.database.minCapacityAcu} ACU x ${instances}`, c.database.minCapacityAcu * instances * 0.12 * HOURS_PER_MONTH, 0, 'weak');
-  add('RDS', 'Aurora storage (growth)', 0, ((chunksMonth * 5) / 1e6) * P.rdsGp3GbMonth, 'weak');
+  const aurora = auroraShape(c);
+  const db = databaseActivity(c, a, month);
+  if (aurora && db) {
+    const shape = `writer${aurora.readers ? ` + ${aurora.readers} reader${aurora.readers > 1 ? 's' : ''}` : ''}, ${aurora.minCapacityAcu}-${aurora.maxCapacityAcu} ACU`;
+    add('Aurora Serverless v2', db.pausable ? `${shape}, pauses after ${aurora.autoPauseSeconds} s idle, awake ${db.awakeHoursPerDay.toFixed(1)} h/day` : `${shape}, ${db.servingAcu} ACU x ${db.instances} all day`,
+      db.idleAcuHoursPerDay * (HOURS_PER_MONTH / 24) * P.auroraAcuHour, (db.acuHoursPerDay - db.idleAcuHoursPerDay) * (HOURS_PER_MONTH / 24) * P.auroraAcuHour);
+    add('Aurora', `storage ${db.storageGb.toFixed(1)} GB used after month ${month} (${DATABASE.tableBytesPerChunk + DATABASE.indexBytesPerChunk} bytes per chunk with its HNSW entry)`, 0, db.storageGb * P.auroraStorageGbMonth);
+    add('Aurora', `I/O: ${DATABASE.writeIosPerChunk} per chunk stored, ${db.indexInMemory ? DATABASE.readIosPerSearchInMemory : DATABASE.readIosPerSearchFromStorage} per search (index ${db.indexInMemory ? 'in memory' : 'read from storage'})`, 0, (db.ioPerMonth / 1e6) * P.auroraIoPerMillion);
+  } else {
+    const d = c.database as unknown as { instanceClass: string; multiAz: boolean; allocatedStorageGiB: number };
+    const rds = RDS_INSTANCE_CLASSES[d.instanceClass];
+    if (!rds) throw new Error(`cost estimate: no price for RDS instance class "${d.instanceClass}"; add it with its price to lib/config/instance-catalog.ts`);
+    // Instance and storage (Multi-AZ doubles storage), plus growth from the chunks stored (~5 KB each with index).
+    add('RDS', `${rds.name} ${d.multiAz ? 'Multi-AZ' : 'single-AZ'}`, (d.multiAz ? rds.usdPerHourMultiAz : rds.usdPerHourSingleAz) * HOURS_PER_MONTH, 0, rds.priceConfidence);
+    const storageFactor = d.multiAz ? 2 : 1;
+    add('RDS', `gp3 storage ${d.allocatedStorageGiB} GB (+ growth)`, d.allocatedStorageGiB * P.rdsGp3GbMonth * storageFactor, ((chunksMonth * month * 5) / 1e6) * P.rdsGp3GbMonth * storageFactor);
+  }
   add('VPC', `${f.interfaceEndpoints} interface endpoints x ${f.endpointAzs} AZ`, f.interfaceEndpoints * f.endpointAzs * P.interfaceEndpointAzHour * HOURS_PER_MONTH, 0);
   lines.push(endpointCost('embedding', c.embedding, a));
   if (c.generation.enabled) lines.push(endpointCost('generation', c.generation, a));
 
   // Per document: ~9 Lambda invocations (ingestion, validate, extract, chunk, 1 embed per 32 chunks, store), GB-seconds as sized
-  // (ingestion 0.25 GB, validate 0.25, extract 2, chunk 2, embed 0.5, store 2: lib/document-pipeline).
+  // (ingestion 0.25 GB, validate 0.25, extract 2, chunk 2, embed 0.5, store 2: lib/document-pipeline); each Embed retry
+  // while the endpoint scales from zero is one more invocation (~1 s at 0.5 GB) and one state transition.
   const embedCalls = Math.ceil(a.chunksPerDoc / c.pipeline.embedBatchSize);
-  const gbSecondsPerDoc = 0.25 * 0.2 + 0.25 * 0.3 + 2 * 2 * a.docMb + 2 * 0.5 + 0.5 * 1 * embedCalls + 2 * 1;
-  add('Lambda', 'pipeline and ingestion functions (arm64)', 0, docsMonth * (gbSecondsPerDoc * P.lambdaArmGbSecond + (6 + embedCalls) * (P.lambdaPerMillionRequests / 1e6)));
-  add('Step Functions', 'Standard state transitions', 0, docsMonth * (10 + 2 * embedCalls + (c.embedding.batchWindowMinutes > 0 ? 1 : 0)) * (P.stepFunctionsPer1kTransitions / 1000));
+  const retries = embedRetriesPerDoc(c, a);
+  const gbSecondsPerDoc = 0.25 * 0.2 + 0.25 * 0.3 + 2 * 2 * a.docMb + 2 * 0.5 + 0.5 * 1 * (embedCalls + retries) + 2 * 1;
+  add('Lambda', 'pipeline and ingestion functions (arm64)', 0, docsMonth * (gbSecondsPerDoc * P.lambdaArmGbSecond + (6 + embedCalls + retries) * (P.lambdaPerMillionRequests / 1e6)));
+  add('Step Functions', `Standard state transitions (${retries ? `${retries.toFixed(1)} Embed retries per document while the GPU starts` : 'no cold-start retries'})`, 0,
+    docsMonth * (10 + 2 * embedCalls + (c.embedding.batchWindowMinutes > 0 ? 1 : 0) + retries) * (P.stepFunctionsPer1kTransitions / 1000));
   add('SQS', 'event, receive and delete requests', 0, docsMonth * 4 * (P.sqsPerMillionRequests / 1e6));
-  // Intake storage accumulates: the month's uploads; work bucket objects expire in days.
-  add('S3', 'documents stored (one month of uploads) and requests', 0, (docsMonth * a.docMb / 1000) * P.s3GbMonth + docsMonth * ((3 + 2 * embedCalls) * P.s3PutPer1k + (4 + 2 * embedCalls) * P.s3GetPer1k) / 1000);
-  add('KMS', `${f.kmsKeys} customer-managed keys and requests`, f.kmsKeys * P.kmsKeyMonth, docsMonth * 20 * (P.kmsPer10kRequests / 10000));
-  add('Secrets Manager', 'database master secret', f.secrets * P.secretMonth, 0);
-  add('CloudWatch', `${f.dashboards} dashboard, ${f.alarms} alarms + ${f.targetTrackingAlarms} target-tracking alarms`, f.dashboards * P.cloudwatchDashboardMonth + (f.alarms + f.targetTrackingAlarms) * P.cloudwatchAlarmMonth, 0);
-  add('CloudWatch Logs', 'JSON logs and EMF metrics (~20 KB per document), stored a year', 0, (docsMonth * 20e3 / 1e9) * (P.logsIngestGb + P.logsStoreGbMonth * 6));
+  // Intake storage accumulates: the month's uploads in Standard, earlier months in Standard-IA (intake.infrequentAccessAfterDays); work bucket objects expire in days.
+  const docsGbMonth = docsMonth * a.docMb / 1000;
+  add('S3', `documents stored (${month} month${month > 1 ? 's' : ''} of uploads) and requests`, 0, docsGbMonth * P.s3GbMonth + docsGbMonth * (month - 1) * P.s3IaGbMonth + docsMonth * ((3 + 2 * embedCalls) * P.s3PutPer1k + (4 + 2 * embedCalls) * P.s3GetPer1k) / 1000);
+  const rotations = billedRotations(month);
+  add('KMS', `${f.kmsKeys} customer-managed keys${rotations ? ` + ${rotations} billed rotation${rotations > 1 ? 's' : ''} of ${f.rotatingKmsKeys}` : ` (${f.rotatingKmsKeys} rotate yearly: +1 USD a key-month after each of the first 2)`} and requests`,
+    f.kmsKeys * P.kmsKeyMonth + f.rotatingKmsKeys * rotations * P.kmsRotationKeyMonth, docsMonth * 20 * (P.kmsPer10kRequests / 10000));
+  add('Secrets Manager', `database master secret${aurora ? ' (RDS-managed)' : ''}`, f.secrets * P.secretMonth, 0);
+  add('CloudWatch', `${f.dashboards} dashboard, ${f.alarms} alarms + ${f.compositeAlarms} composite + ${f.targetTrackingAlarms} target-tracking alarms`,
+    f.dashboards * P.cloudwatchDashboardMonth + (f.alarms + f.targetTrackingAlarms) * P.cloudwatchAlarmMonth + f.compositeAlarms * P.cloudwatchCompositeAlarmMonth, 0);
+  const series = customMetricSeries(c);
+  let seriesHours = 0;
+  for (const act of ['documents', 'embedding', 'questions', 'refusals', 'events'] as const) seriesHours += series[act] * metricHoursPerMonth(act, c, a, answers.refusedPerMonth > 0);
+  add('CloudWatch', `${series.total} custom metric series the handlers can emit (EMF), prorated by the hours they receive data`, 0, (seriesHours / HOURS_PER_MONTH) * P.cloudwatchCustomMetricMonth);
+  // Logs are kept logRetentionDays: the stored volume grows month by month until then.
+  const keptMonths = Math.min(month, c.logRetentionDays / 30);
+  add('CloudWatch Logs', `JSON logs and EMF metrics (~20 KB per document), stored ${c.logRetentionDays} days`, 0, (docsMonth * 20e3 / 1e9) * (P.logsIngestGb + P.logsStoreGbMonth * keptMonths));
   add('X-Ray', 'traces (one per invocation)', 0, docsMonth * (6 + embedCalls) * (P.xrayPerMillionTraces / 1e6));
 
-  const readSide = queryCost(c, a);
+  const readSide = queryCost(c, a, answers, month, f.apiDetailedMetrics);
   lines.push(...readSide);
 
   const idleTotalUsd = lines.reduce((s, l) => s + l.idleUsd, 0);
@@ -274,6 +608,7 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   const thousands = docsMonth / 1000;
   return {
     stage: c.stage,
+    month,
     assumptions: a,
     docsPerDay: a.docsPerDay,
     lines,
@@ -283,17 +618,28 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
     usagePer1000DocsUsd: thousands > 0 ? (usage - readSide.reduce((t, l) => t + l.usageUsd, 0)) / thousands : 0,
     allInPer1000DocsUsd: thousands > 0 ? (idleTotalUsd + usage) / thousands : 0,
     per1000QueriesUsd: queryThousands > 0 ? readSide.reduce((s, l) => s + l.usageUsd, 0) / queryThousands : 0,
+    database: db,
+    answers,
+    embedRetriesPerDoc: retries,
+    metricSeries: { total: series.total, billedSeriesHours: seriesHours },
   };
 }
 
 /** The read side: API Gateway, WAF, Cognito, the query and retrieve functions, model tokens, guardrails, DynamoDB, the audit trail. */
-function queryCost(c: StageConfig, a: Required<WorkloadAssumptions>): CostLine[] {
+function queryCost(c: StageConfig, a: Required<WorkloadAssumptions>, answers: AnswerBudget, month: number, apiDetailedMetrics: boolean): CostLine[] {
   const P = PRICES;
   const q = a.queriesPerDay * DAYS_PER_MONTH;
-  const answered = q * (1 - a.cacheHitPercent / 100);
+  const answered = answers.answeredPerMonth;
   const lines: CostLine[] = [];
   const add = (service: string, item: string, idleUsd: number, usageUsd: number, confidence: PriceConfidence = 'weak') => lines.push({ service, item, idleUsd, usageUsd, confidence });
   add('API Gateway', 'REST API requests', 0, q * (P.apiGatewayRestPerMillion / 1e6));
+  if (apiDetailedMetrics) {
+    // Method-level metrics are custom metrics, billed for the hours a method has traffic.
+    const busyHours = a.queriesPerDay > 0 ? DAYS_PER_MONTH * Math.min(Math.ceil(a.queryHoursPerDay), Math.ceil(a.queriesPerDay)) : 0;
+    const seriesHours = API_DETAILED_METRICS.length * (API_METHODS.questions.length * busyHours + API_METHODS.events.length * (a.queriesPerDay > 0 ? EVENT_METRIC_HOURS_PER_MONTH : 0));
+    const methods = API_METHODS.questions.length + API_METHODS.events.length;
+    add('API Gateway', `method-level metrics: ${methods} methods x ${API_DETAILED_METRICS.length} metrics, prorated by the hours with traffic`, 0, (seriesHours / HOURS_PER_MONTH) * P.cloudwatchCustomMetricMonth);
+  }
   const qe = c.questionEmbedding;
   if (qe.path === 'serverless') {
     // Every question is embedded (the answer cache is consulted after retrieval).
@@ -306,30 +652,45 @@ function queryCost(c: StageConfig, a: Required<WorkloadAssumptions>): CostLine[]
   }
   add('WAF', 'web ACL, 3 rules (2 AWS managed groups, rate limit), requests', P.wafWebAclMonth + 3 * P.wafRuleMonth, q * (P.wafPerMillionRequests / 1e6));
   add('Cognito', 'user pool: up to 10,000 monthly active users free (Essentials)', 0, 0);
-  // query: ~1.5 s at 1 GB (waits on the model); retrieve: ~0.2 s at 0.5 GB
-  add('Lambda', 'query and retrieve functions (arm64)', 0, q * ((1.5 * 1 + 0.2 * 0.5) * P.lambdaArmGbSecond + 2 * (P.lambdaPerMillionRequests / 1e6)), 'good');
-  const primary = c.gateway.models[c.gateway.workflows.answer.models[0]];
+  // query: ~1.5 s at 1 GB when a model answers, ~0.5 s otherwise (cache hit, budget refusal); retrieve: ~0.2 s at 0.5 GB
+  add('Lambda', 'query and retrieve functions (arm64)', 0, (answered * 1.5 + (q - answered) * 0.5) * 1 * P.lambdaArmGbSecond + q * (0.2 * 0.5 * P.lambdaArmGbSecond + 2 * (P.lambdaPerMillionRequests / 1e6)), 'good');
+  const primaryName = c.gateway.workflows.answer.models[0];
+  const primary = c.gateway.models[primaryName];
   const tokenUsd = (a.promptTokensPerQuery * primary.usdPerMillionInputTokens + a.answerTokensPerQuery * primary.usdPerMillionOutputTokens) / 1e6;
-  add(primary.provider === 'bedrock' ? 'Bedrock' : 'SageMaker', `${primary.modelId}: ${a.promptTokensPerQuery} + ${a.answerTokensPerQuery} tokens per answer, ${a.cacheHitPercent}% from cache`, 0, answered * tokenUsd);
-  // One text unit (1,000 characters) each for question and answer, both policies.
-  add('Bedrock Guardrails', 'question and answer screened (content filters + personal data)', 0, q * 2 * (P.guardrailContentPer1kTextUnits + P.guardrailPiiPer1kTextUnits) / 1000);
-  // Per answered question: a 3-item transaction (2 write units each), 3 settles, 1 cache write; 1 cache read per question.
-  add('DynamoDB', 'gateway table on demand (budgets, cache)', 0, answered * 10 * (P.dynamodbPerMillionWriteUnits / 1e6) + q * (P.dynamodbPerMillionReadUnits / 1e6));
-  // One ~4 KB record per request, kept for the stage's retention: the month's records and their PUTs.
-  add('S3', `audit trail (~4 KB per request, kept ${c.query.auditRetentionDays} days)`, 0, (q * 4e3 / 1e9) * P.s3GbMonth * Math.min(12, c.query.auditRetentionDays / 30) / 2 + q * (P.s3PutPer1k / 1000), 'good');
-  add('CloudWatch Logs', 'API access logs, function logs and EMF (~6 KB per request)', 0, (q * 6e3 / 1e9) * (P.logsIngestGb + P.logsStoreGbMonth * 6), 'good');
+  add(primary.provider === 'bedrock' ? 'Bedrock' : 'SageMaker', `${primary.modelId}: ${a.promptTokensPerQuery} + ${a.answerTokensPerQuery} tokens per answer, ${a.cacheHitPercent}% from cache, ${Math.round(answered).toLocaleString('en-US')} answers/month within the budget`, 0, answered * tokenUsd);
+  // Every question is screened on the way in (1 text unit of 1,000 characters); only a model's answer on the
+  // way out (cache hits were screened when cached; refusals have none): both policies (content filters, personal data).
+  const answerUnits = Math.ceil((a.answerTokensPerQuery * CHARS_PER_TOKEN) / 1000);
+  const questionUnits = Math.ceil(QUESTION_CHARS / 1000);
+  add('Bedrock Guardrails', `${questionUnits} text unit per question, ${answerUnits} per model answer (content filters + personal data)`, 0, (q * questionUnits + answered * answerUnits) * (P.guardrailContentPer1kTextUnits + P.guardrailPiiPer1kTextUnits) / 1000);
+  // Per answered question: a 3-item reservation transaction (2 write units each), 3 settles, 1 cache write; per miss the
+  // reservation attempt; 1 cache read per question.
+  add('DynamoDB', 'gateway table on demand (budgets, cache)', 0, (answered * 10 + (answers.missesPerMonth - answered) * 6) * (P.dynamodbPerMillionWriteUnits / 1e6) + q * (P.dynamodbPerMillionReadUnits / 1e6));
+  // One ~4 KB record per request, kept for the stage's retention: the stored records grow month by month until then.
+  const auditMonths = Math.min(month, c.query.auditRetentionDays / 30);
+  add('S3', `audit trail (~4 KB per request, kept ${c.query.auditRetentionDays} days)`, 0, (q * 4e3 / 1e9) * P.s3GbMonth * auditMonths + q * (P.s3PutPer1k / 1000), 'good');
+  add('CloudWatch Logs', 'API access logs, function logs and EMF (~6 KB per request)', 0, (q * 6e3 / 1e9) * (P.logsIngestGb + P.logsStoreGbMonth * Math.min(month, c.logRetentionDays / 30)), 'good');
   return lines;
 }
 
-export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEstimate, idle: CostEstimate): string {
-  const usd = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const usd = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const count = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/**
+ * The estimate as `npm run cost` prints it: the table (idle, at load, at 10x), what the database,
+ * the answer budget and the custom metrics do at those loads, and, given `later`, the totals of later
+ * months at the load (storage accumulated, keys rotated).
+ */
+export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEstimate, idle: CostEstimate, later: CostEstimate[] = []): string {
   const rows = base.lines.map((l, i) => [`${l.service}: ${l.item}${l.confidence === 'weak' ? ' *' : ''}`, usd(idle.lines[i].idleUsd + idle.lines[i].usageUsd), usd(l.idleUsd + l.usageUsd), usd(tenX.lines[i].idleUsd + tenX.lines[i].usageUsd)]);
   const w = Math.max(...rows.map((r) => r[0].length), 20);
   const out = [
     `ESTIMATE of monthly cost for stage "${c.stage}" at ${PRICES.region} on-demand list prices collected ${PRICES.collected} (docs/prices.md). Prices change: verify before quoting.`,
-    `Load: ${base.docsPerDay.toLocaleString('en-US')} documents/day; 10x: ${tenX.docsPerDay.toLocaleString('en-US')}/day.`,
+    `Load: ${base.docsPerDay.toLocaleString('en-US')} documents/day; 10x: ${tenX.docsPerDay.toLocaleString('en-US')}/day. Month ${base.month} of operation (storage accumulates: later months below).`,
     `Assumptions used: ${assumptionText(base.assumptions)}.`,
     ...gpuLines(c, base),
+    ...databaseLines(c, idle, base, tenX),
+    ...answerLines(c, base, tenX),
     '',
     `${'line'.padEnd(w)}  ${'idle'.padStart(10)}  ${'at load'.padStart(10)}  ${'at 10x'.padStart(10)}   (USD / month)`,
     ...rows.map((r) => `${r[0].padEnd(w)}  ${r[1].padStart(10)}  ${r[2].padStart(10)}  ${r[3].padStart(10)}`),
@@ -337,7 +698,9 @@ export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEst
     '',
     `Cost per 1,000 questions (read side: API, WAF, functions, ${c.gateway.workflows.answer.models[0]} tokens, guardrails, DynamoDB, audit): ${usd(base.per1000QueriesUsd)} USD at ${base.assumptions.queriesPerDay.toLocaleString('en-US')} questions/day.`,
     `Cost per 1,000 documents: usage ${usd(base.usagePer1000DocsUsd)} USD at load, ${usd(tenX.usagePer1000DocsUsd)} at 10x; all-in (with the idle floor) ${usd(base.allInPer1000DocsUsd)} at load, ${usd(tenX.allInPer1000DocsUsd)} at 10x.`,
+    `Custom metrics: ${base.metricSeries.total} series the handlers can emit (every name x dimension value, lib/cost/custom-metrics.ts); all of them sent every hour would cost ${usd(base.metricSeries.total * PRICES.cloudwatchCustomMetricMonth)} USD/month; priced for the hours the load sends them (rare events: ${EVENT_METRIC_HOURS_PER_MONTH} h a month).`,
     `* weak price source (one or two secondary sources). Not included: data transfer, support plans, free tiers (counted at full price).`,
+    ...(later.length ? ['', `Later months at the load (${base.docsPerDay.toLocaleString('en-US')} documents and ${base.assumptions.queriesPerDay.toLocaleString('en-US')} questions a day; idle floor in brackets): ${later.map((e) => `month ${e.month}${billedRotations(e.month) ? ` (${billedRotations(e.month)} key rotation${billedRotations(e.month) > 1 ? 's' : ''} billed)` : ''} ${usd(e.totalUsd)} USD [${usd(e.idleTotalUsd)}]${e.database ? `, database ${e.database.storageGb.toFixed(0)} GB` : ''}`).join('; ')}.`] : []),
     '',
     ...budgetComparison(c, { idle: idle.totalUsd, 'at load': base.totalUsd, 'at 10x': tenX.totalUsd }),
   ];
@@ -346,13 +709,45 @@ export function formatEstimate(c: StageConfig, base: CostEstimate, tenX: CostEst
 
 export function assumptionText(a: Required<WorkloadAssumptions>): string {
   return `${a.docMb} MB and ${a.chunksPerDoc} chunks per document, documents arriving ${a.activeHoursPerDay} hours a day, ${a.chunksPerSecondPerInstance} chunks/s per GPU instance, ` +
-    `${a.coldStartMinutes} min cold start and ${a.scaleInDetectMinutes} min until scale-in is detected; ${a.queriesPerDay} questions a day, ${a.promptTokensPerQuery} prompt + ${a.answerTokensPerQuery} answer tokens, ${a.cacheHitPercent}% cache hits`;
+    `${a.coldStartMinutes} min cold start and ${a.scaleInDetectMinutes} min until scale-in is detected; ${a.queriesPerDay} questions a day over ${a.queryHoursPerDay} hours, ${a.promptTokensPerQuery} prompt + ${a.answerTokensPerQuery} answer tokens, ${a.cacheHitPercent}% cache hits`;
+}
+
+/** What the database does idle, at load and at 10x: awake hours, resumes and their latency, the sizing of the HNSW index. */
+function databaseLines(c: StageConfig, idle: CostEstimate, base: CostEstimate, tenX: CostEstimate): string[] {
+  const s = auroraShape(c);
+  const [i, b, t] = [idle.database, base.database, tenX.database];
+  if (!s || !i || !b || !t) return [];
+  const D = DATABASE;
+  const out: string[] = [];
+  if (b.pausable) {
+    out.push(`Database: Aurora Serverless v2 at 0 ACU while paused (no capacity billed), ${D.awakeAcu} ACU awake, ~${D.storeAcu} ACU while Store writes; it pauses ${s.autoPauseSeconds} s (database.autoPauseSeconds) after the last connection closes (idle connections assumed closed ${D.idleConnectionSeconds} s after the last call). ` +
+      `Idle: ${i.collectorWakesPerDay ? `the vector store collector wakes it ${i.collectorWakesPerDay} times a day (observability.vectorStoreMetricsHours), awake ${i.awakeHoursPerDay.toFixed(1)} h/day` : 'asleep all day'}. ` +
+      `At load: awake ${b.awakeHoursPerDay.toFixed(1)} h/day, ${b.resumesPerDay.toFixed(1)} resumes a day; at 10x: ${t.awakeHoursPerDay.toFixed(1)} h/day, ${t.resumesPerDay.toFixed(1)} resumes.`);
+    out.push(`Resume latency this costs: the first connection after a pause waits ~${D.resumeSeconds} s (~${D.resumeSecondsAfterADay} s after more than a day paused; AWS): a question then waits within its deadline or gets 503 database_resuming with Retry-After, Store retries DatabaseResuming; at load ~${b.resumesPerDay.toFixed(1)} callers a day meet it.`);
+  } else {
+    out.push(`Database: Aurora Serverless v2, ${b.instances} instance${b.instances > 1 ? 's' : ''} that never pause (minimum ${s.minCapacityAcu} ACU), each sized for the HNSW index to stay in memory within ${s.minCapacityAcu}-${s.maxCapacityAcu} ACU: ${b.servingAcu} ACU at load, ${t.servingAcu} ACU at 10x; no resume latency.`);
+  }
+  const fits = (e: DatabaseActivity) => (e.indexInMemory ? 'in memory' : `read from storage (${e.inMemoryAcu} ACU would hold it)`);
+  out.push(`Database sizing after month ${base.month} (${D.tableBytesPerChunk} + ${D.indexBytesPerChunk} bytes per chunk, table + HNSW index: ${D.bytesPerChunkSource}): at load ${count(b.chunksStored)} chunks, ${b.storageGb.toFixed(1)} GB, index ${b.indexGib.toFixed(1)} GiB ${fits(b)}; at 10x ${count(t.chunksStored)} chunks, ${t.storageGb.toFixed(1)} GB, index ${t.indexGib.toFixed(1)} GiB ${fits(t)}${t.inMemoryAcu > s.maxCapacityAcu ? ` (above database.maxCapacityAcu ${s.maxCapacityAcu})` : ''}.`);
+  return out;
+}
+
+/** What the answer budget lets through, and what it refuses. */
+function answerLines(c: StageConfig, base: CostEstimate, tenX: CostEstimate): string[] {
+  const describe = (e: CostEstimate) => {
+    const x = e.answers;
+    return x.refusedPerMonth > 0
+      ? `${count(x.answeredPerMonth)} of ${count(x.missesPerMonth)} cache misses answered, ${count(x.refusedPerMonth)} refused 429 budget_exceeded (${x.limitedBy} first)`
+      : `all ${count(x.missesPerMonth)} cache misses answered`;
+  };
+  const b = c.gateway.workflows.answer.budget;
+  return [`Answer budget (gateway.workflows.answer.budget: ${count(b.dailyTokens)} tokens a day, ${count(b.monthlyTokens)} a month, ${b.dailyUsd} / ${b.monthlyUsd} USD): ` +
+    `at most ${count(base.answers.answersPerDayLimit)} answers a day and ${count(base.answers.answersPerMonthLimit)} a month at these token counts; at load ${describe(base)}; at 10x ${describe(tenX)}. Refused questions are priced for what they use (API, WAF, screening, embedding, search), without tokens.`];
 }
 
 /** The stage's monthly budget against each estimate; says OVER where an estimate exceeds it. */
 export function budgetComparison(c: StageConfig, totals: Record<string, number>): string[] {
   const limit = c.budget.monthlyLimitUsd;
-  const usd = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const parts = Object.entries(totals).map(([label, t]) => `${label} ${usd(t)} USD = ${Math.round((100 * t) / limit)}%${t > limit ? ' OVER BUDGET' : ''}`);
   const over = Object.entries(totals).filter(([, t]) => t > limit).map(([l]) => l);
   return [

@@ -1,1 +1,3 @@
 export * from './estimate';
+export * from './custom-metrics';
+export * from './resources';

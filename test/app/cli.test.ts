@@ -94,7 +94,7 @@ describe('npm run cost', () => {
     const r = script('cost', '--docs-per-day', '500', '--chunks-per-doc', '12', '--active-hours', '4', '--doc-mb', '2', '-c', 'monthlyBudgetUsd=50');
     expect(r.status).toBe(0);
     expect(r.out).toContain('Assumptions used: 2 MB and 12 chunks per document, documents arriving 4 hours a day, 200 chunks/s per GPU instance, 6 min cold start and 15 min until scale-in is detected; ' +
-      '500 questions a day, 2800 prompt + 300 answer tokens, 10% cache hits.');
+      '500 questions a day over 8 hours, 2800 prompt + 300 answer tokens, 10% cache hits.');
     expect(r.out).toContain('Latency this costs: a document waits up to 12 h 6 min (one window and the cold start) before it is searchable.');
     const budget = r.out.split('\n').find((l) => l.startsWith('Budget of stage "pilot": 50.00 USD/month'))!;
     expect(budget).toBeDefined();
