@@ -19,7 +19,7 @@ function standalone(props: Partial<VectorStoreMetricsProps> = {}) {
   const database = VectorDatabase.fromVectorDatabaseAttributes(stack, 'Db', {
     hostname: 'docai-db.abcdefgh.eu-west-1.rds.amazonaws.com', port: 5433, databaseName: 'docai',
     clientSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'ClientSg', 'sg-0123456789abcdef0'),
-    instanceResourceId: 'db-ABCDEFGHIJKLMNOPQRSTUVWXY0',
+    clusterResourceId: 'cluster-ABCDEFGHIJKLMNOPQRSTUVWXY0',
   });
   const placement = { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, securityGroups: [], encryptionKey: new kms.Key(stack, 'K'), logRetention: 365, deadLetterQueue: new sqs.Queue(stack, 'Q') };
   const topic = new sns.Topic(stack, 'Alarms');
@@ -47,7 +47,7 @@ describe('VectorStoreMetrics', () => {
     });
     const connects = Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Action === 'rds-db:connect');
     expect(connects).toHaveLength(1);
-    expect(JSON.stringify(connects[0].Resource)).toMatch(/dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY0\/docai_metrics"/);
+    expect(JSON.stringify(connects[0].Resource)).toMatch(/dbuser:cluster-ABCDEFGHIJKLMNOPQRSTUVWXY0\/docai_metrics"/);
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)', State: 'ENABLED', Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 } })] });
   });
 
