@@ -19,7 +19,7 @@ function standalone(props: Partial<VectorStoreMetricsProps> = {}) {
   const database = VectorDatabase.fromVectorDatabaseAttributes(stack, 'Db', {
     hostname: 'docai-db.abcdefgh.eu-west-1.rds.amazonaws.com', port: 5433, databaseName: 'docai',
     clientSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'ClientSg', 'sg-0123456789abcdef0'),
-    instanceResourceId: 'db-ABCDEFGHIJKLMNOPQRSTUVWXY0',
+    clusterResourceId: 'cluster-ABCDEFGHIJKLMNOPQRSTUVWXY0',
   });
   const placement = { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, securityGroups: [], encryptionKey: new kms.Key(stack, 'K'), logRetention: 365, deadLetterQueue: new sqs.Queue(stack, 'Q') };
   const topic = new sns.Topic(stack, 'Alarms');
