@@ -47,7 +47,7 @@ describe('VectorStoreMetrics', () => {
     });
     const connects = Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Action === 'rds-db:connect');
     expect(connects).toHaveLength(1);
-    expect(JSON.stringify(connects[0].Resource)).toMatch(/dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY0\/docai_metrics"/);
+    expect(JSON.stringify(connects[0].Resource)).toMatch(/dbuser:cluster-ABCDEFGHIJKLMNOPQRSTUVWXY0\/docai_metrics"/);
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)', State: 'ENABLED', Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 } })] });
   });
 
