@@ -422,7 +422,7 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
     this.migrations.node.addDependency(this.bootstrap);
 
     if (removalPolicy === RemovalPolicy.RETAIN) this.retainDependencies(vpcSubnets);
-    this.acknowledgeDeliberateChoices(deletionProtection);
+    this.acknowledgeDeliberateChoices(deletionProtection, removalPolicy);
   }
 
   /**
@@ -458,13 +458,17 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
     return this.cluster.clusterIdentifier;
   }
 
-  private acknowledgeDeliberateChoices(deletionProtection: boolean): void {
+  private acknowledgeDeliberateChoices(deletionProtection: boolean, removalPolicy: RemovalPolicy): void {
+    // What survives a stack deletion, said as it is: only SNAPSHOT takes a final snapshot.
+    const onDelete = removalPolicy === RemovalPolicy.SNAPSHOT ? 'plus a final snapshot taken on delete'
+      : removalPolicy === RemovalPolicy.RETAIN ? 'and the cluster itself is retained on delete'
+        : 'and no final snapshot (this stage deletes the cluster with its stack: what it holds is rebuilt by re-ingesting the versioned intake bucket)';
     const cfnCluster = this.cluster.node.defaultChild as rds.CfnDBCluster;
     const instances = this.cluster.node.findAll().filter((c): c is rds.CfnDBInstance => c instanceof rds.CfnDBInstance);
     // cdk-nag's RDSInBackupPlan reads each CfnDBInstance (not the cluster): acknowledged on the instances.
     for (const c of instances) acknowledge(c, ['HIPAA.Security::HIPAA.Security-RDSInBackupPlan', 'NIST.800.53.R5::NIST.800.53.R5-RDSInBackupPlan'],
       'Backups are Aurora automated backups with point-in-time recovery, retained per stage (7 days pilot, 35 production), encrypted with the ' +
-        'database key, kept after deletion (DeleteAutomatedBackups false) plus a final snapshot. An AWS Backup plan would duplicate them.');
+        `database key, kept after deletion (DeleteAutomatedBackups false), ${onDelete}. An AWS Backup plan would duplicate them.`);
     const monitoringRole = this.cluster.node.tryFindChild('MonitoringRole');
     if (monitoringRole) {
       acknowledge(monitoringRole, ['AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]'],
@@ -474,7 +478,7 @@ export class VectorDatabase extends VectorDatabaseBase implements IVectorDatabas
     if (!deletionProtection) {
       acknowledge(cfnCluster, ['AwsSolutions::AwsSolutions-RDS10', 'HIPAA.Security::HIPAA.Security-RDSInstanceDeletionProtectionEnabled', 'NIST.800.53.R5::NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled', 'cdk-validator-cfnguard::rds_cluster_deletion_protection_enabled_check'],
         'Deletion protection off by explicit choice of this stage (deletionProtection: false) so a pilot can be removed with its stack; ' +
-          'a snapshot is still taken on delete. The production stage turns it on; the readiness report lists this difference.');
+          `the automated backups are kept after deletion, ${onDelete}. The production stage turns it on; the readiness report lists this difference.`);
     }
   }
 }

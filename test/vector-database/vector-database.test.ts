@@ -20,6 +20,16 @@ describe.each(['pilot', 'production'])('vector database of the %s stage', (stage
   const t = () => synthStage(stage).templates[`docai-${stage}-data`];
   const config = () => synthStage(stage).config;
 
+  test('acknowledgement reasons say what a stack deletion keeps: a final snapshot only where the removal policy takes one', () => {
+    // the rule packs copy each acknowledgement and its reason into the template (writeSuppressionsToCloudFormation)
+    const resources = Object.values(synthStage(stage, {}, { rulePacks: true }).templates[`docai-${stage}-data`].toJSON().Resources) as any[];
+    const db = resources.filter((r) => r.Type === 'AWS::RDS::DBCluster' || r.Type === 'AWS::RDS::DBInstance');
+    const reasons = db.flatMap((r) => JSON.stringify(r.Metadata ?? {}).match(/kept after deletion[^"]*/g) ?? []);
+    expect(reasons.length).toBeGreaterThan(0);
+    const snapshots = db.every((r) => r.DeletionPolicy === 'Snapshot');
+    for (const reason of reasons) expect(/final snapshot taken on delete/.test(reason)).toBe(snapshots);
+  });
+
   test('is Aurora PostgreSQL Serverless v2, encrypted with a customer key, IAM-authenticated, private and TLS-only', () => {
     const p = cluster(t()).Properties;
     expect(p.Engine).toBe('aurora-postgresql');
