@@ -4,6 +4,7 @@ appear), the collector's role can measure but cannot read a chunk, the Store ste
 connection at most once per interval and never fails for it, and every search is counted per tier and
 query workflow with a closed set of dimension values."""
 import json
+import time
 
 import boto3
 import pytest
@@ -111,7 +112,7 @@ def test_the_scheduled_handler_logs_in_as_docai_metrics_with_an_iam_token_emits_
     port, conn = store
     opened, users = [], []
 
-    def login(host, port_, user, password, database, tls="verify-full"):  # only the TLS connection to the database is PGlite's
+    def login(host, port_, user, password, database, tls="verify-full", **_):  # only the TLS connection to the database is PGlite's
         assert password.startswith(f"{host}:{port_}/?Action=connect&DBUser={user}"), password[:80]
         users.append(user)
         opened.append(connect(port))
@@ -158,6 +159,7 @@ def test_the_store_step_measures_on_its_own_connection_once_per_interval_and_nev
     store_conn.run("SET ROLE docai_writer")
     now = [0.0]
     monkeypatch.setattr(pipeline_handlers, "_db_conn", store_conn)
+    monkeypatch.setattr(pipeline_handlers, "_db_conn_used", time.monotonic())  # a warm container's fresh connection
     monkeypatch.setattr(pipeline_handlers, "_vector_metrics_throttle", vector_metrics.Throttle(300, clock=lambda: now[0]))
     monkeypatch.setattr(db, "connect_from_env", lambda *a, **k: pytest.fail("the Store opened a connection to measure"))
     with mock_aws(), env_vars({"WORK_BUCKET": "docai-work", "AWS_DEFAULT_REGION": "us-east-1"}):
