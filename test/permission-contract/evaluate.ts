@@ -92,6 +92,8 @@ export function encryptionKeyOf(assembly: ContractAssembly, target: AssemblyReso
       if (p.EncryptionConfiguration?.Type === 'CUSTOMER_MANAGED_KMS_KEY') keyRef = p.EncryptionConfiguration.KmsKeyId;
       break;
     case 'AWS::SecretsManager::Secret': keyRef = p.KmsKeyId; break;
+    // The target of a read of the cluster's RDS-managed master secret (recorded-calls.ts): that secret's key.
+    case 'AWS::RDS::DBCluster': keyRef = p.MasterUserSecret?.KmsKeyId; break;
     default: return undefined;
   }
   if (keyRef === undefined) return undefined;
@@ -109,6 +111,7 @@ function encryptionContextValue(assembly: ContractAssembly, target: AssemblyReso
     return bucketKey ? assembly.arn(target) : resource;
   }
   if (target.type === 'AWS::SQS::Queue' || target.type === 'AWS::StepFunctions::StateMachine') return assembly.arn(target);
+  if (target.type === 'AWS::RDS::DBCluster') return assembly.attribute(target, 'MasterUserSecret.SecretArn'); // SecretARN of the managed secret
   return assembly.ref(target);
 }
 

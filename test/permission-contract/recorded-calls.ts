@@ -108,7 +108,14 @@ export function mapCall(assembly: ContractAssembly, call: RecordedCall, bindings
     }
     case 'secretsmanager:GetSecretValue': {
       // A secret ARN ends in -<6 random characters>: bind by name.
-      const secret = bound(String(p.SecretId).replace(/^arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:(.+)-[A-Za-z0-9]{6}$/, '$1'), 'AWS::SecretsManager::Secret');
+      const name = String(p.SecretId).replace(/^arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:(.+)-[A-Za-z0-9]{6}$/, '$1');
+      if (bindings.some((x) => x.testValue === name && x.type === 'AWS::RDS::DBCluster')) {
+        // A cluster's RDS-managed master secret: no resource of the template, the cluster's MasterUserSecret attribute
+        // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html); its key is MasterUserSecret.KmsKeyId.
+        const cluster = bound(name, 'AWS::RDS::DBCluster');
+        return { service: 'secretsmanager', operation: call.operation, action: 'secretsmanager:GetSecretValue', resource: assembly.attribute(cluster, 'MasterUserSecret.SecretArn'), target: cluster };
+      }
+      const secret = bound(name, 'AWS::SecretsManager::Secret');
       return { service: 'secretsmanager', operation: call.operation, action: 'secretsmanager:GetSecretValue', resource: assembly.ref(secret), target: secret };
     }
     case 'rds:GenerateDbAuthToken': {
@@ -117,6 +124,13 @@ export function mapCall(assembly: ContractAssembly, call: RecordedCall, bindings
       const db = bound(p.DBHostname, 'AWS::RDS::DBCluster');
       const { account, region, partition } = assembly.env(db.stack);
       return { service: 'rds-db', operation: 'connect', action: 'rds-db:connect', resource: `arn:${partition}:rds-db:${region}:${account}:dbuser:${assembly.attribute(db, 'DBClusterResourceId')}/${p.DBUsername}` };
+    }
+    case 'rds-data:ExecuteStatement': {
+      // Authorized on the cluster (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrdsdataapi.html);
+      // the Data API then reads the statement's secret with the caller's credentials, recorded as its own GetSecretValue
+      // (lambda/tests/call_recorder.py). No key permission of the caller's on the cluster's storage.
+      const cluster = bound(p.resourceArn, 'AWS::RDS::DBCluster');
+      return { service: 'rds-data', operation: call.operation, action: 'rds-data:ExecuteStatement', resource: assembly.attribute(cluster, 'DBClusterArn') };
     }
     case 'dynamodb:GetItem': case 'dynamodb:PutItem': case 'dynamodb:UpdateItem': case 'dynamodb:TransactWriteItems': {
       // Each action inside TransactWriteItems is authorized as its own operation (an Update as
