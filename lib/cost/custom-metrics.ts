@@ -1,4 +1,5 @@
 import { StageConfig } from '../config/stage-config';
+import { ACCESS_TIERS, SEARCH_WORKFLOWS } from '../contract';
 
 /**
  * Every custom metric series (metric name x dimension values) the handlers can emit through EMF, as
@@ -24,7 +25,9 @@ export type MetricActivity =
   /** only when the answer budget refuses questions at the load */
   | 'refusals'
   /** on a rare event: failures, deletions, re-tiering, review, backfill, replay, fallbacks, /search */
-  | 'events';
+  | 'events'
+  /** on the vector store collector's schedule (observability.vectorStoreMetricsHours), idle too, and after Stores */
+  | 'collector';
 
 export interface MetricEmitter {
   /** The emitting module under lambda/ (`emf_line` for emit_provider_metrics' lines, as the scanner names them). */
@@ -56,6 +59,7 @@ export function metricEmitters(c: StageConfig): MetricEmitter[] {
   const P = 'pipeline/pipeline_handlers.py';
   const G = 'shared/docai_shared/gateway/gateway.py';
   const Q = 'query/query_service.py';
+  const V = 'shared/docai_shared/vector_metrics.py';
   return [
     { file: 'ingestion/ingestion_handler.py', names: ['ExecutionsStarted'], dimensions: { Workflow: ['ingestion'] }, activity: 'documents' },
     { file: 'ingestion/ingestion_handler.py', names: ['IgnoredRecords', 'Replays', 'ReplayLimitReached', 'DuplicateEvents', 'ForeignBucketRecords', 'MalformedRecords', 'StartFailures'], dimensions: { Workflow: ['ingestion'] }, activity: 'events' },
@@ -94,6 +98,10 @@ export function metricEmitters(c: StageConfig): MetricEmitter[] {
     ...(fallbacks.length ? [{ file: 'emf_line', names: PROVIDER_METRICS, dimensions: { Workflow: ['answer'], Provider: fallbacks }, activity: 'events' as const }] : []),
     { file: 'emf_line', names: METERED_EMBEDDING, dimensions: { Workflow: ['answer'], Provider: ['embedding'] }, activity: 'questions' },
     { file: 'emf_line', names: METERED_EMBEDDING, dimensions: { Workflow: ['search'], Provider: ['embedding'] }, activity: 'events' },
+    // the vector store: searches per tier and query workflow (a workflow outside the contract's is 'unknown'), and its size
+    { file: V, names: ['VectorSearches'], dimensions: { Tier: ACCESS_TIERS, Workflow: ['answer'] }, activity: 'questions' },
+    { file: V, names: ['VectorSearches'], dimensions: { Tier: ACCESS_TIERS, Workflow: [...SEARCH_WORKFLOWS.filter((w) => w !== 'answer'), 'unknown'] }, activity: 'events' },
+    { file: V, names: ['VectorTableBytes', 'VectorIndexBytes', 'VectorRows', 'VectorDeadTuples'], dimensions: {}, activity: 'collector' },
   ];
 }
 
@@ -104,7 +112,7 @@ export function seriesOf(e: MetricEmitter): number {
 
 /** Series per activity, and the total, for a stage. */
 export function customMetricSeries(c: StageConfig): Record<MetricActivity, number> & { total: number } {
-  const out = { documents: 0, embedding: 0, questions: 0, refusals: 0, events: 0, total: 0 };
+  const out = { documents: 0, embedding: 0, questions: 0, refusals: 0, events: 0, collector: 0, total: 0 };
   for (const e of metricEmitters(c)) {
     out[e.activity] += seriesOf(e);
     out.total += seriesOf(e);

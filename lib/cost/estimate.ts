@@ -1,4 +1,4 @@
-import { RDS_INSTANCE_CLASSES, SAGEMAKER_INSTANCE_TYPES, PriceConfidence } from '../config/instance-catalog';
+import { SAGEMAKER_INSTANCE_TYPES, PriceConfidence } from '../config/instance-catalog';
 import { StageConfig } from '../config/stage-config';
 import { interfaceEndpointsOf } from '../config/interface-endpoints';
 import { API_DETAILED_METRICS, API_METHODS, customMetricSeries, MetricActivity } from './custom-metrics';
@@ -10,7 +10,6 @@ import { API_DETAILED_METRICS, API_METHODS, customMetricSeries, MetricActivity }
 export const PRICES = {
   collected: '2026-11',
   region: 'us-east-1',
-  rdsGp3GbMonth: 0.115,
   interfaceEndpointAzHour: 0.01,
   kmsKeyMonth: 1.0,
   kmsPer10kRequests: 0.03,
@@ -82,12 +81,12 @@ const DAYS_PER_MONTH = 30;
  * - a paused instance bills 0 ACU; the first connection resumes it in ~15 s, ~30 s after more than a
  *   day paused (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html);
  *   it pauses after database.autoPauseSeconds without connections, and an idle connection a warm
- *   function keeps open counts as one: `idleConnectionSeconds` is how long the estimate assumes such
- *   connections stay open after the last call (server idle_session_timeout or the environment's end);
+ *   function keeps open counts as one: `idleConnectionSeconds` is how long such a connection stays open
+ *   after the last call (the server's idle_session_timeout, which docai_shared.db sets on every session);
  * - an awake pausable instance runs at its smallest capacity, 0.5 ACU, while it serves questions,
  *   and ~1 ACU while Store writes chunks into the HNSW index;
- * - bytes per chunk (table row with text, metadata and vector; HNSW index entry) at 768 dimensions:
- *   an estimate until `npm run bench:vector-size` measures them;
+ * - bytes per chunk (table row with text, metadata and vector, TOAST, other indexes, document rows; HNSW
+ *   index entry) at 768 dimensions, as `npm run bench:vector-size` measures them on PostgreSQL + pgvector;
  * - to search from memory the HNSW index must fit the buffer cache (~75% of 2 GiB per ACU): stages
  *   that never pause size their capacity for it; a pausable stage stays at its smallest size and
  *   reads the index from storage (I/O per search) — slower searches, not more capacity;
@@ -97,12 +96,15 @@ const DAYS_PER_MONTH = 30;
 export const DATABASE = {
   resumeSeconds: 15,
   resumeSecondsAfterADay: 30,
-  idleConnectionSeconds: 300,
+  // every session sets idle_session_timeout = 60 s (docai_shared.db): the server closes a warm function's idle connection
+  idleConnectionSeconds: 60,
   awakeAcu: 0.5,
   storeAcu: 1,
-  tableBytesPerChunk: 5000,
-  indexBytesPerChunk: 3300,
-  bytesPerChunkSource: 'estimate (npm run bench:vector-size measures it)',
+  // measured 2026-12-02: npm run bench:vector-size -- --stage pilot --n 2000 (PGlite, PostgreSQL 18 + pgvector,
+  // 768 dimensions, 400-token chunks, HNSW m 16): heap 2,048 + TOAST 4,166 + other indexes 119 + document rows 41; HNSW 4,092
+  tableBytesPerChunk: 6373,
+  indexBytesPerChunk: 4092,
+  bytesPerChunkSource: 'measured by npm run bench:vector-size',
   gibPerAcu: 2,
   bufferCacheFraction: 0.75,
   writeIosPerChunk: 4,
@@ -119,6 +121,9 @@ export const DATABASE = {
  * Step Functions counts every retry as a state transition (https://aws.amazon.com/step-functions/pricing/).
  */
 export const EMBED_NOT_READY_RETRY = { intervalSeconds: 30, backoffRate: 1.5, maxAttempts: 12, maxDelaySeconds: 120, fullJitter: true } as const;
+/** A scale-to-zero endpoint: every batch waits one cold start (+1 minute for the scale-out alarm's period) per retry, no jitter. */
+export const EMBED_NOT_READY_RETRY_SCALE_TO_ZERO = { intervalSeconds: (6 + 1) * 60, backoffRate: 1, maxAttempts: 4, fullJitter: false } as const;
+export const embedNotReadyRetry = (c: StageConfig) => (c.embedding.scaling === 'scale-to-zero' ? EMBED_NOT_READY_RETRY_SCALE_TO_ZERO : EMBED_NOT_READY_RETRY);
 
 /** Characters per token (English prose) and of an average question: Guardrails bill text units of 1,000 characters. */
 const CHARS_PER_TOKEN = 4;
@@ -260,13 +265,13 @@ const targetTrackingPolicies = (scaling: string) => (scaling === 'always-on' ? 2
 
 /** Counts the stage's fixed resources from its config (the same numbers the stacks create). */
 export function fixedResources(c: StageConfig) {
-  const kmsKeys = 10 + (c.budget.activateCostAllocationTags ? 1 : 0);
+  const kmsKeys = 9 + (c.budget.activateCostAllocationTags ? 1 : 0);
   return {
     interfaceEndpoints: interfaceEndpointsOf(c).length,
     endpointAzs: c.network.interfaceEndpointsInEveryAz ? c.network.maxAzs : 1,
-    // data: alarm topic, flow logs, ingestion queues, intake, database, operations; app stack; cost: alert
-    // topic, and the tag activation's logs when the stage activates cost-allocation tags
-    // + the model gateway's and the audit trail's keys
+    // data: alarm topic, ingestion queues, intake, database, operations (also the flow logs': one audience,
+    // CloudWatch Logs of the account); app stack; cost: alert topic, and the tag activation's logs when the
+    // stage activates cost-allocation tags; + the model gateway's and the audit trail's keys
     kmsKeys,
     // every key the stacks create rotates yearly (lib/common/keys.ts)
     rotatingKmsKeys: kmsKeys,
@@ -282,7 +287,10 @@ export function fixedResources(c: StageConfig) {
     // + the question endpoint's 3; + 3 for metric math: the error-rate alarm evaluates 3 metrics, the
     // 5xx-rate alarm 2 (CloudWatch bills an alarm per metric it evaluates); test/cost/estimate.test.ts
     // counts them in the synthesized app.
-    alarms: 5 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + (c.questionEmbedding.path === 'serverless' ? 3 : 0) + 5 + 2 + Object.keys(c.gateway.workflows).length + 3,
+    // + the GPU-outside-its-window alarm of a scale-to-zero embedding endpoint with a window (lib/stacks/inference-stack.ts)
+    // + the vector store's index-growth and dead-tuple-ratio alarms, 2 metrics each (lib/vector-database/vector-store-metrics.ts)
+    alarms: 5 + endpointAlarms(c.embedding.scaling) + (c.generation.enabled ? endpointAlarms(c.generation.scaling) : 0) + (c.questionEmbedding.path === 'serverless' ? 3 : 0) + 5 + 2 + Object.keys(c.gateway.workflows).length + 3
+      + (c.embedding.scaling === 'scale-to-zero' && c.embedding.batchWindowMinutes > 0 ? 1 : 0) + 2 * 2,
     // observability's "pipeline unhealthy"
     compositeAlarms: 1,
     // Application Auto Scaling creates two alarms (high, low) per target-tracking policy at deploy
@@ -346,7 +354,7 @@ export function retriesWhileWaiting(p: { intervalSeconds: number; backoffRate: n
 function embedRetriesPerDoc(c: StageConfig, a: Required<WorkloadAssumptions>): number {
   if (c.embedding.scaling !== 'scale-to-zero' || a.docsPerDay <= 0) return 0;
   const embedCalls = Math.ceil(a.chunksPerDoc / c.pipeline.embedBatchSize);
-  const retries = retriesWhileWaiting(EMBED_NOT_READY_RETRY, a.coldStartMinutes * 60);
+  const retries = retriesWhileWaiting(embedNotReadyRetry(c), a.coldStartMinutes * 60);
   // With a window every document of the window meets the cold start; without one, the first documents of the day do.
   const docsMeetingIt = c.embedding.batchWindowMinutes > 0 ? a.docsPerDay : Math.min(a.docsPerDay, c.pipeline.embedConcurrency);
   return (embedCalls * retries * docsMeetingIt) / a.docsPerDay;
@@ -526,6 +534,11 @@ function metricHoursPerMonth(activity: MetricActivity, c: StageConfig, a: Requir
       return refused ? busy(a.queriesPerDay, a.queryHoursPerDay) : a.queriesPerDay > 0 ? EVENT_METRIC_HOURS_PER_MONTH : 0;
     case 'events':
       return a.docsPerDay > 0 || a.queriesPerDay > 0 ? EVENT_METRIC_HOURS_PER_MONTH : 0;
+    case 'collector': {
+      // each scheduled run in an hour of its own (idle too), and after Stores (at most once per 5 minutes) in the embedding hours
+      const h = collectorHours(c);
+      return Math.min(HOURS_PER_MONTH, (h ? DAYS_PER_MONTH * Math.ceil(24 / h) : 0) + metricHoursPerMonth('embedding', c, a, refused));
+    }
   }
 }
 
@@ -544,7 +557,6 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   const month = opts.month ?? 1;
   const f = fixedResources(c);
   const docsMonth = a.docsPerDay * DAYS_PER_MONTH;
-  const chunksMonth = docsMonth * a.chunksPerDoc;
   const P = PRICES;
   const lines: CostLine[] = [];
   const add = (service: string, item: string, idleUsd: number, usageUsd: number, confidence: PriceConfidence = 'good') => lines.push({ service, item, idleUsd, usageUsd, confidence });
@@ -559,13 +571,7 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
     add('Aurora', `storage ${db.storageGb.toFixed(1)} GB used after month ${month} (${DATABASE.tableBytesPerChunk + DATABASE.indexBytesPerChunk} bytes per chunk with its HNSW entry)`, 0, db.storageGb * P.auroraStorageGbMonth);
     add('Aurora', `I/O: ${DATABASE.writeIosPerChunk} per chunk stored, ${db.indexInMemory ? DATABASE.readIosPerSearchInMemory : DATABASE.readIosPerSearchFromStorage} per search (index ${db.indexInMemory ? 'in memory' : 'read from storage'})`, 0, (db.ioPerMonth / 1e6) * P.auroraIoPerMillion);
   } else {
-    const d = c.database as unknown as { instanceClass: string; multiAz: boolean; allocatedStorageGiB: number };
-    const rds = RDS_INSTANCE_CLASSES[d.instanceClass];
-    if (!rds) throw new Error(`cost estimate: no price for RDS instance class "${d.instanceClass}"; add it with its price to lib/config/instance-catalog.ts`);
-    // Instance and storage (Multi-AZ doubles storage), plus growth from the chunks stored (~5 KB each with index).
-    add('RDS', `${rds.name} ${d.multiAz ? 'Multi-AZ' : 'single-AZ'}`, (d.multiAz ? rds.usdPerHourMultiAz : rds.usdPerHourSingleAz) * HOURS_PER_MONTH, 0, rds.priceConfidence);
-    const storageFactor = d.multiAz ? 2 : 1;
-    add('RDS', `gp3 storage ${d.allocatedStorageGiB} GB (+ growth)`, d.allocatedStorageGiB * P.rdsGp3GbMonth * storageFactor, ((chunksMonth * month * 5) / 1e6) * P.rdsGp3GbMonth * storageFactor);
+    throw new Error('cost estimate: the stage has no Aurora Serverless v2 capacity (database.minCapacityAcu, database.maxCapacityAcu)');
   }
   add('VPC', `${f.interfaceEndpoints} interface endpoints x ${f.endpointAzs} AZ`, f.interfaceEndpoints * f.endpointAzs * P.interfaceEndpointAzHour * HOURS_PER_MONTH, 0);
   lines.push(endpointCost('embedding', c.embedding, a));
@@ -575,10 +581,14 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
   // (ingestion 0.25 GB, validate 0.25, extract 2, chunk 2, embed 0.5, store 2: lib/document-pipeline); each Embed retry
   // while the endpoint scales from zero is one more invocation (~1 s at 0.5 GB) and one state transition.
   const embedCalls = Math.ceil(a.chunksPerDoc / c.pipeline.embedBatchSize);
-  const retries = embedRetriesPerDoc(c, a);
+  const embedRetries = embedRetriesPerDoc(c, a);
+  // A pausable database resumes at the first Store of a window: the Stores that start meanwhile fail with
+  // DatabaseResuming and retry once (an upper bound: every document of the window).
+  const storeRetries = db?.pausable && a.docsPerDay > 0 ? (c.embedding.batchWindowMinutes > 0 ? 1 : Math.min(1, db.resumesPerDay / a.docsPerDay)) : 0;
+  const retries = embedRetries + storeRetries;
   const gbSecondsPerDoc = 0.25 * 0.2 + 0.25 * 0.3 + 2 * 2 * a.docMb + 2 * 0.5 + 0.5 * 1 * (embedCalls + retries) + 2 * 1;
   add('Lambda', 'pipeline and ingestion functions (arm64)', 0, docsMonth * (gbSecondsPerDoc * P.lambdaArmGbSecond + (6 + embedCalls + retries) * (P.lambdaPerMillionRequests / 1e6)));
-  add('Step Functions', `Standard state transitions (${retries ? `${retries.toFixed(1)} Embed retries per document while the GPU starts` : 'no cold-start retries'})`, 0,
+  add('Step Functions', `Standard state transitions (retries per document: ${embedRetries.toFixed(1)} Embed while the GPU starts, ${storeRetries.toFixed(1)} Store while the database resumes)`, 0,
     docsMonth * (10 + 2 * embedCalls + (c.embedding.batchWindowMinutes > 0 ? 1 : 0) + retries) * (P.stepFunctionsPer1kTransitions / 1000));
   add('SQS', 'event, receive and delete requests', 0, docsMonth * 4 * (P.sqsPerMillionRequests / 1e6));
   // Intake storage accumulates: the month's uploads in Standard, earlier months in Standard-IA (intake.infrequentAccessAfterDays); work bucket objects expire in days.
@@ -592,8 +602,12 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
     f.dashboards * P.cloudwatchDashboardMonth + (f.alarms + f.targetTrackingAlarms) * P.cloudwatchAlarmMonth + f.compositeAlarms * P.cloudwatchCompositeAlarmMonth, 0);
   const series = customMetricSeries(c);
   let seriesHours = 0;
-  for (const act of ['documents', 'embedding', 'questions', 'refusals', 'events'] as const) seriesHours += series[act] * metricHoursPerMonth(act, c, a, answers.refusedPerMonth > 0);
-  add('CloudWatch', `${series.total} custom metric series the handlers can emit (EMF), prorated by the hours they receive data`, 0, (seriesHours / HOURS_PER_MONTH) * P.cloudwatchCustomMetricMonth);
+  for (const act of ['documents', 'embedding', 'questions', 'refusals', 'events', 'collector'] as const) seriesHours += series[act] * metricHoursPerMonth(act, c, a, answers.refusedPerMonth > 0);
+  // the collector's scheduled runs send their series with no load at all
+  const h = collectorHours(c);
+  const idleSeriesHours = series.collector * (h ? DAYS_PER_MONTH * Math.ceil(24 / h) : 0);
+  add('CloudWatch', `${series.total} custom metric series the handlers can emit (EMF), prorated by the hours they receive data`,
+    (idleSeriesHours / HOURS_PER_MONTH) * P.cloudwatchCustomMetricMonth, ((seriesHours - idleSeriesHours) / HOURS_PER_MONTH) * P.cloudwatchCustomMetricMonth);
   // Logs are kept logRetentionDays: the stored volume grows month by month until then.
   const keptMonths = Math.min(month, c.logRetentionDays / 30);
   add('CloudWatch Logs', `JSON logs and EMF metrics (~20 KB per document), stored ${c.logRetentionDays} days`, 0, (docsMonth * 20e3 / 1e9) * (P.logsIngestGb + P.logsStoreGbMonth * keptMonths));
@@ -620,7 +634,7 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
     per1000QueriesUsd: queryThousands > 0 ? readSide.reduce((s, l) => s + l.usageUsd, 0) / queryThousands : 0,
     database: db,
     answers,
-    embedRetriesPerDoc: retries,
+    embedRetriesPerDoc: embedRetries,
     metricSeries: { total: series.total, billedSeriesHours: seriesHours },
   };
 }

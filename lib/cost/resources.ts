@@ -58,5 +58,5 @@ export const RESOURCE_PRICING: Readonly<Record<string, string>> = {
   'AWS::Serverless::Application': 'free (the application\'s own resources are priced on their lines)',
   'AWS::WAFv2::WebACLAssociation': 'free',
   'Custom::DocaiSchemaMigrations': 'one Lambda invocation per deploy', 'Custom::S3AutoDeleteObjects': 'Lambda on stack deletion only', 'Custom::VpcRestrictDefaultSG': 'one Lambda invocation per deploy',
-  'Custom::S3BucketNotifications': 'one Lambda invocation per deploy', 'Custom::CognitoJwks': 'one Lambda invocation per deploy', 'Custom::DocaiCostAllocationTags': 'one Lambda invocation per deploy', 'Custom::AWS': 'one Lambda invocation per deploy',
+  'Custom::S3BucketNotifications': 'one Lambda invocation per deploy', 'Custom::CognitoJwks': 'one Lambda invocation per deploy', 'Custom::DocaiCostAllocationTags': 'one Lambda invocation per deploy', 'Custom::DocaiDatabaseBootstrap': 'one Lambda invocation and a few Data API calls per deploy (0.35 USD per million)', 'Custom::AWS': 'one Lambda invocation per deploy',
 };

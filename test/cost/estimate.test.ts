@@ -1,4 +1,4 @@
-import { answerBudget, API_METHODS, auroraShape, DATABASE, DEFAULT_ASSUMPTIONS, EMBED_NOT_READY_RETRY, estimateMonthlyCost, fixedResources, gpuSchedule, PRICES, QUESTION_EMBEDDING, RESOURCE_PRICING, retriesWhileWaiting } from '../../lib/cost';
+import { answerBudget, API_METHODS, auroraShape, DATABASE, DEFAULT_ASSUMPTIONS, EMBED_NOT_READY_RETRY, EMBED_NOT_READY_RETRY_SCALE_TO_ZERO, embedNotReadyRetry, estimateMonthlyCost, fixedResources, gpuSchedule, PRICES, QUESTION_EMBEDDING, RESOURCE_PRICING, retriesWhileWaiting } from '../../lib/cost';
 import { allStacks, synthStage } from '../helpers';
 import { MODEL_CATALOG, PILOT, PRODUCTION, SAGEMAKER_INSTANCE_TYPES } from '../../lib/config';
 
@@ -19,25 +19,26 @@ function retriesOn(error: string, node: any): any[] {
 describe('cost estimate', () => {
   test('the idle pilot total equals the sum of its parts, computed by hand from the price table', () => {
     const e = estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 0 });
+    const f = fixedResources(PILOT); // the counts: compared with the synthesized templates below
+    const days = 730 / 24;
     const byHand =
-      0.016 * 730 + // db.t4g.micro single-AZ
-      20 * PRICES.rdsGp3GbMonth + // 20 GB gp3
-      1 * 1 * PRICES.interfaceEndpointAzHour * 730 + // the Secrets Manager interface endpoint in one AZ
-      0 + // scale-to-zero GPU endpoint
-      10 * PRICES.kmsKeyMonth + // the tag-activation log key exists only when a stage activates tags
-      1 * PRICES.secretMonth +
-      1 * PRICES.cloudwatchDashboardMonth + (20 + 3 + 3 + 2) * PRICES.cloudwatchAlarmMonth + // 19 + the break-glass dead-letter alarm, + the question endpoint's 3, + 3 metrics of the two rate alarms' metric math, the 2 of the copy target-tracking policy
+      2 * (15 + 5 + 600) / 3600 * 0.5 * days * PRICES.auroraAcuHour + // paused, but woken twice a day by the vector store collector (resume, run, pause delay) at 0.5 ACU
+      0 + // no interface endpoint, a scale-to-zero GPU endpoint, storage only as used
+      f.kmsKeys * PRICES.kmsKeyMonth +
+      1 * PRICES.secretMonth + // the RDS-managed master secret
+      1 * PRICES.cloudwatchDashboardMonth + (f.alarms + 2) * PRICES.cloudwatchAlarmMonth + // alarm metrics + the 2 of the copy target-tracking policy
       1 * PRICES.cloudwatchCompositeAlarmMonth + // "pipeline unhealthy", billed as a composite alarm
+      4 * (30 * 2) / 730 * PRICES.cloudwatchCustomMetricMonth + // the collector's 4 size metrics, in the 2 hours a day it runs
       PRICES.wafWebAclMonth + 3 * PRICES.wafRuleMonth; // the query API's web ACL and its 3 rules
     expect(e.idleTotalUsd).toBeCloseTo(byHand, 6);
     expect(e.totalUsd).toBeCloseTo(byHand, 6);
   });
 
-  test('the idle production total includes the always-on GPU floor and Multi-AZ', () => {
+  test('the idle production total includes the always-on GPU floor and the database minimum on writer and reader', () => {
     const e = estimateMonthlyCost(PRODUCTION, { docsPerDay: 0 });
     const gpu = e.lines.find((l) => l.service === 'SageMaker')!;
     expect(gpu.idleUsd).toBeCloseTo(2 * 730 * SAGEMAKER_INSTANCE_TYPES['ml.g5.xlarge'].usdPerHour, 6);
-    expect(e.lines.find((l) => l.item.startsWith('db.r6g.large'))!.idleUsd).toBeCloseTo(0.45 * 730, 6);
+    expect(e.lines.find((l) => l.service === 'Aurora Serverless v2')!.idleUsd).toBeCloseTo(2 * PRODUCTION.database.minCapacityAcu * 730 * PRICES.auroraAcuHour, 6);
   });
 
   test('scaling the load scales only the usage-driven lines', () => {
@@ -106,24 +107,30 @@ describe('cost estimate', () => {
     expect([kms(1), kms(12), kms(13), kms(25), kms(37)]).toEqual([keys, keys, 2 * keys, 3 * keys, 3 * keys]);
   });
 
-  test('Embed retries while the GPU starts are state transitions: ~8 per document at a 6-minute cold start', () => {
-    // expected full-jitter waits 15, 22.5, 33.75, 50.6, 60, 60, 60, 60 s: 8 retries cover 360 s
+  test('Embed retries while the GPU starts, and Store retries while the database resumes, are state transitions', () => {
+    // always on (production's policy, once the pilot's): expected full-jitter waits 15, 22.5, 33.75, 50.6, 60, 60, 60, 60 s: 8 retries cover 360 s
     expect(retriesWhileWaiting(EMBED_NOT_READY_RETRY, 360)).toBe(8);
     expect(retriesWhileWaiting(EMBED_NOT_READY_RETRY, 0)).toBe(0);
     expect(retriesWhileWaiting(EMBED_NOT_READY_RETRY, 1e6)).toBe(EMBED_NOT_READY_RETRY.maxAttempts);
+    // scale to zero (the pilot): one wait of a cold start + 1 minute covers a 6-minute cold start
+    expect(retriesWhileWaiting(EMBED_NOT_READY_RETRY_SCALE_TO_ZERO, 360)).toBe(1);
     const e = estimateMonthlyCost(PILOT, { docsPerDay: 1000, queriesPerDay: 0 });
-    expect(e.embedRetriesPerDoc).toBe(8);
-    expect(e.lines.find((l) => l.service === 'Step Functions')!.usageUsd).toBeCloseTo(30 * 1000 * (10 + 2 + 1 + 8) * 0.025 / 1000, 9);
-    // always on (production): no cold start, no retries
+    expect(e.embedRetriesPerDoc).toBe(1);
+    // 10 + 2 per Embed call + the window wait, + 1 Embed retry + 1 Store retry (the database resuming at the window)
+    expect(e.lines.find((l) => l.service === 'Step Functions')!.usageUsd).toBeCloseTo(30 * 1000 * (10 + 2 + 1 + 1 + 1) * 0.025 / 1000, 9);
+    // always on (production): no cold start, a database that never pauses: no retries
     expect(estimateMonthlyCost(PRODUCTION, { docsPerDay: 1000 }).embedRetriesPerDoc).toBe(0);
+    expect(estimateMonthlyCost(PRODUCTION, { docsPerDay: 1000 }).lines.find((l) => l.service === 'Step Functions')!.usageUsd).toBeCloseTo(30 * 1000 * (10 + 2) * 0.025 / 1000, 9);
   });
 
-  test('custom metrics cost nothing idle and are prorated by the hours they receive data', () => {
+  test('custom metrics are prorated by the hours they receive data: idle, only the collector\'s scheduled runs send any', () => {
     const idle = estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 0 });
     const metrics = (e: ReturnType<typeof estimateMonthlyCost>) => e.lines.find((l) => /custom metric series/.test(l.item))!;
-    expect(metrics(idle).usageUsd + metrics(idle).idleUsd).toBe(0);
+    expect(metrics(idle)).toMatchObject({ idleUsd: expect.closeTo(4 * 30 * 2 / 730 * 0.3, 9), usageUsd: 0 });
+    const noCollector = estimateMonthlyCost({ ...PILOT, observability: { ...PILOT.observability, vectorStoreMetricsHours: 0 } }, { docsPerDay: 0, queriesPerDay: 0 });
+    expect(metrics(noCollector).idleUsd + metrics(noCollector).usageUsd).toBe(0);
     const e = estimateMonthlyCost(PILOT, { docsPerDay: 1000, queriesPerDay: 500 });
-    expect(metrics(e).usageUsd).toBeCloseTo((e.metricSeries.billedSeriesHours / 730) * 0.3, 9);
+    expect(metrics(e).usageUsd + metrics(e).idleUsd).toBeCloseTo((e.metricSeries.billedSeriesHours / 730) * 0.3, 9);
     expect(metrics(e).usageUsd).toBeLessThan(e.metricSeries.total * 0.3);
     // method-level API metrics: 5 per method, for the hours with traffic
     const api = e.lines.find((l) => /method-level metrics/.test(l.item))!;
@@ -131,15 +138,22 @@ describe('cost estimate', () => {
   });
 
   describe('Aurora Serverless v2 (database.minCapacityAcu, maxCapacityAcu, autoPauseSeconds, readers)', () => {
-    const pilot = { ...PILOT, database: { ...PILOT.database, minCapacityAcu: 0, maxCapacityAcu: 4, autoPauseSeconds: 600, readers: 0 } } as typeof PILOT;
-    const production = { ...PRODUCTION, database: { ...PRODUCTION.database, minCapacityAcu: 2, maxCapacityAcu: 16, readers: 1 } } as typeof PRODUCTION;
+    // the presets' shapes (pilot 0-4 ACU, pauses after 600 s; production 2-16 ACU, writer and reader), without the collector's schedule
+    const pilot = { ...PILOT, observability: { ...PILOT.observability, vectorStoreMetricsHours: 0 } };
+    const production = PRODUCTION;
+    test('the presets are these shapes', () => {
+      expect([auroraShape(PILOT), auroraShape(PRODUCTION)]).toEqual([{ minCapacityAcu: 0, maxCapacityAcu: 4, autoPauseSeconds: 600, readers: 0 }, { minCapacityAcu: 2, maxCapacityAcu: 16, autoPauseSeconds: 600, readers: 1 }]);
+    });
     const line = (e: ReturnType<typeof estimateMonthlyCost>, service: string) => e.lines.find((l) => l.service === service)!;
 
     test('a pausable database bills no capacity idle, and its storage only as used', () => {
       const e = estimateMonthlyCost(pilot, { docsPerDay: 0, queriesPerDay: 0 });
       expect(line(e, 'Aurora Serverless v2')).toMatchObject({ idleUsd: 0, usageUsd: 0 });
       expect(e.lines.filter((l) => l.service === 'Aurora').map((l) => l.idleUsd + l.usageUsd)).toEqual([0, 0]);
-      expect(e.lines.find((l) => l.service === 'RDS')).toBeUndefined();
+      // the collector's scheduled runs wake it: 2 a day in the preset (observability.vectorStoreMetricsHours 12)
+      const woken = estimateMonthlyCost(PILOT, { docsPerDay: 0, queriesPerDay: 0 });
+      expect(woken.database!).toMatchObject({ collectorWakesPerDay: 2, resumesPerDay: 2 });
+      expect(line(woken, 'Aurora Serverless v2').idleUsd).toBeCloseTo(2 * (DATABASE.resumeSeconds + DATABASE.collectorSeconds + 600) / 3600 * 0.5 * (730 / 24) * 0.12, 9);
     });
 
     test('awake while questions come in plus the pause delay and the idle connections, and per Store burst: ACU-hours priced, resumes counted', () => {
@@ -213,7 +227,6 @@ describe('cost estimate', () => {
 
   test('an unknown instance type is an error, not a zero', () => {
     expect(() => estimateMonthlyCost({ ...PILOT, embedding: { ...PILOT.embedding, instanceType: 'ml.p9.mega' } }, { docsPerDay: 10 })).toThrow(/no price for SageMaker instance type "ml.p9.mega"/);
-    if ('instanceClass' in PILOT.database) expect(() => estimateMonthlyCost({ ...PILOT, database: { ...PILOT.database, instanceClass: 'db.x1.huge' } }, { docsPerDay: 10 })).toThrow(/no price for RDS instance class "db.x1.huge"/);
   });
 
   test('reports the cost per 1,000 documents', () => {
@@ -260,11 +273,13 @@ describe('cost estimate', () => {
       expect(clusters).toHaveLength(0);
     }
     // the Embed retry the estimate counts is the state machine's
-    const notReady = resources.filter((r) => r.Type === 'AWS::StepFunctions::StateMachine').flatMap((r) => retriesOn('EndpointNotReady', definitionOf(r)));
-    expect(notReady.length).toBeGreaterThan(0);
-    for (const r of notReady) {
-      expect({ intervalSeconds: r.IntervalSeconds ?? 1, maxAttempts: r.MaxAttempts ?? 3, backoffRate: r.BackoffRate ?? 2, maxDelaySeconds: r.MaxDelaySeconds, fullJitter: r.JitterStrategy === 'FULL' })
-        .toEqual(Object.assign({ maxDelaySeconds: undefined }, EMBED_NOT_READY_RETRY));
-    }
+    // (the document pipeline's state machine; the backfill re-embeds on its own schedule, not priced per document)
+    const pipelines = allStacks(stacks).flatMap((st) => Object.entries<any>(templates[st.stackName].toJSON().Resources))
+      .filter(([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && /^PipelineStateMachine/.test(id)).map(([, r]) => r);
+    expect(pipelines).toHaveLength(1);
+    const notReady = pipelines.flatMap((r) => retriesOn('EndpointNotReady', definitionOf(r)));
+    // the Embed task's (its Map iterator; any other state retrying EndpointNotReady waits on its own policy)
+    const policies = notReady.map((r) => ({ intervalSeconds: r.IntervalSeconds ?? 1, maxAttempts: r.MaxAttempts ?? 3, backoffRate: r.BackoffRate ?? 2, maxDelaySeconds: r.MaxDelaySeconds, fullJitter: r.JitterStrategy === 'FULL' }));
+    expect(policies).toContainEqual(Object.assign({ maxDelaySeconds: undefined }, embedNotReadyRetry(config)));
   });
 });

@@ -54,7 +54,7 @@ test('every dimension value the handlers give is priced: steps, latency steps, w
 test('the series count is the product of names and dimension values, per activity', () => {
   const s = customMetricSeries(PILOT);
   expect(s.total).toBe(emitters.reduce((n, e) => n + seriesOf(e), 0));
-  expect(s.documents + s.embedding + s.questions + s.refusals + s.events).toBe(s.total);
+  expect(s.documents + s.embedding + s.questions + s.refusals + s.events + s.collector).toBe(s.total);
   // e.g. StepLatency alone: 3 workflows x 9 steps
   expect(emitters.filter((e) => e.names.includes('StepLatency')).reduce((n, e) => n + seriesOf(e) / e.names.length, 0)).toBe(3 * 9);
 });
