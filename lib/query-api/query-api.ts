@@ -167,7 +167,10 @@ export class QueryApi extends Construct {
     // --- functions ---
     this.retrieveFunction = new DocaiFunction(this, 'Retrieve', {
       folder: 'query', index: 'retrieve_handler.py', description: 'Query API: vector search as the caller\'s tier (row-level security)',
-      timeout: Duration.seconds(10), memorySize: 512, workflow: 'query',
+      // 25 s: long enough to wait out a typical resume of an auto-paused database (~15 s, AWS:
+      // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html) within
+      // the query function's 28 s, so the first search after a pause is answered instead of a 503.
+      timeout: Duration.seconds(25), memorySize: 512, workflow: 'query',
       environment: {
         ...withoutUser(props.database.connectionEnvironment(DATABASE_ROLES.reader('public'))),
         // Only chunks of the model that embeds the questions are searched.

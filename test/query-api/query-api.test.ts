@@ -80,6 +80,14 @@ describe.each(['pilot', 'production'] as const)('query API of the %s stage', (st
     expect(users).toContain('docai_writer'); // the pipeline's, for contrast
   });
 
+  test('the retrieve function can wait out a typical database resume (~15 s, AWS) and still answer within the query function\'s time', () => {
+    const fns = Object.values(app().findResources('AWS::Lambda::Function')) as any[];
+    const retrieve = fns.find((f) => f.Properties.Handler === 'retrieve_handler.handler')!;
+    const query = fns.find((f) => f.Properties.Handler === 'query_handler.handler')!;
+    expect(retrieve.Properties.Timeout).toBeGreaterThanOrEqual(15 + 5);
+    expect(retrieve.Properties.Timeout).toBeLessThan(query.Properties.Timeout);
+  });
+
   test('the retrieve function derives the tier from the token: the pool\'s keys, issuer, client and tier map come from the template, not from the query function', () => {
     const fns = Object.entries(app().findResources('AWS::Lambda::Function')) as [string, any][];
     const [, retrieve] = fns.find(([, f]) => f.Properties.Handler === 'retrieve_handler.handler')!;
