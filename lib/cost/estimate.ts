@@ -237,7 +237,7 @@ export interface CostEstimate {
   readonly metricSeries: { readonly total: number; readonly billedSeriesHours: number };
 }
 
-/** Aurora Serverless v2 capacity settings of a stage (database.*), or undefined for an RDS instance stage. */
+/** Aurora Serverless v2 capacity settings of a stage (database.*). */
 export interface AuroraShape {
   readonly minCapacityAcu: number;
   readonly maxCapacityAcu: number;
@@ -245,17 +245,14 @@ export interface AuroraShape {
   readonly readers: number;
 }
 
-export function auroraShape(c: StageConfig): AuroraShape | undefined {
-  const d = c.database as unknown as Partial<AuroraShape>;
-  if (typeof d.minCapacityAcu !== 'number') return undefined;
-  // AWS's default pause delay is 300 s when the minimum is 0 (ServerlessV2ScalingConfiguration.SecondsUntilAutoPause)
-  return { minCapacityAcu: d.minCapacityAcu, maxCapacityAcu: d.maxCapacityAcu ?? Math.max(d.minCapacityAcu, 1), autoPauseSeconds: d.autoPauseSeconds ?? 300, readers: d.readers ?? 0 };
+export function auroraShape(c: StageConfig): AuroraShape {
+  const { minCapacityAcu, maxCapacityAcu, autoPauseSeconds, readers } = c.database;
+  return { minCapacityAcu, maxCapacityAcu, autoPauseSeconds, readers };
 }
 
-/** Hours between scheduled vector store collections (observability.vectorStoreMetricsHours), when the stage has the collector. */
-function collectorHours(c: StageConfig): number | undefined {
-  const h = (c.observability as unknown as { vectorStoreMetricsHours?: number }).vectorStoreMetricsHours;
-  return typeof h === 'number' && h > 0 ? h : undefined;
+/** Hours between scheduled vector store collections (observability.vectorStoreMetricsHours). */
+function collectorHours(c: StageConfig): number {
+  return c.observability.vectorStoreMetricsHours;
 }
 
 /** Per endpoint: 5 alarms to the topic; scaling to zero adds the no-capacity alarm and the scale-out-from-zero step alarm. */
@@ -279,7 +276,7 @@ export function fixedResources(c: StageConfig) {
     // (ManageMasterUserPassword): RDS creates the secret, billed like any other
     // (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html), none in the templates.
     secrets: 1,
-    templateSecrets: auroraShape(c) ? 0 : 1,
+    templateSecrets: 0,
     dashboards: 1,
     // Metric alarms, billed per metric they evaluate: ingestion (2) + review DLQ and async failures (2)
     // + per endpoint (endpointAlarms) + observability (5) + query API (5xx rate, p95 latency) + one
@@ -371,9 +368,8 @@ function bursts(n: number, windowSeconds: number, tailSeconds: number): { awakeS
 const halfUp = (acu: number) => Math.ceil(acu * 2) / 2;
 
 /** The database's capacity, pauses, storage and I/O at a load (Aurora Serverless v2 stages), for month `month`. */
-export function databaseActivity(c: StageConfig, a: Required<WorkloadAssumptions>, month = 1): DatabaseActivity | undefined {
+export function databaseActivity(c: StageConfig, a: Required<WorkloadAssumptions>, month = 1): DatabaseActivity {
   const s = auroraShape(c);
-  if (!s) return undefined;
   const D = DATABASE;
   const pausable = s.minCapacityAcu === 0;
   const instances = 1 + s.readers;
@@ -564,15 +560,11 @@ export function estimateMonthlyCost(c: StageConfig, assumptions: WorkloadAssumpt
 
   const aurora = auroraShape(c);
   const db = databaseActivity(c, a, month);
-  if (aurora && db) {
-    const shape = `writer${aurora.readers ? ` + ${aurora.readers} reader${aurora.readers > 1 ? 's' : ''}` : ''}, ${aurora.minCapacityAcu}-${aurora.maxCapacityAcu} ACU`;
-    add('Aurora Serverless v2', db.pausable ? `${shape}, pauses after ${aurora.autoPauseSeconds} s idle, awake ${db.awakeHoursPerDay.toFixed(1)} h/day` : `${shape}, ${db.servingAcu} ACU x ${db.instances} all day`,
-      db.idleAcuHoursPerDay * (HOURS_PER_MONTH / 24) * P.auroraAcuHour, (db.acuHoursPerDay - db.idleAcuHoursPerDay) * (HOURS_PER_MONTH / 24) * P.auroraAcuHour);
-    add('Aurora', `storage ${db.storageGb.toFixed(1)} GB used after month ${month} (${DATABASE.tableBytesPerChunk + DATABASE.indexBytesPerChunk} bytes per chunk with its HNSW entry)`, 0, db.storageGb * P.auroraStorageGbMonth);
-    add('Aurora', `I/O: ${DATABASE.writeIosPerChunk} per chunk stored, ${db.indexInMemory ? DATABASE.readIosPerSearchInMemory : DATABASE.readIosPerSearchFromStorage} per search (index ${db.indexInMemory ? 'in memory' : 'read from storage'})`, 0, (db.ioPerMonth / 1e6) * P.auroraIoPerMillion);
-  } else {
-    throw new Error('cost estimate: the stage has no Aurora Serverless v2 capacity (database.minCapacityAcu, database.maxCapacityAcu)');
-  }
+  const shape = `writer${aurora.readers ? ` + ${aurora.readers} reader${aurora.readers > 1 ? 's' : ''}` : ''}, ${aurora.minCapacityAcu}-${aurora.maxCapacityAcu} ACU`;
+  add('Aurora Serverless v2', db.pausable ? `${shape}, pauses after ${aurora.autoPauseSeconds} s idle, awake ${db.awakeHoursPerDay.toFixed(1)} h/day` : `${shape}, ${db.servingAcu} ACU x ${db.instances} all day`,
+    db.idleAcuHoursPerDay * (HOURS_PER_MONTH / 24) * P.auroraAcuHour, (db.acuHoursPerDay - db.idleAcuHoursPerDay) * (HOURS_PER_MONTH / 24) * P.auroraAcuHour);
+  add('Aurora', `storage ${db.storageGb.toFixed(1)} GB used after month ${month} (${DATABASE.tableBytesPerChunk + DATABASE.indexBytesPerChunk} bytes per chunk with its HNSW entry)`, 0, db.storageGb * P.auroraStorageGbMonth);
+  add('Aurora', `I/O: ${DATABASE.writeIosPerChunk} per chunk stored, ${db.indexInMemory ? DATABASE.readIosPerSearchInMemory : DATABASE.readIosPerSearchFromStorage} per search (index ${db.indexInMemory ? 'in memory' : 'read from storage'})`, 0, (db.ioPerMonth / 1e6) * P.auroraIoPerMillion);
   add('VPC', `${f.interfaceEndpoints} interface endpoints x ${f.endpointAzs} AZ`, f.interfaceEndpoints * f.endpointAzs * P.interfaceEndpointAzHour * HOURS_PER_MONTH, 0);
   lines.push(endpointCost('embedding', c.embedding, a));
   if (c.generation.enabled) lines.push(endpointCost('generation', c.generation, a));
