@@ -29,6 +29,18 @@ export interface SageMakerInstanceType {
   readonly priceConfidence: PriceConfidence;
 }
 
+export interface RdsInstanceClass {
+  /** e.g. `db.t4g.micro` */
+  readonly name: string;
+  /** Single-AZ price, USD per hour. */
+  readonly usdPerHourSingleAz: number;
+  /** Multi-AZ (one standby) price, USD per hour. */
+  readonly usdPerHourMultiAz: number;
+  readonly priceConfidence: PriceConfidence;
+  /** Burstable classes (t*) accumulate CPU credits: alarms watch credit balance too. */
+  readonly burstable: boolean;
+}
+
 export const SAGEMAKER_INSTANCE_TYPES: Record<string, SageMakerInstanceType> = Object.fromEntries(
   (
     [
@@ -43,5 +55,18 @@ export const SAGEMAKER_INSTANCE_TYPES: Record<string, SageMakerInstanceType> = O
   ).map(([name, gpus, gpuMemoryGiB, nvmeInstanceStorage, usdPerHour, priceConfidence]) => [
     name,
     { name, gpus, gpuMemoryGiB, nvmeInstanceStorage, usdPerHour, priceConfidence },
+  ]),
+);
+
+export const RDS_INSTANCE_CLASSES: Record<string, RdsInstanceClass> = Object.fromEntries(
+  (
+    [
+      ['db.t4g.micro', 0.016, 0.032, 'good', true],
+      ['db.t4g.medium', 0.065, 0.13, 'good', true],
+      ['db.r6g.large', 0.225, 0.45, 'good', false],
+    ] as const
+  ).map(([name, usdPerHourSingleAz, usdPerHourMultiAz, priceConfidence, burstable]) => [
+    name,
+    { name, usdPerHourSingleAz, usdPerHourMultiAz, priceConfidence, burstable },
   ]),
 );
